@@ -1,0 +1,7 @@
+//! The crate's integration tests, in one binary so that the crate is linked once.
+
+mod fixtures;
+mod operations;
+mod snapshot;
+mod spec;
+mod wire;
