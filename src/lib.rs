@@ -23,6 +23,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod wire;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

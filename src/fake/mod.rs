@@ -1,0 +1,662 @@
+//! An in-process fake Wix Inbox (feature `fake`): what stripe-mock is to Stripe, with behaviour.
+//!
+//! [`FakeInbox::start`] serves the four Inbox v2 operations and the OAuth token endpoint on
+//! `127.0.0.1`, answering in the shapes of the generated [`types`](crate::types) and with Wix's
+//! error bodies. It keeps conversations and messages, plays the participant lifecycle
+//! (anonymous visitor → contact → member, with conversation merges), delivers signed webhooks
+//! to the receivers you register, and fails on request.
+//!
+//! ```
+//! use wix_inbox::fake::FakeInbox;
+//! use wix_inbox::types::{GetOrCreateConversationRequest, ParticipantId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeInbox::start().await?;
+//! // A visitor writes to the business (a receiver, if registered, gets Message Sent To Business).
+//! let written = fake.visitor_writes("visitor-1", "Hi! Do you ship to Norway?");
+//!
+//! // The app answers through the API, authenticated as the fake expects.
+//! let client = fake.client();
+//! let found = client
+//!     .get_or_create_conversation()
+//!     .body(GetOrCreateConversationRequest {
+//!         participant_id: ParticipantId::AnonymousVisitorId("visitor-1".into()),
+//!     })
+//!     .send()
+//!     .await?
+//!     .into_inner();
+//! assert_eq!(found.new_conversation, Some(false));
+//! assert_eq!(found.conversation.unwrap().id, written.conversation_id);
+//! # Ok(()) }
+//! ```
+//!
+//! # What the fake does
+//!
+//! - **Auth.** Every Inbox call needs `Authorization: <api key>` (raw, no `Bearer`) together
+//!   with `wix-site-id: <site id>` ([`FakeInbox::api_key`], [`FakeInbox::site_id`]), or an
+//!   access token from `POST /oauth2/token` (client credentials: [`FakeInbox::app_id`],
+//!   [`FakeInbox::app_secret`], [`FakeInbox::instance_id`]) sent raw in `Authorization`.
+//!   Otherwise: 401. A `wix-account-id` header is refused (Inbox is site-level).
+//! - **Get Or Create Conversation** is idempotent per participant (`newConversation` is `true`
+//!   the first time only); conversation IDs are GUIDs.
+//! - **Send Message** stores the message with an increasing `sequence` (also its `id`) and a
+//!   `createdDate`, and sets `sender`: the business user (`wixUserId`) for API-key calls, the
+//!   app (`appId`) for token calls, the participant for `sendAs: PARTICIPANT`. A message whose
+//!   `direction` is `BUSINESS_TO_PARTICIPANT` delivers Message Sent To Participant, one that is
+//!   `PARTICIPANT_TO_BUSINESS` delivers Message Sent To Business.
+//! - **List Messages** pages with cursors (30 by default, `paging.limit` up to 100), sorted by
+//!   `sequence` (descending unless `sorting.order=ASC`); `visibility` is required, and
+//!   `BUSINESS_AND_PARTICIPANT` hides `BUSINESS`-only messages. `pagingMetadata.count` is the
+//!   page's size and `cursors.next` is there only when more remain. A cursor carries its
+//!   query: the next page keeps the first request's visibility and order.
+//! - **Errors** are Wix's bodies ([`ErrorResponse`](crate::types::ErrorResponse)): 400 with
+//!   `validationError.fieldViolations` for bad input (missing or malformed `conversationId`,
+//!   `paging.limit` over 100, bad JSON, a message without content, direction or visibility...),
+//!   404 `CONVERSATION_NOT_FOUND`, 401 for bad credentials. Every response carries
+//!   `x-wix-request-id`.
+//! - **The participant lifecycle.** [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact),
+//!   [`contact_becomes_member`](FakeInbox::contact_becomes_member) and
+//!   [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) create a new conversation,
+//!   move the old conversation's messages into it in chronological order and deliver
+//!   Conversations Merged. If someone already had the new ID (the app created a contact's
+//!   conversation before the visitor became that contact), the two are the same participant
+//!   and the visitor's conversation is merged into the contact's.
+//!
+//!   *After a merge* (the fake's choice, documented here because Wix does not say): Get Or
+//!   Create Conversation with **any** ID the participant has had (the old visitor ID as well
+//!   as the new contact or member ID) answers the participant's current conversation with
+//!   `newConversation: false`, as Wix's docs advise ("call Get or Create Conversation to be
+//!   sure the conversation ID is current"); the old conversation's ID answers 404
+//!   `CONVERSATION_NOT_FOUND` to Get Conversation, List Messages and Send Message, so an app
+//!   that ignores Conversations Merged finds out in tests rather than in production.
+//! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]) whose
+//!   claims are `{data, iat, exp}`, `data` being the JSON text of a
+//!   [`WebhookEnvelope`](crate::types::WebhookEnvelope) whose `identity` and `data` are JSON
+//!   text of a [`WebhookIdentity`](crate::types::WebhookIdentity) and a
+//!   [`DomainEvent`](crate::types::DomainEvent). It is POSTed to every receiver and redelivered,
+//!   with the same event ID, while a receiver does not answer 200 within 1250 ms (bounded
+//!   attempts with a short doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
+//!   without `Retry-After`), 5xx, a dropped connection, or answer late.
+
+mod server;
+mod signing;
+mod store;
+mod webhooks;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::types::{
+    BasicMessageData, BasicMessagePayload, Conversation, ConversationsMerged, DomainEvent, Message,
+    MessageContent, MessageDirection, MessageSentToBusiness, MessageVisibility, ParticipantId,
+    WebhookEnvelope,
+};
+
+use store::{Key, Store};
+
+/// A fault the fake answers an Inbox call with, instead of serving it (see
+/// [`FakeInbox::fail_next`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this status: for 4xx a Wix error body (429 `TOO_MANY_REQUESTS` without
+    /// `Retry-After`, as Wix documents none), for 5xx an empty body, as Wix often sends.
+    Status(u16),
+    /// Answer with this status and a `Retry-After: <seconds>` header.
+    StatusRetryAfter(u16, u64),
+    /// Close the TCP connection without answering.
+    Drop,
+    /// Wait this long, then serve the call normally (for client timeouts).
+    Delay(Duration),
+}
+
+/// A webhook event the fake emitted (one per event, whatever the number of receivers).
+#[derive(Clone, Debug)]
+pub struct SentEvent {
+    /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
+    pub event_type: String,
+    /// The envelope, as signed (its `identity` and `data` are JSON text).
+    pub envelope: WebhookEnvelope,
+    /// The domain event (its `id` is the event ID; `actionEvent.body` the event body).
+    pub domain_event: DomainEvent,
+    /// The signed JWT of the first delivery (each redelivery is signed anew, same event ID).
+    pub jwt: String,
+}
+
+/// One try at delivering an event to a receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The receiver's status code, if it answered in time.
+    pub status: Option<u16>,
+    /// Why there was no status (connection refused, timed out...).
+    pub error: Option<String>,
+}
+
+/// The delivery of one event to one receiver, with every attempt so far.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The domain event's `id`: the same on every attempt.
+    pub event_id: String,
+    /// The envelope's `eventType`.
+    pub event_type: String,
+    /// The receiver's URL.
+    pub receiver: String,
+    /// The attempts, in order.
+    pub attempts: Vec<DeliveryAttempt>,
+    /// Whether an attempt was answered with 200.
+    pub delivered: bool,
+    /// Whether the fake stopped trying (delivered, or out of attempts).
+    pub finished: bool,
+}
+
+/// An HTTP request the fake received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path and query, as sent.
+    pub uri: String,
+    /// The status answered, or `None` when the connection was dropped (a [`Fault::Drop`]).
+    pub status: Option<u16>,
+}
+
+/// Settings of a [`FakeInbox`]; everything has a default.
+#[derive(Clone, Debug)]
+pub struct FakeInboxBuilder {
+    port: u16,
+    api_key: Option<String>,
+    site_id: Option<String>,
+    app_id: Option<String>,
+    app_secret: Option<String>,
+    instance_id: Option<String>,
+    signing_key_pem: Option<String>,
+    webhook_attempts: u32,
+    webhook_backoff: Duration,
+    webhook_timeout: Duration,
+    token_ttl: Duration,
+}
+
+impl Default for FakeInboxBuilder {
+    fn default() -> Self {
+        FakeInboxBuilder {
+            port: 0,
+            api_key: None,
+            site_id: None,
+            app_id: None,
+            app_secret: None,
+            instance_id: None,
+            signing_key_pem: None,
+            webhook_attempts: 5,
+            webhook_backoff: Duration::from_millis(50),
+            webhook_timeout: Duration::from_millis(1250),
+            token_ttl: Duration::from_secs(14400),
+        }
+    }
+}
+
+impl FakeInboxBuilder {
+    /// The port on 127.0.0.1 (0, the default: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The API key the fake accepts (default: a fresh random one).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The site ID the fake accepts in `wix-site-id` (default: a fresh GUID).
+    pub fn site_id(mut self, site_id: impl Into<String>) -> Self {
+        self.site_id = Some(site_id.into());
+        self
+    }
+
+    /// The app's ID and secret that `POST /oauth2/token` accepts (default: fresh GUIDs).
+    pub fn app_credentials(mut self, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self.app_secret = Some(secret.into());
+        self
+    }
+
+    /// The app instance ID (the `instance_id` of token requests, `instanceId` of webhooks).
+    pub fn instance_id(mut self, instance_id: impl Into<String>) -> Self {
+        self.instance_id = Some(instance_id.into());
+        self
+    }
+
+    /// Sign webhooks with this RSA private key (PEM, PKCS#8 or PKCS#1) instead of the key the
+    /// fakes of the process share (generated on first use, which takes a moment).
+    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key_pem = Some(pem.into());
+        self
+    }
+
+    /// How many times an event is tried per receiver (default 5, at least 1).
+    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait before the first redelivery; it doubles after each (default 50 ms).
+    pub fn webhook_backoff(mut self, backoff: Duration) -> Self {
+        self.webhook_backoff = backoff;
+        self
+    }
+
+    /// How long a receiver has to answer an attempt (default 1250 ms, as Wix gives).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
+    /// How long access tokens live (default 4 hours; `expires_in` says it in seconds).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// Starts serving.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound, or the signing key is not an RSA private key.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(self) -> std::io::Result<FakeInbox> {
+        let signer = match &self.signing_key_pem {
+            Some(pem) => Arc::new(
+                signing::Signer::from_private_pem(pem)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => tokio::task::spawn_blocking(signing::Signer::shared)
+                .await
+                .map_err(std::io::Error::other)?,
+        };
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
+        let addr = listener.local_addr()?;
+        let guid = || uuid::Uuid::new_v4().to_string();
+        let config = Config {
+            api_key: self
+                .api_key
+                .unwrap_or_else(|| format!("IST.fake.{}", uuid::Uuid::new_v4().simple())),
+            site_id: self.site_id.unwrap_or_else(guid),
+            app_id: self.app_id.unwrap_or_else(guid),
+            app_secret: self.app_secret.unwrap_or_else(guid),
+            instance_id: self.instance_id.unwrap_or_else(guid),
+            account_id: guid(),
+            business_user_id: guid(),
+            webhook_attempts: self.webhook_attempts,
+            webhook_backoff: self.webhook_backoff,
+            webhook_timeout: self.webhook_timeout,
+            token_ttl: self.token_ttl,
+        };
+        let (in_flight, _) = tokio::sync::watch::channel(0usize);
+        let inner = Arc::new(Inner {
+            config,
+            signer,
+            state: Mutex::new(State::default()),
+            runtime: tokio::runtime::Handle::current(),
+            in_flight,
+            http: reqwest::Client::new(),
+        });
+        let server = tokio::spawn(server::serve(listener, inner.clone()));
+        Ok(FakeInbox {
+            inner,
+            addr,
+            base_url: format!("http://{addr}"),
+            server: server.abort_handle(),
+        })
+    }
+}
+
+pub(crate) struct Config {
+    pub(crate) api_key: String,
+    pub(crate) site_id: String,
+    pub(crate) app_id: String,
+    pub(crate) app_secret: String,
+    pub(crate) instance_id: String,
+    pub(crate) account_id: String,
+    pub(crate) business_user_id: String,
+    pub(crate) webhook_attempts: u32,
+    pub(crate) webhook_backoff: Duration,
+    pub(crate) webhook_timeout: Duration,
+    pub(crate) token_ttl: Duration,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) faults: VecDeque<Fault>,
+    pub(crate) receivers: Vec<String>,
+    pub(crate) tokens: HashMap<String, Instant>,
+    pub(crate) events: Vec<SentEvent>,
+    pub(crate) deliveries: Vec<Delivery>,
+    pub(crate) requests: Vec<RecordedRequest>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) signer: Arc<signing::Signer>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Inner {
+    /// The state; a panic elsewhere while it was held does not make it unusable.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A fake Wix Inbox serving on 127.0.0.1 until dropped. See the [module docs](self).
+pub struct FakeInbox {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    base_url: String,
+    server: tokio::task::AbortHandle,
+}
+
+impl std::fmt::Debug for FakeInbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeInbox")
+            .field("base_url", &self.base_url)
+            .field("site_id", &self.inner.config.site_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeInbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeInbox {
+    /// Starts a fake with the default settings on a free port of 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// If no port can be bound.
+    pub async fn start() -> std::io::Result<FakeInbox> {
+        FakeInbox::builder().start().await
+    }
+
+    /// Starts a fake with the default settings on `port` of 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound.
+    pub async fn start_on(port: u16) -> std::io::Result<FakeInbox> {
+        FakeInbox::builder().port(port).start().await
+    }
+
+    /// Settings for a fake: a fixed port, credentials, the signing key, webhook retries.
+    pub fn builder() -> FakeInboxBuilder {
+        FakeInboxBuilder::default()
+    }
+
+    /// The base URL to give a client instead of `https://www.wixapis.com`, e.g.
+    /// `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API key accepted in `Authorization` (raw).
+    pub fn api_key(&self) -> &str {
+        &self.inner.config.api_key
+    }
+
+    /// The site ID accepted in `wix-site-id`.
+    pub fn site_id(&self) -> &str {
+        &self.inner.config.site_id
+    }
+
+    /// The app ID (`client_id` of token requests; `appId` of what the app sends).
+    pub fn app_id(&self) -> &str {
+        &self.inner.config.app_id
+    }
+
+    /// The app secret (`client_secret` of token requests).
+    pub fn app_secret(&self) -> &str {
+        &self.inner.config.app_secret
+    }
+
+    /// The app instance ID (`instance_id` of token requests, `instanceId` of webhooks).
+    pub fn instance_id(&self) -> &str {
+        &self.inner.config.instance_id
+    }
+
+    /// The `wixUserId` of the business user that API-key calls act as.
+    pub fn business_user_id(&self) -> &str {
+        &self.inner.config.business_user_id
+    }
+
+    /// The public key that verifies the fake's webhooks: SPKI PEM, as Wix shows an app's key.
+    pub fn public_key_pem(&self) -> &str {
+        self.inner.signer.public_key_pem()
+    }
+
+    /// A generated client for this fake: its base URL, with `Authorization` (the API key) and
+    /// `wix-site-id` sent on every call.
+    ///
+    /// # Panics
+    ///
+    /// Never for the fake's own credentials.
+    pub fn client(&self) -> crate::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = |v: &str| reqwest::header::HeaderValue::from_str(v).expect("header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value(self.api_key()));
+        headers.insert("wix-site-id", value(self.site_id()));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("a reqwest client");
+        crate::Client::new_with_client(&self.base_url, http)
+    }
+
+    /// Delivers every event from now on to `url` too (a `POST` of the signed JWT).
+    pub fn add_webhook_receiver(&self, url: impl Into<String>) {
+        self.inner.state().receivers.push(url.into());
+    }
+
+    /// The next `n` Inbox calls (`/inbox/...`; the token endpoint is spared) answer with
+    /// `fault` instead of being served. Faults queue: `fail_next(1, Drop)` then
+    /// `fail_next(2, Status(503))` fails three calls.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        let mut state = self.inner.state();
+        state.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Forgets every access token issued so far (the next call with one answers 401).
+    pub fn expire_tokens(&self) {
+        self.inner.state().tokens.clear();
+    }
+
+    /// An anonymous visitor writes `text` in the chat: the message is stored in their current
+    /// conversation (created on first use; after they became a contact or member, that one's)
+    /// and Message Sent To Business is delivered. Returns the event's body.
+    pub fn visitor_writes(&self, visitor_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::AnonymousVisitorId(visitor_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A contact writes `text` (see [`visitor_writes`](Self::visitor_writes)).
+    pub fn contact_writes(&self, contact_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::ContactId(contact_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A member writes `text` (see [`visitor_writes`](Self::visitor_writes)).
+    pub fn member_writes(&self, member_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::MemberId(member_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A participant sends `message` (any content) to the business. The fake sets its
+    /// `sender`, `direction` (`PARTICIPANT_TO_BUSINESS`), `visibility` when absent, `id`,
+    /// `sequence` and `createdDate`, stores it and delivers Message Sent To Business.
+    pub fn participant_writes(
+        &self,
+        participant: &ParticipantId,
+        mut message: Message,
+    ) -> MessageSentToBusiness {
+        message.direction = Some(MessageDirection::ParticipantToBusiness);
+        if message.visibility.is_none() {
+            message.visibility = Some(MessageVisibility::BusinessAndParticipant);
+        }
+        let written = self
+            .inner
+            .state()
+            .store
+            .participant_writes(&Key::from(participant), message);
+        let body = MessageSentToBusiness {
+            conversation_id: Some(written.conversation_id),
+            message: Some(written.message),
+            interaction_info: None,
+        };
+        webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
+        body
+    }
+
+    /// The anonymous visitor gives their details and becomes a contact. If they had a
+    /// conversation, a new one is created for the contact, the old one's messages move into it
+    /// and Conversations Merged is delivered (returned; `None` when there was nothing to merge).
+    pub fn visitor_becomes_contact(
+        &self,
+        visitor_id: &str,
+        contact_id: &str,
+    ) -> Option<ConversationsMerged> {
+        self.convert(Key::Visitor(visitor_id.to_owned()), Some(contact_id), None)
+    }
+
+    /// The contact registers as a site member (see
+    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact)).
+    pub fn contact_becomes_member(
+        &self,
+        contact_id: &str,
+        member_id: &str,
+    ) -> Option<ConversationsMerged> {
+        self.convert(Key::Contact(contact_id.to_owned()), None, Some(member_id))
+    }
+
+    /// The anonymous visitor registers as a member directly, becoming a contact at the same
+    /// time (members always have a contact ID). See
+    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact).
+    pub fn visitor_becomes_member(
+        &self,
+        visitor_id: &str,
+        contact_id: &str,
+        member_id: &str,
+    ) -> Option<ConversationsMerged> {
+        self.convert(
+            Key::Visitor(visitor_id.to_owned()),
+            Some(contact_id),
+            Some(member_id),
+        )
+    }
+
+    fn convert(
+        &self,
+        from: Key,
+        contact: Option<&str>,
+        member: Option<&str>,
+    ) -> Option<ConversationsMerged> {
+        let (merged, identity) = self.inner.state().store.convert(&from, contact, member);
+        if let Some(merged) = &merged {
+            webhooks::emit_conversations_merged(&self.inner, merged, identity);
+        }
+        merged
+    }
+
+    /// The messages of a conversation, oldest first (empty for an unknown conversation, and
+    /// for one that was merged away: its messages moved).
+    pub fn messages(&self, conversation_id: &str) -> Vec<Message> {
+        self.inner.state().store.messages(conversation_id)
+    }
+
+    /// A conversation that can be used (`None` if unknown or merged away).
+    pub fn conversation(&self, conversation_id: &str) -> Option<Conversation> {
+        self.inner.state().store.conversation(conversation_id).ok()
+    }
+
+    /// Every conversation, merged ones included, in creation order.
+    pub fn conversations(&self) -> Vec<Conversation> {
+        self.inner.state().store.all_conversations()
+    }
+
+    /// The current conversation of a participant, by any ID they have had.
+    pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
+        self.inner
+            .state()
+            .store
+            .current_conversation(&Key::from(participant))
+    }
+
+    /// Where a merged conversation went (`None` if it was not merged).
+    pub fn merged_into(&self, conversation_id: &str) -> Option<String> {
+        self.inner.state().store.merged_into(conversation_id)
+    }
+
+    /// Every webhook event emitted so far, in order.
+    pub fn events(&self) -> Vec<SentEvent> {
+        self.inner.state().events.clone()
+    }
+
+    /// Every delivery (event × receiver) so far, with its attempts.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.state().deliveries.clone()
+    }
+
+    /// Every HTTP request received so far, with the status answered.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.inner.state().requests.clone()
+    }
+
+    /// Waits until no delivery is under way: each was answered 200 or ran out of attempts.
+    pub async fn settle(&self) {
+        let mut rx = self.inner.in_flight.subscribe();
+        // The sender lives as long as `self`: this cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// A plain chat message with one line of text.
+fn chat_message(text: &str) -> Message {
+    Message {
+        content: Some(MessageContent {
+            preview_text: Some(text.to_owned()),
+            basic: Some(BasicMessagePayload {
+                items: vec![BasicMessageData {
+                    text: Some(text.to_owned()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        source_channel: Some(crate::types::ChannelType::Chat),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,222 @@
+//! Webhook events as Wix sends them: built from the generated types, signed, delivered to
+//! every receiver and redelivered (same event ID) until a receiver answers 200.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Delivery, DeliveryAttempt, Inner, SentEvent};
+use crate::types::{
+    AccountInfo, ActionEvent, ConversationsMerged, DomainEvent, MessageSentToBusiness,
+    MessageSentToParticipant, WebhookEnvelope, WebhookIdentity, WebhookPayload,
+};
+
+/// How long a signed token is valid, from its `iat`.
+const TOKEN_LIFETIME_SECS: i64 = 300;
+
+pub(crate) fn emit_message_sent_to_business(
+    inner: &Arc<Inner>,
+    body: &MessageSentToBusiness,
+    identity: WebhookIdentity,
+) {
+    let entity = body.message.as_ref().and_then(|m| m.id.clone());
+    emit(
+        inner,
+        "wix.crm.inbox.v2.message_message_sent_to_business",
+        "wix.crm.inbox.v2.message",
+        "message_sent_to_business",
+        entity,
+        body,
+        identity,
+    );
+}
+
+pub(crate) fn emit_message_sent_to_participant(
+    inner: &Arc<Inner>,
+    body: &MessageSentToParticipant,
+    identity: WebhookIdentity,
+) {
+    let entity = body.message.as_ref().and_then(|m| m.id.clone());
+    emit(
+        inner,
+        "wix.crm.inbox.v2.message_message_sent_to_participant",
+        "wix.crm.inbox.v2.message",
+        "message_sent_to_participant",
+        entity,
+        body,
+        identity,
+    );
+}
+
+pub(crate) fn emit_conversations_merged(
+    inner: &Arc<Inner>,
+    body: &ConversationsMerged,
+    identity: WebhookIdentity,
+) {
+    emit(
+        inner,
+        "wix.crm.inbox.v2.conversation_conversations_merged",
+        "wix.crm.inbox.v2.conversation",
+        "conversations_merged",
+        body.target_conversation_id.clone(),
+        body,
+        identity,
+    );
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("generated types serialize")
+}
+
+fn emit<B: Serialize>(
+    inner: &Arc<Inner>,
+    event_type: &str,
+    entity_fqdn: &str,
+    slug: &str,
+    entity_id: Option<String>,
+    body: &B,
+    identity: WebhookIdentity,
+) {
+    let domain_event = DomainEvent {
+        id: Some(uuid::Uuid::new_v4().to_string()),
+        entity_fqdn: Some(entity_fqdn.to_owned()),
+        slug: Some(slug.to_owned()),
+        entity_id,
+        event_time: Some(Utc::now()),
+        triggered_by_anonymize_request: Some(false),
+        action_event: Some(ActionEvent {
+            body: Some(serde_json::to_value(body).expect("generated types serialize")),
+        }),
+        entity_event_sequence: None,
+        originated_from: None,
+    };
+    let envelope = WebhookEnvelope {
+        event_type: Some(event_type.to_owned()),
+        instance_id: Some(inner.config.instance_id.clone()),
+        identity: Some(json(&identity)),
+        account_info: Some(AccountInfo {
+            account_id: Some(inner.config.account_id.clone()),
+            parent_account_id: None,
+            site_id: Some(inner.config.site_id.clone()),
+        }),
+        data: Some(json(&domain_event)),
+    };
+    let envelope_json = json(&envelope);
+    let jwt = sign(inner, &envelope_json);
+    let event_id = domain_event.id.clone().unwrap_or_default();
+    let receivers = {
+        let mut state = inner.state();
+        state.events.push(SentEvent {
+            event_type: event_type.to_owned(),
+            envelope,
+            domain_event,
+            jwt: jwt.clone(),
+        });
+        let receivers: Vec<(usize, String)> = state
+            .receivers
+            .clone()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (state.deliveries.len() + i, r))
+            .collect();
+        for (_, receiver) in &receivers {
+            state.deliveries.push(Delivery {
+                event_id: event_id.clone(),
+                event_type: event_type.to_owned(),
+                receiver: receiver.clone(),
+                attempts: Vec::new(),
+                delivered: false,
+                finished: false,
+            });
+        }
+        inner.in_flight.send_modify(|n| *n += receivers.len());
+        receivers
+    };
+    for (index, receiver) in receivers {
+        let task = deliver(
+            inner.clone(),
+            receiver,
+            index,
+            envelope_json.clone(),
+            jwt.clone(),
+        );
+        inner.runtime.spawn(task);
+    }
+}
+
+/// The compact JWT Wix would send for this envelope now.
+fn sign(inner: &Inner, envelope_json: &str) -> String {
+    let iat = Utc::now().timestamp();
+    inner.signer.sign(&WebhookPayload {
+        data: envelope_json.to_owned(),
+        iat: Some(iat),
+        exp: Some(iat + TOKEN_LIFETIME_SECS),
+    })
+}
+
+/// Decrements the in-flight count when the delivery ends, however it ends.
+struct InFlight(Arc<Inner>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+async fn deliver(
+    inner: Arc<Inner>,
+    receiver: String,
+    index: usize,
+    envelope_json: String,
+    first_jwt: String,
+) {
+    let _in_flight = InFlight(inner.clone());
+    let attempts = inner.config.webhook_attempts;
+    let mut backoff = inner.config.webhook_backoff;
+    let mut jwt = first_jwt;
+    for attempt in 1..=attempts {
+        if attempt > 1 {
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2).min(Duration::from_secs(30));
+            // A redelivery is signed anew; the event (and its ID) is the same.
+            jwt = sign(&inner, &envelope_json);
+        }
+        let result = inner
+            .http
+            .post(&receiver)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .timeout(inner.config.webhook_timeout)
+            .body(jwt.clone())
+            .send()
+            .await;
+        let record = match result {
+            Ok(response) => DeliveryAttempt {
+                status: Some(response.status().as_u16()),
+                error: None,
+            },
+            Err(e) => DeliveryAttempt {
+                status: None,
+                error: Some(if e.is_timeout() {
+                    format!("no answer within {:?}", inner.config.webhook_timeout)
+                } else {
+                    e.to_string()
+                }),
+            },
+        };
+        let delivered = record.status == Some(200);
+        let last = delivered || attempt == attempts;
+        {
+            let mut state = inner.state();
+            if let Some(d) = state.deliveries.get_mut(index) {
+                d.attempts.push(record);
+                d.delivered = delivered;
+                d.finished = last;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+}
