@@ -313,7 +313,7 @@ impl FakeInboxBuilder {
             inner,
             addr,
             base_url: format!("http://{addr}"),
-            server: server.abort_handle(),
+            server: Some(server),
         })
     }
 }
@@ -364,7 +364,7 @@ pub struct FakeInbox {
     inner: Arc<Inner>,
     addr: SocketAddr,
     base_url: String,
-    server: tokio::task::AbortHandle,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for FakeInbox {
@@ -378,7 +378,9 @@ impl std::fmt::Debug for FakeInbox {
 
 impl Drop for FakeInbox {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -399,6 +401,15 @@ impl FakeInbox {
     /// If the port cannot be bound.
     pub async fn start_on(port: u16) -> std::io::Result<FakeInbox> {
         FakeInbox::builder().port(port).start().await
+    }
+
+    /// Stops serving and waits until the port is closed (dropping the fake stops it too, but
+    /// without waiting). Deliveries under way go on until they end.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
     }
 
     /// Settings for a fake: a fixed port, credentials, the signing key, webhook retries.

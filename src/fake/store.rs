@@ -78,6 +78,17 @@ impl Person {
         identity
     }
 
+    /// What the participant is: 0 visitor, 1 contact, 2 member.
+    fn kind(&self) -> u8 {
+        if self.member.is_some() {
+            2
+        } else if self.contact.is_some() {
+            1
+        } else {
+            0
+        }
+    }
+
     fn keys(&self) -> Vec<Key> {
         let mut keys = Vec::new();
         keys.extend(self.visitor.clone().map(Key::Visitor));
@@ -277,7 +288,7 @@ impl Store {
             .filter_map(|k| self.index.get(k).copied())
             .find(|&p| p != source);
         let target = existing.unwrap_or(source);
-        let before = self.people[target].identification();
+        let before = self.people[target].kind();
         let absorbed: Vec<usize> = [source]
             .into_iter()
             .chain(new_keys.iter().filter_map(|k| self.index.get(k).copied()))
@@ -317,7 +328,7 @@ impl Store {
             self.index.insert(k, target);
         }
         let identity = self.people[target].webhook_identity();
-        let changed_type = self.people[target].identification() != before;
+        let changed_type = self.people[target].kind() != before;
         let target_conv = match self.people[target].conversation.clone() {
             // The participant changed type: Wix starts a new conversation.
             Some(current) if changed_type => {

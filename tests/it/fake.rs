@@ -1,0 +1,1277 @@
+//! The fake Inbox, driven through the generated client (and raw HTTP where the client cannot
+//! send what is tested): auth, the four operations, paging, errors, the participant lifecycle,
+//! signed webhooks with redelivery, faults, concurrency.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use wix_inbox::fake::{FakeInbox, Fault};
+use wix_inbox::types::{
+    self, BasicMessageData, BasicMessagePayload, ConversationsMerged, DomainEvent, ErrorResponse,
+    GetOrCreateConversationRequest, IdentityType, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility, OverrideSenderOptions,
+    ParticipantId, SendMessageRequest, SortOrder, WebhookEnvelope, WebhookIdentity, WebhookPayload,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn visitor(id: &str) -> ParticipantId {
+    ParticipantId::AnonymousVisitorId(id.into())
+}
+
+async fn get_or_create(
+    client: &wix_inbox::Client,
+    participant: ParticipantId,
+) -> types::GetOrCreateConversationResponse {
+    client
+        .get_or_create_conversation()
+        .body(GetOrCreateConversationRequest {
+            participant_id: participant,
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn conversation_id(client: &wix_inbox::Client, participant: ParticipantId) -> String {
+    get_or_create(client, participant)
+        .await
+        .conversation
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+fn text_message(text: &str, visibility: MessageVisibility) -> Message {
+    Message {
+        content: Some(MessageContent {
+            basic: Some(BasicMessagePayload {
+                items: vec![BasicMessageData {
+                    text: Some(text.into()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        direction: Some(MessageDirection::BusinessToParticipant),
+        visibility: Some(visibility),
+        ..Default::default()
+    }
+}
+
+fn send_request(conversation_id: &str, text: &str) -> SendMessageRequest {
+    SendMessageRequest {
+        conversation_id: conversation_id.into(),
+        message: text_message(text, MessageVisibility::BusinessAndParticipant),
+        send_as: None,
+        send_notifications: None,
+        silent: None,
+    }
+}
+
+async fn send(client: &wix_inbox::Client, request: SendMessageRequest) -> Message {
+    client
+        .send_message()
+        .body(request)
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .message
+        .unwrap()
+}
+
+fn text_of(m: &Message) -> String {
+    m.content.as_ref().unwrap().basic.as_ref().unwrap().items[0]
+        .text
+        .clone()
+        .unwrap()
+}
+
+fn seq(m: &Message) -> i64 {
+    m.sequence.as_deref().unwrap().parse().unwrap()
+}
+
+/// The status and Wix error body of a failed call.
+fn wix_error<T: std::fmt::Debug>(
+    result: Result<T, wix_inbox::Error<ErrorResponse>>,
+) -> (u16, ErrorResponse) {
+    match result.unwrap_err() {
+        wix_inbox::Error::ErrorResponse(rv) => (rv.status().as_u16(), rv.into_inner()),
+        other => panic!("expected a Wix error response, got {other:?}"),
+    }
+}
+
+fn code(e: &ErrorResponse) -> &str {
+    e.details
+        .as_ref()
+        .and_then(|d| d.application_error.as_ref())
+        .and_then(|a| a.code.as_deref())
+        .unwrap_or_default()
+}
+
+/// `(field, violatedRule)` of each field violation.
+fn violations(e: &ErrorResponse) -> Vec<(String, String)> {
+    e.details
+        .as_ref()
+        .and_then(|d| d.validation_error.as_ref())
+        .map(|v| {
+            v.field_violations
+                .iter()
+                .map(|f| {
+                    (
+                        f.field.clone().unwrap_or_default(),
+                        f.violated_rule.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A raw request to the fake with its API key and site.
+fn raw(fake: &FakeInbox, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", fake.base_url()))
+        .header("Authorization", fake.api_key())
+        .header("wix-site-id", fake.site_id())
+}
+
+async fn error_body(response: reqwest::Response) -> (u16, ErrorResponse) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// A webhook receiver on 127.0.0.1: records each body, answers the given statuses in turn,
+/// then 200.
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+async fn receiver(statuses: Vec<u16>) -> Receiver {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let log = bodies.clone();
+    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::post(move |body: String| {
+            let log = log.clone();
+            let statuses = statuses.clone();
+            async move {
+                log.lock().unwrap().push(body);
+                let status = statuses.lock().unwrap().next().unwrap_or(200);
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, bodies }
+}
+
+impl Receiver {
+    fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// A webhook body verified with the fake's public key and decoded layer by layer into the
+/// generated types.
+struct Decoded {
+    envelope: WebhookEnvelope,
+    identity: WebhookIdentity,
+    event: DomainEvent,
+}
+
+fn verify(fake: &FakeInbox, jwt: &str) -> Decoded {
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(fake.public_key_pem().as_bytes()).unwrap();
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let claims = jsonwebtoken::decode::<WebhookPayload>(jwt, &key, &validation)
+        .unwrap()
+        .claims;
+    let iat = claims.iat.unwrap();
+    assert!(claims.exp.unwrap() > iat);
+    let envelope: WebhookEnvelope = serde_json::from_str(&claims.data).unwrap();
+    let identity = serde_json::from_str(envelope.identity.as_deref().unwrap()).unwrap();
+    let event = serde_json::from_str(envelope.data.as_deref().unwrap()).unwrap();
+    Decoded {
+        envelope,
+        identity,
+        event,
+    }
+}
+
+fn body<T: serde::de::DeserializeOwned>(event: &DomainEvent) -> T {
+    serde_json::from_value(event.action_event.clone().unwrap().body.unwrap()).unwrap()
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up and auth
+
+#[tokio::test]
+async fn start_gives_base_url_credentials_and_public_key() {
+    let fake = FakeInbox::start().await.unwrap();
+    assert!(fake.base_url().starts_with("http://127.0.0.1:"));
+    assert_ne!(fake.addr().port(), 0);
+    assert!(!fake.api_key().is_empty());
+    assert!(is_guid(fake.site_id()));
+    assert!(fake
+        .public_key_pem()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    // The key is usable as an app's webhook key.
+    jsonwebtoken::DecodingKey::from_rsa_pem(fake.public_key_pem().as_bytes()).unwrap();
+}
+
+#[tokio::test]
+async fn start_on_a_fixed_port_and_with_chosen_credentials() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let fake = FakeInbox::builder()
+        .port(port)
+        .api_key("my-key")
+        .site_id("5f0c4b1e-0000-4000-8000-000000000001")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(fake.base_url(), format!("http://127.0.0.1:{port}"));
+    assert_eq!(fake.api_key(), "my-key");
+    conversation_id(&fake.client(), visitor("v")).await;
+    fake.shutdown().await;
+    // The port is free again once the fake is shut down.
+    let again = FakeInbox::start_on(port).await.unwrap();
+    assert_eq!(again.addr().port(), port);
+}
+
+#[tokio::test]
+async fn calls_without_the_right_key_and_site_are_401() {
+    let fake = FakeInbox::start().await.unwrap();
+    let url = format!("{}/inbox/v2/conversations", fake.base_url());
+    let body = json!({"participantId": {"anonymousVisitorId": "v"}});
+    let http = reqwest::Client::new();
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "no Authorization",
+            vec![("wix-site-id", fake.site_id().into())],
+        ),
+        ("no site", vec![("Authorization", fake.api_key().into())]),
+        (
+            "wrong key",
+            vec![
+                ("Authorization", "nope".into()),
+                ("wix-site-id", fake.site_id().into()),
+            ],
+        ),
+        (
+            "wrong site",
+            vec![
+                ("Authorization", fake.api_key().into()),
+                ("wix-site-id", "00000000-0000-4000-8000-000000000000".into()),
+            ],
+        ),
+        (
+            "Bearer prefix",
+            vec![
+                ("Authorization", format!("Bearer {}", fake.api_key())),
+                ("wix-site-id", fake.site_id().into()),
+            ],
+        ),
+        (
+            "account header",
+            vec![
+                ("Authorization", fake.api_key().into()),
+                ("wix-site-id", fake.site_id().into()),
+                ("wix-account-id", "a".into()),
+            ],
+        ),
+    ];
+    for (case, headers) in cases {
+        let mut request = http.post(&url).json(&body);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.headers().contains_key("x-wix-request-id"));
+        let (status, error) = error_body(response).await;
+        assert_eq!(status, 401, "{case}");
+        assert_eq!(code(&error), "UNAUTHORIZED", "{case}");
+        assert!(error.message.is_some(), "{case}");
+    }
+    // The generated client with no auth at all gets the error as a typed body.
+    let bare = wix_inbox::Client::new(fake.base_url());
+    let (status, _) = wix_error(
+        bare.get_conversation()
+            .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
+            .send()
+            .await,
+    );
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn app_tokens_from_client_credentials_are_accepted_raw() {
+    let fake = FakeInbox::builder()
+        .app_credentials("app-1", "s3cret")
+        .instance_id("inst-1")
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let token_url = format!("{}/oauth2/token", fake.base_url());
+    let wrong = http
+        .post(&token_url)
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": "app-1",
+                      "client_secret": "nope", "instance_id": "inst-1"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let missing = http
+        .post(&token_url)
+        .json(&json!({"grant_type": "client_credentials", "client_id": "app-1"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_body(missing).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        violations(&error),
+        [
+            ("client_secret".to_string(), "REQUIRED_FIELD".to_string()),
+            ("instance_id".to_string(), "REQUIRED_FIELD".to_string())
+        ]
+    );
+
+    let token: Value = http
+        .post(&token_url)
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
+                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["expires_in"], 14400);
+    let access_token = token["access_token"].as_str().unwrap().to_owned();
+
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("Authorization", access_token.parse().unwrap());
+    let app = wix_inbox::Client::new_with_client(
+        fake.base_url(),
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+    );
+    let conversation = conversation_id(&app, visitor("v")).await;
+    let sent = send(&app, send_request(&conversation, "from the app")).await;
+    assert_eq!(sent.sender.unwrap().app_id.as_deref(), Some("app-1"));
+    assert_eq!(sent.app_id.as_deref(), Some("app-1"));
+
+    fake.expire_tokens();
+    let (status, _) = wix_error(
+        app.get_conversation()
+            .conversation_id(&conversation)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn tokens_expire_after_their_ttl() {
+    let fake = FakeInbox::builder()
+        .token_ttl(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let token: Value = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", fake.base_url()))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
+                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["expires_in"], 0);
+    let call = || {
+        reqwest::Client::new()
+            .post(format!("{}/inbox/v2/conversations", fake.base_url()))
+            .header("Authorization", token["access_token"].as_str().unwrap())
+            .json(&json!({"participantId": {"memberId": "m"}}))
+            .send()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (status, error) = error_body(call().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(error.message.unwrap().contains("expired"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+
+#[tokio::test]
+async fn get_or_create_is_idempotent_per_participant() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let first = get_or_create(&client, visitor("v1")).await;
+    assert_eq!(first.new_conversation, Some(true));
+    let conversation = first.conversation.unwrap();
+    let id = conversation.id.clone().unwrap();
+    assert!(is_guid(&id), "{id}");
+    assert_eq!(
+        conversation
+            .participant
+            .unwrap()
+            .anonymous_visitor_id
+            .as_deref(),
+        Some("v1")
+    );
+
+    let second = get_or_create(&client, visitor("v1")).await;
+    assert_eq!(second.new_conversation, Some(false));
+    assert_eq!(
+        second.conversation.unwrap().id.as_deref(),
+        Some(id.as_str())
+    );
+
+    let other = get_or_create(&client, ParticipantId::MemberId("m1".into())).await;
+    assert_eq!(other.new_conversation, Some(true));
+    assert_ne!(other.conversation.unwrap().id.unwrap(), id);
+
+    let got = client
+        .get_conversation()
+        .conversation_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .conversation
+        .unwrap();
+    assert_eq!(got.id.as_deref(), Some(id.as_str()));
+    assert_eq!(fake.conversations().len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_conversation_is_404_and_a_malformed_id_400() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let (status, error) = wix_error(
+        client
+            .get_conversation()
+            .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
+            .send()
+            .await,
+    );
+    assert_eq!(status, 404);
+    assert_eq!(code(&error), "CONVERSATION_NOT_FOUND");
+
+    let (status, error) = wix_error(
+        client
+            .get_conversation()
+            .conversation_id("nope")
+            .send()
+            .await,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        violations(&error),
+        [("conversationId".to_string(), "FORMAT".to_string())]
+    );
+
+    let (status, error) = wix_error(
+        client
+            .list_messages()
+            .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
+            .visibility(MessageVisibility::Business)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code(&error)), (404, "CONVERSATION_NOT_FOUND"));
+    let (status, error) = wix_error(
+        client
+            .send_message()
+            .body(send_request("6202c3bb-f263-3c16-8c90-d6387d9ed420", "hi"))
+            .send()
+            .await,
+    );
+    assert_eq!((status, code(&error)), (404, "CONVERSATION_NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_validation_errors_with_field_violations() {
+    let fake = FakeInbox::start().await.unwrap();
+    let conversation = conversation_id(&fake.client(), visitor("v")).await;
+    let post = |path: &str, body: &'static str| {
+        raw(&fake, reqwest::Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let field = |f: &str, r: &str| (f.to_string(), r.to_string());
+
+    let (status, e) = error_body(
+        post("/inbox/v2/messages", "{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(violations(&e), [field("body", "FORMAT")]);
+    assert!(e.message.unwrap().contains("Invalid JSON"));
+
+    let (status, e) = error_body(post("/inbox/v2/messages", "{}").send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        violations(&e),
+        [
+            field("conversationId", "REQUIRED_FIELD"),
+            field("message", "REQUIRED_FIELD")
+        ]
+    );
+
+    let (status, e) = error_body(
+        post("/inbox/v2/conversations", r#"{"participantId": {}}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(violations(&e), [field("participantId", "ONE_OF")]);
+    let (_, e) = error_body(post("/inbox/v2/conversations", "[]").send().await.unwrap()).await;
+    assert_eq!(violations(&e), [field("body", "FORMAT")]);
+    let (_, e) = error_body(post("/inbox/v2/conversations", "{}").send().await.unwrap()).await;
+    assert_eq!(violations(&e), [field("participantId", "REQUIRED_FIELD")]);
+
+    // A message without content, direction or visibility.
+    let response = raw(&fake, reqwest::Method::POST, "/inbox/v2/messages")
+        .json(&json!({"conversationId": conversation, "message": {}, "sendAs": "SOMEONE"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, e) = error_body(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        violations(&e),
+        [
+            field("message.content", "REQUIRED_FIELD"),
+            field("message.direction", "REQUIRED_FIELD"),
+            field("message.visibility", "REQUIRED_FIELD"),
+            field("sendAs", "INVALID_ENUM_VALUE"),
+        ]
+    );
+
+    // List Messages: no conversationId, no visibility, a bad limit, sort order and cursor.
+    let (status, e) = error_body(
+        raw(
+            &fake,
+            reqwest::Method::GET,
+            "/inbox/v2/messages?paging.limit=ten&sorting.order=UP&sorting.fieldName=title",
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        violations(&e),
+        [
+            field("conversationId", "REQUIRED_FIELD"),
+            field("visibility", "REQUIRED_FIELD"),
+            field("paging.limit", "FORMAT"),
+            field("sorting.fieldName", "INVALID_ENUM_VALUE"),
+            field("sorting.order", "INVALID_ENUM_VALUE"),
+        ]
+    );
+    let (_, e) = error_body(
+        raw(
+            &fake,
+            reqwest::Method::GET,
+            &format!(
+                "/inbox/v2/messages?conversationId={conversation}&visibility=BUSINESS&paging.cursor=zz"
+            ),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(violations(&e), [field("paging.cursor", "FORMAT")]);
+
+    // Unknown endpoints are a JSON 404 too.
+    let response = raw(&fake, reqwest::Method::GET, "/inbox/v3/nothing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn limit_over_100_is_a_max_violation() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    let (status, e) = wix_error(
+        client
+            .list_messages()
+            .conversation_id(&conversation)
+            .visibility(MessageVisibility::Business)
+            .paging_limit(NonZeroU32::new(101).unwrap())
+            .send()
+            .await,
+    );
+    assert_eq!(status, 400);
+    let violation = &e
+        .details
+        .unwrap()
+        .validation_error
+        .unwrap()
+        .field_violations[0];
+    assert_eq!(violation.field.as_deref(), Some("paging.limit"));
+    assert_eq!(violation.violated_rule.as_deref(), Some("MAX"));
+    assert_eq!(violation.data["threshold"], 100);
+    // 100 is fine.
+    client
+        .list_messages()
+        .conversation_id(&conversation)
+        .visibility(MessageVisibility::Business)
+        .paging_limit(NonZeroU32::new(100).unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+#[tokio::test]
+async fn send_message_stores_with_sequence_date_id_and_sender() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    let before = chrono::Utc::now();
+    let first = send(&client, send_request(&conversation, "one")).await;
+    let second = send(&client, send_request(&conversation, "two")).await;
+    assert!(seq(&second) > seq(&first));
+    assert_eq!(
+        first.id, first.sequence,
+        "message IDs are numeric, as Wix's"
+    );
+    assert!(first.created_date.unwrap() >= before - chrono::Duration::seconds(1));
+    assert_eq!(
+        first.sender.as_ref().unwrap().wix_user_id.as_deref(),
+        Some(fake.business_user_id())
+    );
+    assert_eq!(
+        first.content.as_ref().unwrap().preview_text.as_deref(),
+        Some("one")
+    );
+
+    let mut as_participant = send_request(&conversation, "from the visitor, via the app");
+    as_participant.send_as = Some(OverrideSenderOptions::Participant);
+    as_participant.message.direction = Some(MessageDirection::ParticipantToBusiness);
+    let third = send(&client, as_participant).await;
+    assert_eq!(
+        third.sender.unwrap().anonymous_visitor_id.as_deref(),
+        Some("v")
+    );
+
+    let stored = fake.messages(&conversation);
+    assert_eq!(
+        stored.iter().map(text_of).collect::<Vec<_>>(),
+        ["one", "two", "from the visitor, via the app"]
+    );
+}
+
+#[tokio::test]
+async fn list_messages_pages_with_cursors_desc_by_default() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    for i in 0..65 {
+        send(&client, send_request(&conversation, &format!("m{i}"))).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let mut request = client
+            .list_messages()
+            .conversation_id(&conversation)
+            .visibility(MessageVisibility::BusinessAndParticipant);
+        if let Some(c) = &cursor {
+            request = request.paging_cursor(c);
+        }
+        let page = request.send().await.unwrap().into_inner();
+        let meta = page.paging_metadata.unwrap();
+        assert_eq!(meta.count.unwrap().get() as usize, page.messages.len());
+        sizes.push(page.messages.len());
+        seen.extend(page.messages);
+        match meta.cursors.and_then(|c| c.next) {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [30, 30, 5]);
+    let texts: Vec<String> = seen.iter().map(text_of).collect();
+    let expected: Vec<String> = (0..65).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected, "newest first, none twice, none missing");
+
+    // ASC on request, with a limit; the cursor keeps the order.
+    let page = client
+        .list_messages()
+        .conversation_id(&conversation)
+        .visibility(MessageVisibility::BusinessAndParticipant)
+        .sorting_field_name("sequence")
+        .sorting_order(SortOrder::Asc)
+        .paging_limit(NonZeroU32::new(64).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(text_of(&page.messages[0]), "m0");
+    assert_eq!(page.messages.len(), 64);
+    let next = page.paging_metadata.unwrap().cursors.unwrap().next.unwrap();
+    let last = client
+        .list_messages()
+        .conversation_id(&conversation)
+        .visibility(MessageVisibility::BusinessAndParticipant)
+        .paging_cursor(next)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last.messages.iter().map(text_of).collect::<Vec<_>>(),
+        ["m64"]
+    );
+    assert_eq!(last.paging_metadata.unwrap().cursors.unwrap().next, None);
+}
+
+#[tokio::test]
+async fn business_and_participant_hides_business_only_messages() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    send(&client, send_request(&conversation, "public")).await;
+    let mut note = send_request(&conversation, "internal note");
+    note.message.visibility = Some(MessageVisibility::Business);
+    send(&client, note).await;
+    let list = |visibility| {
+        client
+            .list_messages()
+            .conversation_id(&conversation)
+            .visibility(visibility)
+            .send()
+    };
+    let both = list(MessageVisibility::BusinessAndParticipant)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        both.messages.iter().map(text_of).collect::<Vec<_>>(),
+        ["public"]
+    );
+    let business = list(MessageVisibility::Business)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        business.messages.iter().map(text_of).collect::<Vec<_>>(),
+        ["internal note", "public"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_get_unique_increasing_sequences() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = Arc::new(fake.client());
+    let conversation = conversation_id(&client, visitor("v")).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let client = client.clone();
+        let conversation = conversation.clone();
+        tasks.spawn(
+            async move { send(&client, send_request(&conversation, &format!("c{i}"))).await },
+        );
+    }
+    let mut sequences = Vec::new();
+    while let Some(message) = tasks.join_next().await {
+        sequences.push(seq(&message.unwrap()));
+    }
+    sequences.sort();
+    sequences.dedup();
+    assert_eq!(sequences.len(), 60, "sequences are unique");
+    let stored: Vec<i64> = fake.messages(&conversation).iter().map(seq).collect();
+    assert_eq!(stored, sequences, "stored in increasing sequence order");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The participant lifecycle
+
+#[tokio::test]
+async fn visitor_to_contact_to_member_merges_conversations() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let written = fake.visitor_writes("v", "hello");
+    let visitor_conversation = written.conversation_id.clone().unwrap();
+    assert_eq!(
+        written
+            .message
+            .as_ref()
+            .unwrap()
+            .sender
+            .as_ref()
+            .unwrap()
+            .anonymous_visitor_id
+            .as_deref(),
+        Some("v")
+    );
+    send(
+        &client,
+        send_request(&visitor_conversation, "hi, how can we help?"),
+    )
+    .await;
+
+    let merged = fake.visitor_becomes_contact("v", "c").unwrap();
+    assert_eq!(merged.old_conversation_ids, [visitor_conversation.clone()]);
+    let contact_conversation = merged.target_conversation_id.clone().unwrap();
+    assert_ne!(contact_conversation, visitor_conversation);
+    assert!(is_guid(&contact_conversation));
+    assert_eq!(
+        fake.messages(&contact_conversation)
+            .iter()
+            .map(text_of)
+            .collect::<Vec<_>>(),
+        ["hello", "hi, how can we help?"]
+    );
+    assert_eq!(
+        fake.merged_into(&visitor_conversation),
+        Some(contact_conversation.clone())
+    );
+
+    // Get Or Create with the old visitor ID, or the new contact ID, leads to the new one.
+    for participant in [visitor("v"), ParticipantId::ContactId("c".into())] {
+        let found = get_or_create(&client, participant).await;
+        assert_eq!(found.new_conversation, Some(false));
+        let conversation = found.conversation.unwrap();
+        assert_eq!(
+            conversation.id.as_deref(),
+            Some(contact_conversation.as_str())
+        );
+        assert_eq!(
+            conversation.participant.unwrap().contact_id.as_deref(),
+            Some("c")
+        );
+    }
+    // The old ID is gone.
+    let (status, error) = wix_error(
+        client
+            .get_conversation()
+            .conversation_id(&visitor_conversation)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code(&error)), (404, "CONVERSATION_NOT_FOUND"));
+
+    // The visitor, now a contact, writes into the contact's conversation as the contact.
+    let later = fake.visitor_writes("v", "I left my email");
+    assert_eq!(
+        later.conversation_id.as_deref(),
+        Some(contact_conversation.as_str())
+    );
+    assert_eq!(
+        later.message.unwrap().sender.unwrap().contact_id.as_deref(),
+        Some("c")
+    );
+
+    let merged = fake.contact_becomes_member("c", "m").unwrap();
+    assert_eq!(merged.old_conversation_ids, [contact_conversation.clone()]);
+    let member_conversation = merged.target_conversation_id.unwrap();
+    let found = get_or_create(&client, ParticipantId::MemberId("m".into())).await;
+    let participant = found.conversation.unwrap().participant.unwrap();
+    assert_eq!(participant.member_id.as_deref(), Some("m"));
+    assert_eq!(participant.contact_id.as_deref(), Some("c"));
+    let page = client
+        .list_messages()
+        .conversation_id(&member_conversation)
+        .visibility(MessageVisibility::Business)
+        .sorting_order(SortOrder::Asc)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        page.messages.iter().map(text_of).collect::<Vec<_>>(),
+        ["hello", "hi, how can we help?", "I left my email"]
+    );
+
+    let merges: Vec<ConversationsMerged> = fake
+        .events()
+        .iter()
+        .filter(|e| e.event_type == "wix.crm.inbox.v2.conversation_conversations_merged")
+        .map(|e| body(&e.domain_event))
+        .collect();
+    assert_eq!(merges.len(), 2);
+    assert_eq!(
+        merges[1].target_conversation_id.as_deref(),
+        Some(member_conversation.as_str())
+    );
+}
+
+#[tokio::test]
+async fn visitor_can_become_member_directly_and_merges_keep_chronological_order() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    fake.visitor_writes("v", "1 visitor");
+    // The app had already started a conversation with the member.
+    let member_conversation = conversation_id(&client, ParticipantId::MemberId("m".into())).await;
+    send(
+        &client,
+        send_request(&member_conversation, "2 to the member"),
+    )
+    .await;
+    fake.visitor_writes("v", "3 visitor again");
+
+    let merged = fake.visitor_becomes_member("v", "c", "m").unwrap();
+    let target = merged.target_conversation_id.unwrap();
+    assert_eq!(merged.old_conversation_ids.len(), 1);
+    assert_eq!(
+        target, member_conversation,
+        "merged into the member's conversation"
+    );
+    assert_eq!(
+        fake.messages(&target)
+            .iter()
+            .map(text_of)
+            .collect::<Vec<_>>(),
+        ["1 visitor", "2 to the member", "3 visitor again"]
+    );
+    // Nothing to merge: no event, no conversation.
+    assert!(fake.visitor_becomes_contact("quiet", "c2").is_none());
+    assert_eq!(
+        fake.current_conversation_id(&ParticipantId::ContactId("c2".into())),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+#[tokio::test]
+async fn webhooks_are_signed_as_wix_signs_them() {
+    let fake = FakeInbox::start().await.unwrap();
+    let receiver = receiver(vec![]).await;
+    fake.add_webhook_receiver(&receiver.url);
+    let client = fake.client();
+
+    let written = fake.member_writes("m", "hi there");
+    fake.settle().await;
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1);
+    let d = verify(&fake, &bodies[0]);
+    assert_eq!(
+        d.envelope.event_type.as_deref(),
+        Some("wix.crm.inbox.v2.message_message_sent_to_business")
+    );
+    assert_eq!(d.envelope.instance_id.as_deref(), Some(fake.instance_id()));
+    assert_eq!(
+        d.envelope.account_info.unwrap().site_id.as_deref(),
+        Some(fake.site_id())
+    );
+    assert_eq!(d.identity.identity_type, Some(IdentityType::Member));
+    assert_eq!(d.identity.member_id.as_deref(), Some("m"));
+    assert_eq!(
+        d.event.entity_fqdn.as_deref(),
+        Some("wix.crm.inbox.v2.message")
+    );
+    assert_eq!(d.event.slug.as_deref(), Some("message_sent_to_business"));
+    assert!(is_guid(d.event.id.as_deref().unwrap()));
+    assert!(d.event.event_time.is_some());
+    let sent: MessageSentToBusiness = body(&d.event);
+    assert_eq!(sent, written);
+    assert_eq!(d.event.entity_id, sent.message.unwrap().id);
+
+    // A business message through the API: Message Sent To Participant.
+    let conversation = written.conversation_id.unwrap();
+    let reply = send(&client, send_request(&conversation, "hello member")).await;
+    fake.settle().await;
+    let d = verify(&fake, &receiver.bodies()[1]);
+    assert_eq!(
+        d.envelope.event_type.as_deref(),
+        Some("wix.crm.inbox.v2.message_message_sent_to_participant")
+    );
+    assert_eq!(d.event.slug.as_deref(), Some("message_sent_to_participant"));
+    assert_eq!(d.identity.identity_type, Some(IdentityType::WixUser));
+    let sent: MessageSentToParticipant = body(&d.event);
+    assert_eq!(sent.conversation_id.as_deref(), Some(conversation.as_str()));
+    assert_eq!(sent.message.unwrap(), reply);
+
+    // A merge: Conversations Merged.
+    fake.visitor_writes("v", "x");
+    let merged = fake.visitor_becomes_contact("v", "c").unwrap();
+    fake.settle().await;
+    let d = verify(&fake, receiver.bodies().last().unwrap());
+    assert_eq!(
+        d.envelope.event_type.as_deref(),
+        Some("wix.crm.inbox.v2.conversation_conversations_merged")
+    );
+    assert_eq!(
+        d.event.entity_fqdn.as_deref(),
+        Some("wix.crm.inbox.v2.conversation")
+    );
+    assert_eq!(d.event.slug.as_deref(), Some("conversations_merged"));
+    assert_eq!(body::<ConversationsMerged>(&d.event), merged);
+
+    // Every receiver gets every event; the record says so.
+    assert_eq!(fake.events().len(), 4);
+    assert!(fake
+        .deliveries()
+        .iter()
+        .all(|d| d.delivered && d.attempts.len() == 1));
+    // The recorded JWT is the one delivered first.
+    assert_eq!(fake.events()[0].jwt, receiver.bodies()[0]);
+}
+
+#[tokio::test]
+async fn webhooks_are_redelivered_with_the_same_event_id_until_200() {
+    let fake = FakeInbox::builder()
+        .webhook_attempts(4)
+        .webhook_backoff(Duration::from_millis(10))
+        .start()
+        .await
+        .unwrap();
+    let flaky = receiver(vec![500, 503]).await;
+    let broken = receiver(vec![500; 10]).await;
+    fake.add_webhook_receiver(&flaky.url);
+    fake.add_webhook_receiver(&broken.url);
+    fake.visitor_writes("v", "anyone there?");
+    fake.settle().await;
+
+    let ids = |r: &Receiver| -> Vec<String> {
+        r.bodies()
+            .iter()
+            .map(|b| verify(&fake, b).event.id.unwrap())
+            .collect()
+    };
+    let flaky_ids = ids(&flaky);
+    assert_eq!(flaky_ids.len(), 3, "two failures, then 200");
+    assert!(flaky_ids.iter().all(|id| *id == flaky_ids[0]));
+    let broken_ids = ids(&broken);
+    assert_eq!(broken_ids.len(), 4, "bounded attempts");
+    assert!(broken_ids.iter().all(|id| *id == flaky_ids[0]));
+
+    let deliveries = fake.deliveries();
+    let flaky_delivery = deliveries.iter().find(|d| d.receiver == flaky.url).unwrap();
+    assert!(flaky_delivery.delivered && flaky_delivery.finished);
+    assert_eq!(
+        flaky_delivery
+            .attempts
+            .iter()
+            .map(|a| a.status)
+            .collect::<Vec<_>>(),
+        [Some(500), Some(503), Some(200)]
+    );
+    let broken_delivery = deliveries
+        .iter()
+        .find(|d| d.receiver == broken.url)
+        .unwrap();
+    assert!(!broken_delivery.delivered && broken_delivery.finished);
+}
+
+#[tokio::test]
+async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
+    let fake = FakeInbox::builder()
+        .webhook_attempts(2)
+        .webhook_backoff(Duration::from_millis(5))
+        .webhook_timeout(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    // Nothing listens here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    fake.add_webhook_receiver(format!("http://127.0.0.1:{port}/hooks"));
+    // This one answers too late.
+    let slow = axum::Router::new().route(
+        "/",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            "ok"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    fake.add_webhook_receiver(&slow_url);
+
+    fake.visitor_writes("v", "hello?");
+    fake.settle().await;
+    for delivery in fake.deliveries() {
+        assert_eq!(delivery.attempts.len(), 2, "{delivery:?}");
+        assert!(!delivery.delivered);
+        assert!(delivery
+            .attempts
+            .iter()
+            .all(|a| a.status.is_none() && a.error.is_some()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+#[tokio::test]
+async fn fail_next_answers_429_503_then_serves_again() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    let get = || {
+        client
+            .get_conversation()
+            .conversation_id(&conversation)
+            .send()
+    };
+
+    fake.fail_next(1, Fault::Status(429));
+    fake.fail_next(1, Fault::StatusRetryAfter(429, 2));
+    fake.fail_next(2, Fault::Status(503));
+
+    let (status, error) = wix_error(get().await);
+    assert_eq!(status, 429);
+    assert_eq!(code(&error), "TOO_MANY_REQUESTS");
+
+    let response = raw(
+        &fake,
+        reqwest::Method::GET,
+        &format!("/inbox/v2/conversations/{conversation}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "2");
+
+    // 503 with an empty body, as Wix often sends: the generated client cannot parse it.
+    let response = raw(
+        &fake,
+        reqwest::Method::GET,
+        &format!("/inbox/v2/conversations/{conversation}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_none());
+    assert!(response.bytes().await.unwrap().is_empty());
+    assert!(get().await.is_err());
+
+    get().await.unwrap();
+    let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(200),
+            Some(429),
+            Some(429),
+            Some(503),
+            Some(503),
+            Some(200)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn fail_next_drop_closes_the_connection_without_an_answer() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.fail_next(1, Fault::Drop);
+    let url = format!("{}/inbox/v2/conversations", fake.base_url());
+    let http = reqwest::Client::new();
+    let call = || {
+        http.post(&url)
+            .header("Authorization", fake.api_key())
+            .header("wix-site-id", fake.site_id())
+            .json(&json!({"participantId": {"anonymousVisitorId": "v"}}))
+            .send()
+    };
+    let error = call().await.unwrap_err();
+    assert!(error.status().is_none(), "no response at all: {error:?}");
+    assert!(error.is_request() || error.is_connect(), "{error:?}");
+    // The next call is served.
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(fake.requests()[0].status, None);
+
+    // Through the generated client, a dropped connection is a communication error.
+    fake.fail_next(1, Fault::Drop);
+    let result = fake
+        .client()
+        .get_conversation()
+        .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
+        .send()
+        .await;
+    assert!(
+        matches!(result, Err(wix_inbox::Error::CommunicationError(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn fail_next_delay_answers_late() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.fail_next(1, Fault::Delay(Duration::from_millis(300)));
+    let request = raw(&fake, reqwest::Method::POST, "/inbox/v2/conversations")
+        .json(&json!({"participantId": {"anonymousVisitorId": "v"}}))
+        .timeout(Duration::from_millis(50));
+    let error = request.send().await.unwrap_err();
+    assert!(error.is_timeout());
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_spared_by_faults() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.fail_next(1, Fault::Status(503));
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", fake.base_url()))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
+                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = raw(&fake, reqwest::Method::POST, "/inbox/v2/conversations")
+        .json(&json!({"participantId": {"anonymousVisitorId": "v"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "the fault waited for an Inbox call");
+}
