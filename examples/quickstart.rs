@@ -1,1 +1,503 @@
-fn main() {}
+//! The whole Wix Inbox story in one run, one line per step:
+//!
+//! a visitor writes → our webhook receiver gets and verifies Message Sent To Business → the app
+//! gets or creates the conversation from the sender's IDs → replies → the visitor becomes a
+//! contact → Conversations Merged arrives → the app continues in the new conversation → lists
+//! every message across pages.
+//!
+//! ```sh
+//! cargo run --example quickstart
+//! ```
+//!
+//! With no environment it plays against the embedded fake Inbox (`wix_inbox::fake`): no Wix
+//! site, app or tunnel needed. It exits 0 only if every step did what it should.
+//!
+//! With `WIX_API_KEY` and `WIX_SITE_ID` set it runs the API part against the real Wix instead
+//! (webhooks need a public URL, so that part stays with the fake): get or create the
+//! conversation of `WIX_CONTACT_ID`, `WIX_MEMBER_ID` or `WIX_VISITOR_ID`, reply with
+//! `WIX_QUICKSTART_REPLY` if set (nothing is sent otherwise), and list every message.
+//! `WIX_BASE_URL` overrides `https://www.wixapis.com`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wix_inbox::fake::FakeInbox;
+use wix_inbox::types::{
+    BasicMessageData, BasicMessagePayload, ConversationsMerged, DomainEvent,
+    GetOrCreateConversationRequest, IdentificationData, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility, ParticipantId,
+    SendMessageRequest, SortOrder, WebhookEnvelope, WebhookPayload,
+};
+
+const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
+const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut say = |line: String| println!("{line}");
+    let result = match (std::env::var("WIX_API_KEY"), std::env::var("WIX_SITE_ID")) {
+        (Ok(api_key), Ok(site_id)) => {
+            say(
+                "WIX_API_KEY and WIX_SITE_ID are set: running the API part against the real Wix"
+                    .into(),
+            );
+            let base_url =
+                std::env::var("WIX_BASE_URL").unwrap_or_else(|_| "https://www.wixapis.com".into());
+            match participant_from_env() {
+                Some(participant) => {
+                    let reply = std::env::var("WIX_QUICKSTART_REPLY").ok();
+                    api_part(&base_url, &api_key, &site_id, participant, reply.as_deref(), &mut say)
+                        .await
+                }
+                None => Err("set WIX_CONTACT_ID, WIX_MEMBER_ID or WIX_VISITOR_ID: whose conversation to open".into()),
+            }
+        }
+        _ => {
+            say(
+                "no WIX_API_KEY/WIX_SITE_ID: playing the story against the embedded fake Inbox"
+                    .into(),
+            );
+            story(&mut say).await
+        }
+    };
+    match result {
+        Ok(()) => {
+            println!("quickstart: OK, every step did what it should");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("quickstart: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn participant_from_env() -> Option<ParticipantId> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    var("WIX_MEMBER_ID")
+        .map(ParticipantId::MemberId)
+        .or_else(|| var("WIX_CONTACT_ID").map(ParticipantId::ContactId))
+        .or_else(|| var("WIX_VISITOR_ID").map(ParticipantId::AnonymousVisitorId))
+}
+
+/// A check of the story: `Err` with a clear line when a step did not do what it should.
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// The whole story against a fake Inbox. `say` gets one line per step.
+pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
+    let fake = FakeInbox::start()
+        .await
+        .map_err(|e| format!("starting the fake Inbox: {e}"))?;
+    say(format!("1. fake Inbox serving at {}", fake.base_url()));
+
+    // Our app: a webhook receiver that verifies each event with the app's public key…
+    let (receiver_url, mut events) = start_receiver(fake.public_key_pem()).await?;
+    fake.add_webhook_receiver(&receiver_url);
+    say(format!("2. our webhook receiver listens at {receiver_url}"));
+    // …and an API client with the site's API key.
+    let client = api_client(fake.base_url(), fake.api_key(), fake.site_id())?;
+
+    // A visitor writes in the site's chat.
+    fake.visitor_writes(VISITOR, "Hi! Do you ship to Norway?");
+    say(format!(
+        "3. a visitor ({VISITOR}) writes: \"Hi! Do you ship to Norway?\""
+    ));
+
+    let (event_id, sent) = wait_for(&mut events, "Message Sent To Business", |e| match e {
+        Event::SentToBusiness(id, sent) => Some((id, sent)),
+        _ => None,
+    })
+    .await?;
+    let sender = sent
+        .message
+        .as_ref()
+        .and_then(|m| m.sender.clone())
+        .ok_or("the message has no sender")?;
+    say(format!(
+        "4. receiver: Message Sent To Business, signature verified (event {event_id}), sender {}",
+        describe(&sender)
+    ));
+
+    // The app finds the conversation from the sender's IDs.
+    let participant = participant_of(&sender).ok_or("the sender has no participant ID")?;
+    let conversation = get_or_create(&client, participant.clone()).await?;
+    ensure(Some(&conversation) == sent.conversation_id.as_ref(), || {
+        format!(
+            "get or create gave {conversation}, the webhook said {:?}",
+            sent.conversation_id
+        )
+    })?;
+    say(format!(
+        "5. app: get or create conversation for {participant:?} -> {conversation}"
+    ));
+
+    let reply = send_text(&client, &conversation, "Hello! Yes, we ship to Norway.").await?;
+    say(format!(
+        "6. app replies in {conversation} (message {})",
+        reply.id.as_deref().unwrap_or("?")
+    ));
+    let echoed = wait_for(&mut events, "Message Sent To Participant", |e| match e {
+        Event::SentToParticipant(sent) => Some(sent),
+        _ => None,
+    })
+    .await?;
+    ensure(echoed.message.as_ref() == Some(&reply), || {
+        "Message Sent To Participant is not our reply".into()
+    })?;
+    say("7. receiver: Message Sent To Participant for our reply".into());
+
+    // The visitor leaves their email: they are a contact now, in a new conversation.
+    fake.visitor_becomes_contact(VISITOR, CONTACT)
+        .ok_or("the visitor's conversation was not merged")?;
+    say(format!(
+        "8. the visitor leaves their email and becomes contact {CONTACT}"
+    ));
+    let merged = wait_for(&mut events, "Conversations Merged", |e| match e {
+        Event::Merged(merged) => Some(merged),
+        _ => None,
+    })
+    .await?;
+    let target = merged
+        .target_conversation_id
+        .clone()
+        .ok_or("Conversations Merged without a target")?;
+    ensure(merged.old_conversation_ids.contains(&conversation), || {
+        format!(
+            "{conversation} is not among the merged {:?}",
+            merged.old_conversation_ids
+        )
+    })?;
+    say(format!(
+        "9. receiver: Conversations Merged {:?} -> {target}",
+        merged.old_conversation_ids
+    ));
+
+    // The app continues in the new conversation: the contact writes, the app answers there.
+    fake.visitor_writes(VISITOR, "Great! My email is jo@example.com");
+    let (_, sent) = wait_for(&mut events, "Message Sent To Business", |e| match e {
+        Event::SentToBusiness(id, sent) => Some((id, sent)),
+        _ => None,
+    })
+    .await?;
+    let sender = sent.message.and_then(|m| m.sender).unwrap_or_default();
+    let participant = participant_of(&sender).ok_or("the sender has no participant ID")?;
+    ensure(
+        participant == ParticipantId::ContactId(CONTACT.into()),
+        || format!("the contact wrote as {participant:?}"),
+    )?;
+    let current = get_or_create(&client, participant.clone()).await?;
+    ensure(current == target, || {
+        format!("get or create gave {current}, not the merge target {target}")
+    })?;
+    send_text(&client, &current, "Thanks, Jo! We'll write to you there.").await?;
+    say(format!(
+        "10. the contact writes again; app: get or create for {participant:?} -> {current} (the merge target), replies there"
+    ));
+
+    // Every message, old conversation's included, across pages.
+    let messages = list_all(&client, &current, 2, say).await?;
+    let texts: Vec<String> = messages.iter().map(text_of).collect();
+    let expected = [
+        "Hi! Do you ship to Norway?",
+        "Hello! Yes, we ship to Norway.",
+        "Great! My email is jo@example.com",
+        "Thanks, Jo! We'll write to you there.",
+    ];
+    ensure(texts == expected, || {
+        format!("listed {texts:?}, expected {expected:?}")
+    })?;
+    fake.settle().await;
+    let undelivered = fake.deliveries().iter().filter(|d| !d.delivered).count();
+    ensure(undelivered == 0, || {
+        format!("{undelivered} webhooks were not delivered")
+    })?;
+    say(format!(
+        "12. all {} messages listed, oldest first, in the conversation the app now uses; {} webhooks delivered",
+        messages.len(),
+        fake.deliveries().len()
+    ));
+    Ok(())
+}
+
+/// The API part against any Inbox (the real Wix, or a fake): get or create the participant's
+/// conversation, reply if `reply` is given, list every message.
+pub async fn api_part(
+    base_url: &str,
+    api_key: &str,
+    site_id: &str,
+    participant: ParticipantId,
+    reply: Option<&str>,
+    say: &mut dyn FnMut(String),
+) -> Result<(), String> {
+    let client = api_client(base_url, api_key, site_id)?;
+    let conversation = get_or_create(&client, participant.clone()).await?;
+    say(format!(
+        "1. get or create conversation for {participant:?} at {base_url} -> {conversation}"
+    ));
+    match reply {
+        Some(text) => {
+            let sent = send_text(&client, &conversation, text).await?;
+            say(format!(
+                "2. replied (message {})",
+                sent.id.as_deref().unwrap_or("?")
+            ));
+        }
+        None => say("2. no WIX_QUICKSTART_REPLY: not sending anything".into()),
+    }
+    let messages = list_all(&client, &conversation, 30, say).await?;
+    say(format!(
+        "4. {} messages in the conversation",
+        messages.len()
+    ));
+    Ok(())
+}
+
+/// The app's API client: the generated client with the API key (raw) and site ID on every
+/// call.
+fn api_client(base_url: &str, api_key: &str, site_id: &str) -> Result<wix_inbox::Client, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = |v: &str| {
+        reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("bad header value: {e}"))
+    };
+    headers.insert(reqwest::header::AUTHORIZATION, value(api_key)?);
+    headers.insert("wix-site-id", value(site_id)?);
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(wix_inbox::Client::new_with_client(base_url, http))
+}
+
+/// Who to address: a member by member ID, a contact by contact ID, otherwise the visitor ID.
+fn participant_of(sender: &IdentificationData) -> Option<ParticipantId> {
+    sender
+        .member_id
+        .clone()
+        .map(ParticipantId::MemberId)
+        .or_else(|| sender.contact_id.clone().map(ParticipantId::ContactId))
+        .or_else(|| {
+            sender
+                .anonymous_visitor_id
+                .clone()
+                .map(ParticipantId::AnonymousVisitorId)
+        })
+}
+
+fn describe(id: &IdentificationData) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+async fn get_or_create(
+    client: &wix_inbox::Client,
+    participant: ParticipantId,
+) -> Result<String, String> {
+    client
+        .get_or_create_conversation()
+        .body(GetOrCreateConversationRequest {
+            participant_id: participant,
+        })
+        .send()
+        .await
+        .map_err(|e| format!("get or create conversation: {e}"))?
+        .into_inner()
+        .conversation
+        .and_then(|c| c.id)
+        .ok_or_else(|| "get or create conversation: no conversation ID".into())
+}
+
+async fn send_text(
+    client: &wix_inbox::Client,
+    conversation: &str,
+    text: &str,
+) -> Result<Message, String> {
+    let message = Message {
+        content: Some(MessageContent {
+            basic: Some(BasicMessagePayload {
+                items: vec![BasicMessageData {
+                    text: Some(text.into()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        direction: Some(MessageDirection::BusinessToParticipant),
+        visibility: Some(MessageVisibility::BusinessAndParticipant),
+        ..Default::default()
+    };
+    client
+        .send_message()
+        .body(SendMessageRequest {
+            conversation_id: conversation.into(),
+            message,
+            send_as: None,
+            send_notifications: None,
+            silent: None,
+        })
+        .send()
+        .await
+        .map_err(|e| format!("send message: {e}"))?
+        .into_inner()
+        .message
+        .ok_or_else(|| "send message: no message in the answer".into())
+}
+
+/// Every message of the conversation, oldest first, following the cursors page by page.
+async fn list_all(
+    client: &wix_inbox::Client,
+    conversation: &str,
+    page_size: u32,
+    say: &mut dyn FnMut(String),
+) -> Result<Vec<Message>, String> {
+    let limit = NonZeroU32::new(page_size).ok_or("page size 0")?;
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page_number in 1.. {
+        let mut request = client
+            .list_messages()
+            .conversation_id(conversation)
+            .visibility(MessageVisibility::BusinessAndParticipant)
+            .sorting_field_name("sequence")
+            .sorting_order(SortOrder::Asc)
+            .paging_limit(limit);
+        if let Some(c) = &cursor {
+            request = request.paging_cursor(c);
+        }
+        let page = request
+            .send()
+            .await
+            .map_err(|e| format!("list messages: {e}"))?
+            .into_inner();
+        let texts: Vec<String> = page.messages.iter().map(text_of).collect();
+        say(format!("11. page {page_number}: {texts:?}"));
+        all.extend(page.messages);
+        cursor = page
+            .paging_metadata
+            .and_then(|m| m.cursors)
+            .and_then(|c| c.next);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+fn text_of(m: &Message) -> String {
+    let content = m.content.as_ref();
+    content
+        .and_then(|c| c.basic.as_ref())
+        .and_then(|b| b.items.iter().find_map(|i| i.text.clone()))
+        .or_else(|| content.and_then(|c| c.preview_text.clone()))
+        .unwrap_or_default()
+}
+
+// -------------------------------------------------------------------------------------------
+// The webhook receiver
+
+/// A verified webhook event, as the app cares about it.
+#[derive(Debug)]
+enum Event {
+    SentToBusiness(String, MessageSentToBusiness),
+    SentToParticipant(MessageSentToParticipant),
+    Merged(ConversationsMerged),
+    Other,
+}
+
+/// An axum server on 127.0.0.1 that verifies each webhook (RS256 with the app's public key)
+/// and hands the decoded event over. It answers 200 to what verifies, 401 otherwise.
+async fn start_receiver(
+    public_key_pem: &str,
+) -> Result<(String, mpsc::UnboundedReceiver<Result<Event, String>>), String> {
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
+        .map_err(|e| format!("the app's public key: {e}"))?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::post(move |body: String| {
+            let result = verify(&key, &body);
+            let status = if result.is_ok() {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED
+            };
+            let _ = tx.send(result);
+            async move { status }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("binding the receiver: {e}"))?;
+    let url = format!(
+        "http://{}/webhooks",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, rx))
+}
+
+/// Verifies the JWT and decodes its layers: claims → envelope → domain event → body.
+fn verify(key: &jsonwebtoken::DecodingKey, jwt: &str) -> Result<Event, String> {
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let claims = jsonwebtoken::decode::<WebhookPayload>(jwt.trim(), key, &validation)
+        .map_err(|e| format!("webhook signature: {e}"))?
+        .claims;
+    let envelope: WebhookEnvelope =
+        serde_json::from_str(&claims.data).map_err(|e| format!("webhook envelope: {e}"))?;
+    let event: DomainEvent = serde_json::from_str(envelope.data.as_deref().unwrap_or_default())
+        .map_err(|e| format!("webhook domain event: {e}"))?;
+    let body = event.action_event.and_then(|a| a.body).unwrap_or_default();
+    let id = event.id.unwrap_or_default();
+    let parse = |what: &str| format!("webhook body of {what}");
+    Ok(
+        match (event.entity_fqdn.as_deref(), event.slug.as_deref()) {
+            (Some("wix.crm.inbox.v2.message"), Some("message_sent_to_business")) => {
+                Event::SentToBusiness(
+                    id,
+                    serde_json::from_value(body).map_err(|_| parse("sent to business"))?,
+                )
+            }
+            (Some("wix.crm.inbox.v2.message"), Some("message_sent_to_participant")) => {
+                Event::SentToParticipant(
+                    serde_json::from_value(body).map_err(|_| parse("sent to participant"))?,
+                )
+            }
+            (Some("wix.crm.inbox.v2.conversation"), Some("conversations_merged")) => Event::Merged(
+                serde_json::from_value(body).map_err(|_| parse("conversations merged"))?,
+            ),
+            _ => Event::Other,
+        },
+    )
+}
+
+/// The next event `pick` wants, skipping others; an error if none comes within 10 s or one
+/// fails verification.
+async fn wait_for<T>(
+    events: &mut mpsc::UnboundedReceiver<Result<Event, String>>,
+    what: &str,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> Result<T, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Err(format!("no {what} webhook within 10 s")),
+            Ok(None) => return Err("the webhook receiver stopped".into()),
+            Ok(Some(Err(e))) => return Err(format!("a webhook failed verification: {e}")),
+            Ok(Some(Ok(event))) => {
+                if let Some(found) = pick(event) {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+}

@@ -860,7 +860,7 @@ async fn visitor_to_contact_to_member_merges_conversations() {
     .await;
 
     let merged = fake.visitor_becomes_contact("v", "c").unwrap();
-    assert_eq!(merged.old_conversation_ids, [visitor_conversation.clone()]);
+    assert_eq!(merged.old_conversation_ids, std::slice::from_ref(&visitor_conversation));
     let contact_conversation = merged.target_conversation_id.clone().unwrap();
     assert_ne!(contact_conversation, visitor_conversation);
     assert!(is_guid(&contact_conversation));
@@ -912,7 +912,7 @@ async fn visitor_to_contact_to_member_merges_conversations() {
     );
 
     let merged = fake.contact_becomes_member("c", "m").unwrap();
-    assert_eq!(merged.old_conversation_ids, [contact_conversation.clone()]);
+    assert_eq!(merged.old_conversation_ids, std::slice::from_ref(&contact_conversation));
     let member_conversation = merged.target_conversation_id.unwrap();
     let found = get_or_create(&client, ParticipantId::MemberId("m".into())).await;
     let participant = found.conversation.unwrap().participant.unwrap();

@@ -3,6 +3,7 @@
 mod fake;
 mod fixtures;
 mod operations;
+mod quickstart;
 mod snapshot;
 mod spec;
 mod wire;

@@ -1,0 +1,60 @@
+//! The quickstart's story (the README's first command), run as a test: the very code of
+//! `examples/quickstart.rs`, against the fake Inbox.
+
+#[path = "../../examples/quickstart.rs"]
+#[allow(dead_code)]
+mod example;
+
+use wix_inbox::fake::FakeInbox;
+use wix_inbox::types::ParticipantId;
+
+#[tokio::test]
+async fn the_quickstart_story_runs_end_to_end() {
+    let mut lines = Vec::new();
+    let result = example::story(&mut |line| lines.push(line)).await;
+    assert!(result.is_ok(), "{result:?}\n{}", lines.join("\n"));
+    let text = lines.join("\n");
+    for step in [
+        "Message Sent To Business, signature verified",
+        "get or create conversation for AnonymousVisitorId",
+        "Message Sent To Participant for our reply",
+        "becomes contact",
+        "Conversations Merged",
+        "(the merge target)",
+        "page 2:",
+        "all 4 messages listed",
+    ] {
+        assert!(text.contains(step), "no {step:?} in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_quickstart_api_part_runs_against_any_inbox() {
+    // What `WIX_API_KEY=… WIX_SITE_ID=… WIX_BASE_URL=…` runs, here against a fake.
+    let fake = FakeInbox::start().await.unwrap();
+    fake.contact_writes("c-1", "hello");
+    let mut lines = Vec::new();
+    example::api_part(
+        fake.base_url(),
+        fake.api_key(),
+        fake.site_id(),
+        ParticipantId::ContactId("c-1".into()),
+        Some("hi from the quickstart"),
+        &mut |line| lines.push(line),
+    )
+    .await
+    .unwrap();
+    assert!(lines.last().unwrap().contains("2 messages"), "{lines:?}");
+    // Wrong credentials: a clear error, not a panic.
+    let error = example::api_part(
+        fake.base_url(),
+        "wrong",
+        fake.site_id(),
+        ParticipantId::ContactId("c-1".into()),
+        None,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("401"), "{error}");
+}
