@@ -1,5 +1,6 @@
 //! The crate's integration tests, in one binary so that the crate is linked once.
 
+mod build_script;
 mod fake;
 mod fixtures;
 mod operations;
