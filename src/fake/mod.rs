@@ -72,9 +72,9 @@
 //!   that ignores Conversations Merged finds out in tests rather than in production.
 //! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]) whose
 //!   claims are `{data, iat, exp}`, `data` being the JSON text of a
-//!   [`WebhookEnvelope`](crate::types::WebhookEnvelope) whose `identity` and `data` are JSON
+//!   [`WebhookEnvelope`] whose `identity` and `data` are JSON
 //!   text of a [`WebhookIdentity`](crate::types::WebhookIdentity) and a
-//!   [`DomainEvent`](crate::types::DomainEvent). It is POSTed to every receiver and redelivered,
+//!   [`DomainEvent`]. It is POSTed to every receiver and redelivered,
 //!   with the same event ID, while a receiver does not answer 200 within 1250 ms (bounded
 //!   attempts with a short doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or

@@ -1275,3 +1275,13 @@ async fn the_token_endpoint_is_spared_by_faults() {
         .unwrap();
     assert_eq!(response.status(), 503, "the fault waited for an Inbox call");
 }
+
+#[tokio::test]
+async fn a_signing_key_that_is_not_rsa_pem_is_refused_at_start() {
+    let error = FakeInbox::builder()
+        .signing_key_pem("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
