@@ -77,6 +77,7 @@
 //!   [`DomainEvent`]. It is POSTed to every receiver and redelivered,
 //!   with the same event ID, while a receiver does not answer 200 within 1250 ms (bounded
 //!   attempts with a short doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
 
@@ -91,9 +92,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::types::{
-    BasicMessageData, BasicMessagePayload, Conversation, ConversationsMerged, DomainEvent, Message,
-    MessageContent, MessageDirection, MessageSentToBusiness, MessageVisibility, ParticipantId,
-    WebhookEnvelope,
+    BasicMessageData, BasicMessagePayload, ButtonInteracted, Conversation, ConversationsMerged,
+    DomainEvent, Message, MessageContent, MessageDirection, MessageSentToBusiness,
+    MessageVisibility, ParticipantId, WebhookEnvelope,
 };
 
 use store::{Key, Store};
@@ -550,6 +551,26 @@ impl FakeInbox {
         };
         webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
         body
+    }
+
+    /// The participant presses a postback button (of a template or system message) whose
+    /// `postbackProperties.interactionId` is `interaction_id`: Button Interacted is delivered
+    /// (returned), with the fake's app ID. `None` if the participant has no conversation.
+    pub fn participant_presses_button(
+        &self,
+        participant: &ParticipantId,
+        interaction_id: &str,
+    ) -> Option<ButtonInteracted> {
+        let (conversation_id, interacted_by, identity) =
+            self.inner.state().store.whois(&Key::from(participant))?;
+        let body = ButtonInteracted {
+            app_id: Some(self.inner.config.app_id.clone()),
+            conversation_id: Some(conversation_id),
+            interacted_by: Some(interacted_by),
+            interaction_id: Some(interaction_id.to_owned()),
+        };
+        webhooks::emit_button_interacted(&self.inner, &body, identity);
+        Some(body)
     }
 
     /// The anonymous visitor gives their details and becomes a contact. If they had a

@@ -423,6 +423,17 @@ impl Store {
         })
     }
 
+    /// The current conversation, identification and webhook identity of whoever `key` names,
+    /// if they have a conversation.
+    pub(crate) fn whois(&self, key: &Key) -> Option<(String, IdentificationData, WebhookIdentity)> {
+        let person = &self.people[*self.index.get(key)?];
+        Some((
+            person.conversation.clone()?,
+            person.identification(),
+            person.webhook_identity(),
+        ))
+    }
+
     /// The ID of the current conversation of whoever `key` names, if they have one.
     pub(crate) fn current_conversation(&self, key: &Key) -> Option<String> {
         let p = *self.index.get(key)?;

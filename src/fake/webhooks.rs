@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::{Delivery, DeliveryAttempt, Inner, SentEvent};
 use crate::types::{
-    AccountInfo, ActionEvent, ConversationsMerged, DomainEvent, MessageSentToBusiness,
-    MessageSentToParticipant, WebhookEnvelope, WebhookIdentity, WebhookPayload,
+    AccountInfo, ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent,
+    MessageSentToBusiness, MessageSentToParticipant, WebhookEnvelope, WebhookIdentity,
+    WebhookPayload,
 };
 
 /// How long a signed token is valid, from its `iat`.
@@ -45,6 +46,22 @@ pub(crate) fn emit_message_sent_to_participant(
         "wix.crm.inbox.v2.message",
         "message_sent_to_participant",
         entity,
+        body,
+        identity,
+    );
+}
+
+pub(crate) fn emit_button_interacted(
+    inner: &Arc<Inner>,
+    body: &ButtonInteracted,
+    identity: WebhookIdentity,
+) {
+    emit(
+        inner,
+        "wix.crm.inbox.v2.message_button_interacted",
+        "wix.crm.inbox.v2.message",
+        "button_interacted",
+        body.conversation_id.clone(),
         body,
         identity,
     );

@@ -860,7 +860,10 @@ async fn visitor_to_contact_to_member_merges_conversations() {
     .await;
 
     let merged = fake.visitor_becomes_contact("v", "c").unwrap();
-    assert_eq!(merged.old_conversation_ids, std::slice::from_ref(&visitor_conversation));
+    assert_eq!(
+        merged.old_conversation_ids,
+        std::slice::from_ref(&visitor_conversation)
+    );
     let contact_conversation = merged.target_conversation_id.clone().unwrap();
     assert_ne!(contact_conversation, visitor_conversation);
     assert!(is_guid(&contact_conversation));
@@ -912,7 +915,10 @@ async fn visitor_to_contact_to_member_merges_conversations() {
     );
 
     let merged = fake.contact_becomes_member("c", "m").unwrap();
-    assert_eq!(merged.old_conversation_ids, std::slice::from_ref(&contact_conversation));
+    assert_eq!(
+        merged.old_conversation_ids,
+        std::slice::from_ref(&contact_conversation)
+    );
     let member_conversation = merged.target_conversation_id.unwrap();
     let found = get_or_create(&client, ParticipantId::MemberId("m".into())).await;
     let participant = found.conversation.unwrap().participant.unwrap();
@@ -1284,4 +1290,31 @@ async fn a_signing_key_that_is_not_rsa_pem_is_refused_at_start() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn pressing_a_postback_button_delivers_button_interacted() {
+    let fake = FakeInbox::start().await.unwrap();
+    let receiver = receiver(vec![]).await;
+    fake.add_webhook_receiver(&receiver.url);
+    assert!(fake
+        .participant_presses_button(&visitor("nobody"), "yes")
+        .is_none());
+    let written = fake.contact_writes("c", "which size?");
+    let pressed = fake
+        .participant_presses_button(&ParticipantId::ContactId("c".into()), "size-m")
+        .unwrap();
+    fake.settle().await;
+    let d = verify(&fake, receiver.bodies().last().unwrap());
+    assert_eq!(
+        d.envelope.event_type.as_deref(),
+        Some("wix.crm.inbox.v2.message_button_interacted")
+    );
+    assert_eq!(d.event.slug.as_deref(), Some("button_interacted"));
+    let body: types::ButtonInteracted = body(&d.event);
+    assert_eq!(body, pressed);
+    assert_eq!(body.conversation_id, written.conversation_id);
+    assert_eq!(body.app_id.as_deref(), Some(fake.app_id()));
+    assert_eq!(body.interaction_id.as_deref(), Some("size-m"));
+    assert_eq!(body.interacted_by.unwrap().contact_id.as_deref(), Some("c"));
 }
