@@ -1,1 +1,271 @@
-fn main(){}
+//! Generates the Wix Inbox client from `openapi/inbox-v2.yaml`.
+//!
+//! The spec is the only place a wire type is defined. This script:
+//! 1. parses the spec (a broken spec stops the build with one message naming the file);
+//! 2. turns every string enum of `components/schemas` into an *open* enum — known values typed,
+//!    any other value kept verbatim — and hands it to progenitor as a replacement, because typify
+//!    emits closed enums that would reject a value Wix adds tomorrow;
+//! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`;
+//! 4. runs progenitor (builder interface) and writes the code to `$OUT_DIR/codegen.rs`.
+
+use std::{env, fs, path::PathBuf, process::exit};
+
+use heck::ToUpperCamelCase;
+use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+const SPEC: &str = "openapi/inbox-v2.yaml";
+
+fn main() {
+    println!("cargo:rerun-if-changed={SPEC}");
+    println!("cargo:rerun-if-changed=build.rs");
+    if let Err(message) = generate() {
+        // One readable line for a person, no backtrace.
+        eprintln!("error: {SPEC}: {message}");
+        exit(1);
+    }
+}
+
+fn generate() -> Result<(), String> {
+    let text = fs::read_to_string(SPEC).map_err(|e| format!("cannot read the spec: {e}"))?;
+    let raw: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    reject_inline_enums(&raw, &mut Vec::new())?;
+    let spec: OpenAPI =
+        serde_yaml::from_value(raw).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
+
+    let enums = open_enums(&spec)?;
+
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("PartialEq");
+    for e in &enums {
+        settings.with_replacement(
+            &e.name,
+            format!("crate::types::{}", e.name),
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
+    settings.with_conversion(
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::Integer.into()),
+            format: Some("int32".to_string()),
+            ..Default::default()
+        },
+        "crate::wire::Int32",
+        [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+    );
+
+    let mut generator = Generator::new(&settings);
+    let tokens = generator
+        .generate_tokens(&spec)
+        .map_err(|e| format!("progenitor cannot generate a client from it: {e}"))?;
+
+    let mut file: syn::File = syn::parse2(tokens)
+        .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
+    let enum_items: syn::File = syn::parse2(enums.iter().map(OpenEnum::tokens).collect())
+        .map_err(|e| format!("open enum code does not parse: {e}"))?;
+    let types = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut(),
+            _ => None,
+        })
+        .ok_or("progenitor output has no `types` module")?;
+    types.1.extend(enum_items.items);
+    // Generated code documents what the spec documents; it is not held to `missing_docs`.
+    for item in &mut file.items {
+        if let Some(attrs) = item_attrs(item) {
+            attrs.push(syn::parse_quote!(#[allow(missing_docs)]));
+        }
+    }
+
+    let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?).join("codegen.rs");
+    fs::write(&out, prettyplease::unparse(&file)).map_err(|e| format!("cannot write {out:?}: {e}"))
+}
+
+fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
+    match item {
+        syn::Item::Mod(i) => Some(&mut i.attrs),
+        syn::Item::Struct(i) => Some(&mut i.attrs),
+        syn::Item::Impl(i) => Some(&mut i.attrs),
+        syn::Item::Enum(i) => Some(&mut i.attrs),
+        syn::Item::Trait(i) => Some(&mut i.attrs),
+        _ => None,
+    }
+}
+
+/// typify makes a closed Rust enum of an inline `enum`; only component enums are made open, so an
+/// inline one would silently be closed. Refuse it and say where it is.
+fn reject_inline_enums(value: &serde_yaml::Value, path: &mut Vec<String>) -> Result<(), String> {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (k, v) in map {
+                let key = k.as_str().unwrap_or("?").to_string();
+                let is_component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
+                if key == "enum" && !is_component {
+                    return Err(format!(
+                        "an inline `enum` at {}: declare it under components/schemas and $ref it, \
+                         so that it is generated as an open enum",
+                        path.join("/")
+                    ));
+                }
+                path.push(key);
+                reject_inline_enums(v, path)?;
+                path.pop();
+            }
+            Ok(())
+        }
+        serde_yaml::Value::Sequence(seq) => {
+            for (i, v) in seq.iter().enumerate() {
+                path.push(i.to_string());
+                reject_inline_enums(v, path)?;
+                path.pop();
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A string enum of the spec, to be generated as an open enum.
+struct OpenEnum {
+    name: String,
+    description: String,
+    values: Vec<String>,
+}
+
+fn open_enums(spec: &OpenAPI) -> Result<Vec<OpenEnum>, String> {
+    let mut out = Vec::new();
+    let Some(components) = &spec.components else {
+        return Ok(out);
+    };
+    for (name, schema) in &components.schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let SchemaKind::Type(Type::String(StringType { enumeration, .. })) = &schema.schema_kind
+        else {
+            continue;
+        };
+        if enumeration.is_empty() {
+            continue;
+        }
+        let values = enumeration
+            .iter()
+            .map(|v| v.clone().ok_or(format!("schema {name}: `null` in an enum")))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(OpenEnum {
+            name: name.clone(),
+            description: schema.schema_data.description.clone().unwrap_or_default(),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+impl OpenEnum {
+    fn tokens(&self) -> TokenStream {
+        let name = format_ident!("{}", self.name);
+        let other = format_ident!("{}Other", self.name);
+        let variants: Vec<_> = self
+            .values
+            .iter()
+            .map(|v| format_ident!("{}", v.to_upper_camel_case()))
+            .collect();
+        let values = &self.values;
+        let variant_docs = values.iter().map(|v| format!("`{v}`"));
+        let doc = format!(
+            "{}\n\nAn open enum: a value this version of the crate does not know (Wix adds values \
+             over time) deserializes to [`{}::Other`] and serializes back exactly as it came.",
+            self.description, self.name
+        );
+        let other_doc = format!("A value of [`{}`] this crate does not know, kept verbatim.", self.name);
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum #name {
+                #( #[doc = #variant_docs] #variants, )*
+                /// A value the spec did not list when this crate was generated.
+                Other(#other),
+            }
+
+            #[doc = #other_doc]
+            #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub struct #other(String);
+
+            impl #other {
+                /// The value as it came over the wire.
+                pub fn as_str(&self) -> &str {
+                    &self.0
+                }
+            }
+
+            impl #name {
+                /// Every value the spec lists, in its order.
+                pub const KNOWN: &'static [&'static str] = &[#(#values),*];
+
+                /// The value as it goes over the wire.
+                pub fn as_str(&self) -> &str {
+                    match self {
+                        #( Self::#variants => #values, )*
+                        Self::Other(other) => &other.0,
+                    }
+                }
+
+                /// Whether this is a value the spec lists.
+                pub fn is_known(&self) -> bool {
+                    !matches!(self, Self::Other(_))
+                }
+            }
+
+            impl ::std::convert::From<&str> for #name {
+                fn from(value: &str) -> Self {
+                    match value {
+                        #( #values => Self::#variants, )*
+                        other => Self::Other(#other(other.to_string())),
+                    }
+                }
+            }
+
+            impl ::std::convert::From<String> for #name {
+                fn from(value: String) -> Self {
+                    match value.as_str() {
+                        #( #values => Self::#variants, )*
+                        _ => Self::Other(#other(value)),
+                    }
+                }
+            }
+
+            impl ::std::str::FromStr for #name {
+                type Err = ::std::convert::Infallible;
+                fn from_str(value: &str) -> Result<Self, Self::Err> {
+                    Ok(Self::from(value))
+                }
+            }
+
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.as_str())
+                }
+            }
+
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    serializer.serialize_str(self.as_str())
+                }
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                    deserializer.deserialize_str(crate::wire::OpenEnumVisitor::<Self>::new(stringify!(#name)))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Codecs for the wire quirks of Wix's JSON that the spec's types rely on.
+//!
+//! These are not wire types: the spec defines every message. They are the primitives that
+//! `build.rs` maps spec constructs to, because typify's defaults would reject payloads Wix
+//! really sends.
+
+use std::{fmt, marker::PhantomData, str::FromStr};
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// An `integer`/`int32` of the spec as Wix sends it.
+///
+/// Wix's protobuf-JSON gateway sends integers as `1200`, but also as `1200.0` and, like every
+/// protobuf-JSON producer may, as the string `"1200"`. All three deserialize; a fraction or a
+/// value outside `i32` is an error. It serializes as a plain JSON integer.
+///
+/// ```
+/// use wix_inbox::wire::Int32;
+/// let width: Int32 = serde_json::from_str("1200.0").unwrap();
+/// assert_eq!(width.get(), 1200);
+/// assert_eq!(serde_json::to_string(&width).unwrap(), "1200");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Int32(pub i32);
+
+impl Int32 {
+    /// The value.
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl From<i32> for Int32 {
+    fn from(value: i32) -> Self {
+        Self(value)
+    }
+}
+
+impl From<Int32> for i32 {
+    fn from(value: Int32) -> Self {
+        value.0
+    }
+}
+
+impl PartialEq<i32> for Int32 {
+    fn eq(&self, other: &i32) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for Int32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for Int32 {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim().parse().map(Self)
+    }
+}
+
+impl Serialize for Int32 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Int32 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Int32;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a 32-bit integer (as a number, an integral float or a string)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int32, E> {
+                i32::try_from(v)
+                    .map(Int32)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int32, E> {
+                i32::try_from(v)
+                    .map(Int32)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int32, E> {
+                if v.fract() == 0.0 && v >= f64::from(i32::MIN) && v <= f64::from(i32::MAX) {
+                    Ok(Int32(v as i32))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Int32, E> {
+                v.parse()
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// Deserializes the generated open enums from a string without an extra copy when the
+/// deserializer hands over an owned `String`. Used by the generated code only.
+#[doc(hidden)]
+pub struct OpenEnumVisitor<T> {
+    name: &'static str,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> OpenEnumVisitor<T> {
+    #[doc(hidden)]
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> de::Visitor<'_> for OpenEnumVisitor<T>
+where
+    T: for<'a> From<&'a str> + From<String>,
+{
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a string value of {}", self.name)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok(T::from(v))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<T, E> {
+        Ok(T::from(v))
+    }
+}
