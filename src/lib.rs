@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod webhooks;
 pub mod wire;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
