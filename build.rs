@@ -12,8 +12,8 @@ use std::{env, fs, path::PathBuf, process::exit};
 
 use heck::ToUpperCamelCase;
 use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 use proc_macro2::TokenStream;
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 use quote::{format_ident, quote};
 
 const SPEC: &str = "openapi/inbox-v2.yaml";
@@ -33,8 +33,8 @@ fn generate() -> Result<(), String> {
     let raw: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
     reject_inline_enums(&raw, &mut Vec::new())?;
-    let spec: OpenAPI =
-        serde_yaml::from_value(raw).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
+    let spec: OpenAPI = serde_yaml::from_value(raw)
+        .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
 
     let enums = open_enums(&spec)?;
 
@@ -107,7 +107,8 @@ fn reject_inline_enums(value: &serde_yaml::Value, path: &mut Vec<String>) -> Res
         serde_yaml::Value::Mapping(map) => {
             for (k, v) in map {
                 let key = k.as_str().unwrap_or("?").to_string();
-                let is_component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
+                let is_component =
+                    path.len() == 3 && path[0] == "components" && path[1] == "schemas";
                 if key == "enum" && !is_component {
                     return Err(format!(
                         "an inline `enum` at {}: declare it under components/schemas and $ref it, \
@@ -185,7 +186,10 @@ impl OpenEnum {
              over time) deserializes to [`{}::Other`] and serializes back exactly as it came.",
             self.description, self.name
         );
-        let other_doc = format!("A value of [`{}`] this crate does not know, kept verbatim.", self.name);
+        let other_doc = format!(
+            "A value of [`{}`] this crate does not know, kept verbatim.",
+            self.name
+        );
         quote! {
             #[doc = #doc]
             #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

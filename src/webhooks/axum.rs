@@ -42,7 +42,9 @@ use axum::routing::{post, MethodRouter};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use super::{Deduplicator, InMemoryDeduplicator, Sighting, WebhookError, WebhookEvent, WebhookVerifier};
+use super::{
+    Deduplicator, InMemoryDeduplicator, Sighting, WebhookError, WebhookEvent, WebhookVerifier,
+};
 
 type Sink = dyn Fn(WebhookEvent) -> Result<(), WebhookEvent> + Send + Sync;
 

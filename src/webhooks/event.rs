@@ -220,12 +220,8 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
         domain.entity_fqdn.as_deref(),
         domain.slug.as_deref(),
     ) {
-        Some(Kind::ConversationsMerged) => {
-            InboxEvent::ConversationsMerged(typed_body(body)?)
-        }
-        Some(Kind::MessageSentToBusiness) => {
-            InboxEvent::MessageSentToBusiness(typed_body(body)?)
-        }
+        Some(Kind::ConversationsMerged) => InboxEvent::ConversationsMerged(typed_body(body)?),
+        Some(Kind::MessageSentToBusiness) => InboxEvent::MessageSentToBusiness(typed_body(body)?),
         Some(Kind::MessageSentToParticipant) => {
             InboxEvent::MessageSentToParticipant(typed_body(body)?)
         }
@@ -305,7 +301,11 @@ mod tests {
     #[test]
     fn kind_by_fqdn_and_slug() {
         assert!(matches!(
-            kind_of(None, Some("wix.crm.inbox.v2.message"), Some("button-interacted")),
+            kind_of(
+                None,
+                Some("wix.crm.inbox.v2.message"),
+                Some("button-interacted")
+            ),
             Some(Kind::ButtonInteracted)
         ));
         assert!(kind_of(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());

@@ -118,9 +118,28 @@ impl TestSigner {
     ///
     /// If `algorithm` is not an RSA algorithm.
     pub fn sign_with(&self, algorithm: Algorithm, header: &Value, claims: &Value) -> String {
-        let message = unsigned_message(header, claims);
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding_key, algorithm)
-            .expect("RSA signing");
+        self.sign_raw(
+            algorithm,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+
+    /// Signs raw header and claims bytes (which need not be JSON, nor UTF-8) with this key and
+    /// `algorithm` (an RSA one), for tokens whose inner layers are broken on purpose.
+    ///
+    /// # Panics
+    ///
+    /// If `algorithm` is not an RSA algorithm.
+    pub fn sign_raw(&self, algorithm: Algorithm, header: &[u8], claims: &[u8]) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding_key, algorithm)
+                .expect("RSA signing");
         format!("{message}.{signature}")
     }
 }

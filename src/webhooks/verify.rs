@@ -219,7 +219,9 @@ impl WebhookVerifier {
             .split_once('.')
             .ok_or_else(|| not_a_jwt("it has two parts, not three"))?;
         if signature_b64.contains('.') {
-            return Err(not_a_jwt("it has more than three parts (an encrypted JWE?)"));
+            return Err(not_a_jwt(
+                "it has more than three parts (an encrypted JWE?)",
+            ));
         }
 
         check_header(header_b64)?;
@@ -295,9 +297,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage_keys_without_quoting_them() {
-        for key in ["", "hello", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"] {
+        for key in [
+            "",
+            "hello",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+        ] {
             let err = WebhookVerifier::from_public_key(key).unwrap_err();
-            assert!(matches!(err, WebhookError::InvalidPublicKey { .. }), "{err}");
+            assert!(
+                matches!(err, WebhookError::InvalidPublicKey { .. }),
+                "{err}"
+            );
         }
         let private = "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----";
         let err = WebhookVerifier::from_public_key(private).unwrap_err();
