@@ -33,6 +33,7 @@ fn generate() -> Result<(), String> {
     let raw: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
     reject_inline_enums(&raw, &mut Vec::new())?;
+    check_refs(&raw, &raw)?;
     let spec: OpenAPI = serde_yaml::from_value(raw)
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
 
@@ -60,10 +61,24 @@ fn generate() -> Result<(), String> {
         [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
     );
 
-    let mut generator = Generator::new(&settings);
-    let tokens = generator
-        .generate_tokens(&spec)
-        .map_err(|e| format!("progenitor cannot generate a client from it: {e}"))?;
+    // progenitor and typify panic on some malformed input; turn a panic into the one-line error.
+    std::panic::set_hook(Box::new(|_| {}));
+    let generated = std::panic::catch_unwind(|| Generator::new(&settings).generate_tokens(&spec));
+    let _ = std::panic::take_hook();
+    let tokens = match generated {
+        Ok(Ok(tokens)) => tokens,
+        Ok(Err(e)) => return Err(format!("progenitor cannot generate a client from it: {e}")),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            return Err(format!(
+                "progenitor cannot generate a client from it: {why}"
+            ));
+        }
+    };
 
     let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
@@ -130,6 +145,31 @@ fn reject_inline_enums(value: &serde_yaml::Value, path: &mut Vec<String>) -> Res
             }
             Ok(())
         }
+        _ => Ok(()),
+    }
+}
+
+/// Every local `$ref` must point at something; typify would panic on a dangling one.
+fn check_refs(node: &serde_yaml::Value, root: &serde_yaml::Value) -> Result<(), String> {
+    match node {
+        serde_yaml::Value::Mapping(map) => {
+            for (k, v) in map {
+                if k.as_str() == Some("$ref") {
+                    let target = v.as_str().ok_or("a `$ref` that is not a string")?;
+                    let pointer = target
+                        .strip_prefix('#')
+                        .ok_or(format!("`$ref: {target}` is not local to the document"))?;
+                    pointer.split('/').skip(1).try_fold(root, |at, part| {
+                        at.get(part)
+                            .ok_or(format!("`$ref: {target}` does not resolve"))
+                    })?;
+                } else {
+                    check_refs(v, root)?;
+                }
+            }
+            Ok(())
+        }
+        serde_yaml::Value::Sequence(seq) => seq.iter().try_for_each(|v| check_refs(v, root)),
         _ => Ok(()),
     }
 }

@@ -1,0 +1,176 @@
+//! The spec itself: valid OpenAPI 3.0, every operation named and described, every `$ref` resolves.
+
+use std::collections::BTreeSet;
+
+use openapiv3::{OpenAPI, ReferenceOr};
+
+const SPEC: &str = include_str!("../../openapi/inbox-v2.yaml");
+
+fn spec() -> OpenAPI {
+    serde_yaml::from_str(SPEC).expect("spec parses as OpenAPI 3.0")
+}
+
+#[test]
+fn is_openapi_3_0() {
+    let spec = spec();
+    assert!(spec.openapi.starts_with("3.0."), "{}", spec.openapi);
+    assert_eq!(spec.servers[0].url, "https://www.wixapis.com");
+}
+
+#[test]
+fn every_operation_has_an_id_a_description_and_a_scope() {
+    let spec = spec();
+    let mut ids = BTreeSet::new();
+    for (path, method, op) in spec.operations() {
+        let id = op
+            .operation_id
+            .clone()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(
+            op.description.as_deref().is_some_and(|d| d.len() > 20),
+            "{id} has no description"
+        );
+        assert!(
+            op.extensions.contains_key("x-wix-permission-scopes"),
+            "{id} names no permission scope"
+        );
+        ids.insert((id, method.to_string(), path.to_string()));
+    }
+    let expected: BTreeSet<_> = [
+        (
+            "getConversation",
+            "get",
+            "/inbox/v2/conversations/{conversationId}",
+        ),
+        ("getOrCreateConversation", "post", "/inbox/v2/conversations"),
+        ("listMessages", "get", "/inbox/v2/messages"),
+        ("sendMessage", "post", "/inbox/v2/messages"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn every_ref_resolves() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&raw, &mut refs);
+    assert!(refs.len() > 50, "only {} refs found", refs.len());
+    for r in refs {
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external $ref {r}"));
+        let mut node = &raw;
+        for part in pointer.split('/').skip(1) {
+            node = node
+                .get(part)
+                .unwrap_or_else(|| panic!("$ref {r} does not resolve (at {part})"));
+        }
+    }
+}
+
+fn collect_refs(v: &serde_yaml::Value, out: &mut Vec<String>) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, v) in m {
+                if k.as_str() == Some("$ref") {
+                    out.push(v.as_str().expect("$ref is a string").to_string());
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(s) => s.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_schema_and_property_is_described() {
+    let spec = spec();
+    let components = spec.components.unwrap();
+    for (name, schema) in &components.schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            panic!("{name} is a bare $ref")
+        };
+        assert!(
+            schema.schema_data.description.is_some(),
+            "schema {name} has no description"
+        );
+        if let openapiv3::SchemaKind::Type(openapiv3::Type::Object(o)) = &schema.schema_kind {
+            for (field, prop) in &o.properties {
+                let described = match prop {
+                    ReferenceOr::Item(s) => s.schema_data.description.is_some(),
+                    // A bare $ref field takes the referenced schema's description.
+                    ReferenceOr::Reference { .. } => true,
+                };
+                assert!(described, "{name}.{field} has no description");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_named_schemas_exist() {
+    let spec = spec();
+    let schemas = spec.components.unwrap().schemas;
+    for name in [
+        "Conversation",
+        "IdentificationData",
+        "ParticipantId",
+        "ConversationDisplayData",
+        "GetConversationResponse",
+        "GetOrCreateConversationRequest",
+        "GetOrCreateConversationResponse",
+        "Message",
+        "MessageContent",
+        "BasicMessagePayload",
+        "TemplateMessagePayload",
+        "MinimalMessagePayload",
+        "FormMessagePayload",
+        "SystemMessagePayload",
+        "ListMessagesResponse",
+        "PagingMetadataV2",
+        "SendMessageRequest",
+        "SendMessageResponse",
+        "ChannelType",
+        "MessageVisibility",
+        "MessageDirection",
+        "BadgeVisibility",
+        "Orientation",
+        "SortOrder",
+        "OverrideSenderOptions",
+        "ErrorResponse",
+        "ConversationsMerged",
+        "MessageSentToBusiness",
+        "MessageSentToParticipant",
+        "ButtonInteracted",
+        "WebhookPayload",
+        "WebhookEnvelope",
+        "WebhookIdentity",
+        "AccountInfo",
+        "DomainEvent",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} is missing");
+    }
+}
+
+#[test]
+fn deprecated_fields_are_marked() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    for (schema, field) in [
+        ("Conversation", "channels"),
+        ("Message", "targetChannels"),
+        ("Message", "sourceChannel"),
+        ("SendMessageRequest", "silent"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["deprecated"].as_bool(),
+            Some(true),
+            "{schema}.{field}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The wire quirks of Wix's payloads, each its own test.
+
+use serde_json::json;
+use wix_inbox::types::{self, ChannelType, MessageVisibility, ParticipantId};
+
+#[test]
+fn unknown_enum_value_is_kept_verbatim() {
+    let body = json!({"id": "c1", "channels": ["CHAT", "TELEGRAM"]});
+    let c: types::Conversation = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(c.channels[0], ChannelType::Chat);
+    let other = &c.channels[1];
+    assert!(!other.is_known());
+    assert_eq!(other.as_str(), "TELEGRAM");
+    assert_eq!(other.to_string(), "TELEGRAM");
+    assert_eq!(serde_json::to_value(&c).unwrap(), body);
+}
+
+#[test]
+fn known_enum_values_stay_typed_and_parse_from_str() {
+    assert_eq!(
+        "BUSINESS".parse::<MessageVisibility>().unwrap(),
+        MessageVisibility::Business
+    );
+    assert_eq!(
+        MessageVisibility::BusinessAndParticipant.as_str(),
+        "BUSINESS_AND_PARTICIPANT"
+    );
+    assert!(ChannelType::KNOWN.contains(&"WHATSAPP"));
+    // An "unknown" value built from a known string is the known variant, never `Other`.
+    assert_eq!(ChannelType::from("SMS".to_string()), ChannelType::Sms);
+}
+
+#[test]
+fn unknown_field_is_accepted() {
+    let body = json!({"message": {"id": "1", "sequence": "2", "brandNewField": {"x": [1, 2]}}});
+    let r: types::SendMessageResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(r.message.unwrap().id.as_deref(), Some("1"));
+}
+
+#[test]
+fn float_for_int_is_accepted() {
+    let body = json!({"url": "https://x/y.png", "width": 1200.0, "height": "798"});
+    let image: types::ImageMessage = serde_json::from_value(body).unwrap();
+    assert_eq!(image.width.unwrap(), 1200);
+    assert_eq!(image.height.unwrap().get(), 798);
+    assert_eq!(serde_json::to_value(&image).unwrap()["width"], json!(1200));
+    // A real fraction is not an integer.
+    assert!(serde_json::from_value::<types::ImageMessage>(json!({"width": 1.5})).is_err());
+}
+
+#[test]
+fn microsecond_and_millisecond_timestamps_parse() {
+    for (text, micros) in [
+        ("2021-12-29T09:53:44.025614Z", 25_614),
+        ("2021-12-29T09:53:43.903Z", 903_000),
+        ("2021-12-29T09:53:43Z", 0),
+    ] {
+        let e: types::DomainEvent = serde_json::from_value(json!({"eventTime": text})).unwrap();
+        let t = e.event_time.unwrap();
+        assert_eq!(t.timestamp_subsec_micros(), micros, "{text}");
+    }
+}
+
+#[test]
+fn int64_values_arrive_as_strings() {
+    let m: types::Message = serde_json::from_value(json!({
+        "id": "1640771623903770", "sequence": "1640771623903770"
+    }))
+    .unwrap();
+    assert_eq!(m.sequence.as_deref(), Some("1640771623903770"));
+    let e: types::DomainEvent =
+        serde_json::from_value(json!({"entityEventSequence": "9007199254740993"})).unwrap();
+    assert_eq!(e.entity_event_sequence.as_deref(), Some("9007199254740993"));
+}
+
+#[test]
+fn action_event_body_may_be_an_object_or_a_string() {
+    let as_object: types::DomainEvent = serde_json::from_value(json!({
+        "actionEvent": {"body": {"targetConversationId": "t"}}
+    }))
+    .unwrap();
+    assert!(as_object.action_event.unwrap().body.unwrap().is_object());
+    let as_string: types::DomainEvent = serde_json::from_value(json!({
+        "actionEvent": {"body": "{\"targetConversationId\":\"t\"}"}
+    }))
+    .unwrap();
+    assert!(as_string.action_event.unwrap().body.unwrap().is_string());
+}
+
+#[test]
+fn participant_id_is_exactly_one_id() {
+    let p = ParticipantId::MemberId("m1".into());
+    assert_eq!(serde_json::to_value(&p).unwrap(), json!({"memberId": "m1"}));
+    let back: ParticipantId = serde_json::from_value(json!({"contactId": "c1"})).unwrap();
+    assert_eq!(back, ParticipantId::ContactId("c1".into()));
+    // None, or two at once, cannot be represented.
+    assert!(serde_json::from_value::<ParticipantId>(json!({})).is_err());
+    assert!(
+        serde_json::from_value::<ParticipantId>(json!({"contactId": "c1", "memberId": "m1"}))
+            .is_err()
+    );
+}
+
+#[test]
+fn error_body_parts_are_all_optional() {
+    for body in [
+        json!({}),
+        json!({"message": "not found"}),
+        json!({"details": {"applicationError": {"code": "CONVERSATION_NOT_FOUND"}}}),
+        json!({"details": {"validationError": {"fieldViolations": [{"field": "conversationId", "violatedRule": "REQUIRED_FIELD"}]}}}),
+    ] {
+        let _: types::ErrorResponse = serde_json::from_value(body).unwrap();
+    }
+}
