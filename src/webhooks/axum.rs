@@ -46,7 +46,8 @@ use super::{
     Deduplicator, InMemoryDeduplicator, Sighting, WebhookError, WebhookEvent, WebhookVerifier,
 };
 
-type Sink = dyn Fn(WebhookEvent) -> Result<(), WebhookEvent> + Send + Sync;
+/// Takes an accepted event; gives it back (boxed: the error path is rare) when it cannot.
+type Sink = dyn Fn(WebhookEvent) -> Result<(), Box<WebhookEvent>> + Send + Sync;
 
 /// A webhook endpoint: verifier, deduplicator and where accepted events go.
 ///
@@ -104,7 +105,7 @@ impl WebhookReceiver<InMemoryDeduplicator> {
         let receiver = WebhookReceiver {
             verifier,
             dedup: Arc::new(InMemoryDeduplicator::new()),
-            sink: Arc::new(move |event| tx.try_send(event).map_err(|e| e.into_inner())),
+            sink: Arc::new(move |event| tx.try_send(event).map_err(|e| Box::new(e.into_inner()))),
         };
         (receiver, rx)
     }

@@ -511,3 +511,23 @@ fn errors_never_quote_the_token() {
         assert!(shown.len() < 400, "{shown}");
     }
 }
+
+#[test]
+fn nbf_spelled_with_unicode_escapes_is_still_enforced() {
+    let event = good_event();
+    let data = serde_json::to_string(event.claims()["data"].as_str().unwrap()).unwrap();
+    let claims = format!(
+        r#"{{"data": {data}, "exp": {}, "n\u0062f": {}}}"#,
+        event.iat + 600,
+        event.iat + 3600
+    );
+    let token = signer().sign_raw(
+        Algorithm::RS256,
+        rs256_header().to_string().as_bytes(),
+        claims.as_bytes(),
+    );
+    assert!(matches!(
+        verify(&token),
+        Err(WebhookError::NotYetValid { .. })
+    ));
+}

@@ -21,14 +21,20 @@ pub fn verifier() -> WebhookVerifier {
     signer().verifier()
 }
 
-/// A Wix example domain event from `tests/fixtures/webhooks/`.
-pub fn fixture(name: &str) -> Value {
+/// A Wix example domain event (`body` of `tests/fixtures/webhooks/<Name>DomainEvent.json`,
+/// Wix's own examples), by slug: `conversations_merged`, `message_sent_to_business`, ...
+pub fn fixture(slug: &str) -> Value {
+    let name: String = slug
+        .split('_')
+        .map(|word| word[..1].to_uppercase() + &word[1..])
+        .collect();
     let path = format!(
-        "{}/tests/fixtures/webhooks/{name}.json",
+        "{}/tests/fixtures/webhooks/{name}DomainEvent.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
+    let mut fixture: Value = serde_json::from_str(&text).unwrap();
+    fixture["body"].take()
 }
 
 /// A valid Message Sent To Business delivery (Wix's example), not yet signed.
