@@ -26,11 +26,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    BasicMessageData, BasicMessagePayload, ConversationsMerged, DomainEvent,
-    GetOrCreateConversationRequest, IdentificationData, Message, MessageContent, MessageDirection,
-    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility, ParticipantId,
-    SendMessageRequest, SortOrder, WebhookEnvelope, WebhookPayload,
+    BasicMessageData, BasicMessagePayload, GetOrCreateConversationRequest, IdentificationData,
+    Message, MessageContent, MessageDirection, MessageVisibility, ParticipantId,
+    SendMessageRequest, SortOrder,
 };
+use wix_inbox::webhooks::axum::WebhookReceiver;
+use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
 
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
@@ -112,8 +113,8 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         "3. a visitor ({VISITOR}) writes: \"Hi! Do you ship to Norway?\""
     ));
 
-    let (event_id, sent) = wait_for(&mut events, "Message Sent To Business", |e| match e {
-        Event::SentToBusiness(id, sent) => Some((id, sent)),
+    let (event_id, sent) = wait_for(&mut events, "Message Sent To Business", |e| match e.event {
+        InboxEvent::MessageSentToBusiness(sent) => Some((e.id, sent)),
         _ => None,
     })
     .await?;
@@ -145,9 +146,11 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         "6. app replies in {conversation} (message {})",
         reply.id.as_deref().unwrap_or("?")
     ));
-    let echoed = wait_for(&mut events, "Message Sent To Participant", |e| match e {
-        Event::SentToParticipant(sent) => Some(sent),
-        _ => None,
+    let echoed = wait_for(&mut events, "Message Sent To Participant", |e| {
+        match e.event {
+            InboxEvent::MessageSentToParticipant(sent) => Some(sent),
+            _ => None,
+        }
     })
     .await?;
     ensure(echoed.message.as_ref() == Some(&reply), || {
@@ -161,8 +164,8 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     say(format!(
         "8. the visitor leaves their email and becomes contact {CONTACT}"
     ));
-    let merged = wait_for(&mut events, "Conversations Merged", |e| match e {
-        Event::Merged(merged) => Some(merged),
+    let merged = wait_for(&mut events, "Conversations Merged", |e| match e.event {
+        InboxEvent::ConversationsMerged(merged) => Some(merged),
         _ => None,
     })
     .await?;
@@ -183,8 +186,8 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
 
     // The app continues in the new conversation: the contact writes, the app answers there.
     fake.visitor_writes(VISITOR, "Great! My email is jo@example.com");
-    let (_, sent) = wait_for(&mut events, "Message Sent To Business", |e| match e {
-        Event::SentToBusiness(id, sent) => Some((id, sent)),
+    let sent = wait_for(&mut events, "Message Sent To Business", |e| match e.event {
+        InboxEvent::MessageSentToBusiness(sent) => Some(sent),
         _ => None,
     })
     .await?;
@@ -403,36 +406,15 @@ fn text_of(m: &Message) -> String {
 // -------------------------------------------------------------------------------------------
 // The webhook receiver
 
-/// A verified webhook event, as the app cares about it.
-#[derive(Debug)]
-enum Event {
-    SentToBusiness(String, MessageSentToBusiness),
-    SentToParticipant(MessageSentToParticipant),
-    Merged(ConversationsMerged),
-    Other,
-}
-
-/// An axum server on 127.0.0.1 that verifies each webhook (RS256 with the app's public key)
-/// and hands the decoded event over. It answers 200 to what verifies, 401 otherwise.
+/// An axum server on 127.0.0.1 with the crate's [`WebhookReceiver`]: it verifies each webhook
+/// (RS256 with the app's public key), drops redeliveries and hands the decoded event over. It
+/// answers 200 to what verifies, 401 (or 400) otherwise, so such a webhook never reaches us.
 async fn start_receiver(
     public_key_pem: &str,
-) -> Result<(String, mpsc::UnboundedReceiver<Result<Event, String>>), String> {
-    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
+) -> Result<(String, mpsc::Receiver<WebhookEvent>), String> {
+    let verifier = WebhookVerifier::from_public_key(public_key_pem)
         .map_err(|e| format!("the app's public key: {e}"))?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route(
-        "/webhooks",
-        axum::routing::post(move |body: String| {
-            let result = verify(&key, &body);
-            let status = if result.is_ok() {
-                axum::http::StatusCode::OK
-            } else {
-                axum::http::StatusCode::UNAUTHORIZED
-            };
-            let _ = tx.send(result);
-            async move { status }
-        }),
-    );
+    let (receiver, events) = WebhookReceiver::with_channel(verifier, 64);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| format!("binding the receiver: {e}"))?;
@@ -440,60 +422,30 @@ async fn start_receiver(
         "http://{}/webhooks",
         listener.local_addr().map_err(|e| e.to_string())?
     );
+    let app = receiver.into_router("/webhooks");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((url, rx))
+    Ok((url, events))
 }
 
-/// Verifies the JWT and decodes its layers: claims → envelope → domain event → body.
-fn verify(key: &jsonwebtoken::DecodingKey, jwt: &str) -> Result<Event, String> {
-    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    let claims = jsonwebtoken::decode::<WebhookPayload>(jwt.trim(), key, &validation)
-        .map_err(|e| format!("webhook signature: {e}"))?
-        .claims;
-    let envelope: WebhookEnvelope =
-        serde_json::from_str(&claims.data).map_err(|e| format!("webhook envelope: {e}"))?;
-    let event: DomainEvent = serde_json::from_str(envelope.data.as_deref().unwrap_or_default())
-        .map_err(|e| format!("webhook domain event: {e}"))?;
-    let body = event.action_event.and_then(|a| a.body).unwrap_or_default();
-    let id = event.id.unwrap_or_default();
-    let parse = |what: &str| format!("webhook body of {what}");
-    Ok(
-        match (event.entity_fqdn.as_deref(), event.slug.as_deref()) {
-            (Some("wix.crm.inbox.v2.message"), Some("message_sent_to_business")) => {
-                Event::SentToBusiness(
-                    id,
-                    serde_json::from_value(body).map_err(|_| parse("sent to business"))?,
-                )
-            }
-            (Some("wix.crm.inbox.v2.message"), Some("message_sent_to_participant")) => {
-                Event::SentToParticipant(
-                    serde_json::from_value(body).map_err(|_| parse("sent to participant"))?,
-                )
-            }
-            (Some("wix.crm.inbox.v2.conversation"), Some("conversations_merged")) => Event::Merged(
-                serde_json::from_value(body).map_err(|_| parse("conversations merged"))?,
-            ),
-            _ => Event::Other,
-        },
-    )
-}
-
-/// The next event `pick` wants, skipping others; an error if none comes within 10 s or one
-/// fails verification.
+/// The next event `pick` wants, skipping others; an error if none comes within 10 s.
 async fn wait_for<T>(
-    events: &mut mpsc::UnboundedReceiver<Result<Event, String>>,
+    events: &mut mpsc::Receiver<WebhookEvent>,
     what: &str,
-    mut pick: impl FnMut(Event) -> Option<T>,
+    mut pick: impl FnMut(WebhookEvent) -> Option<T>,
 ) -> Result<T, String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => return Err(format!("no {what} webhook within 10 s")),
+            Err(_) => {
+                return Err(format!(
+                    "no verified {what} webhook within 10 s (one that fails verification is \
+                     answered 401 and never reaches the app)"
+                ))
+            }
             Ok(None) => return Err("the webhook receiver stopped".into()),
-            Ok(Some(Err(e))) => return Err(format!("a webhook failed verification: {e}")),
-            Ok(Some(Ok(event))) => {
+            Ok(Some(event)) => {
                 if let Some(found) = pick(event) {
                     return Ok(found);
                 }

@@ -25,6 +25,7 @@
 
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod webhooks;
 pub mod wire;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

@@ -97,6 +97,7 @@ use crate::types::{
     MessageVisibility, ParticipantId, WebhookEnvelope,
 };
 
+use crate::webhooks::test_signer::TestSigner;
 use store::{Key, Store};
 
 /// A fault the fake answers an Inbox call with, instead of serving it (see
@@ -166,7 +167,7 @@ pub struct RecordedRequest {
 }
 
 /// Settings of a [`FakeInbox`]; everything has a default.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FakeInboxBuilder {
     port: u16,
     api_key: Option<String>,
@@ -174,7 +175,7 @@ pub struct FakeInboxBuilder {
     app_id: Option<String>,
     app_secret: Option<String>,
     instance_id: Option<String>,
-    signing_key_pem: Option<String>,
+    signer: Option<TestSigner>,
     webhook_attempts: u32,
     webhook_backoff: Duration,
     webhook_timeout: Duration,
@@ -190,7 +191,7 @@ impl Default for FakeInboxBuilder {
             app_id: None,
             app_secret: None,
             instance_id: None,
-            signing_key_pem: None,
+            signer: None,
             webhook_attempts: 5,
             webhook_backoff: Duration::from_millis(50),
             webhook_timeout: Duration::from_millis(1250),
@@ -231,10 +232,11 @@ impl FakeInboxBuilder {
         self
     }
 
-    /// Sign webhooks with this RSA private key (PEM, PKCS#8 or PKCS#1) instead of the key the
-    /// fakes of the process share (generated on first use, which takes a moment).
-    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
-        self.signing_key_pem = Some(pem.into());
+    /// Sign webhooks with this key instead of the key the fakes of the process share
+    /// ([`TestSigner::shared`], generated on first use); e.g. [`TestSigner::generate`] for a
+    /// fake whose key no other fake has.
+    pub fn signer(mut self, signer: TestSigner) -> Self {
+        self.signer = Some(signer);
         self
     }
 
@@ -266,20 +268,19 @@ impl FakeInboxBuilder {
     ///
     /// # Errors
     ///
-    /// If the port cannot be bound, or the signing key is not an RSA private key.
+    /// If the port cannot be bound.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime.
     pub async fn start(self) -> std::io::Result<FakeInbox> {
-        let signer = match &self.signing_key_pem {
-            Some(pem) => Arc::new(
-                signing::Signer::from_private_pem(pem)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        let signer = match self.signer {
+            Some(own) => signing::Signer::Own(Box::new(own)),
+            None => signing::Signer::Shared(
+                tokio::task::spawn_blocking(TestSigner::shared)
+                    .await
+                    .map_err(std::io::Error::other)?,
             ),
-            None => tokio::task::spawn_blocking(signing::Signer::shared)
-                .await
-                .map_err(std::io::Error::other)?,
         };
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
@@ -307,11 +308,7 @@ impl FakeInboxBuilder {
             state: Mutex::new(State::default()),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
-            // Receivers are local: never through a proxy from the environment.
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(std::io::Error::other)?,
+            http: reqwest::Client::new(),
         });
         let server = tokio::spawn(server::serve(listener, inner.clone()));
         Ok(FakeInbox {
@@ -350,7 +347,7 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
-    pub(crate) signer: Arc<signing::Signer>,
+    pub(crate) signer: signing::Signer,
     pub(crate) state: Mutex<State>,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,

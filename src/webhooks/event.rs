@@ -1,0 +1,324 @@
+//! Decoding the verified claims of a webhook into a [`WebhookEvent`].
+//!
+//! Wix nests JSON inside strings three times (see [the module docs](super)); each layer is
+//! parsed into its generated type from [`crate::types`], and the domain event's
+//! `actionEvent.body` into the body type of its event ([`InboxEvent`]). Strings are moved from
+//! layer to layer, never copied.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::{Layer, WebhookError};
+use crate::types;
+
+/// A verified, decoded webhook delivery: the metadata of the domain event and the event itself.
+///
+/// Every metadata field is as Wix sent it; only [`id`](Self::id) is guaranteed to be present,
+/// since it is what duplicates are recognized by.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WebhookEvent {
+    /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
+    pub id: String,
+    /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
+    pub event_type: Option<String>,
+    /// Fully qualified name of the entity, e.g. `wix.crm.inbox.v2.message`.
+    pub entity_fqdn: Option<String>,
+    /// Event name, e.g. `message_sent_to_business`.
+    pub slug: Option<String>,
+    /// ID of the entity the event is about (a message or conversation ID).
+    pub entity_id: Option<String>,
+    /// When the event happened.
+    pub event_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether a privacy request (e.g. GDPR) triggered the event.
+    pub triggered_by_anonymize_request: Option<bool>,
+    /// The action that triggered the event, if Wix says.
+    pub originated_from: Option<String>,
+    /// Sequence number of the event for its entity (an int64 sent as a string).
+    pub entity_event_sequence: Option<String>,
+    /// ID of the app instance on the site (the envelope's `instanceId`).
+    pub instance_id: Option<String>,
+    /// Who caused the event, with its `identityType`.
+    pub identity: Option<types::WebhookIdentity>,
+    /// The Wix account and site of the event.
+    pub account_info: Option<types::AccountInfo>,
+    /// The event body, typed for the Inbox's four events.
+    pub event: InboxEvent,
+}
+
+/// The body of a webhook event.
+///
+/// An event is recognized by its `eventType` (the canonical `…_message_sent_to_business` or the
+/// hyphenated `…_message-sent-to-business` of older pages) or, failing that, by `entityFqdn` +
+/// `slug`. Any other event is [`Other`](Self::Other), with its body kept: an unknown event is
+/// not an error.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum InboxEvent {
+    /// `wix.crm.inbox.v2.conversation_conversations_merged`: old conversations were merged into
+    /// a target conversation.
+    ConversationsMerged(types::ConversationsMerged),
+    /// `wix.crm.inbox.v2.message_message_sent_to_business`: a visitor, contact or member wrote.
+    MessageSentToBusiness(types::MessageSentToBusiness),
+    /// `wix.crm.inbox.v2.message_message_sent_to_participant`: the business wrote.
+    MessageSentToParticipant(types::MessageSentToParticipant),
+    /// `wix.crm.inbox.v2.message_button_interacted`: a participant pressed a postback button.
+    ButtonInteracted(types::ButtonInteracted),
+    /// An event this crate does not know, with its body as sent (a body sent as JSON text is
+    /// parsed when it is valid JSON; `null` when there is none).
+    Other {
+        /// The envelope's `eventType`, or `entityFqdn` and `slug` joined by `_` when it has none.
+        event_type: String,
+        /// `actionEvent.body`.
+        body: serde_json::Value,
+    },
+}
+
+/// The four events of the Inbox, and how each is named.
+#[derive(Clone, Copy)]
+enum Kind {
+    ConversationsMerged,
+    MessageSentToBusiness,
+    MessageSentToParticipant,
+    ButtonInteracted,
+}
+
+/// `(kind, eventType, entityFqdn, slug)`.
+const KINDS: [(Kind, &str, &str, &str); 4] = [
+    (
+        Kind::ConversationsMerged,
+        "wix.crm.inbox.v2.conversation_conversations_merged",
+        "wix.crm.inbox.v2.conversation",
+        "conversations_merged",
+    ),
+    (
+        Kind::MessageSentToBusiness,
+        "wix.crm.inbox.v2.message_message_sent_to_business",
+        "wix.crm.inbox.v2.message",
+        "message_sent_to_business",
+    ),
+    (
+        Kind::MessageSentToParticipant,
+        "wix.crm.inbox.v2.message_message_sent_to_participant",
+        "wix.crm.inbox.v2.message",
+        "message_sent_to_participant",
+    ),
+    (
+        Kind::ButtonInteracted,
+        "wix.crm.inbox.v2.message_button_interacted",
+        "wix.crm.inbox.v2.message",
+        "button_interacted",
+    ),
+];
+
+/// Whether `sent` names `canonical`, reading a `-` in `sent` as `_` (the spelling of older
+/// pages).
+fn same_name(sent: &str, canonical: &str) -> bool {
+    sent.len() == canonical.len()
+        && sent
+            .bytes()
+            .zip(canonical.bytes())
+            .all(|(s, c)| s == c || (s == b'-' && c == b'_'))
+}
+
+fn kind_of(event_type: Option<&str>, fqdn: Option<&str>, slug: Option<&str>) -> Option<Kind> {
+    if let Some(sent) = event_type {
+        if let Some(&(kind, ..)) = KINDS.iter().find(|(_, t, ..)| same_name(sent, t)) {
+            return Some(kind);
+        }
+    }
+    let (fqdn, slug) = (fqdn?, slug?);
+    KINDS
+        .iter()
+        .find(|(_, _, f, s)| *f == fqdn && same_name(slug, s))
+        .map(|&(kind, ..)| kind)
+}
+
+/// How the claims' times are checked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimePolicy {
+    /// Leeway for `exp` and `nbf`, in seconds.
+    pub(crate) leeway_secs: i64,
+    /// Whether a token without `exp` is refused.
+    pub(crate) require_exp: bool,
+}
+
+/// The registered JWT claim `nbf`, which the `WebhookPayload` schema does not describe (Wix does
+/// not send it; a careful verifier still honours it).
+#[derive(Deserialize)]
+struct NotBefore {
+    #[serde(default)]
+    nbf: Option<i64>,
+}
+
+/// Decodes verified claims JSON into an event: time checks first, then the layers in order.
+pub(crate) fn decode_claims(
+    claims: &[u8],
+    time: &TimePolicy,
+    now: i64,
+) -> Result<WebhookEvent, WebhookError> {
+    let payload: types::WebhookPayload =
+        serde_json::from_slice(claims).map_err(|e| claims_error(claims, &e))?;
+    let not_before = read_not_before(claims)?;
+
+    match payload.exp {
+        Some(exp) if now > exp.saturating_add(time.leeway_secs) => {
+            return Err(WebhookError::Expired { exp, now });
+        }
+        None if time.require_exp => return Err(WebhookError::MissingExpiry),
+        _ => {}
+    }
+    if let Some(nbf) = not_before {
+        if nbf > now.saturating_add(time.leeway_secs) {
+            return Err(WebhookError::NotYetValid { nbf, now });
+        }
+    }
+
+    decode_envelope(&payload.data)
+}
+
+/// The `nbf` claim, if any. A second pass over the claims, skipped when the bytes `nbf` and
+/// `\u` (which could spell a key in escapes) do not occur, as in every token Wix sends.
+fn read_not_before(claims: &[u8]) -> Result<Option<i64>, WebhookError> {
+    use memchr::memmem::find;
+    if find(claims, b"nbf").is_none() && find(claims, b"\\u").is_none() {
+        return Ok(None);
+    }
+    serde_json::from_slice::<NotBefore>(claims)
+        .map(|claims| claims.nbf)
+        .map_err(|e| WebhookError::malformed(Layer::Claims, &e))
+}
+
+/// Tells a missing or non-string `data` claim from other broken claims (off the hot path).
+fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
+    match serde_json::from_slice::<serde_json::Value>(claims) {
+        Ok(serde_json::Value::Object(map)) => match map.get("data") {
+            None => WebhookError::MissingData,
+            Some(serde_json::Value::String(_)) => WebhookError::malformed(Layer::Claims, err),
+            Some(_) => WebhookError::DataNotAString,
+        },
+        _ => WebhookError::malformed(Layer::Claims, err),
+    }
+}
+
+/// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it.
+pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> {
+    let envelope: types::WebhookEnvelope = parse(data, Layer::Envelope)?;
+
+    let identity = match envelope.identity.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse::<types::WebhookIdentity>(text, Layer::Identity)?),
+    };
+
+    let domain_text = envelope.data.as_deref().ok_or_else(|| {
+        WebhookError::malformed_because(Layer::Envelope, "it has no `data` (the domain event)")
+    })?;
+    let domain: types::DomainEvent = parse(domain_text, Layer::DomainEvent)?;
+
+    let id = match domain.id {
+        Some(id) if !id.is_empty() => id,
+        _ => {
+            return Err(WebhookError::malformed_because(
+                Layer::DomainEvent,
+                "it has no event `id`",
+            ))
+        }
+    };
+
+    let body = domain.action_event.and_then(|action| action.body);
+    let event = match kind_of(
+        envelope.event_type.as_deref(),
+        domain.entity_fqdn.as_deref(),
+        domain.slug.as_deref(),
+    ) {
+        Some(Kind::ConversationsMerged) => InboxEvent::ConversationsMerged(typed_body(body)?),
+        Some(Kind::MessageSentToBusiness) => InboxEvent::MessageSentToBusiness(typed_body(body)?),
+        Some(Kind::MessageSentToParticipant) => {
+            InboxEvent::MessageSentToParticipant(typed_body(body)?)
+        }
+        Some(Kind::ButtonInteracted) => InboxEvent::ButtonInteracted(typed_body(body)?),
+        None => InboxEvent::Other {
+            event_type: envelope.event_type.clone().unwrap_or_else(|| {
+                format!(
+                    "{}_{}",
+                    domain.entity_fqdn.as_deref().unwrap_or_default(),
+                    domain.slug.as_deref().unwrap_or_default()
+                )
+            }),
+            body: raw_body(body),
+        },
+    };
+
+    Ok(WebhookEvent {
+        id,
+        event_type: envelope.event_type,
+        entity_fqdn: domain.entity_fqdn,
+        slug: domain.slug,
+        entity_id: domain.entity_id,
+        event_time: domain.event_time,
+        triggered_by_anonymize_request: domain.triggered_by_anonymize_request,
+        originated_from: domain.originated_from,
+        entity_event_sequence: domain.entity_event_sequence,
+        instance_id: envelope.instance_id,
+        identity,
+        account_info: envelope.account_info,
+        event,
+    })
+}
+
+fn parse<T: DeserializeOwned>(text: &str, layer: Layer) -> Result<T, WebhookError> {
+    serde_json::from_str(text).map_err(|e| WebhookError::malformed(layer, &e))
+}
+
+/// The body of a known event: a JSON object, or (older payloads) JSON text of one.
+fn typed_body<T: DeserializeOwned>(body: Option<serde_json::Value>) -> Result<T, WebhookError> {
+    match body {
+        None | Some(serde_json::Value::Null) => Err(WebhookError::malformed_because(
+            Layer::EventBody,
+            "the event has no `actionEvent.body`",
+        )),
+        Some(serde_json::Value::String(text)) => parse(&text, Layer::EventBody),
+        Some(value) => {
+            serde_json::from_value(value).map_err(|e| WebhookError::malformed(Layer::EventBody, &e))
+        }
+    }
+}
+
+/// The body of an unknown event, parsed when it came as valid JSON text.
+fn raw_body(body: Option<serde_json::Value>) -> serde_json::Value {
+    match body {
+        Some(serde_json::Value::String(text)) => {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }
+        Some(value) => value,
+        None => serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_hyphens_match() {
+        assert!(same_name(
+            "wix.crm.inbox.v2.message_message-sent-to-business",
+            "wix.crm.inbox.v2.message_message_sent_to_business"
+        ));
+        assert!(!same_name("a_b", "a.b"));
+        assert!(!same_name("a", "ab"));
+    }
+
+    #[test]
+    fn kind_by_fqdn_and_slug() {
+        assert!(matches!(
+            kind_of(
+                None,
+                Some("wix.crm.inbox.v2.message"),
+                Some("button-interacted")
+            ),
+            Some(Kind::ButtonInteracted)
+        ));
+        assert!(kind_of(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());
+    }
+}

@@ -1,0 +1,256 @@
+//! A stand-in for Wix's side of webhooks, for tests (feature `test-util`): an RSA key pair and
+//! functions that sign events exactly as Wix does, plus lower-level signing for attack tests.
+//!
+//! Key generation uses aws-lc-rs; signing goes through `jsonwebtoken`. Generating a 2048-bit key
+//! takes a moment, so [`TestSigner::shared`] makes one per process and keeps it.
+//!
+//! ```
+//! use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+//! use wix_inbox::webhooks::InboxEvent;
+//!
+//! let signer = TestSigner::shared();
+//! let token = signer.sign_event(&TestEvent::new(
+//!     "wix.crm.inbox.v2.message_button_interacted",
+//!     serde_json::json!({
+//!         "id": "5c1e8a0a-0000-4000-8000-000000000001",
+//!         "entityFqdn": "wix.crm.inbox.v2.message",
+//!         "slug": "button_interacted",
+//!         "actionEvent": {"body": {"conversationId": "c1", "interactionId": "yes"}},
+//!     }),
+//! ));
+//! let event = signer.verifier().verify(token.as_bytes()).unwrap();
+//! assert!(matches!(event.event, InboxEvent::ButtonInteracted(_)));
+//! ```
+
+use std::sync::OnceLock;
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{json, Value};
+
+use super::verify::unix_now;
+use super::WebhookVerifier;
+
+/// An RSA-2048 key pair that signs webhook tokens as Wix does.
+pub struct TestSigner {
+    encoding_key: EncodingKey,
+    public_key_pem: String,
+    public_key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for TestSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestSigner")
+            .field("public_key_pem", &self.public_key_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestSigner {
+    /// Generates a fresh key pair (slow in debug builds: prefer [`shared`](Self::shared) unless a
+    /// second key is the point of the test).
+    ///
+    /// # Panics
+    ///
+    /// If the crypto library fails to generate or encode a key.
+    pub fn generate() -> Self {
+        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
+        let private: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8 encoding");
+        let public: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI encoding");
+        let private_pem = pem("PRIVATE KEY", private.as_ref());
+        let encoding_key =
+            EncodingKey::from_rsa_pem(private_pem.as_bytes()).expect("jsonwebtoken RSA key");
+        TestSigner {
+            encoding_key,
+            public_key_pem: pem("PUBLIC KEY", public.as_ref()),
+            public_key_der: public.as_ref().to_vec(),
+        }
+    }
+
+    /// The signer of this process, generated on first use.
+    pub fn shared() -> &'static TestSigner {
+        static SHARED: OnceLock<TestSigner> = OnceLock::new();
+        SHARED.get_or_init(TestSigner::generate)
+    }
+
+    /// The public key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), as Wix shows it.
+    pub fn public_key_pem(&self) -> &str {
+        &self.public_key_pem
+    }
+
+    /// The public key as SPKI DER.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_key_der
+    }
+
+    /// A verifier with this signer's public key and default settings.
+    ///
+    /// # Panics
+    ///
+    /// Never for a key made by this type.
+    pub fn verifier(&self) -> WebhookVerifier {
+        WebhookVerifier::from_public_key(&self.public_key_pem).expect("own public key")
+    }
+
+    /// Signs `event` as Wix does: RS256 over claims whose `data` is the JSON text of the
+    /// envelope, whose `identity` and `data` are JSON text in turn.
+    pub fn sign_event(&self, event: &TestEvent) -> String {
+        self.sign_claims(&event.claims())
+    }
+
+    /// Signs any claims with RS256 and the header `{"alg":"RS256","typ":"JWT"}`.
+    pub fn sign_claims(&self, claims: &Value) -> String {
+        self.sign_with(
+            Algorithm::RS256,
+            &json!({"alg": "RS256", "typ": "JWT"}),
+            claims,
+        )
+    }
+
+    /// Signs `claims` under `header` (written as given, whatever its `alg` says) with this key
+    /// and `algorithm`, which must be an RSA one (RS256/384/512, PS256/384/512).
+    ///
+    /// # Panics
+    ///
+    /// If `algorithm` is not an RSA algorithm.
+    pub fn sign_with(&self, algorithm: Algorithm, header: &Value, claims: &Value) -> String {
+        self.sign_raw(
+            algorithm,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+
+    /// Signs raw header and claims bytes (which need not be JSON, nor UTF-8) with this key and
+    /// `algorithm` (an RSA one), for tokens whose inner layers are broken on purpose.
+    ///
+    /// # Panics
+    ///
+    /// If `algorithm` is not an RSA algorithm.
+    pub fn sign_raw(&self, algorithm: Algorithm, header: &[u8], claims: &[u8]) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding_key, algorithm)
+                .expect("RSA signing");
+        format!("{message}.{signature}")
+    }
+}
+
+/// `header.claims.` with an empty signature, as for `alg: none`.
+pub fn encode_unsigned(header: &Value, claims: &Value) -> String {
+    format!("{}.", unsigned_message(header, claims))
+}
+
+/// Signs `claims` under `header` with HMAC-SHA256 and `secret` (for the "public key as HMAC
+/// secret" attack).
+///
+/// # Panics
+///
+/// Never in practice (HMAC accepts any secret).
+pub fn sign_hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
+    let message = unsigned_message(header, claims);
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+    )
+    .expect("HMAC signing");
+    format!("{message}.{signature}")
+}
+
+fn unsigned_message(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// PEM text with 64-character lines.
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// One webhook delivery to sign: the domain event (as in Wix's examples) and what Wix wraps
+/// around it.
+#[derive(Clone, Debug)]
+pub struct TestEvent {
+    /// The envelope's `eventType`.
+    pub event_type: String,
+    /// The envelope's `instanceId`.
+    pub instance_id: String,
+    /// The identity, sent as JSON text in the envelope (`None`: no `identity`).
+    pub identity: Option<Value>,
+    /// The envelope's `accountInfo`.
+    pub account_info: Option<Value>,
+    /// The domain event, sent as JSON text in the envelope's `data`.
+    pub domain_event: Value,
+    /// The `iat` claim.
+    pub iat: i64,
+    /// The `exp` claim (`None`: no `exp`).
+    pub exp: Option<i64>,
+    /// The `nbf` claim (`None`: no `nbf`, as Wix sends it).
+    pub nbf: Option<i64>,
+}
+
+impl TestEvent {
+    /// An event of `event_type` with `domain_event`, issued now, expiring in 5 minutes, caused by
+    /// an anonymous visitor, on a fixed test instance and site.
+    pub fn new(event_type: impl Into<String>, domain_event: Value) -> Self {
+        let now = unix_now();
+        TestEvent {
+            event_type: event_type.into(),
+            instance_id: "b7d3fb8c-0ea7-4d8c-8b50-1a1b1c1d1e1f".to_owned(),
+            identity: Some(json!({
+                "identityType": "ANONYMOUS_VISITOR",
+                "anonymousVisitorId": "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f",
+            })),
+            account_info: Some(json!({
+                "accountId": "0b7e4ad9-0000-4c3c-9f7e-000000000001",
+                "siteId": "0b7e4ad9-0000-4c3c-9f7e-000000000002",
+            })),
+            domain_event,
+            iat: now,
+            exp: Some(now + 300),
+            nbf: None,
+        }
+    }
+
+    /// The JWT claims Wix would send for this event: strings inside strings.
+    pub fn claims(&self) -> Value {
+        let mut envelope = json!({
+            "eventType": self.event_type,
+            "instanceId": self.instance_id,
+            "data": self.domain_event.to_string(),
+        });
+        if let Some(identity) = &self.identity {
+            envelope["identity"] = Value::String(identity.to_string());
+        }
+        if let Some(account_info) = &self.account_info {
+            envelope["accountInfo"] = account_info.clone();
+        }
+        let mut claims = json!({"data": envelope.to_string(), "iat": self.iat});
+        if let Some(exp) = self.exp {
+            claims["exp"] = json!(exp);
+        }
+        if let Some(nbf) = self.nbf {
+            claims["nbf"] = json!(nbf);
+        }
+        claims
+    }
+}
