@@ -308,7 +308,11 @@ impl FakeInboxBuilder {
             state: Mutex::new(State::default()),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
-            http: reqwest::Client::new(),
+            // Receivers are local: never through a proxy from the environment.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(std::io::Error::other)?,
         });
         let server = tokio::spawn(server::serve(listener, inner.clone()));
         Ok(FakeInbox {
