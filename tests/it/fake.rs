@@ -21,6 +21,11 @@ use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/// The client of the fake the tests use.
+fn client(fake: &FakeInbox) -> wix_inbox::Client {
+    fake.client()
+}
+
 fn visitor(id: &str) -> ParticipantId {
     ParticipantId::AnonymousVisitorId(id.into())
 }
@@ -259,7 +264,7 @@ async fn start_on_a_fixed_port_and_with_chosen_credentials() {
         .unwrap();
     assert_eq!(fake.base_url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(fake.api_key(), "my-key");
-    conversation_id(&fake.client(), visitor("v")).await;
+    conversation_id(&client(&fake), visitor("v")).await;
     fake.shutdown().await;
     // The port is free again once the fake is shut down.
     let again = FakeInbox::start_on(port).await.unwrap();
@@ -447,7 +452,7 @@ async fn tokens_expire_after_their_ttl() {
 #[tokio::test]
 async fn get_or_create_is_idempotent_per_participant() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let first = get_or_create(&client, visitor("v1")).await;
     assert_eq!(first.new_conversation, Some(true));
     let conversation = first.conversation.unwrap();
@@ -489,7 +494,7 @@ async fn get_or_create_is_idempotent_per_participant() {
 #[tokio::test]
 async fn unknown_conversation_is_404_and_a_malformed_id_400() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let (status, error) = wix_error(
         client
             .get_conversation()
@@ -535,7 +540,7 @@ async fn unknown_conversation_is_404_and_a_malformed_id_400() {
 #[tokio::test]
 async fn bad_input_gets_validation_errors_with_field_violations() {
     let fake = FakeInbox::start().await.unwrap();
-    let conversation = conversation_id(&fake.client(), visitor("v")).await;
+    let conversation = conversation_id(&client(&fake), visitor("v")).await;
     let post = |path: &str, body: &'static str| {
         raw(&fake, reqwest::Method::POST, path)
             .header("content-type", "application/json")
@@ -645,7 +650,7 @@ async fn bad_input_gets_validation_errors_with_field_violations() {
 #[tokio::test]
 async fn limit_over_100_is_a_max_violation() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let conversation = conversation_id(&client, visitor("v")).await;
     let (status, e) = wix_error(
         client
@@ -683,7 +688,7 @@ async fn limit_over_100_is_a_max_violation() {
 #[tokio::test]
 async fn send_message_stores_with_sequence_date_id_and_sender() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let conversation = conversation_id(&client, visitor("v")).await;
     let before = chrono::Utc::now();
     let first = send(&client, send_request(&conversation, "one")).await;
@@ -722,7 +727,7 @@ async fn send_message_stores_with_sequence_date_id_and_sender() {
 #[tokio::test]
 async fn list_messages_pages_with_cursors_desc_by_default() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let conversation = conversation_id(&client, visitor("v")).await;
     for i in 0..65 {
         send(&client, send_request(&conversation, &format!("m{i}"))).await;
@@ -787,7 +792,7 @@ async fn list_messages_pages_with_cursors_desc_by_default() {
 #[tokio::test]
 async fn business_and_participant_hides_business_only_messages() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let conversation = conversation_id(&client, visitor("v")).await;
     send(&client, send_request(&conversation, "public")).await;
     let mut note = send_request(&conversation, "internal note");
@@ -821,7 +826,7 @@ async fn business_and_participant_hides_business_only_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sends_get_unique_increasing_sequences() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = Arc::new(fake.client());
+    let client = Arc::new(client(&fake));
     let conversation = conversation_id(&client, visitor("v")).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..60 {
@@ -848,7 +853,7 @@ async fn concurrent_sends_get_unique_increasing_sequences() {
 #[tokio::test]
 async fn visitor_to_contact_to_member_merges_conversations() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let written = fake.visitor_writes("v", "hello");
     let visitor_conversation = written.conversation_id.clone().unwrap();
     assert_eq!(
@@ -964,7 +969,7 @@ async fn visitor_to_contact_to_member_merges_conversations() {
 #[tokio::test]
 async fn visitor_can_become_member_directly_and_merges_keep_chronological_order() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     fake.visitor_writes("v", "1 visitor");
     // The app had already started a conversation with the member.
     let member_conversation = conversation_id(&client, ParticipantId::MemberId("m".into())).await;
@@ -997,6 +1002,48 @@ async fn visitor_can_become_member_directly_and_merges_keep_chronological_order(
     );
 }
 
+#[tokio::test]
+async fn odd_requests_get_answers_not_panics() {
+    let fake = FakeInbox::start().await.unwrap();
+    let conversation = conversation_id(&client(&fake), visitor("v")).await;
+    let cases: Vec<(reqwest::Method, String, &str)> = vec![
+        (reqwest::Method::GET, "/inbox/v2/messages?paging.limit=-1".into(), ""),
+        (
+            reqwest::Method::GET,
+            format!("/inbox/v2/messages?conversationId={conversation}&visibility=BUSINESS&paging.limit=99999999999999999999999"),
+            "",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/inbox/v2/messages?conversationId={conversation}&visibility=NOBODY"),
+            "",
+        ),
+        (reqwest::Method::GET, "/inbox/v2/messages?%zz=%ff".into(), ""),
+        (reqwest::Method::GET, "/inbox/v2/conversations/%ff%fe".into(), ""),
+        (reqwest::Method::DELETE, "/inbox/v2/messages".into(), ""),
+        (reqwest::Method::POST, "/inbox/v2/messages".into(), "\u{0}"),
+        (reqwest::Method::POST, "/inbox/v2/messages".into(), r#"{"conversationId": 7, "message": []}"#),
+        (
+            reqwest::Method::POST,
+            "/inbox/v2/conversations".into(),
+            r#"{"participantId": {"contactId": "a", "memberId": "b"}}"#,
+        ),
+        (reqwest::Method::POST, "/inbox/v2/conversations".into(), r#"{"participantId": {"memberId": 5}}"#),
+        (reqwest::Method::POST, "/oauth2/token".into(), r#"{"grant_type": "password"}"#),
+    ];
+    for (method, path, body) in cases {
+        let response = raw(&fake, method.clone(), &path)
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
+        let status = response.status().as_u16();
+        assert!((400..500).contains(&status), "{method} {path}: {status}");
+    }
+    // Still serving.
+    get_or_create(&client(&fake), visitor("v")).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 
@@ -1005,7 +1052,7 @@ async fn webhooks_are_signed_as_wix_signs_them() {
     let fake = FakeInbox::start().await.unwrap();
     let receiver = receiver(vec![]).await;
     fake.add_webhook_receiver(&receiver.url);
-    let client = fake.client();
+    let client = client(&fake);
 
     let written = fake.member_writes("m", "hi there");
     fake.settle().await;
@@ -1170,7 +1217,7 @@ async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
 #[tokio::test]
 async fn fail_next_answers_429_503_then_serves_again() {
     let fake = FakeInbox::start().await.unwrap();
-    let client = fake.client();
+    let client = client(&fake);
     let conversation = conversation_id(&client, visitor("v")).await;
     let get = || {
         client
