@@ -5,7 +5,8 @@
 //! 2. turns every string enum of `components/schemas` into an *open* enum — known values typed,
 //!    any other value kept verbatim — and hands it to progenitor as a replacement, because typify
 //!    emits closed enums that would reject a value Wix adds tomorrow;
-//! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`;
+//! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`,
+//!    and the schema `ActionEventBody` to `crate::wire::RawJson`, raw JSON text decoded later;
 //! 4. runs progenitor (builder interface) and writes the code to `$OUT_DIR/codegen.rs`.
 
 use std::{env, fs, path::PathBuf, process::exit};
@@ -51,6 +52,12 @@ fn generate() -> Result<(), String> {
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
     }
+    // An event body is decoded once its event is known: keep it as raw JSON, not a `Value` tree.
+    settings.with_replacement(
+        "ActionEventBody",
+        "crate::wire::RawJson",
+        std::iter::empty(),
+    );
     settings.with_conversion(
         schemars::schema::SchemaObject {
             instance_type: Some(schemars::schema::InstanceType::Integer.into()),

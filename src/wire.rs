@@ -134,3 +134,61 @@ where
         Ok(T::from(v))
     }
 }
+
+/// A JSON value kept as its text, for a field whose schema is only known later (a webhook's
+/// `actionEvent.body` depends on the event).
+///
+/// Deserializing it copies the value's text once and builds no tree; [`parse`](Self::parse)
+/// decodes it into the type that fits when that is known.
+///
+/// ```
+/// use wix_inbox::wire::RawJson;
+/// let raw: RawJson = serde_json::from_str(r#"{"targetConversationId": "c2"}"#).unwrap();
+/// let body: wix_inbox::types::ConversationsMerged = raw.parse().unwrap();
+/// assert_eq!(body.target_conversation_id.as_deref(), Some("c2"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// The JSON text, as it came.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Decodes the value as `T`.
+    pub fn parse<T: de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The value as a [`serde_json::Value`].
+    pub fn to_value(&self) -> serde_json::Value {
+        // Valid JSON by construction; a parse can only fail on a nesting limit.
+        self.parse().unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for RawJson {
+    fn from(value: serde_json::Value) -> Self {
+        // A `Value` always serializes.
+        Self(serde_json::value::to_raw_value(&value).expect("a Value serializes"))
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(Self)
+    }
+}

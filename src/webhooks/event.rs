@@ -6,10 +6,10 @@
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use super::error::{Layer, WebhookError};
 use crate::types;
+use crate::wire::RawJson;
 
 /// A verified, decoded webhook delivery: the metadata of the domain event and the event itself.
 ///
@@ -143,14 +143,6 @@ pub(crate) struct TimePolicy {
     pub(crate) require_exp: bool,
 }
 
-/// The registered JWT claim `nbf`, which the `WebhookPayload` schema does not describe (Wix does
-/// not send it; a careful verifier still honours it).
-#[derive(Deserialize)]
-struct NotBefore {
-    #[serde(default)]
-    nbf: Option<i64>,
-}
-
 /// Decodes verified claims JSON into an event: time checks first, then the layers in order.
 pub(crate) fn decode_claims(
     claims: &[u8],
@@ -159,7 +151,6 @@ pub(crate) fn decode_claims(
 ) -> Result<WebhookEvent, WebhookError> {
     let payload: types::WebhookPayload =
         serde_json::from_slice(claims).map_err(|e| claims_error(claims, &e))?;
-    let not_before = read_not_before(claims)?;
 
     match payload.exp {
         Some(exp) if now > exp.saturating_add(time.leeway_secs) => {
@@ -168,25 +159,13 @@ pub(crate) fn decode_claims(
         None if time.require_exp => return Err(WebhookError::MissingExpiry),
         _ => {}
     }
-    if let Some(nbf) = not_before {
+    if let Some(nbf) = payload.nbf {
         if nbf > now.saturating_add(time.leeway_secs) {
             return Err(WebhookError::NotYetValid { nbf, now });
         }
     }
 
     decode_envelope(&payload.data)
-}
-
-/// The `nbf` claim, if any. A second pass over the claims, skipped when the bytes `nbf` and
-/// `\u` (which could spell a key in escapes) do not occur, as in every token Wix sends.
-fn read_not_before(claims: &[u8]) -> Result<Option<i64>, WebhookError> {
-    use memchr::memmem::find;
-    if find(claims, b"nbf").is_none() && find(claims, b"\\u").is_none() {
-        return Ok(None);
-    }
-    serde_json::from_slice::<NotBefore>(claims)
-        .map(|claims| claims.nbf)
-        .map_err(|e| WebhookError::malformed(Layer::Claims, &e))
 }
 
 /// Tells a missing or non-string `data` claim from other broken claims (off the hot path).
@@ -270,23 +249,28 @@ fn parse<T: DeserializeOwned>(text: &str, layer: Layer) -> Result<T, WebhookErro
     serde_json::from_str(text).map_err(|e| WebhookError::malformed(layer, &e))
 }
 
-/// The body of a known event: a JSON object, or (older payloads) JSON text of one.
-fn typed_body<T: DeserializeOwned>(body: Option<serde_json::Value>) -> Result<T, WebhookError> {
-    match body {
-        None | Some(serde_json::Value::Null) => Err(WebhookError::malformed_because(
+/// The body of a known event: a JSON object, or (older payloads) JSON text of one. The body
+/// was kept as raw JSON, so it is decoded straight into its type, without a `Value` tree.
+fn typed_body<T: DeserializeOwned>(body: Option<RawJson>) -> Result<T, WebhookError> {
+    let body = body.ok_or_else(|| {
+        WebhookError::malformed_because(Layer::EventBody, "the event has no `actionEvent.body`")
+    })?;
+    match body.get().as_bytes().first() {
+        Some(b'"') => {
+            let text: String = parse(body.get(), Layer::EventBody)?;
+            parse(&text, Layer::EventBody)
+        }
+        Some(b'n') => Err(WebhookError::malformed_because(
             Layer::EventBody,
             "the event has no `actionEvent.body`",
         )),
-        Some(serde_json::Value::String(text)) => parse(&text, Layer::EventBody),
-        Some(value) => {
-            serde_json::from_value(value).map_err(|e| WebhookError::malformed(Layer::EventBody, &e))
-        }
+        _ => parse(body.get(), Layer::EventBody),
     }
 }
 
 /// The body of an unknown event, parsed when it came as valid JSON text.
-fn raw_body(body: Option<serde_json::Value>) -> serde_json::Value {
-    match body {
+fn raw_body(body: Option<RawJson>) -> serde_json::Value {
+    match body.map(|raw| raw.to_value()) {
         Some(serde_json::Value::String(text)) => {
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
         }

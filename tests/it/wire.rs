@@ -79,12 +79,16 @@ fn action_event_body_may_be_an_object_or_a_string() {
         "actionEvent": {"body": {"targetConversationId": "t"}}
     }))
     .unwrap();
-    assert!(as_object.action_event.unwrap().body.unwrap().is_object());
+    let body = as_object.action_event.unwrap().body.unwrap();
+    assert!(body.to_value().is_object());
+    let merged: types::ConversationsMerged = body.parse().unwrap();
+    assert_eq!(merged.target_conversation_id.as_deref(), Some("t"));
     let as_string: types::DomainEvent = serde_json::from_value(json!({
         "actionEvent": {"body": "{\"targetConversationId\":\"t\"}"}
     }))
     .unwrap();
-    assert!(as_string.action_event.unwrap().body.unwrap().is_string());
+    let body = as_string.action_event.unwrap().body.unwrap();
+    assert_eq!(body.to_value(), json!("{\"targetConversationId\":\"t\"}"));
 }
 
 #[test]
