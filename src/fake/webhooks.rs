@@ -104,7 +104,11 @@ fn emit<B: Serialize>(
         event_time: Some(Utc::now()),
         triggered_by_anonymize_request: Some(false),
         action_event: Some(ActionEvent {
-            body: Some(serde_json::to_value(body).expect("generated types serialize")),
+            body: Some(
+                serde_json::to_value(body)
+                    .expect("generated types serialize")
+                    .into(),
+            ),
         }),
         entity_event_sequence: None,
         originated_from: None,
@@ -170,6 +174,8 @@ fn sign(inner: &Inner, envelope_json: &str) -> String {
         data: envelope_json.to_owned(),
         iat: Some(iat),
         exp: Some(iat + TOKEN_LIFETIME_SECS),
+        // Wix sends no `nbf`.
+        nbf: None,
     })
 }
 

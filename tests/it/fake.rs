@@ -224,7 +224,15 @@ fn verify(fake: &FakeInbox, jwt: &str) -> Decoded {
 }
 
 fn body<T: serde::de::DeserializeOwned>(event: &DomainEvent) -> T {
-    serde_json::from_value(event.action_event.clone().unwrap().body.unwrap()).unwrap()
+    event
+        .action_event
+        .as_ref()
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn is_guid(s: &str) -> bool {
