@@ -60,10 +60,11 @@ async fn every_page_is_followed_with_the_same_visibility() {
 #[tokio::test]
 async fn a_page_is_fetched_only_when_the_consumer_wants_more() {
     let server = paged_server().await;
-    let stream = server
-        .client()
-        .list_all_messages("conv-1", MessageVisibility::BusinessAndParticipant);
-    futures_util::pin_mut!(stream);
+    let mut stream = Box::pin(
+        server
+            .client()
+            .list_all_messages("conv-1", MessageVisibility::BusinessAndParticipant),
+    );
     assert!(server.seen().is_empty(), "nothing before the first poll");
     for _ in 0..PAGE {
         stream.next().await.unwrap().unwrap();
