@@ -87,8 +87,12 @@ impl Auth {
                 headers.insert(SITE_ID, site_id.clone());
             }
             Self::App(app) => {
-                let token = app.token(http, policy, None).await?;
-                request.headers_mut().insert(AUTHORIZATION, token);
+                let token = match app.fresh(None) {
+                    Some(token) => token,
+                    // Boxed: a rare path, kept out of the size of every call's future.
+                    None => Box::pin(app.token(http, policy, None)).await?,
+                };
+                headers.insert(AUTHORIZATION, token);
             }
         }
         Ok(())

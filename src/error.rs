@@ -25,7 +25,11 @@
 
 use std::{cell::RefCell, fmt, future::Future, time::Duration};
 
-use reqwest::{header::HeaderMap, StatusCode};
+use futures_util::FutureExt as _;
+use reqwest::{
+    header::{HeaderMap, HeaderValue},
+    StatusCode,
+};
 
 use crate::{types, GeneratedError, ResponseValue};
 
@@ -249,7 +253,7 @@ impl Error {
                 };
                 let mut e = Self::new(kind).with_source(source);
                 e.0.status = call.status;
-                e.0.request_id = call.request_id;
+                e.0.request_id = call.request_id.as_ref().and_then(header_text);
                 e.0.retry_after = call.retry_after;
                 e
             }
@@ -506,10 +510,11 @@ impl From<GeneratedError<types::ErrorResponse>> for Error {
 }
 
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    headers.get(REQUEST_ID).and_then(header_text)
+}
+
+fn header_text(value: &HeaderValue) -> Option<String> {
+    value.to_str().ok().map(str::to_string)
 }
 
 /// What the transport saw of one operation call, kept while [`WixExt::wix`] drives it.
@@ -518,7 +523,7 @@ pub(crate) struct Call {
     pub(crate) operation: Option<&'static str>,
     pub(crate) attempts: u32,
     pub(crate) status: Option<StatusCode>,
-    pub(crate) request_id: Option<String>,
+    pub(crate) request_id: Option<HeaderValue>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) token_error: Option<Error>,
 }
@@ -566,10 +571,11 @@ where
         Self: Send,
         T: Send,
     {
-        CALL.scope(RefCell::new(Call::default()), async move {
-            let result = self.await;
-            let call = CALL.with(|call| call.take());
-            result.map_err(|e| Error::from_generated(e, call))
-        })
+        // `map` rather than an `async` block: the operation's future is large, and an `async`
+        // block would hold it twice.
+        let converted = self.map(|result| {
+            result.map_err(|e| Error::from_generated(e, CALL.with(|call| call.take())))
+        });
+        CALL.scope(RefCell::new(Call::default()), converted)
     }
 }

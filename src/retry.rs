@@ -21,9 +21,10 @@ use std::{
 };
 
 use bytes::Bytes;
+use http_body_util::BodyExt as _;
 use reqwest::{
     header::{HeaderMap, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER},
-    StatusCode,
+    ResponseBuilderExt as _, StatusCode,
 };
 use tracing::{field::Empty, Instrument};
 
@@ -198,11 +199,13 @@ pub(crate) async fn execute(
         let next = match &outcome {
             Ok(response) => {
                 let status = response.status();
-                let request_id = error::request_id(response.headers());
-                let wait = retry_after(response.headers());
+                let request_id = response.headers().get(error::REQUEST_ID).cloned();
+                let wait = (!status.is_success())
+                    .then(|| retry_after(response.headers()))
+                    .flatten();
                 span.record("status", status.as_u16());
-                if let Some(id) = &request_id {
-                    span.record("request_id", id.as_str());
+                if let Some(id) = request_id.as_ref().and_then(|id| id.to_str().ok()) {
+                    span.record("request_id", id);
                 }
                 error::record(|call| {
                     call.attempts = attempt;
@@ -243,7 +246,9 @@ pub(crate) async fn execute(
             Next::RenewToken => {
                 token_renewed = true;
                 let stale = spare.headers().get(AUTHORIZATION).cloned();
-                match transport.auth().renew(http, policy, stale.as_ref()).await {
+                // Boxed: a rare path, kept out of the size of every call's future.
+                let renewal = Box::pin(transport.auth().renew(http, policy, stale.as_ref()));
+                match renewal.await {
                     Ok(fresh) => {
                         spare.headers_mut().insert(AUTHORIZATION, fresh);
                     }
@@ -274,17 +279,16 @@ async fn send(
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
     let response = http.execute(request).await?;
-    let status = response.status();
-    let version = response.version();
-    let mut headers = response.headers().clone();
-    let mut body = response.bytes().await?;
-    if !status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
-        headers.remove(CONTENT_LENGTH);
+    let url = response.url().clone();
+    let (mut parts, body) = http::Response::from(response).into_parts();
+    let mut body = body.collect().await?.to_bytes();
+    if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
+        parts.headers.remove(CONTENT_LENGTH);
         body = Bytes::from_static(b"{}");
     }
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok(rebuilt.into())
+    // Keeping the URL spares `reqwest::Response::from` parsing a placeholder one.
+    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(with_url.into_parts().0.extensions);
+    }
+    Ok(http::Response::from_parts(parts, body).into())
 }
