@@ -131,7 +131,6 @@ impl fmt::Display for ErrorCode {
 /// ([`attempts`](Self::attempts)). Its `Display` says what to do about it.
 pub struct Error(Box<Inner>);
 
-#[derive(Debug)]
 struct Inner {
     kind: ErrorKind,
     operation: Option<&'static str>,
@@ -385,7 +384,7 @@ impl Error {
                 "Wix cannot fetch an image or file of the message: use a public https URL or a \
                  Wix Media URL."
             }
-            (_, ErrorKind::Config, _) => "Fix the client's configuration.",
+            (_, ErrorKind::Config, _) => "",
             (_, ErrorKind::InvalidRequest, _) => "Set every required argument of the operation.",
             (_, ErrorKind::Token, _) => {
                 "Check the app ID, app secret and instance ID, and that the app is installed on \
@@ -470,7 +469,15 @@ impl fmt::Display for Error {
             }
         }
         if let Some(source) = &e.source {
-            write!(f, " ({source})")?;
+            // The outermost cause and the innermost one ("Connection refused") say the most.
+            let mut root: &dyn std::error::Error = source.as_ref();
+            while let Some(next) = root.source() {
+                root = next;
+            }
+            match root.to_string() {
+                deepest if std::ptr::addr_eq(root, source.as_ref()) => write!(f, " ({deepest})")?,
+                deepest => write!(f, " ({source}: {deepest})")?,
+            }
         }
         f.write_str(".")?;
         if let Some(wait) = e.retry_after {
@@ -489,7 +496,19 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        let e = &*self.0;
+        f.debug_struct("Error")
+            .field("kind", &e.kind)
+            .field("operation", &e.operation)
+            .field("status", &e.status)
+            .field("request_id", &e.request_id)
+            .field("message", &e.message)
+            .field("code", &e.code)
+            .field("violations", &e.violations)
+            .field("attempts", &e.attempts)
+            .field("retry_after", &e.retry_after)
+            .field("source", &e.source)
+            .finish()
     }
 }
 
