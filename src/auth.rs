@@ -223,7 +223,11 @@ impl App {
                     let again = retry::is_retryable_status(status);
                     (e, again.then_some(asked))
                 }
-                Err(e) => (Error::from_reqwest(e), Some(None)),
+                Err(e) => {
+                    let e =
+                        Error::from_reqwest(e).with_message("while getting an app access token");
+                    (e, Some(None))
+                }
             };
             let error = error.with_attempts(attempt);
             let wait = asked.and_then(|asked| policy.delay(attempt, asked, started.elapsed()));

@@ -234,3 +234,10 @@ async fn statuses_get_advice() {
         assert_eq!(e.is_auth(), status == 401 || status == 403);
     }
 }
+
+#[test]
+fn the_error_is_a_std_error_that_crosses_threads() {
+    fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
+    assert_error::<wix_inbox::Error>();
+    assert_error::<wix_inbox::NotAParticipant>();
+}
