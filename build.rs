@@ -7,14 +7,16 @@
 //!    emits closed enums that would reject a value Wix adds tomorrow;
 //! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`,
 //!    and the schema `ActionEventBody` to `crate::wire::RawJson`, raw JSON text decoded later;
-//! 4. runs progenitor (builder interface) and writes the code to `$OUT_DIR/codegen.rs`.
+//! 4. runs progenitor (builder interface, with `crate::client::Transport` as the client's inner
+//!    value whose `ClientHooks` carry auth, retries and tracing) and writes the code to
+//!    `$OUT_DIR/codegen.rs`.
 
 use std::{env, fs, path::PathBuf, process::exit};
 
 use heck::ToUpperCamelCase;
 use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
 use proc_macro2::TokenStream;
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::{format_ident, quote};
 
 const SPEC: &str = "openapi/inbox-v2.yaml";
@@ -44,7 +46,11 @@ fn generate() -> Result<(), String> {
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        // The production transport (auth, retries, tracing; `src/client.rs`) is the client's
+        // inner value and its `ClientHooks` implementation, which must exist.
+        .with_inner_type(quote!(crate::client::Transport))
+        .with_hooks(HooksMode::Expected);
     for e in &enums {
         settings.with_replacement(
             &e.name,

@@ -6,3 +6,12 @@ mod operations;
 mod snapshot;
 mod spec;
 mod wire;
+
+// The production client (issue 3).
+mod client_auth;
+mod client_errors;
+mod client_retry;
+mod client_secrets;
+mod harness;
+mod paging;
+mod participant;
