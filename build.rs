@@ -6,7 +6,8 @@
 //!    any other value kept verbatim — and hands it to progenitor as a replacement, because typify
 //!    emits closed enums that would reject a value Wix adds tomorrow;
 //! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`,
-//!    and the schema `ActionEventBody` to `crate::wire::RawJson`, raw JSON text decoded later;
+//!    the schema `ActionEventBody` to `crate::wire::RawJson`, raw JSON text decoded later, and
+//!    `string/password` to `crate::wire::Secret`, whose `Debug` hides the value;
 //! 4. runs progenitor (builder interface, with `crate::client::Transport` as the client's inner
 //!    value whose `ClientHooks` carry auth, retries and tracing) and writes the code to
 //!    `$OUT_DIR/codegen.rs`.
@@ -62,6 +63,16 @@ fn generate() -> Result<(), String> {
     settings.with_replacement(
         "ActionEventBody",
         "crate::wire::RawJson",
+        std::iter::empty(),
+    );
+    // Secrets (`format: password`) never show in `Debug` output.
+    settings.with_conversion(
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            format: Some("password".to_string()),
+            ..Default::default()
+        },
+        "crate::wire::Secret",
         std::iter::empty(),
     );
     settings.with_conversion(

@@ -188,7 +188,7 @@ impl App {
         let body = types::OAuthTokenRequest {
             grant_type: "client_credentials".to_string(),
             client_id: self.app_id.clone(),
-            client_secret: self.secret.clone(),
+            client_secret: self.secret.clone().into(),
             instance_id: self.instance_id.clone(),
         };
         let started = Instant::now();
@@ -253,7 +253,7 @@ fn read_token(
     // The serde error is left out: its text could quote the token.
     let answer: types::OAuthTokenResponse =
         serde_json::from_slice(body).map_err(|_| unreadable("is not the JSON expected"))?;
-    let mut authorization = HeaderValue::from_str(&answer.access_token)
+    let mut authorization = HeaderValue::from_str(answer.access_token.expose())
         .map_err(|_| unreadable("holds a token that is not a valid HTTP header value"))?;
     authorization.set_sensitive(true);
     let lifetime = answer

@@ -215,3 +215,25 @@ async fn tracing_names_the_request_and_shows_no_secret() {
         assert!(out.contains(part), "{part:?} missing from:{out}");
     }
 }
+
+#[test]
+fn generated_token_types_hide_the_secret_and_the_token_in_debug() {
+    let request = wix_inbox::types::OAuthTokenRequest {
+        grant_type: "client_credentials".into(),
+        client_id: "app".into(),
+        client_secret: "the-app-secret".to_string().into(),
+        instance_id: "instance".into(),
+    };
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("the-app-secret"), "{shown}");
+    assert!(shown.contains("Secret(***)"), "{shown}");
+    // On the wire it is the plain secret.
+    assert_eq!(
+        serde_json::to_value(&request).unwrap()["client_secret"],
+        "the-app-secret"
+    );
+    let response: wix_inbox::types::OAuthTokenResponse =
+        serde_json::from_str(r#"{"access_token": "the-token", "expires_in": 14400}"#).unwrap();
+    assert!(!format!("{response:?}").contains("the-token"));
+    assert_eq!(response.access_token.expose(), "the-token");
+}
