@@ -26,15 +26,13 @@
 //! ```
 //!
 //! The operations themselves are generated from the spec. What this crate adds sits in the
-//! generated client's hooks ([`ClientHooks`]): before a request, the undocumented `api-version`
-//! header progenitor adds is removed and the credentials are added ([`auth`](crate::auth)); the
+//! generated client's hooks ([`ClientHooks`]): before a request, the credentials are added ([`auth`](crate::auth)); the
 //! request is then sent, retried as [`retry`](crate::retry) says, inside a tracing span
 //! `wix_inbox.request` with the operation, attempt, status and request ID.
 
 use std::{fmt, sync::Arc, time::Duration};
 
 use progenitor_client::{ClientHooks, OperationInfo};
-use reqwest::header::HeaderName;
 
 use crate::{auth::Auth, error, retry, Client, Error, GeneratedError, RetryPolicy};
 
@@ -42,8 +40,6 @@ use crate::{auth::Auth, error, retry, Client, Error, GeneratedError, RetryPolicy
 pub const DEFAULT_BASE_URL: &str = "https://www.wixapis.com";
 /// The user agent the client sends: `wix-inbox/<version>`.
 pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
-
-const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 impl Client {
     /// A builder: the one way to make a client.
@@ -313,8 +309,6 @@ impl ClientHooks<Transport> for Client {
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
         error::record(|call| call.operation = Some(info.operation_id));
-        // progenitor sends the spec's `info.version`; Wix documents no such header.
-        request.headers_mut().remove(API_VERSION);
         let transport = &self.inner;
         transport
             .auth()
