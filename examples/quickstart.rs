@@ -19,22 +19,25 @@
 //! `WIX_BASE_URL` overrides `https://www.wixapis.com`.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
     BasicMessageData, BasicMessagePayload, GetOrCreateConversationRequest, IdentificationData,
     Message, MessageContent, MessageDirection, MessageVisibility, ParticipantId,
-    SendMessageRequest, SortOrder,
+    SendMessageRequest,
 };
 use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
+use wix_inbox::WixExt as _;
 
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
+/// More than a page of List Messages (30) with the messages before them.
+const ORDER_LINES: usize = 31;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -129,7 +132,9 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     ));
 
     // The app finds the conversation from the sender's IDs.
-    let participant = participant_of(&sender).ok_or("the sender has no participant ID")?;
+    let participant = sender
+        .participant_id()
+        .ok_or("the sender has no participant ID")?;
     let conversation = get_or_create(&client, participant.clone()).await?;
     ensure(Some(&conversation) == sent.conversation_id.as_ref(), || {
         format!(
@@ -192,7 +197,9 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     })
     .await?;
     let sender = sent.message.and_then(|m| m.sender).unwrap_or_default();
-    let participant = participant_of(&sender).ok_or("the sender has no participant ID")?;
+    let participant = sender
+        .participant_id()
+        .ok_or("the sender has no participant ID")?;
     ensure(
         participant == ParticipantId::ContactId(CONTACT.into()),
         || format!("the contact wrote as {participant:?}"),
@@ -206,26 +213,48 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         "10. the contact writes again; app: get or create for {participant:?} -> {current} (the merge target), replies there"
     ));
 
-    // Every message, old conversation's included, across pages.
-    let messages = list_all(&client, &current, 2, say).await?;
-    let texts: Vec<String> = messages.iter().map(text_of).collect();
-    let expected = [
+    // The contact sends their order, one line per item: the conversation outgrows a page.
+    let order: Vec<String> = (1..=ORDER_LINES).map(|i| format!("item {i}")).collect();
+    for line in &order {
+        fake.visitor_writes(VISITOR, line);
+    }
+    say(format!(
+        "11. the contact sends their order, one message per item ({ORDER_LINES} messages)"
+    ));
+
+    // Every message, the old conversation's included, across pages.
+    let calls_before = list_calls(&fake);
+    let messages = list_all(&client, &current).await?;
+    let pages = list_calls(&fake) - calls_before;
+    let mut texts: Vec<String> = messages.iter().map(text_of).collect();
+    texts.reverse();
+    let mut expected: Vec<String> = [
         "Hi! Do you ship to Norway?",
         "Hello! Yes, we ship to Norway.",
         "Great! My email is jo@example.com",
         "Thanks, Jo! We'll write to you there.",
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.extend(order);
     ensure(texts == expected, || {
         format!("listed {texts:?}, expected {expected:?}")
     })?;
+    ensure(pages > 1, || format!("{pages} page(s): expected several"))?;
+    say(format!(
+        "12. app: list_all_messages -> {} messages in {pages} pages, newest first, from \"{}\" back to \"{}\"",
+        messages.len(),
+        text_of(&messages[0]),
+        text_of(&messages[messages.len() - 1]),
+    ));
+
     fake.settle().await;
     let undelivered = fake.deliveries().iter().filter(|d| !d.delivered).count();
     ensure(undelivered == 0, || {
         format!("{undelivered} webhooks were not delivered")
     })?;
     say(format!(
-        "12. all {} messages listed, oldest first, in the conversation the app now uses; {} webhooks delivered",
-        messages.len(),
+        "13. all {} webhooks were delivered and verified",
         fake.deliveries().len()
     ));
     Ok(())
@@ -256,44 +285,30 @@ pub async fn api_part(
         }
         None => say("2. no WIX_QUICKSTART_REPLY: not sending anything".into()),
     }
-    let messages = list_all(&client, &conversation, 30, say).await?;
+    let messages = list_all(&client, &conversation).await?;
     say(format!(
-        "4. {} messages in the conversation",
+        "3. {} messages in the conversation (list_all_messages)",
         messages.len()
     ));
     Ok(())
 }
 
-/// The app's API client: the generated client with the API key (raw) and site ID on every
-/// call.
+/// The app's API client: the API key (sent raw) and the site it acts on.
 fn api_client(base_url: &str, api_key: &str, site_id: &str) -> Result<wix_inbox::Client, String> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let value = |v: &str| {
-        reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("bad header value: {e}"))
-    };
-    headers.insert(reqwest::header::AUTHORIZATION, value(api_key)?);
-    headers.insert("wix-site-id", value(site_id)?);
-    let http = reqwest::Client::builder()
-        .default_headers(headers)
-        .timeout(Duration::from_secs(15))
+    wix_inbox::Client::builder()
+        .api_key(api_key)
+        .site_id(site_id)
+        .base_url(base_url)
         .build()
-        .map_err(|e| e.to_string())?;
-    Ok(wix_inbox::Client::new_with_client(base_url, http))
+        .map_err(|e| e.to_string())
 }
 
-/// Who to address: a member by member ID, a contact by contact ID, otherwise the visitor ID.
-fn participant_of(sender: &IdentificationData) -> Option<ParticipantId> {
-    sender
-        .member_id
-        .clone()
-        .map(ParticipantId::MemberId)
-        .or_else(|| sender.contact_id.clone().map(ParticipantId::ContactId))
-        .or_else(|| {
-            sender
-                .anonymous_visitor_id
-                .clone()
-                .map(ParticipantId::AnonymousVisitorId)
-        })
+/// How many List Messages calls the fake has answered.
+fn list_calls(fake: &FakeInbox) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.uri.starts_with("/inbox/v2/messages"))
+        .count()
 }
 
 fn describe(id: &IdentificationData) -> String {
@@ -310,6 +325,7 @@ async fn get_or_create(
             participant_id: participant,
         })
         .send()
+        .wix()
         .await
         .map_err(|e| format!("get or create conversation: {e}"))?
         .into_inner()
@@ -347,6 +363,7 @@ async fn send_text(
             silent: None,
         })
         .send()
+        .wix()
         .await
         .map_err(|e| format!("send message: {e}"))?
         .into_inner()
@@ -354,44 +371,14 @@ async fn send_text(
         .ok_or_else(|| "send message: no message in the answer".into())
 }
 
-/// Every message of the conversation, oldest first, following the cursors page by page.
-async fn list_all(
-    client: &wix_inbox::Client,
-    conversation: &str,
-    page_size: u32,
-    say: &mut dyn FnMut(String),
-) -> Result<Vec<Message>, String> {
-    let limit = NonZeroU32::new(page_size).ok_or("page size 0")?;
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    for page_number in 1.. {
-        let mut request = client
-            .list_messages()
-            .conversation_id(conversation)
-            .visibility(MessageVisibility::BusinessAndParticipant)
-            .sorting_field_name("sequence")
-            .sorting_order(SortOrder::Asc)
-            .paging_limit(limit);
-        if let Some(c) = &cursor {
-            request = request.paging_cursor(c);
-        }
-        let page = request
-            .send()
-            .await
-            .map_err(|e| format!("list messages: {e}"))?
-            .into_inner();
-        let texts: Vec<String> = page.messages.iter().map(text_of).collect();
-        say(format!("11. page {page_number}: {texts:?}"));
-        all.extend(page.messages);
-        cursor = page
-            .paging_metadata
-            .and_then(|m| m.cursors)
-            .and_then(|c| c.next);
-        if cursor.is_none() {
-            break;
-        }
-    }
-    Ok(all)
+/// Every message of the conversation, newest first: the client follows the cursors page by
+/// page.
+async fn list_all(client: &wix_inbox::Client, conversation: &str) -> Result<Vec<Message>, String> {
+    client
+        .list_all_messages(conversation, MessageVisibility::BusinessAndParticipant)
+        .try_collect()
+        .await
+        .map_err(|e| format!("list messages: {e}"))
 }
 
 fn text_of(m: &Message) -> String {
@@ -414,7 +401,7 @@ async fn start_receiver(
 ) -> Result<(String, mpsc::Receiver<WebhookEvent>), String> {
     let verifier = WebhookVerifier::from_public_key(public_key_pem)
         .map_err(|e| format!("the app's public key: {e}"))?;
-    let (receiver, events) = WebhookReceiver::with_channel(verifier, 64);
+    let (receiver, events) = WebhookReceiver::with_channel(verifier, 256);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| format!("binding the receiver: {e}"))?;

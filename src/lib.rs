@@ -8,13 +8,19 @@
 //! adds later deserializes to an `Other` variant and serializes back unchanged.
 //!
 //! ```no_run
+//! use wix_inbox::WixExt as _;
+//!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = wix_inbox::Client::new("https://www.wixapis.com");
+//! let client = wix_inbox::Client::builder()
+//!     .api_key("IST.eyJraWQiOi...")
+//!     .site_id("0d3c7c5a-2d3b-4a8e-9d9a-7d1d2b6f2a41")
+//!     .build()?;
 //! let page = client
 //!     .list_messages()
 //!     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
 //!     .visibility(wix_inbox::types::MessageVisibility::BusinessAndParticipant)
 //!     .send()
+//!     .wix()
 //!     .await?;
 //! for message in &page.messages {
 //!     println!("{:?}", message.content);
@@ -28,4 +34,23 @@ pub mod fake;
 pub mod webhooks;
 pub mod wire;
 
-include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+/// The code progenitor generates from the spec (`$OUT_DIR/codegen.rs`), re-exported below; its
+/// `Error` is re-exported as [`GeneratedError`], so that [`Error`] can be the crate's own.
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+}
+/// The error a generated operation's `send()` returns; [`WixExt::wix`] turns it into an [`Error`].
+pub use generated::Error as GeneratedError;
+pub use generated::{builder, prelude, types, ByteStream, Client, ClientInfo, ResponseValue};
+
+// The production client (issue 3): builder, auth, retries, errors, paging, participant IDs.
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod paging;
+pub mod participant;
+pub mod retry;
+pub use client::ClientBuilder;
+pub use error::{Error, ErrorCode, ErrorKind, WixExt};
+pub use participant::NotAParticipant;
+pub use retry::RetryPolicy;

@@ -192,3 +192,54 @@ impl<'de> Deserialize<'de> for RawJson {
         Box::<serde_json::value::RawValue>::deserialize(deserializer).map(Self)
     }
 }
+
+/// A `string` of `format: password` in the spec (an app secret, an access token): it goes over
+/// the wire as a plain string, but its `Debug` output hides it, and it has no `Display`, so a
+/// generated type holding one can be logged without leaking it.
+///
+/// ```
+/// use wix_inbox::wire::Secret;
+/// let secret = Secret::from("s3cr3t".to_string());
+/// assert_eq!(format!("{secret:?}"), "Secret(***)");
+/// assert_eq!(secret.expose(), "s3cr3t");
+/// assert_eq!(serde_json::to_string(&secret).unwrap(), "\"s3cr3t\"");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}

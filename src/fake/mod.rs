@@ -9,6 +9,7 @@
 //! ```
 //! use wix_inbox::fake::FakeInbox;
 //! use wix_inbox::types::{GetOrCreateConversationRequest, ParticipantId};
+//! use wix_inbox::WixExt as _;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,13 +18,14 @@
 //! let written = fake.visitor_writes("visitor-1", "Hi! Do you ship to Norway?");
 //!
 //! // The app answers through the API, authenticated as the fake expects.
-//! let client = fake.client();
+//! let client = fake.client(); // = Client::builder().api_key(..).site_id(..).base_url(..)
 //! let found = client
 //!     .get_or_create_conversation()
 //!     .body(GetOrCreateConversationRequest {
 //!         participant_id: ParticipantId::AnonymousVisitorId("visitor-1".into()),
 //!     })
 //!     .send()
+//!     .wix()
 //!     .await?
 //!     .into_inner();
 //! assert_eq!(found.new_conversation, Some(false));
@@ -469,23 +471,33 @@ impl FakeInbox {
         self.inner.signer.public_key_pem()
     }
 
-    /// A generated client for this fake: its base URL, with `Authorization` (the API key) and
-    /// `wix-site-id` sent on every call.
+    /// A [`ClientBuilder`](crate::ClientBuilder) set up for this fake: its base URL, API key and
+    /// site. Adjust it (say, `.retry(RetryPolicy::disabled())`) and build it.
+    pub fn client_builder(&self) -> crate::ClientBuilder {
+        crate::Client::builder()
+            .api_key(self.api_key())
+            .site_id(self.site_id())
+            .base_url(self.base_url())
+    }
+
+    /// A [`ClientBuilder`](crate::ClientBuilder) for the fake's app: its base URL and the app's
+    /// client credentials for its instance (the client gets its tokens from the fake).
+    pub fn app_client_builder(&self) -> crate::ClientBuilder {
+        crate::Client::builder()
+            .app(self.app_id(), self.app_secret(), self.instance_id())
+            .base_url(self.base_url())
+    }
+
+    /// A client for this fake with the API key and site, and every other setting at its
+    /// default (retries included).
     ///
     /// # Panics
     ///
-    /// Never for the fake's own credentials.
+    /// Never: the fake's settings make a valid client.
     pub fn client(&self) -> crate::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        let value = |v: &str| reqwest::header::HeaderValue::from_str(v).expect("header value");
-        headers.insert(reqwest::header::AUTHORIZATION, value(self.api_key()));
-        headers.insert("wix-site-id", value(self.site_id()));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_secs(15))
+        self.client_builder()
             .build()
-            .expect("a reqwest client");
-        crate::Client::new_with_client(&self.base_url, http)
+            .expect("the fake's settings make a valid client")
     }
 
     /// Delivers every event from now on to `url` too (a `POST` of the signed JWT).

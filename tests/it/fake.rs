@@ -17,13 +17,17 @@ use wix_inbox::types::{
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
+use wix_inbox::{RetryPolicy, WixExt as _};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The client of the fake the tests use.
+/// A client of the fake that does not retry: the fake's answers are seen as they are.
 fn client(fake: &FakeInbox) -> wix_inbox::Client {
-    fake.client()
+    fake.client_builder()
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap()
 }
 
 fn visitor(id: &str) -> ParticipantId {
@@ -106,10 +110,10 @@ fn seq(m: &Message) -> i64 {
 
 /// The status and Wix error body of a failed call.
 fn wix_error<T: std::fmt::Debug>(
-    result: Result<T, wix_inbox::Error<ErrorResponse>>,
+    result: Result<T, wix_inbox::GeneratedError<ErrorResponse>>,
 ) -> (u16, ErrorResponse) {
     match result.unwrap_err() {
-        wix_inbox::Error::ErrorResponse(rv) => (rv.status().as_u16(), rv.into_inner()),
+        wix_inbox::GeneratedError::ErrorResponse(rv) => (rv.status().as_u16(), rv.into_inner()),
         other => panic!("expected a Wix error response, got {other:?}"),
     }
 }
@@ -334,7 +338,12 @@ async fn calls_without_the_right_key_and_site_are_401() {
         assert!(error.message.is_some(), "{case}");
     }
     // The generated client with no auth at all gets the error as a typed body.
-    let bare = wix_inbox::Client::new(fake.base_url());
+    let bare = wix_inbox::Client::builder()
+        .no_auth()
+        .base_url(fake.base_url())
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
     let (status, _) = wix_error(
         bare.get_conversation()
             .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
@@ -396,28 +405,67 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
     assert_eq!(token["expires_in"], 14400);
     let access_token = token["access_token"].as_str().unwrap().to_owned();
 
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("Authorization", access_token.parse().unwrap());
-    let app = wix_inbox::Client::new_with_client(
-        fake.base_url(),
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-    );
-    let conversation = conversation_id(&app, visitor("v")).await;
-    let sent = send(&app, send_request(&conversation, "from the app")).await;
+    // The token goes raw in Authorization, with no site header.
+    let http = reqwest::Client::new();
+    let conversation: types::GetOrCreateConversationResponse = http
+        .post(format!("{}/inbox/v2/conversations", fake.base_url()))
+        .header("Authorization", &access_token)
+        .json(&json!({"participantId": {"anonymousVisitorId": "v"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conversation = conversation.conversation.unwrap().id.unwrap();
+    let sent: types::SendMessageResponse = http
+        .post(format!("{}/inbox/v2/messages", fake.base_url()))
+        .header("Authorization", &access_token)
+        .json(&send_request(&conversation, "from the app"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = sent.message.unwrap();
     assert_eq!(sent.sender.unwrap().app_id.as_deref(), Some("app-1"));
     assert_eq!(sent.app_id.as_deref(), Some("app-1"));
 
     fake.expire_tokens();
-    let (status, _) = wix_error(
-        app.get_conversation()
-            .conversation_id(&conversation)
-            .send()
-            .await,
-    );
-    assert_eq!(status, 401);
+    let response = http
+        .get(format!(
+            "{}/inbox/v2/conversations/{conversation}",
+            fake.base_url()
+        ))
+        .header("Authorization", &access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn the_builder_client_with_app_credentials_gets_and_renews_its_token() {
+    let fake = FakeInbox::start().await.unwrap();
+    let app = fake.app_client_builder().build().unwrap();
+    let conversation = conversation_id(&app, visitor("v")).await;
+    let sent = send(&app, send_request(&conversation, "from the app")).await;
+    assert_eq!(sent.sender.unwrap().app_id.as_deref(), Some(fake.app_id()));
+    // The token is revoked: the client is answered 401, gets a new token and goes on.
+    fake.expire_tokens();
+    app.get_conversation()
+        .conversation_id(&conversation)
+        .send()
+        .wix()
+        .await
+        .unwrap();
+    let tokens = fake
+        .requests()
+        .iter()
+        .filter(|r| r.uri == "/oauth2/token")
+        .count();
+    assert_eq!(tokens, 2);
 }
 
 #[tokio::test]
@@ -1302,18 +1350,17 @@ async fn fail_next_drop_closes_the_connection_without_an_answer() {
     assert_eq!(call().await.unwrap().status(), 200);
     assert_eq!(fake.requests()[0].status, None);
 
-    // Through the generated client, a dropped connection is a communication error.
+    // Through the client, a dropped connection is a transport error (with retries disabled).
     fake.fail_next(1, Fault::Drop);
-    let result = fake
-        .client()
+    let error = client(&fake)
         .get_conversation()
         .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
         .send()
-        .await;
-    assert!(
-        matches!(result, Err(wix_inbox::Error::CommunicationError(_))),
-        "{result:?}"
-    );
+        .wix()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), wix_inbox::ErrorKind::Transport, "{error}");
+    assert_eq!(error.status(), None);
 }
 
 #[tokio::test]
@@ -1397,4 +1444,173 @@ async fn pressing_a_postback_button_delivers_button_interacted() {
     assert_eq!(body.app_id.as_deref(), Some(fake.app_id()));
     assert_eq!(body.interaction_id.as_deref(), Some("size-m"));
     assert_eq!(body.interacted_by.unwrap().contact_id.as_deref(), Some("c"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The production client against the fake
+
+const UNKNOWN_CONVERSATION: &str = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
+
+#[tokio::test]
+async fn the_builder_client_retries_through_injected_faults() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake
+        .client_builder()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(4)
+                .initial_backoff(Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let conversation = conversation_id(&client, visitor("v")).await;
+    fake.fail_next(1, Fault::Status(503));
+    fake.fail_next(1, Fault::StatusRetryAfter(429, 0));
+    fake.fail_next(1, Fault::Drop);
+    let got = client
+        .get_conversation()
+        .conversation_id(&conversation)
+        .send()
+        .wix()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.conversation.as_ref().unwrap().id.as_deref(),
+        Some(conversation.as_str())
+    );
+    let statuses: Vec<Option<u16>> = fake.requests().iter().skip(1).map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(503), Some(429), None, Some(200)]);
+
+    // Out of attempts: the error says what happened and how hard the client tried.
+    fake.fail_next(4, Fault::Status(503));
+    let error = client
+        .get_conversation()
+        .conversation_id(&conversation)
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(error.attempts(), 4);
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn the_builder_client_types_the_fakes_errors() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = client(&fake);
+    let not_found = client
+        .get_conversation()
+        .conversation_id(UNKNOWN_CONVERSATION)
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert!(not_found.is_not_found(), "{not_found}");
+    assert_eq!(
+        not_found.code(),
+        Some(&wix_inbox::ErrorCode::ConversationNotFound)
+    );
+    assert!(not_found.request_id().is_some(), "x-wix-request-id is read");
+
+    let conversation = conversation_id(&client, visitor("v")).await;
+    let invalid = client
+        .list_messages()
+        .conversation_id(&conversation)
+        .visibility(MessageVisibility::Business)
+        .paging_limit(NonZeroU32::new(500).unwrap())
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert!(invalid.is_validation(), "{invalid}");
+    assert_eq!(
+        invalid.field_violations()[0].field.as_deref(),
+        Some("paging.limit")
+    );
+
+    let unauthorized = wix_inbox::Client::builder()
+        .api_key("wrong")
+        .site_id(fake.site_id())
+        .base_url(fake.base_url())
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap()
+        .get_conversation()
+        .conversation_id(&conversation)
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert!(unauthorized.is_auth(), "{unauthorized}");
+}
+
+#[tokio::test]
+async fn list_all_messages_streams_every_page_of_the_fake() {
+    use futures_util::TryStreamExt as _;
+    let fake = FakeInbox::start().await.unwrap();
+    let client = client(&fake);
+    let conversation = conversation_id(&client, visitor("v")).await;
+    for i in 0..65 {
+        send(&client, send_request(&conversation, &format!("m{i}"))).await;
+    }
+    let mut note = send_request(&conversation, "note");
+    note.message.visibility = Some(MessageVisibility::Business);
+    send(&client, note).await;
+
+    let before = fake.requests().len();
+    let public: Vec<Message> = client
+        .list_all_messages(&conversation, MessageVisibility::BusinessAndParticipant)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(fake.requests().len() - before, 3, "30 + 30 + 5");
+    let texts: Vec<String> = public.iter().map(text_of).collect();
+    let expected: Vec<String> = (0..65).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, expected);
+
+    let all: Vec<Message> = client
+        .list_all_messages(&conversation, MessageVisibility::Business)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 66);
+    assert_eq!(text_of(&all[0]), "note");
+}
+
+#[tokio::test]
+async fn a_webhook_senders_participant_id_leads_to_the_current_conversation() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = client(&fake);
+    for (writes, expected) in [
+        (fake.visitor_writes("v", "a"), visitor("v")),
+        (
+            fake.contact_writes("c", "b"),
+            ParticipantId::ContactId("c".into()),
+        ),
+        (
+            fake.member_writes("m", "c"),
+            ParticipantId::MemberId("m".into()),
+        ),
+    ] {
+        let sender = writes.message.unwrap().sender.unwrap();
+        let participant = sender.participant_id().unwrap();
+        assert_eq!(participant, expected);
+        let found = get_or_create(&client, participant).await;
+        assert_eq!(found.new_conversation, Some(false));
+        assert_eq!(found.conversation.unwrap().id, writes.conversation_id);
+    }
+    // After the visitor becomes a member, what they write carries the member ID.
+    fake.visitor_becomes_member("v", "c-v", "m-v").unwrap();
+    let sender = fake
+        .visitor_writes("v", "d")
+        .message
+        .unwrap()
+        .sender
+        .unwrap();
+    assert_eq!(
+        sender.participant_id(),
+        Some(ParticipantId::MemberId("m-v".into()))
+    );
+    assert_eq!(sender.contact_id.as_deref(), Some("c-v"));
 }

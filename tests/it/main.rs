@@ -8,3 +8,12 @@ mod quickstart;
 mod snapshot;
 mod spec;
 mod wire;
+
+// The production client (issue 3).
+mod client_auth;
+mod client_errors;
+mod client_retry;
+mod client_secrets;
+mod harness;
+mod paging;
+mod participant;

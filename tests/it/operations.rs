@@ -41,6 +41,14 @@ async fn server(reply: Value) -> (String, Arc<Mutex<Vec<Seen>>>) {
     (url, seen)
 }
 
+fn client(url: &str) -> wix_inbox::Client {
+    wix_inbox::Client::builder()
+        .base_url(url)
+        .no_auth()
+        .build()
+        .unwrap()
+}
+
 fn url_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .map(|kv| {
@@ -62,7 +70,7 @@ fn fixture(name: &str) -> Value {
 #[tokio::test]
 async fn get_conversation() {
     let (url, seen) = server(fixture("get-conversation.json")).await;
-    let client = wix_inbox::Client::new(&url);
+    let client = client(&url);
     let r = client
         .get_conversation()
         .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
@@ -86,7 +94,7 @@ async fn get_conversation() {
 #[tokio::test]
 async fn get_or_create_conversation() {
     let (url, seen) = server(fixture("get-or-create-conversation.json")).await;
-    let client = wix_inbox::Client::new(&url);
+    let client = client(&url);
     let r = client
         .get_or_create_conversation()
         .body(types::GetOrCreateConversationRequest {
@@ -110,7 +118,7 @@ async fn get_or_create_conversation() {
 #[tokio::test]
 async fn list_messages_uses_dotted_query_names() {
     let (url, seen) = server(fixture("list-messages.json")).await;
-    let client = wix_inbox::Client::new(&url);
+    let client = client(&url);
     let r = client
         .list_messages()
         .conversation_id("conv-1")
@@ -145,7 +153,7 @@ async fn list_messages_uses_dotted_query_names() {
 #[tokio::test]
 async fn send_message() {
     let (url, seen) = server(fixture("send-message-send-message-basic.json")).await;
-    let client = wix_inbox::Client::new(&url);
+    let client = client(&url);
     let message = types::Message {
         content: Some(types::MessageContent {
             preview_text: Some("Hey!".into()),

@@ -6,3 +6,11 @@ fn generated_code() {
     let code = include_str!(concat!(env!("OUT_DIR"), "/codegen.rs"));
     insta::assert_snapshot!("codegen", code);
 }
+
+#[test]
+fn the_generated_code_sends_no_api_version_header() {
+    // progenitor adds an `api-version` header Wix does not document; build.rs leaves it out.
+    let code = include_str!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+    assert!(!code.contains("api-version"));
+    assert!(code.contains("pub async fn send("));
+}

@@ -1,0 +1,600 @@
+//! The crate's one error type, [`Error`], and how the result of a generated operation becomes it.
+//!
+//! A generated operation returns `progenitor_client::Error<types::ErrorResponse>` (re-exported as
+//! [`GeneratedError`](crate::GeneratedError)). Turn it into an [`Error`] with [`WixExt::wix`] on
+//! the future of `send()`:
+//!
+//! ```no_run
+//! use wix_inbox::WixExt as _;
+//!
+//! # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
+//! let found = client.get_conversation().conversation_id("6202c3bb").send().wix().await;
+//! match found {
+//!     Ok(response) => println!("{:?}", response.conversation),
+//!     Err(e) if e.is_not_found() => println!("no such conversation"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `.wix()` also learns what only the transport saw: how many attempts were made, the status and
+//! request ID behind an unreadable body, and why an app token could not be had. A plain
+//! `Error::from(generated_error)` (or `?` into [`Error`]) works too, without those details.
+//!
+//! An [`Error`] never holds a credential: not the API key, the app secret nor an access token.
+
+use std::{cell::RefCell, fmt, future::Future, time::Duration};
+
+use futures_util::FutureExt as _;
+use reqwest::{
+    header::{HeaderMap, HeaderValue},
+    StatusCode,
+};
+
+use crate::{types, GeneratedError, ResponseValue};
+
+/// The header in which Wix names a request; give it to Wix support.
+pub(crate) const REQUEST_ID: &str = "x-wix-request-id";
+
+/// What kind of failure an [`Error`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build) was given a configuration that
+    /// cannot work. Nothing was sent.
+    Config,
+    /// The request could not be built from the arguments given (say, a required parameter was
+    /// not set). Nothing was sent.
+    InvalidRequest,
+    /// No app access token could be had from `POST /oauth2/token`.
+    Token,
+    /// Wix answered with an error status (4xx or 5xx, or a status the spec does not expect).
+    Api,
+    /// No connection could be made: the request never reached the server.
+    Connect,
+    /// No complete answer came within the timeout.
+    Timeout,
+    /// The connection broke during the exchange (reset, truncated answer).
+    Transport,
+    /// Wix's answer is not the JSON the spec describes.
+    Decode,
+}
+
+/// An application error code of Wix (`details.applicationError.code` of an error answer).
+///
+/// The codes the Inbox documents are variants; any other code is kept in [`ErrorCode::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `CONVERSATION_NOT_FOUND`: no conversation has this ID (Get Conversation, List Messages).
+    ConversationNotFound,
+    /// `NOT_OWNED_BY_BUSINESS`: the conversation belongs to another site (Get Conversation).
+    NotOwnedByBusiness,
+    /// `NO_INBOX_INSTANCE`: Inbox is not set up on the site (List Messages).
+    NoInboxInstance,
+    /// `NOT_JOINED_CHATROOM`: the caller is not in the conversation (List Messages).
+    NotJoinedChatroom,
+    /// `INBOX_INSTANCE_NOT_FOUND`: Inbox is not set up on the site (List Messages, Send Message).
+    InboxInstanceNotFound,
+    /// `IDENTITY_DOES_NOT_MATCH`: the sender is not who the request claims (Send Message).
+    IdentityDoesNotMatch,
+    /// `INVALID_MEDIA_URL`: Wix cannot use an image or file URL of the message (Send Message).
+    InvalidMediaUrl,
+    /// A code this version of the crate does not know, kept verbatim.
+    Other(String),
+}
+
+impl ErrorCode {
+    const KNOWN: [(&'static str, ErrorCode); 7] = [
+        ("CONVERSATION_NOT_FOUND", ErrorCode::ConversationNotFound),
+        ("NOT_OWNED_BY_BUSINESS", ErrorCode::NotOwnedByBusiness),
+        ("NO_INBOX_INSTANCE", ErrorCode::NoInboxInstance),
+        ("NOT_JOINED_CHATROOM", ErrorCode::NotJoinedChatroom),
+        ("INBOX_INSTANCE_NOT_FOUND", ErrorCode::InboxInstanceNotFound),
+        ("IDENTITY_DOES_NOT_MATCH", ErrorCode::IdentityDoesNotMatch),
+        ("INVALID_MEDIA_URL", ErrorCode::InvalidMediaUrl),
+    ];
+
+    /// The code as Wix sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(code) => code,
+            known => Self::KNOWN
+                .iter()
+                .find(|(_, c)| c == known)
+                .map_or("", |(s, _)| s),
+        }
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(s, _)| *s == code)
+            .map_or_else(|| Self::Other(code.to_string()), |(_, c)| c.clone())
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed call to Wix, or a client that could not be built.
+///
+/// It tells what happened ([`kind`](Self::kind), [`status`](Self::status), Wix's
+/// [`message`](Self::message) and [`code`](Self::code), the [`field
+/// violations`](Self::field_violations) of a bad request), how to follow it up with Wix
+/// ([`request_id`](Self::request_id)), and how hard the client tried
+/// ([`attempts`](Self::attempts)). Its `Display` says what to do about it.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    operation: Option<&'static str>,
+    status: Option<StatusCode>,
+    request_id: Option<String>,
+    message: Option<String>,
+    code: Option<ErrorCode>,
+    violations: Vec<types::FieldViolation>,
+    attempts: u32,
+    retry_after: Option<Duration>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            operation: None,
+            status: None,
+            request_id: None,
+            message: None,
+            code: None,
+            violations: Vec::new(),
+            attempts: 0,
+            retry_after: None,
+            source: None,
+        }))
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config).with_message(message)
+    }
+
+    pub(crate) fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = Some(message.into());
+        self
+    }
+
+    pub(crate) fn with_operation(mut self, operation: &'static str) -> Self {
+        self.0.operation = Some(operation);
+        self
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.0.attempts = attempts;
+        self
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.0.source = Some(source.into());
+        self
+    }
+
+    /// An error of a transport failure (no usable answer at all).
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        let kind = if e.is_connect() {
+            ErrorKind::Connect
+        } else if e.is_timeout() {
+            ErrorKind::Timeout
+        } else if e.is_builder() {
+            ErrorKind::InvalidRequest
+        } else {
+            ErrorKind::Transport
+        };
+        Self::new(kind).with_source(e)
+    }
+
+    /// An error of an answer with an error status: status, request ID, `Retry-After`, and what
+    /// the body says if it is Wix's error JSON.
+    pub(crate) fn from_answer(
+        kind: ErrorKind,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Option<types::ErrorResponse>,
+    ) -> Self {
+        let mut e = Self::new(kind);
+        e.0.status = Some(status);
+        e.0.request_id = request_id(headers);
+        e.0.retry_after = crate::retry::retry_after(headers);
+        if let Some(body) = body {
+            e.0.message = body.message.filter(|m| !m.is_empty());
+            if let Some(details) = body.details {
+                if let Some(app) = details.application_error {
+                    e.0.code = app.code.as_deref().map(ErrorCode::from);
+                    if e.0.message.is_none() {
+                        e.0.message = app.description;
+                    }
+                }
+                if let Some(v) = details.validation_error {
+                    e.0.violations = v.field_violations;
+                }
+            }
+        }
+        e
+    }
+
+    /// The error of a generated operation, completed with what the transport recorded.
+    fn from_generated(e: GeneratedError<types::ErrorResponse>, call: Call) -> Self {
+        if let Some(token_error) = call.token_error {
+            return token_error;
+        }
+        let mut out = match e {
+            GeneratedError::ErrorResponse(answer) => {
+                let (status, headers) = (answer.status(), answer.headers().clone());
+                Self::from_answer(ErrorKind::Api, status, &headers, Some(answer.into_inner()))
+            }
+            GeneratedError::UnexpectedResponse(response) => {
+                Self::from_answer(ErrorKind::Api, response.status(), response.headers(), None)
+            }
+            GeneratedError::InvalidResponsePayload(_, source) => {
+                // An error status whose body is not Wix's JSON (say an HTML page of a proxy) is
+                // still an error answer; a 2xx whose body does not parse is a decode error.
+                let kind = match call.status {
+                    Some(s) if !s.is_success() => ErrorKind::Api,
+                    _ => ErrorKind::Decode,
+                };
+                let mut e = Self::new(kind).with_source(source);
+                e.0.status = call.status;
+                e.0.request_id = call.request_id.as_ref().and_then(header_text);
+                e.0.retry_after = call.retry_after;
+                e
+            }
+            GeneratedError::CommunicationError(source)
+            | GeneratedError::ResponseBodyError(source)
+            | GeneratedError::InvalidUpgrade(source) => Self::from_reqwest(source),
+            GeneratedError::InvalidRequest(message) => {
+                Self::new(ErrorKind::InvalidRequest).with_message(message)
+            }
+            // Only this crate's hooks raise `Custom`: for a token that could not be had.
+            GeneratedError::Custom(message) => Self::new(ErrorKind::Token).with_message(message),
+        };
+        out.0.operation = call.operation.or(out.0.operation);
+        out.0.attempts = call.attempts;
+        out
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The HTTP status Wix answered with, if it answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.0.status
+    }
+
+    /// Wix's ID of the request (`x-wix-request-id`): give it to Wix support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+
+    /// What went wrong, in Wix's words (or this crate's, when Wix said nothing).
+    pub fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
+    /// The application error code, such as [`ErrorCode::ConversationNotFound`].
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.0.code.as_ref()
+    }
+
+    /// The fields of a bad request (400) and the rules they broke.
+    pub fn field_violations(&self) -> &[types::FieldViolation] {
+        &self.0.violations
+    }
+
+    /// How many requests were sent (retries and a token refresh included); 0 when unknown, as
+    /// for an error made with `Error::from` rather than [`WixExt::wix`].
+    pub fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+
+    /// How long Wix asked to wait before trying again (`Retry-After`), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// The operation that failed, as its generated method is named (`"send_message"`).
+    pub fn operation(&self) -> Option<&'static str> {
+        self.0.operation
+    }
+
+    /// Whether the thing asked for does not exist: a 404, or `CONVERSATION_NOT_FOUND`.
+    pub fn is_not_found(&self) -> bool {
+        self.0.status == Some(StatusCode::NOT_FOUND)
+            || self.0.code == Some(ErrorCode::ConversationNotFound)
+    }
+
+    /// Whether the same call may succeed later: 429, 503, 504, or a connection that could not be
+    /// made, timed out or broke. (The client already retried what was safe to retry.)
+    pub fn is_retryable(&self) -> bool {
+        match self.0.kind {
+            ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport => true,
+            ErrorKind::Api | ErrorKind::Token => {
+                self.0.status.is_some_and(crate::retry::is_retryable_status)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the credentials were refused (401, 403) or no app token could be had.
+    pub fn is_auth(&self) -> bool {
+        self.0.kind == ErrorKind::Token
+            || matches!(
+                self.0.status,
+                Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+            )
+    }
+
+    /// Whether Wix refused the request's content (400); see [`field_violations`](Self::field_violations).
+    pub fn is_validation(&self) -> bool {
+        self.0.status == Some(StatusCode::BAD_REQUEST)
+    }
+
+    /// Whether Wix limited the rate of requests (429); see [`retry_after`](Self::retry_after).
+    pub fn is_rate_limited(&self) -> bool {
+        self.0.status == Some(StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// Whether the request may have reached Wix even though no answer came back: for Send
+    /// Message, the message may then exist. Check the conversation before sending it again.
+    pub fn maybe_delivered(&self) -> bool {
+        matches!(self.0.kind, ErrorKind::Timeout | ErrorKind::Transport)
+    }
+
+    fn what_to_do(&self) -> String {
+        let sending = self.0.operation == Some("send_message");
+        let advice = match (&self.0.code, self.0.kind, self.0.status.map(|s| s.as_u16())) {
+            (Some(ErrorCode::ConversationNotFound), _, _) | (_, ErrorKind::Api, Some(404)) => {
+                "Check the ID. If the participant became a contact or member, Wix merged their \
+                 conversation into a new one: call Get Or Create Conversation with their current \
+                 participant ID."
+            }
+            (Some(ErrorCode::NotOwnedByBusiness), ..) => {
+                "The conversation belongs to another site: check the site ID or app instance."
+            }
+            (Some(ErrorCode::NoInboxInstance | ErrorCode::InboxInstanceNotFound), ..) => {
+                "Inbox is not set up on this site: the site owner has to enable Inbox (Wix Chat)."
+            }
+            (Some(ErrorCode::NotJoinedChatroom), ..) => {
+                "The caller is not a participant of this conversation."
+            }
+            (Some(ErrorCode::IdentityDoesNotMatch), ..) => {
+                "The sender does not match the caller or the conversation's participant: check \
+                 `sendAs` and the conversation ID."
+            }
+            (Some(ErrorCode::InvalidMediaUrl), ..) => {
+                "Wix cannot fetch an image or file of the message: use a public https URL or a \
+                 Wix Media URL."
+            }
+            (_, ErrorKind::Config, _) => "",
+            (_, ErrorKind::InvalidRequest, _) => "Set every required argument of the operation.",
+            (_, ErrorKind::Token, _) => {
+                "Check the app ID, app secret and instance ID, and that the app is installed on \
+                 the site."
+            }
+            (_, ErrorKind::Connect, _) => "Check the network and the base URL.",
+            (_, ErrorKind::Timeout | ErrorKind::Transport, _) if sending => {
+                "The message may have been sent: list the conversation's messages before sending \
+                 it again."
+            }
+            (_, ErrorKind::Timeout | ErrorKind::Transport, _) => "Try again later.",
+            (_, ErrorKind::Decode, _) => {
+                "Wix sent something the crate's spec does not describe: report it, with the \
+                 request ID."
+            }
+            (_, _, Some(400)) => "Fix the request: repeating it as it is will fail the same way.",
+            (_, _, Some(401)) => {
+                "Check the credentials: the API key and site ID, or the app ID, secret and \
+                 instance ID."
+            }
+            (_, _, Some(403)) => {
+                "The API key or app lacks a permission scope this needs (Read Inbox Messages or \
+                 Manage Inbox Messages)."
+            }
+            (_, _, Some(428)) => "Is the app installed on the site, and Inbox enabled?",
+            (_, _, Some(429)) => {
+                "Wix allows 200 requests a minute per app instance: slow down and try again later."
+            }
+            (_, _, Some(500..=599)) => {
+                "Wix has a problem on its side: try again later; if it persists, give Wix support \
+                 the request ID."
+            }
+            _ => "",
+        };
+        advice.to_string()
+    }
+}
+
+fn operation_name(operation: &str) -> &str {
+    match operation {
+        "get_conversation" => "Get Conversation",
+        "get_or_create_conversation" => "Get Or Create Conversation",
+        "list_messages" => "List Messages",
+        "send_message" => "Send Message",
+        other => other,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &*self.0;
+        match (e.kind, e.operation) {
+            (ErrorKind::Config, _) => f.write_str("the Wix Inbox client cannot be built")?,
+            (ErrorKind::Token, _) => f.write_str("no Wix app access token could be had")?,
+            (_, Some(op)) => write!(f, "{} failed", operation_name(op))?,
+            (_, None) => f.write_str("the Wix Inbox call failed")?,
+        }
+        match (e.kind, e.status) {
+            (ErrorKind::Connect, _) => f.write_str(": could not connect")?,
+            (ErrorKind::Timeout, _) => f.write_str(": no answer within the timeout")?,
+            (ErrorKind::Transport, _) => f.write_str(": the connection broke")?,
+            (ErrorKind::Decode, Some(s)) => write!(f, ": Wix's answer ({s}) could not be read")?,
+            (ErrorKind::Decode, None) => f.write_str(": Wix's answer could not be read")?,
+            (_, Some(s)) => write!(f, ": Wix answered {s}")?,
+            _ => {}
+        }
+        if e.attempts > 1 {
+            write!(f, " after {} attempts", e.attempts)?;
+        }
+        if let Some(code) = &e.code {
+            write!(f, " ({code})")?;
+        }
+        if let Some(message) = &e.message {
+            write!(f, ": {message}")?;
+        }
+        for v in &e.violations {
+            let field = v.field.as_deref().unwrap_or("?");
+            let what = v.description.as_deref().unwrap_or("invalid");
+            write!(f, "; `{field}`: {what}")?;
+            if let Some(rule) = &v.violated_rule {
+                write!(f, " ({rule})")?;
+            }
+        }
+        if let Some(source) = &e.source {
+            // The outermost cause and the innermost one ("Connection refused") say the most.
+            let mut root: &dyn std::error::Error = source.as_ref();
+            while let Some(next) = root.source() {
+                root = next;
+            }
+            match root.to_string() {
+                deepest if std::ptr::addr_eq(root, source.as_ref()) => write!(f, " ({deepest})")?,
+                deepest => write!(f, " ({source}: {deepest})")?,
+            }
+        }
+        f.write_str(".")?;
+        if let Some(wait) = e.retry_after {
+            write!(f, " Wix asked to wait {}s.", wait.as_secs())?;
+        }
+        let advice = self.what_to_do();
+        if !advice.is_empty() {
+            write!(f, " {advice}")?;
+        }
+        if let Some(id) = &e.request_id {
+            write!(f, " (request ID {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &*self.0;
+        f.debug_struct("Error")
+            .field("kind", &e.kind)
+            .field("operation", &e.operation)
+            .field("status", &e.status)
+            .field("request_id", &e.request_id)
+            .field("message", &e.message)
+            .field("code", &e.code)
+            .field("violations", &e.violations)
+            .field("attempts", &e.attempts)
+            .field("retry_after", &e.retry_after)
+            .field("source", &e.source)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<GeneratedError<types::ErrorResponse>> for Error {
+    /// Converts without the transport's record; prefer [`WixExt::wix`].
+    fn from(e: GeneratedError<types::ErrorResponse>) -> Self {
+        Self::from_generated(e, Call::default())
+    }
+}
+
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID).and_then(header_text)
+}
+
+fn header_text(value: &HeaderValue) -> Option<String> {
+    value.to_str().ok().map(str::to_string)
+}
+
+/// What the transport saw of one operation call, kept while [`WixExt::wix`] drives it.
+#[derive(Debug, Default)]
+pub(crate) struct Call {
+    pub(crate) operation: Option<&'static str>,
+    pub(crate) attempts: u32,
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) request_id: Option<HeaderValue>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) token_error: Option<Error>,
+}
+
+tokio::task_local! {
+    static CALL: RefCell<Call>;
+}
+
+/// Updates the record of the call in progress, if it is driven by [`WixExt::wix`].
+pub(crate) fn record(update: impl FnOnce(&mut Call)) {
+    let _ = CALL.try_with(|call| update(&mut call.borrow_mut()));
+}
+
+/// Turns the future of a generated operation's `send()` into one that fails with [`Error`].
+///
+/// ```no_run
+/// use wix_inbox::{types::MessageVisibility, WixExt as _};
+///
+/// # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
+/// let page = client
+///     .list_messages()
+///     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
+///     .visibility(MessageVisibility::Business)
+///     .send()
+///     .wix()
+///     .await?;
+/// println!("{} messages", page.messages.len());
+/// # Ok(()) }
+/// ```
+pub trait WixExt<T>: Sized {
+    /// Drives the operation and converts its error, with the attempts made, the request ID and
+    /// the status that the transport saw.
+    fn wix(self) -> impl Future<Output = Result<ResponseValue<T>, Error>> + Send
+    where
+        Self: Send,
+        T: Send;
+}
+
+impl<F, T> WixExt<T> for F
+where
+    F: Future<Output = Result<ResponseValue<T>, GeneratedError<types::ErrorResponse>>>,
+{
+    fn wix(self) -> impl Future<Output = Result<ResponseValue<T>, Error>> + Send
+    where
+        Self: Send,
+        T: Send,
+    {
+        // `map` rather than an `async` block: the operation's future is large, and an `async`
+        // block would hold it twice.
+        let converted = self.map(|result| {
+            result.map_err(|e| Error::from_generated(e, CALL.with(|call| call.take())))
+        });
+        CALL.scope(RefCell::new(Call::default()), converted)
+    }
+}

@@ -1,0 +1,294 @@
+//! Retries: when a request is tried again, how long the client waits first, and the loop that
+//! sends every request of the generated operations.
+//!
+//! What is retried:
+//! - an answer 429, 503 or 504, and a connection that timed out or broke, for the operations
+//!   that are safe to repeat: Get Conversation, List Messages, Get Or Create Conversation;
+//! - a connection that could not be made at all, for every operation, Send Message included:
+//!   the request provably never reached Wix. Send Message is retried for nothing else, so a
+//!   message is never sent twice;
+//! - a 401 of a client with app credentials, once, after getting a new access token (see
+//!   [`auth`](crate::auth)); this does not count against [`RetryPolicy::max_attempts`].
+//!
+//! The wait before retry `n` is drawn uniformly from zero to `initial_backoff × 2ⁿ⁻¹`, capped
+//! at `max_backoff` ("full jitter"), unless Wix sent `Retry-After`: then that is waited, if it
+//! is no longer than `max_retry_after` (a longer one gives up at once and the error carries it).
+//! No retry starts once `max_elapsed` would be exceeded.
+
+use std::{
+    hash::{BuildHasher, Hasher},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use reqwest::{
+    header::{HeaderMap, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER},
+    ResponseBuilderExt as _, StatusCode,
+};
+use tracing::{field::Empty, Instrument};
+
+use crate::{client::Transport, error};
+
+/// How the client retries; see the [module](self) for what it retries.
+///
+/// ```
+/// use std::time::Duration;
+/// use wix_inbox::RetryPolicy;
+///
+/// let patient = RetryPolicy::default().max_attempts(5).max_elapsed(Duration::from_secs(120));
+/// let never = RetryPolicy::disabled();
+/// # let _ = (patient, never);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_elapsed: Duration,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, backoff from 250 ms up to 8 s, 60 s in all, `Retry-After` up to 30 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            max_elapsed: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: every request is sent once (an app token is still renewed once on a 401).
+    pub fn disabled() -> Self {
+        Self::default().max_attempts(1)
+    }
+
+    /// Attempts in all, the first included (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The cap of the wait before the first retry; it doubles for each retry after.
+    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+        self.initial_backoff = wait;
+        self
+    }
+
+    /// The largest cap of a wait computed by backoff.
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// The time, from the first attempt, after which no retry starts.
+    pub fn max_elapsed(mut self, total: Duration) -> Self {
+        self.max_elapsed = total;
+        self
+    }
+
+    /// The longest `Retry-After` the client waits; a longer one gives up at once.
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// The wait before the next attempt, after `attempts` attempts were made `elapsed` ago; `None`
+    /// to give up.
+    pub(crate) fn delay(
+        &self,
+        attempts: u32,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let wait = match retry_after {
+            Some(asked) if asked > self.max_retry_after => return None,
+            Some(asked) => asked,
+            None => {
+                let doubling = 2u32.saturating_pow(attempts.saturating_sub(1));
+                full_jitter(
+                    self.initial_backoff
+                        .saturating_mul(doubling)
+                        .min(self.max_backoff),
+                )
+            }
+        };
+        (elapsed + wait <= self.max_elapsed).then_some(wait)
+    }
+}
+
+/// A wait drawn uniformly from `0..=cap`.
+fn full_jitter(cap: Duration) -> Duration {
+    // A fresh `RandomState` is randomly keyed: enough randomness for jitter, without a dependency.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(random % nanos.saturating_add(1))
+}
+
+/// The statuses that say "try again later": 429, 503, 504.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let seconds = (at.timestamp() - chrono::Utc::now().timestamp()).max(0);
+    Some(Duration::from_secs(seconds.unsigned_abs()))
+}
+
+/// Whether an operation may be sent twice without doing something twice.
+fn is_repeatable(operation: &str) -> bool {
+    matches!(
+        operation,
+        "get_conversation" | "list_messages" | "get_or_create_conversation"
+    )
+}
+
+enum Next {
+    Done,
+    RenewToken,
+    Retry(Option<Duration>),
+}
+
+/// Sends `request` of `operation`, retrying and renewing the app token as the module says.
+/// Returns the last answer, its body read in full.
+pub(crate) async fn execute(
+    http: &reqwest::Client,
+    transport: &Transport,
+    mut request: reqwest::Request,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let policy = transport.retry();
+    let repeatable = is_repeatable(operation);
+    let started = Instant::now();
+    let mut token_renewed = false;
+    let mut retries = 0;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let spare = request.try_clone();
+        let span = tracing::info_span!(
+            "wix_inbox.request",
+            operation,
+            attempt,
+            method = %request.method(),
+            status = Empty,
+            request_id = Empty,
+        );
+        let outcome = send(http, request).instrument(span.clone()).await;
+        let next = match &outcome {
+            Ok(response) => {
+                let status = response.status();
+                let request_id = response.headers().get(error::REQUEST_ID).cloned();
+                let wait = (!status.is_success())
+                    .then(|| retry_after(response.headers()))
+                    .flatten();
+                span.record("status", status.as_u16());
+                if let Some(id) = request_id.as_ref().and_then(|id| id.to_str().ok()) {
+                    span.record("request_id", id);
+                }
+                error::record(|call| {
+                    call.attempts = attempt;
+                    call.status = Some(status);
+                    call.request_id = request_id;
+                    call.retry_after = wait;
+                });
+                if status == StatusCode::UNAUTHORIZED && !token_renewed && transport.auth().renews()
+                {
+                    Next::RenewToken
+                } else if repeatable && is_retryable_status(status) {
+                    Next::Retry(wait)
+                } else {
+                    Next::Done
+                }
+            }
+            Err(e) => {
+                span.in_scope(|| tracing::debug!(error = %e, "request failed"));
+                error::record(|call| {
+                    call.attempts = attempt;
+                    call.status = None;
+                    call.request_id = None;
+                    call.retry_after = None;
+                });
+                let never_sent = e.is_connect();
+                if never_sent || (repeatable && !e.is_builder()) {
+                    Next::Retry(None)
+                } else {
+                    Next::Done
+                }
+            }
+        };
+        let Some(mut spare) = spare else {
+            return outcome;
+        };
+        match next {
+            Next::Done => return outcome,
+            Next::RenewToken => {
+                token_renewed = true;
+                let stale = spare.headers().get(AUTHORIZATION).cloned();
+                // Boxed: a rare path, kept out of the size of every call's future.
+                let renewal = Box::pin(transport.auth().renew(http, policy, stale.as_ref()));
+                match renewal.await {
+                    Ok(fresh) => {
+                        spare.headers_mut().insert(AUTHORIZATION, fresh);
+                    }
+                    Err(e) => {
+                        error::record(|call| call.token_error = Some(e));
+                        return outcome;
+                    }
+                }
+            }
+            Next::Retry(asked) => {
+                retries += 1;
+                let Some(wait) = policy.delay(retries, asked, started.elapsed()) else {
+                    return outcome;
+                };
+                span.in_scope(|| tracing::info!(wait_ms = wait.as_millis() as u64, "retrying"));
+                tokio::time::sleep(wait).await;
+            }
+        }
+        request = spare;
+    }
+}
+
+/// Sends one request and reads the whole answer, so that a connection that breaks mid-answer is
+/// seen here, where it can be retried. An error answer with an empty body (usual for 5xx) gets
+/// the body `{}`: Wix's error JSON with every (optional) part absent.
+async fn send(
+    http: &reqwest::Client,
+    request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    let response = http.execute(request).await?;
+    let url = response.url().clone();
+    let (mut parts, body) = http::Response::from(response).into_parts();
+    let mut body = body.collect().await?.to_bytes();
+    if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
+        parts.headers.remove(CONTENT_LENGTH);
+        body = Bytes::from_static(b"{}");
+    }
+    // Keeping the URL spares `reqwest::Response::from` parsing a placeholder one.
+    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(with_url.into_parts().0.extensions);
+    }
+    Ok(http::Response::from_parts(parts, body).into())
+}

@@ -1,0 +1,307 @@
+//! Construction and credentials: API key headers, app tokens (cached, one renewal for many
+//! callers, renewed on 401 and before expiry), token endpoint failures, bad configuration.
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    sync::Arc,
+    time::Duration,
+};
+
+use serde_json::json;
+use wix_inbox::{Client, ErrorKind, WixExt as _};
+
+use crate::harness::{conversation, json, Server};
+
+const TOKEN_PATH: &str = "/oauth2/token";
+const GET_PATH: &str = "/inbox/v2/conversations/conv-1";
+
+/// A server with a token endpoint that hands out `tok-1`, `tok-2`, ... (after `delay`, living
+/// `expires_in` seconds) and an API that accepts only the newest token.
+async fn app_server(delay: Duration, expires_in: u64) -> Server {
+    let issued = Arc::new(AtomicUsize::new(0));
+    Server::start(move |seen, _| {
+        let issued = issued.clone();
+        async move {
+            if seen.path == TOKEN_PATH {
+                tokio::time::sleep(delay).await;
+                let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+                return json(
+                    200,
+                    json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": expires_in}),
+                    &[],
+                );
+            }
+            let newest = format!("tok-{}", issued.load(Ordering::SeqCst));
+            if seen.header("authorization") != Some(newest.as_str()) {
+                return json(401, json!({"message": "invalid token"}), &[]);
+            }
+            json(200, conversation("conv-1"), &[])
+        }
+    })
+    .await
+}
+
+fn app_client(server: &Server) -> Client {
+    Client::builder()
+        .base_url(&server.url)
+        .app("app-1", "app-secret-xyz", "inst-1")
+        .retry(crate::harness::quick_retries())
+        .build()
+        .unwrap()
+}
+
+async fn get(client: &Client) -> Result<(), wix_inbox::Error> {
+    client
+        .get_conversation()
+        .conversation_id("conv-1")
+        .send()
+        .wix()
+        .await
+        .map(drop)
+}
+
+#[tokio::test]
+async fn api_key_sends_the_key_raw_and_the_site_and_no_api_version() {
+    let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
+    get(&server.client()).await.unwrap();
+    let seen = &server.seen()[0];
+    assert_eq!(seen.header("authorization"), Some("test-key"));
+    assert_eq!(seen.header("wix-site-id"), Some("site-1"));
+    assert_eq!(seen.header("api-version"), None);
+    assert_eq!(seen.header("wix-account-id"), None);
+    let agent = seen.header("user-agent").unwrap();
+    assert_eq!(agent, concat!("wix-inbox/", env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test]
+async fn user_agent_names_the_product_then_the_crate() {
+    let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
+    get(&server.builder().user_agent("my-app/1.2").build().unwrap())
+        .await
+        .unwrap();
+    let agent = server.seen()[0].header("user-agent").unwrap().to_string();
+    assert_eq!(
+        agent,
+        concat!("my-app/1.2 wix-inbox/", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn app_gets_a_token_sends_it_raw_and_reuses_it() {
+    let server = app_server(Duration::ZERO, 14_400).await;
+    let client = app_client(&server);
+    for _ in 0..3 {
+        get(&client).await.unwrap();
+    }
+    assert_eq!(server.count(TOKEN_PATH), 1);
+    let seen = server.seen();
+    let token_request = seen.iter().find(|s| s.path == TOKEN_PATH).unwrap();
+    assert_eq!(token_request.method, "POST");
+    assert_eq!(
+        token_request.json(),
+        json!({"grant_type": "client_credentials", "client_id": "app-1",
+               "client_secret": "app-secret-xyz", "instance_id": "inst-1"})
+    );
+    for call in seen.iter().filter(|s| s.path == GET_PATH) {
+        assert_eq!(call.header("authorization"), Some("tok-1"));
+        assert_eq!(call.header("wix-site-id"), None);
+        assert_eq!(call.header("api-version"), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_callers_cause_one_token_request() {
+    let server = app_server(Duration::from_millis(100), 14_400).await;
+    let client = app_client(&server);
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { get(&client).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(server.count(TOKEN_PATH), 1);
+    assert_eq!(server.count(GET_PATH), 50);
+}
+
+#[tokio::test]
+async fn a_401_gets_one_new_token_and_one_retry() {
+    let server = app_server(Duration::ZERO, 14_400).await;
+    let client = app_client(&server);
+    get(&client).await.unwrap();
+    // Another holder of the app's credentials gets a token: ours is now refused.
+    let other = app_client(&server);
+    get(&other).await.unwrap();
+    get(&client).await.unwrap();
+    // Ours: token 1, refused once, token 3.
+    assert_eq!(server.count(TOKEN_PATH), 3);
+    let auths: Vec<_> = server
+        .seen()
+        .iter()
+        .filter(|s| s.path == GET_PATH)
+        .map(|s| s.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(auths, ["tok-1", "tok-2", "tok-1", "tok-3"]);
+}
+
+#[tokio::test]
+async fn a_401_after_a_new_token_is_returned_not_retried_again() {
+    let server = Server::start(|seen, _| async move {
+        if seen.path == TOKEN_PATH {
+            return json(
+                200,
+                json!({"access_token": "tok", "expires_in": 14400}),
+                &[],
+            );
+        }
+        json(
+            401,
+            json!({"message": "no"}),
+            &[("x-wix-request-id", "r-401")],
+        )
+    })
+    .await;
+    let e = get(&app_client(&server)).await.unwrap_err();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(e.attempts(), 2);
+    assert!(e.is_auth());
+    assert_eq!(server.count(GET_PATH), 2);
+    assert_eq!(server.count(TOKEN_PATH), 2);
+}
+
+#[tokio::test]
+async fn the_token_is_renewed_shortly_before_it_expires() {
+    let server = app_server(Duration::ZERO, 1).await;
+    let client = app_client(&server);
+    get(&client).await.unwrap();
+    get(&client).await.unwrap();
+    assert_eq!(server.count(TOKEN_PATH), 1);
+    // A 1 s token is renewed after 0.9 s, before Wix would refuse it.
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    get(&client).await.unwrap();
+    assert_eq!(server.count(TOKEN_PATH), 2);
+    assert_eq!(server.count(GET_PATH), 3, "no call was refused");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_failure_is_a_typed_error_with_the_request_id() {
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({"message": "invalid client credentials"}),
+            &[("x-wix-request-id", "tok-req-7")],
+        )
+    })
+    .await;
+    let e = get(&app_client(&server)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Token);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
+    assert_eq!(e.request_id(), Some("tok-req-7"));
+    assert_eq!(e.message(), Some("invalid client credentials"));
+    assert!(e.is_auth());
+    let text = e.to_string();
+    assert!(text.contains("tok-req-7"), "{text}");
+    assert!(text.contains("app secret"), "says what to check: {text}");
+    assert!(!text.contains("app-secret-xyz"));
+    assert_eq!(server.count(GET_PATH), 0);
+    // Without `.wix()` the kind survives.
+    let plain = app_client(&server)
+        .get_conversation()
+        .conversation_id("conv-1")
+        .send()
+        .await
+        .map_err(wix_inbox::Error::from)
+        .unwrap_err();
+    assert_eq!(plain.kind(), ErrorKind::Token);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_503_is_retried() {
+    let server = Server::start(|seen, n| async move {
+        if seen.path == TOKEN_PATH && n == 0 {
+            return json(503, json!({}), &[]);
+        }
+        if seen.path == TOKEN_PATH {
+            return json(
+                200,
+                json!({"access_token": "tok-1", "expires_in": 14400}),
+                &[],
+            );
+        }
+        json(200, conversation("conv-1"), &[])
+    })
+    .await;
+    get(&app_client(&server)).await.unwrap();
+    assert_eq!(server.count(TOKEN_PATH), 2);
+}
+
+#[test]
+fn bad_configuration_is_a_config_error_that_says_what_to_do() {
+    let cases = [
+        (Client::builder(), "no credentials"),
+        (Client::builder().api_key("k"), ".site_id"),
+        (
+            Client::builder().api_key("k").site_id(""),
+            "must not be empty",
+        ),
+        (
+            Client::builder()
+                .api_key("k")
+                .site_id("s")
+                .app("a", "b", "c"),
+            "more than one",
+        ),
+        (Client::builder().app("a", "", "c"), "must not be empty"),
+        (
+            Client::builder().app("a", "b", "c").site_id("s"),
+            "site ID goes with an API key",
+        ),
+        (
+            Client::builder().no_auth().base_url("not a url"),
+            "not a URL",
+        ),
+        (
+            Client::builder().no_auth().base_url("ftp://example.com"),
+            "http or https",
+        ),
+        (
+            Client::builder().api_key("bad\nkey").site_id("s"),
+            "not a valid HTTP header",
+        ),
+    ];
+    for (builder, says) in cases {
+        let e = builder.build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let ok = Client::builder()
+        .api_key("k")
+        .site_id("s")
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(1))
+        .build();
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn a_trailing_slash_of_the_base_url_is_ignored() {
+    let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
+    let client = server
+        .builder()
+        .base_url(format!("{}/", server.url))
+        .build()
+        .unwrap();
+    get(&client).await.unwrap();
+    assert_eq!(server.seen()[0].path, GET_PATH);
+}
+
+#[test]
+fn operation_futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let client = Client::builder().no_auth().build().unwrap();
+    assert_send(client.get_conversation().conversation_id("c").send());
+    assert_send(client.get_conversation().conversation_id("c").send().wix());
+    assert_send(client.list_all_messages("c", wix_inbox::types::MessageVisibility::Business));
+}

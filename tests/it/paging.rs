@@ -1,0 +1,146 @@
+//! `Client::list_all_messages`: follows the cursor with the same visibility to the end, fetching
+//! a page only when the consumer wants more.
+
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde_json::{json, Value};
+use wix_inbox::{types::MessageVisibility, ErrorKind, RetryPolicy};
+
+use crate::harness::{json, Server};
+
+const PAGE: usize = 3;
+const TOTAL: usize = 8;
+
+/// Messages 1..=TOTAL in pages of PAGE; the cursor of the page starting at `i` is `cur-i`.
+fn page(cursor: Option<&str>) -> Value {
+    let start: usize = cursor.map_or(0, |c| c.trim_start_matches("cur-").parse().unwrap());
+    let end = (start + PAGE).min(TOTAL);
+    let messages: Vec<Value> = (start..end)
+        .map(|i| json!({"id": (i + 1).to_string(), "sequence": (i + 1).to_string()}))
+        .collect();
+    let next = (end < TOTAL).then(|| format!("cur-{end}"));
+    json!({"messages": messages, "pagingMetadata": {"count": messages.len(), "cursors": {"next": next}}})
+}
+
+async fn paged_server() -> Server {
+    Server::start(|seen, _| async move {
+        json(200, page(seen.query_value("paging.cursor").as_deref()), &[])
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_page_is_followed_with_the_same_visibility() {
+    let server = paged_server().await;
+    let messages: Vec<_> = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = messages.iter().map(|m| m.id.clone().unwrap()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    let cursors: Vec<_> = seen
+        .iter()
+        .map(|s| s.query_value("paging.cursor"))
+        .collect();
+    assert_eq!(
+        cursors,
+        [None, Some("cur-3".to_string()), Some("cur-6".to_string())]
+    );
+    for s in &seen {
+        assert_eq!(s.path, "/inbox/v2/messages");
+        assert_eq!(s.query_value("conversationId").as_deref(), Some("conv-1"));
+        assert_eq!(s.query_value("visibility").as_deref(), Some("BUSINESS"));
+        assert_eq!(s.query_value("sorting.order"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_page_is_fetched_only_when_the_consumer_wants_more() {
+    let server = paged_server().await;
+    let mut stream = Box::pin(
+        server
+            .client()
+            .list_all_messages("conv-1", MessageVisibility::BusinessAndParticipant),
+    );
+    assert!(server.seen().is_empty(), "nothing before the first poll");
+    for _ in 0..PAGE {
+        stream.next().await.unwrap().unwrap();
+    }
+    assert_eq!(server.seen().len(), 1);
+    stream.next().await.unwrap().unwrap();
+    assert_eq!(server.seen().len(), 2);
+    drop(stream);
+    assert_eq!(server.seen().len(), 2, "stopping fetches nothing more");
+
+    let first_four: Vec<_> = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .take(4)
+        .collect()
+        .await;
+    assert_eq!(first_four.len(), 4);
+    assert_eq!(server.seen().len(), 4, "two more pages");
+}
+
+#[tokio::test]
+async fn an_error_ends_the_stream_after_it_is_yielded() {
+    let server = Server::start(|seen, _| async move {
+        match seen.query_value("paging.cursor") {
+            None => json(200, page(None), &[]),
+            Some(_) => json(
+                404,
+                json!({"details": {"applicationError": {"code": "CONVERSATION_NOT_FOUND"}}}),
+                &[],
+            ),
+        }
+    })
+    .await;
+    let client = server
+        .builder()
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let items: Vec<_> = client
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .collect()
+        .await;
+    assert_eq!(items.len(), PAGE + 1);
+    let e = items.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+    assert!(e.is_not_found());
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn an_empty_conversation_is_an_empty_stream() {
+    let server = Server::start(|_, _| async { json(200, json!({}), &[]) }).await;
+    let items: Vec<_> = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .collect()
+        .await;
+    assert!(items.is_empty());
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cursor_that_does_not_move_ends_the_stream() {
+    let server = Server::start(|_, _| async {
+        json(
+            200,
+            json!({"messages": [{"id": "1"}], "pagingMetadata": {"cursors": {"next": "same"}}}),
+            &[],
+        )
+    })
+    .await;
+    let items: Vec<_> = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(server.seen().len(), 2);
+}
