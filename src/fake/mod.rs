@@ -72,13 +72,17 @@
 //!   sure the conversation ID is current"); the old conversation's ID answers 404
 //!   `CONVERSATION_NOT_FOUND` to Get Conversation, List Messages and Send Message, so an app
 //!   that ignores Conversations Merged finds out in tests rather than in production.
-//! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]) whose
-//!   claims are `{data, iat, exp}`, `data` being the JSON text of a
-//!   [`WebhookEnvelope`] whose `identity` and `data` are JSON
-//!   text of a [`WebhookIdentity`](crate::types::WebhookIdentity) and a
-//!   [`DomainEvent`]. It is POSTed to every receiver and redelivered,
-//!   with the same event ID, while a receiver does not answer 200 within 1250 ms (bounded
-//!   attempts with a short doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]; signed
+//!   by the [`TestSigner`] of the `webhooks` module, so a
+//!   [`WebhookVerifier`](crate::webhooks::WebhookVerifier) made with that key accepts it) whose
+//!   claims are `{data, iat, exp}`, `data` being the JSON text of a [`WebhookEnvelope`] whose
+//!   `identity` and `data` are JSON text of a [`WebhookIdentity`](crate::types::WebhookIdentity)
+//!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
+//!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
+//!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
+//!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
+//!   fake with an API key or the app's credentials.
 //! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
