@@ -254,3 +254,63 @@ impl TestEvent {
         claims
     }
 }
+
+/// A private key given to [`TestSigner::from_private_key_pem`] that cannot sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidSigningKey(&'static str);
+
+impl std::fmt::Display for InvalidSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the signing key is not usable: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidSigningKey {}
+
+impl TestSigner {
+    /// A signer with an existing RSA private key, as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`),
+    /// e.g. one written by [`generate_private_key_pem`](Self::generate_private_key_pem) or by
+    /// `wix-inbox fake serve`.
+    pub fn from_private_key_pem(private_key_pem: &str) -> Result<Self, InvalidSigningKey> {
+        let body: String = private_key_pem
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| *l != "-----BEGIN PRIVATE KEY-----")
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----END"))
+            .collect();
+        if body.is_empty() {
+            return Err(InvalidSigningKey(
+                "expected a PKCS#8 PEM block (-----BEGIN PRIVATE KEY-----)",
+            ));
+        }
+        let der = STANDARD
+            .decode(body)
+            .map_err(|_| InvalidSigningKey("the PEM body is not base64"))?;
+        let pair =
+            KeyPair::from_pkcs8(&der).map_err(|_| InvalidSigningKey("not an RSA private key"))?;
+        let public: PublicKeyX509Der<'static> = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| InvalidSigningKey("its public key cannot be encoded"))?;
+        let encoding_key = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &der).as_bytes())
+            .map_err(|_| InvalidSigningKey("jsonwebtoken rejects it"))?;
+        Ok(TestSigner {
+            encoding_key,
+            public_key_pem: pem("PUBLIC KEY", public.as_ref()),
+            public_key_der: public.as_ref().to_vec(),
+        })
+    }
+
+    /// A fresh RSA-2048 private key as PKCS#8 PEM, for [`from_private_key_pem`](Self::from_private_key_pem)
+    /// (and for a fake Inbox that should sign with a key written to a file).
+    ///
+    /// # Panics
+    ///
+    /// If the crypto library fails to generate or encode a key.
+    pub fn generate_private_key_pem() -> String {
+        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
+        let private: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8 encoding");
+        pem("PRIVATE KEY", private.as_ref())
+    }
+}

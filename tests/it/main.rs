@@ -1,6 +1,8 @@
 //! The crate's integration tests, in one binary so that the crate is linked once.
 
 mod build_script;
+#[cfg(feature = "cli")]
+mod cli;
 mod fake;
 mod fixtures;
 mod operations;

@@ -1,0 +1,158 @@
+//! The API commands: credentials from the environment, one call, JSON on stdout.
+
+use futures_util::TryStreamExt;
+use wix_inbox::types::{
+    BasicMessageData, BasicMessagePayload, GetOrCreateConversationRequest, Message, MessageContent,
+    MessageDirection, MessageVisibility, ParticipantId, SendMessageRequest,
+};
+use wix_inbox::{Client, WixExt};
+
+use crate::args::{Global, List, Participant, Send, Visibility};
+use crate::{print_json, Failure, Outcome};
+
+/// The client, with credentials from WIX_API_KEY + WIX_SITE_ID or WIX_APP_ID + WIX_APP_SECRET +
+/// WIX_INSTANCE_ID.
+fn client(global: &Global) -> Result<Client, Failure> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut builder = Client::builder();
+    builder = match (var("WIX_API_KEY"), var("WIX_APP_ID")) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Usage(
+                "both WIX_API_KEY and WIX_APP_ID are set: choose one way to authenticate".into(),
+            ))
+        }
+        (Some(key), None) => {
+            let site = var("WIX_SITE_ID").ok_or_else(|| {
+                Failure::Usage("WIX_API_KEY is set but WIX_SITE_ID is not: set both".into())
+            })?;
+            builder.api_key(key).site_id(site)
+        }
+        (None, Some(app_id)) => match (var("WIX_APP_SECRET"), var("WIX_INSTANCE_ID")) {
+            (Some(secret), Some(instance)) => builder.app(app_id, secret, instance),
+            _ => {
+                return Err(Failure::Usage(
+                    "WIX_APP_ID is set: WIX_APP_SECRET and WIX_INSTANCE_ID are needed too".into(),
+                ))
+            }
+        },
+        (None, None) => {
+            return Err(Failure::Usage(
+                "no credentials: set WIX_API_KEY and WIX_SITE_ID, or WIX_APP_ID, WIX_APP_SECRET \
+                 and WIX_INSTANCE_ID"
+                    .into(),
+            ))
+        }
+    };
+    if let Some(url) = &global.base_url {
+        builder = builder.base_url(url);
+    }
+    builder.build().map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// An API error: one line with what happened and Wix's request id (the error's Display says
+/// both, and never holds a secret).
+fn failed(e: wix_inbox::Error) -> Failure {
+    Failure::Failed(e.to_string())
+}
+
+fn visibility(v: Visibility) -> MessageVisibility {
+    match v {
+        Visibility::Business => MessageVisibility::Business,
+        Visibility::BusinessAndParticipant => MessageVisibility::BusinessAndParticipant,
+    }
+}
+
+pub async fn get_conversation(global: &Global, id: String) -> Outcome {
+    let client = client(global)?;
+    let response = client
+        .get_conversation()
+        .conversation_id(id)
+        .send()
+        .wix()
+        .await
+        .map_err(failed)?;
+    print_json(&*response)
+}
+
+pub async fn get_or_create(global: &Global, who: Participant) -> Outcome {
+    let participant_id = match who {
+        Participant {
+            visitor: Some(id), ..
+        } => ParticipantId::AnonymousVisitorId(id),
+        Participant {
+            contact: Some(id), ..
+        } => ParticipantId::ContactId(id),
+        Participant {
+            member: Some(id), ..
+        } => ParticipantId::MemberId(id),
+        _ => {
+            return Err(Failure::Usage(
+                "give one of --visitor, --contact, --member".into(),
+            ))
+        }
+    };
+    let client = client(global)?;
+    let response = client
+        .get_or_create_conversation()
+        .body(GetOrCreateConversationRequest { participant_id })
+        .send()
+        .wix()
+        .await
+        .map_err(failed)?;
+    print_json(&*response)
+}
+
+pub async fn list_messages(global: &Global, args: List) -> Outcome {
+    let client = client(global)?;
+    let visibility = visibility(args.visibility);
+    if args.all {
+        let messages: Vec<Message> = client
+            .list_all_messages(args.conversation_id, visibility)
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        return print_json(&messages);
+    }
+    let response = client
+        .list_messages()
+        .conversation_id(args.conversation_id)
+        .visibility(visibility)
+        .send()
+        .wix()
+        .await
+        .map_err(failed)?;
+    print_json(&*response)
+}
+
+pub async fn send_message(global: &Global, args: Send) -> Outcome {
+    let client = client(global)?;
+    let message = Message {
+        content: Some(MessageContent {
+            preview_text: Some(args.text.clone()),
+            basic: Some(BasicMessagePayload {
+                items: vec![BasicMessageData {
+                    text: Some(args.text),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        direction: Some(MessageDirection::BusinessToParticipant),
+        visibility: Some(visibility(args.visibility)),
+        ..Default::default()
+    };
+    let response = client
+        .send_message()
+        .body(SendMessageRequest {
+            conversation_id: args.conversation_id,
+            message,
+            send_as: None,
+            send_notifications: None,
+            silent: None,
+        })
+        .send()
+        .wix()
+        .await
+        .map_err(failed)?;
+    print_json(&*response)
+}

@@ -1,0 +1,204 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Verify Wix webhook bodies, call the Wix Inbox API, and run a fake Inbox.
+///
+/// Auth comes from WIX_API_KEY + WIX_SITE_ID, or WIX_APP_ID + WIX_APP_SECRET + WIX_INSTANCE_ID.
+/// Exit codes: 0 done, 1 failed (verification, API error), 2 wrong invocation.
+#[derive(Parser, Debug)]
+#[command(name = "wix-inbox", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every API command takes.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Base URL of the API (a fake, a proxy); https://www.wixapis.com by default.
+    #[arg(long, env = "WIX_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Webhook bodies.
+    #[command(subcommand)]
+    Webhook(Webhook),
+    /// Get Conversation and Get Or Create Conversation.
+    #[command(subcommand)]
+    Conversations(Conversations),
+    /// List Messages and Send Message.
+    #[command(subcommand)]
+    Messages(Messages),
+    /// The fake Inbox.
+    #[command(subcommand)]
+    Fake(Fake),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Webhook {
+    /// Verify a webhook body (a JWT) and print the event as JSON.
+    Verify(Verify),
+}
+
+#[derive(Args, Debug)]
+pub struct Verify {
+    /// The app's public key: a PEM file, or a file holding base64 of the PEM.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: PathBuf,
+    /// The request body; stdin when left out or `-`.
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+    /// Clock skew allowed for `exp` and `nbf`, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub leeway: Option<u64>,
+    /// Accept a token without `exp`.
+    #[arg(long)]
+    pub allow_missing_exp: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Conversations {
+    /// Get a conversation by ID.
+    Get {
+        /// The conversation ID.
+        id: String,
+    },
+    /// Get or create the conversation with a visitor, contact or member.
+    GetOrCreate(Participant),
+}
+
+/// Exactly one participant ID.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct Participant {
+    /// An anonymous visitor ID.
+    #[arg(long, value_name = "ID")]
+    pub visitor: Option<String>,
+    /// A contact ID.
+    #[arg(long, value_name = "ID")]
+    pub contact: Option<String>,
+    /// A member ID.
+    #[arg(long, value_name = "ID")]
+    pub member: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Messages {
+    /// List the messages of a conversation (one page, or every page with --all).
+    List(List),
+    /// Send a text message to the participant.
+    Send(Send),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Visibility {
+    /// Messages for the business only.
+    Business,
+    /// Messages the participant sees as well.
+    BusinessAndParticipant,
+}
+
+#[derive(Args, Debug)]
+pub struct List {
+    /// The conversation ID.
+    pub conversation_id: String,
+    /// Which messages: `business` lists all of them.
+    #[arg(long, value_enum, default_value = "business-and-participant")]
+    pub visibility: Visibility,
+    /// Follow every page and print all messages as one JSON array.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct Send {
+    /// The conversation ID.
+    pub conversation_id: String,
+    /// The text to send.
+    #[arg(long)]
+    pub text: String,
+    /// Who sees the message.
+    #[arg(long, value_enum, default_value = "business-and-participant")]
+    pub visibility: Visibility,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Fake {
+    /// Run the fake Inbox until interrupted.
+    Serve(Serve),
+    /// Print a webhook body signed as Wix does, to test a receiver with curl.
+    Sign(Sign),
+}
+
+#[derive(Args, Debug)]
+pub struct Serve {
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the webhook key pair (public.pem, private.pem); a new temporary
+    /// directory when left out.
+    #[arg(long, value_name = "DIR")]
+    pub key_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EventKind {
+    /// Conversations Merged.
+    ConversationsMerged,
+    /// Message Sent To Business.
+    MessageSentToBusiness,
+    /// Message Sent To Participant.
+    MessageSentToParticipant,
+    /// Button Interacted.
+    ButtonInteracted,
+}
+
+#[derive(Args, Debug)]
+#[group(skip)]
+pub struct Sign {
+    /// The private key (PKCS#8 PEM), e.g. the one `fake serve` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub private_key: PathBuf,
+    /// The event to make.
+    #[arg(long, value_enum, group = "what")]
+    pub event: Option<EventKind>,
+    /// A domain event as JSON (the shape of Wix's webhook examples) to sign as it is.
+    #[arg(long, value_name = "FILE", group = "what")]
+    pub event_file: Option<PathBuf>,
+    /// The conversation (message and button events; the target of a merge).
+    #[arg(long, value_name = "ID")]
+    pub conversation_id: Option<String>,
+    /// A conversation merged into --conversation-id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub old_conversation_id: Vec<String>,
+    /// The text of a message event.
+    #[arg(long, default_value = "Hello from wix-inbox")]
+    pub text: String,
+    /// The sender of Message Sent To Business: an anonymous visitor ID.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["contact", "member"])]
+    pub visitor: Option<String>,
+    /// The sender: a contact ID.
+    #[arg(long, value_name = "ID", conflicts_with = "member")]
+    pub contact: Option<String>,
+    /// The sender: a member ID.
+    #[arg(long, value_name = "ID")]
+    pub member: Option<String>,
+    /// The interaction of a Button Interacted event.
+    #[arg(long, value_name = "ID", default_value = "interaction-1")]
+    pub interaction_id: String,
+    /// Seconds until the token expires (negative: already expired).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        allow_hyphen_values = true
+    )]
+    pub expires_in: i64,
+}

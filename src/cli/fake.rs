@@ -1,0 +1,222 @@
+//! `fake serve` and `fake sign`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use wix_inbox::fake::FakeInbox;
+use wix_inbox::types::{
+    ActionEvent, BasicMessageData, BasicMessagePayload, ButtonInteracted, ConversationsMerged,
+    DomainEvent, IdentificationData, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility,
+};
+use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+
+use crate::args::{EventKind, Serve, Sign};
+use crate::{read_input, Failure, Outcome};
+
+/// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
+/// Ctrl-C.
+pub async fn serve(args: Serve) -> Outcome {
+    let dir = match args.key_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("wix-inbox-fake-{}", std::process::id())),
+    };
+    let private_pem = TestSigner::generate_private_key_pem();
+    let signer = TestSigner::from_private_key_pem(&private_pem)
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    let public_pem = signer.public_key_pem().to_owned();
+    let public_path = dir.join("public.pem");
+    let private_path = dir.join("private.pem");
+    write_file(&dir, &public_path, &public_pem)?;
+    write_file(&dir, &private_path, &private_pem)?;
+
+    let fake = FakeInbox::builder()
+        .port(args.port)
+        .signer(signer)
+        .start()
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot start the fake Inbox: {e}")))?;
+    println!("fake Wix Inbox listening; stop it with Ctrl-C");
+    println!("WIX_BASE_URL={}", fake.base_url());
+    println!("WIX_API_KEY={}", fake.api_key());
+    println!("WIX_SITE_ID={}", fake.site_id());
+    println!("WIX_APP_ID={}", fake.app_id());
+    println!("WIX_APP_SECRET={}", fake.app_secret());
+    println!("WIX_INSTANCE_ID={}", fake.instance_id());
+    println!("public key: {}", public_path.display());
+    println!("private key: {}", private_path.display());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
+    fake.shutdown().await;
+    Ok(())
+}
+
+fn write_file(dir: &Path, path: &PathBuf, text: &str) -> Outcome {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(path, text))
+        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Prints a body signed as Wix signs it.
+pub fn sign(args: Sign) -> Outcome {
+    let key = read_input(Some(&args.private_key), "private key")?;
+    let key = String::from_utf8_lossy(&key);
+    let signer = TestSigner::from_private_key_pem(&key)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", args.private_key.display())))?;
+    let (event_type, domain_event) = match (&args.event, &args.event_file) {
+        (_, Some(file)) => from_file(file)?,
+        (Some(kind), None) => made(*kind, &args)?,
+        (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
+    };
+    let mut event = TestEvent::new(event_type, domain_event);
+    event.exp = Some(event.iat + args.expires_in);
+    println!("{}", signer.sign_event(&event));
+    Ok(())
+}
+
+/// A domain event from a file, its event type from `entityFqdn` and `slug`.
+fn from_file(file: &Path) -> Result<(String, Value), Failure> {
+    let text = read_input(Some(file), "event file")?;
+    let event: DomainEvent = serde_json::from_slice(&text)
+        .map_err(|e| Failure::Usage(format!("{} is not a domain event: {e}", file.display())))?;
+    let (Some(fqdn), Some(slug)) = (&event.entity_fqdn, &event.slug) else {
+        return Err(Failure::Usage(format!(
+            "{}: the domain event needs entityFqdn and slug",
+            file.display()
+        )));
+    };
+    let event_type = format!("{fqdn}_{slug}");
+    let value = serde_json::from_slice(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok((event_type, value))
+}
+
+/// A domain event of `kind` built from the flags, with the generated types.
+fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
+    let need_conversation = || {
+        args.conversation_id
+            .clone()
+            .ok_or_else(|| Failure::Usage(format!("--event {kind:?} needs --conversation-id")))
+    };
+    let text_message = |direction, sender| Message {
+        content: Some(MessageContent {
+            preview_text: Some(args.text.clone()),
+            basic: Some(BasicMessagePayload {
+                items: vec![BasicMessageData {
+                    text: Some(args.text.clone()),
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }),
+        direction: Some(direction),
+        visibility: Some(MessageVisibility::BusinessAndParticipant),
+        sender: Some(sender),
+        created_date: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let (fqdn, slug, entity_id, body) = match kind {
+        EventKind::ConversationsMerged => {
+            let target = need_conversation()?;
+            if args.old_conversation_id.is_empty() {
+                return Err(Failure::Usage(
+                    "--event conversations-merged needs --old-conversation-id".into(),
+                ));
+            }
+            let body = ConversationsMerged {
+                old_conversation_ids: args.old_conversation_id.clone(),
+                target_conversation_id: Some(target.clone()),
+            };
+            (
+                "wix.crm.inbox.v2.conversation",
+                "conversations_merged",
+                target,
+                json(&body)?,
+            )
+        }
+        EventKind::MessageSentToBusiness => {
+            let sender = IdentificationData {
+                anonymous_visitor_id: args.visitor.clone(),
+                contact_id: args.contact.clone(),
+                member_id: args.member.clone(),
+                ..Default::default()
+            };
+            if sender == IdentificationData::default() {
+                return Err(Failure::Usage(
+                    "--event message-sent-to-business needs --visitor, --contact or --member"
+                        .into(),
+                ));
+            }
+            let body = MessageSentToBusiness {
+                conversation_id: Some(need_conversation()?),
+                message: Some(text_message(
+                    MessageDirection::ParticipantToBusiness,
+                    sender,
+                )),
+                interaction_info: None,
+            };
+            (
+                "wix.crm.inbox.v2.message",
+                "message_sent_to_business",
+                id.clone(),
+                json(&body)?,
+            )
+        }
+        EventKind::MessageSentToParticipant => {
+            let body = MessageSentToParticipant {
+                conversation_id: Some(need_conversation()?),
+                message: Some(text_message(
+                    MessageDirection::BusinessToParticipant,
+                    IdentificationData {
+                        wix_user_id: Some(uuid::Uuid::new_v4().to_string()),
+                        ..Default::default()
+                    },
+                )),
+            };
+            (
+                "wix.crm.inbox.v2.message",
+                "message_sent_to_participant",
+                id.clone(),
+                json(&body)?,
+            )
+        }
+        EventKind::ButtonInteracted => {
+            let body = ButtonInteracted {
+                conversation_id: Some(need_conversation()?),
+                interaction_id: Some(args.interaction_id.clone()),
+                app_id: None,
+                interacted_by: Some(IdentificationData {
+                    anonymous_visitor_id: args.visitor.clone(),
+                    contact_id: args.contact.clone(),
+                    member_id: args.member.clone(),
+                    ..Default::default()
+                }),
+            };
+            (
+                "wix.crm.inbox.v2.message",
+                "button_interacted",
+                id.clone(),
+                json(&body)?,
+            )
+        }
+    };
+    let domain_event = DomainEvent {
+        id: Some(id),
+        entity_fqdn: Some(fqdn.into()),
+        slug: Some(slug.into()),
+        entity_id: Some(entity_id),
+        event_time: Some(chrono::Utc::now()),
+        action_event: Some(ActionEvent {
+            body: Some(body.into()),
+        }),
+        ..Default::default()
+    };
+    Ok((format!("{fqdn}_{slug}"), json(&domain_event)?))
+}
+
+fn json(value: &impl serde::Serialize) -> Result<Value, Failure> {
+    serde_json::to_value(value).map_err(|e| Failure::Failed(e.to_string()))
+}

@@ -1,0 +1,103 @@
+//! `wix-inbox`: verify a webhook body, call every Inbox operation, run the fake Inbox.
+//!
+//! Exit codes: 0 done; 1 the thing asked for failed (a body that does not verify, an API
+//! error); 2 the invocation is wrong (an unknown flag, a missing argument, a file that cannot
+//! be read, a key that is not a key, missing credentials). Errors are one line on stderr.
+
+mod api;
+mod args;
+mod fake;
+mod webhook;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// How a command failed, and so the exit code.
+pub enum Failure {
+    /// The invocation is wrong: exit 2.
+    Usage(String),
+    /// The command could not do what was asked: exit 1.
+    Failed(String),
+}
+
+/// The result of a command.
+pub type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown");
+        eprintln!("error: internal error in wix-inbox ({what}); please report it");
+    }));
+    let cli = args::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Failed(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: args::Cli) -> Outcome {
+    use args::{Command, Conversations, Fake, Messages, Webhook};
+    match cli.command {
+        Command::Webhook(Webhook::Verify(a)) => webhook::verify(a),
+        Command::Conversations(Conversations::Get { id }) => {
+            api::get_conversation(&cli.global, id).await
+        }
+        Command::Conversations(Conversations::GetOrCreate(who)) => {
+            api::get_or_create(&cli.global, who).await
+        }
+        Command::Messages(Messages::List(a)) => api::list_messages(&cli.global, a).await,
+        Command::Messages(Messages::Send(a)) => api::send_message(&cli.global, a).await,
+        Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
+        Command::Fake(Fake::Sign(a)) => fake::sign(a),
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Outcome {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Reads a file named on the command line (`-` is stdin); a file that cannot be read is a usage
+/// error, as with grep.
+fn read_input(path: Option<&std::path::Path>, what: &str) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    match path {
+        Some(p) if p.as_os_str() != "-" => std::fs::read(p)
+            .map_err(|e| Failure::Usage(format!("cannot read the {what} {}: {e}", p.display()))),
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::Usage(format!("cannot read the {what} from stdin: {e}")))?;
+            Ok(buf)
+        }
+    }
+}

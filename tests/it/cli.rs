@@ -1,0 +1,543 @@
+//! The `wix-inbox` binary, run as a process against the fake Inbox: output parsed and checked,
+//! exit codes checked, bad input answered with the right code and one clear line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use wix_inbox::fake::FakeInbox;
+use wix_inbox::webhooks::test_signer::TestSigner;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
+
+/// The command with no Wix credentials from the test's own environment.
+fn cli() -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in [
+        "WIX_API_KEY",
+        "WIX_SITE_ID",
+        "WIX_APP_ID",
+        "WIX_APP_SECRET",
+        "WIX_INSTANCE_ID",
+        "WIX_BASE_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_BACKTRACE", "1");
+    cmd
+}
+
+/// The command with the fake's API key, site and base URL.
+fn cli_for(fake: &FakeInbox) -> Command {
+    let mut cmd = cli();
+    cmd.env("WIX_API_KEY", fake.api_key())
+        .env("WIX_SITE_ID", fake.site_id())
+        .env("WIX_BASE_URL", fake.base_url());
+    cmd
+}
+
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
+        .await
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// Exit code `code` and exactly one line on stderr that contains `needle`, no backtrace.
+fn assert_fails(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    assert!(
+        !stderr.contains("backtrace") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    if code == 1 {
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+/// A file of its own for each call (tests run in parallel).
+fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wix-inbox-cli-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_get_or_create_then_get() {
+    let fake = FakeInbox::start().await.unwrap();
+    let mut cmd = cli_for(&fake);
+    cmd.args(["conversations", "get-or-create", "--visitor", "visitor-1"]);
+    let first = json(&run(cmd).await);
+    assert_eq!(first["newConversation"], true);
+    let id = first["conversation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        first["conversation"]["participant"]["anonymousVisitorId"],
+        "visitor-1"
+    );
+
+    let mut cmd = cli_for(&fake);
+    cmd.args(["conversations", "get-or-create", "--visitor", "visitor-1"]);
+    assert_eq!(json(&run(cmd).await)["newConversation"], false);
+
+    let mut cmd = cli_for(&fake);
+    cmd.args(["conversations", "get", &id]);
+    assert_eq!(json(&run(cmd).await)["conversation"]["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_error_is_one_line_with_the_request_id_and_no_secret() {
+    let fake = FakeInbox::start().await.unwrap();
+    let mut cmd = cli_for(&fake);
+    cmd.args([
+        "conversations",
+        "get",
+        "00000000-0000-4000-8000-000000000000",
+    ]);
+    let out = run(cmd).await;
+    assert_fails(&out, 1, "CONVERSATION_NOT_FOUND");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("request ID"), "{stderr}");
+    assert!(
+        !stderr.contains(fake.api_key()),
+        "the API key leaked: {stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_api_key_is_an_auth_error_without_the_key() {
+    let fake = FakeInbox::start().await.unwrap();
+    let mut cmd = cli_for(&fake);
+    cmd.env("WIX_API_KEY", "IST.secret-that-is-wrong");
+    cmd.args(["conversations", "get-or-create", "--member", "m1"]);
+    let out = run(cmd).await;
+    assert_fails(&out, 1, "401");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("secret-that-is-wrong"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_credentials_work_too() {
+    let fake = FakeInbox::start().await.unwrap();
+    let mut cmd = cli();
+    cmd.env("WIX_APP_ID", fake.app_id())
+        .env("WIX_APP_SECRET", fake.app_secret())
+        .env("WIX_INSTANCE_ID", fake.instance_id())
+        .args(["--base-url", fake.base_url()])
+        .args(["conversations", "get-or-create", "--contact", "contact-9"]);
+    let out = json(&run(cmd).await);
+    assert_eq!(out["conversation"]["participant"]["contactId"], "contact-9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_mixed_credentials_are_usage_errors() {
+    let mut cmd = cli();
+    cmd.args(["conversations", "get", "x"]);
+    assert_fails(&run(cmd).await, 2, "no credentials");
+
+    let mut cmd = cli();
+    cmd.env("WIX_API_KEY", "k")
+        .args(["conversations", "get", "x"]);
+    assert_fails(&run(cmd).await, 2, "WIX_SITE_ID");
+
+    let mut cmd = cli();
+    cmd.env("WIX_API_KEY", "k")
+        .env("WIX_SITE_ID", "s")
+        .env("WIX_APP_ID", "a")
+        .args(["conversations", "get", "x"]);
+    assert_fails(&run(cmd).await, 2, "choose one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_create_takes_exactly_one_participant() {
+    let mut cmd = cli();
+    cmd.args(["conversations", "get-or-create"]);
+    assert_fails(&run(cmd).await, 2, "required");
+    let mut cmd = cli();
+    cmd.args([
+        "conversations",
+        "get-or-create",
+        "--visitor",
+        "v",
+        "--member",
+        "m",
+    ]);
+    assert_fails(&run(cmd).await, 2, "cannot be used with");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_send_list_and_list_all() {
+    let fake = FakeInbox::start().await.unwrap();
+    let written = fake.visitor_writes("visitor-2", "first");
+    let conversation = written.conversation_id.unwrap();
+    for i in 0..34 {
+        fake.visitor_writes("visitor-2", &format!("message {i}"));
+    }
+
+    let mut cmd = cli_for(&fake);
+    cmd.args([
+        "messages",
+        "send",
+        &conversation,
+        "--text",
+        "We ship to Norway.",
+    ]);
+    let sent = json(&run(cmd).await);
+    assert_eq!(
+        sent["message"]["content"]["basic"]["items"][0]["text"],
+        "We ship to Norway."
+    );
+    assert_eq!(sent["message"]["direction"], "BUSINESS_TO_PARTICIPANT");
+
+    // One page: Wix's default of 30, newest first.
+    let mut cmd = cli_for(&fake);
+    cmd.args(["messages", "list", &conversation]);
+    let page = json(&run(cmd).await);
+    assert_eq!(page["messages"].as_array().unwrap().len(), 30);
+    assert_eq!(
+        page["messages"][0]["content"]["previewText"],
+        "We ship to Norway."
+    );
+    assert!(page["pagingMetadata"]["cursors"]["next"].is_string());
+
+    // Every page.
+    let mut cmd = cli_for(&fake);
+    cmd.args([
+        "messages",
+        "list",
+        &conversation,
+        "--all",
+        "--visibility",
+        "business",
+    ]);
+    let all = json(&run(cmd).await);
+    assert_eq!(all.as_array().unwrap().len(), 36);
+    assert_eq!(fake.messages(&conversation).len(), 36);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_visibility_is_a_usage_error() {
+    let mut cmd = cli();
+    cmd.args(["messages", "list", "c", "--visibility", "everyone"]);
+    assert_fails(&run(cmd).await, 2, "invalid value 'everyone'");
+}
+
+fn keys() -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
+    let private = TestSigner::generate_private_key_pem();
+    let signer = TestSigner::from_private_key_pem(&private).unwrap();
+    let public = temp_file("public.pem", signer.public_key_pem().as_bytes());
+    let private = temp_file("private.pem", private.as_bytes());
+    (public, private, signer)
+}
+
+fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(private)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
+    let (public, private, _) = keys();
+    let body = sign(
+        &private,
+        &[
+            "--event",
+            "conversations-merged",
+            "--conversation-id",
+            "new-conv",
+            "--old-conversation-id",
+            "old-1",
+            "--old-conversation-id",
+            "old-2",
+        ],
+    );
+    let body_file = temp_file("merged.jwt", &body);
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .arg("--body")
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    let event = json(&out);
+    assert_eq!(event["kind"], "ConversationsMerged");
+    assert_eq!(
+        event["eventType"],
+        "wix.crm.inbox.v2.conversation_conversations_merged"
+    );
+    assert_eq!(event["body"]["targetConversationId"], "new-conv");
+    assert_eq!(
+        event["body"]["oldConversationIds"],
+        serde_json::json!(["old-1", "old-2"])
+    );
+    assert!(event["id"].is_string());
+
+    let body = sign(
+        &private,
+        &[
+            "--event",
+            "message-sent-to-business",
+            "--conversation-id",
+            "c1",
+            "--member",
+            "member-7",
+            "--text",
+            "Is it in stock?",
+        ],
+    );
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let event = json(&child.wait_with_output().unwrap());
+    assert_eq!(event["kind"], "MessageSentToBusiness");
+    assert_eq!(event["body"]["message"]["sender"]["memberId"], "member-7");
+    assert_eq!(
+        event["body"]["message"]["content"]["basic"]["items"][0]["text"],
+        "Is it in stock?"
+    );
+}
+
+#[test]
+fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
+    let (public, private, _) = keys();
+    let garbage = temp_file("garbage.jwt", b"this is not a token");
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .arg("--body")
+        .arg(&garbage)
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "not a compact JWT");
+
+    let body = sign(
+        &private,
+        &["--event", "button-interacted", "--conversation-id", "c"],
+    );
+    let other_key = temp_file(
+        "other.pem",
+        TestSigner::from_private_key_pem(&TestSigner::generate_private_key_pem())
+            .unwrap()
+            .public_key_pem()
+            .as_bytes(),
+    );
+    let body_file = temp_file("button.jwt", &body);
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&other_key)
+        .arg("--body")
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "signature");
+}
+
+#[test]
+fn webhook_verify_usage_errors_exit_2() {
+    let (public, _, _) = keys();
+    let out = cli()
+        .args([
+            "webhook",
+            "verify",
+            "--public-key",
+            "/no/such/key.pem",
+            "--body",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "cannot read the public key");
+
+    let not_a_key = temp_file("not-a-key.pem", b"hello");
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&not_a_key)
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "not-a-key.pem");
+
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "unexpected argument '--no-such-flag'");
+}
+
+#[test]
+fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
+    let (public, private, signer) = keys();
+    // Expired 10 minutes ago: beyond the default leeway, within an hour of leeway.
+    let expired = sign(
+        &private,
+        &[
+            "--event",
+            "button-interacted",
+            "--conversation-id",
+            "c",
+            "--expires-in=-600",
+        ],
+    );
+    let expired = temp_file("expired.jwt", &expired);
+    let verify = |extra: &[&str], body: &std::path::Path| {
+        cli()
+            .args(["webhook", "verify", "--public-key"])
+            .arg(&public)
+            .arg("--body")
+            .arg(body)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_fails(&verify(&[], &expired), 1, "expired");
+    assert!(verify(&["--leeway", "3600"], &expired).status.success());
+
+    // No `exp` at all.
+    let mut claims = wix_inbox::webhooks::test_signer::TestEvent::new(
+        "wix.crm.inbox.v2.message_button_interacted",
+        serde_json::json!({"id": "e1", "entityFqdn": "wix.crm.inbox.v2.message", "slug": "button_interacted", "actionEvent": {"body": {}}}),
+    );
+    claims.exp = None;
+    let no_exp = temp_file("no-exp.jwt", signer.sign_event(&claims).as_bytes());
+    assert_fails(&verify(&[], &no_exp), 1, "exp");
+    assert!(verify(&["--allow-missing-exp"], &no_exp).status.success());
+}
+
+#[test]
+fn fake_sign_usage_errors() {
+    let (_, private, _) = keys();
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&private)
+        .args(["--event", "conversations-merged", "--conversation-id", "t"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "--old-conversation-id");
+    let out = cli()
+        .args([
+            "fake",
+            "sign",
+            "--private-key",
+            "/no/such/private.pem",
+            "--event",
+            "button-interacted",
+        ])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "cannot read the private key");
+    // A public key (or any other text) where the private key should be.
+    let public_as_private = temp_file("not-private.pem", keys().2.public_key_pem().as_bytes());
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&public_as_private)
+        .args(["--event", "button-interacted", "--conversation-id", "c"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "the signing key is not usable");
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&private)
+        .args(["--event", "no-such-event"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "invalid value 'no-such-event'");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_prints_how_to_reach_it_and_answers() {
+    let dir = std::env::temp_dir().join(format!("wix-inbox-serve-test-{}", std::process::id()));
+    let mut child = cli()
+        .args(["fake", "serve", "--key-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("private key:");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    let get = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {lines:?}"))
+            .to_owned()
+    };
+    let base_url = get("WIX_BASE_URL=");
+    let public_key = get("public key: ");
+    assert!(base_url.starts_with("http://127.0.0.1:"));
+    assert!(std::fs::read_to_string(&public_key)
+        .unwrap()
+        .contains("BEGIN PUBLIC KEY"));
+
+    let mut cmd = cli();
+    cmd.env("WIX_BASE_URL", &base_url)
+        .env("WIX_API_KEY", get("WIX_API_KEY="))
+        .env("WIX_SITE_ID", get("WIX_SITE_ID="))
+        .args(["conversations", "get-or-create", "--member", "member-1"]);
+    let out = run(cmd).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(json(&out)["newConversation"], true);
+
+    // The key it wrote signs bodies its public key verifies.
+    let body = sign(
+        &dir.join("private.pem"),
+        &[
+            "--event",
+            "message-sent-to-participant",
+            "--conversation-id",
+            "c",
+        ],
+    );
+    let body_file = temp_file("participant.jwt", &body);
+    let out = cli()
+        .args(["webhook", "verify", "--public-key", &public_key, "--body"])
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["kind"], "MessageSentToParticipant");
+}
