@@ -29,6 +29,11 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(all(doctest, feature = "fake"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod webhooks;
