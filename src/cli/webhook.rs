@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
+use wix_inbox::webhooks::WebhookVerifier;
 
 use crate::args::Verify;
 use crate::{print_json, read_input, Failure, Outcome};
@@ -28,33 +27,5 @@ pub fn verify(args: Verify) -> Outcome {
     let event = verifier
         .verify(body)
         .map_err(|e| Failure::Failed(e.to_string()))?;
-    print_json(&event_json(&event))
-}
-
-/// The event as JSON: its metadata in Wix's field names, and the typed body with its kind.
-fn event_json(event: &WebhookEvent) -> Value {
-    let (kind, body) = match &event.event {
-        InboxEvent::ConversationsMerged(b) => ("ConversationsMerged", json!(b)),
-        InboxEvent::MessageSentToBusiness(b) => ("MessageSentToBusiness", json!(b)),
-        InboxEvent::MessageSentToParticipant(b) => ("MessageSentToParticipant", json!(b)),
-        InboxEvent::ButtonInteracted(b) => ("ButtonInteracted", json!(b)),
-        InboxEvent::Other { body, .. } => ("Other", body.clone()),
-        _ => ("Other", Value::Null),
-    };
-    json!({
-        "id": event.id,
-        "eventType": event.event_type,
-        "entityFqdn": event.entity_fqdn,
-        "slug": event.slug,
-        "entityId": event.entity_id,
-        "eventTime": event.event_time,
-        "triggeredByAnonymizeRequest": event.triggered_by_anonymize_request,
-        "originatedFrom": event.originated_from,
-        "entityEventSequence": event.entity_event_sequence,
-        "instanceId": event.instance_id,
-        "identity": event.identity,
-        "accountInfo": event.account_info,
-        "kind": kind,
-        "body": body,
-    })
+    print_json(&event)
 }

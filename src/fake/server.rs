@@ -881,10 +881,12 @@ async fn token(State(inner): State<Shared>, body: Bytes) -> Result<Response, Api
         .state()
         .tokens
         .insert(token.clone(), Instant::now() + ttl);
-    Ok(Json(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": ttl.as_secs(),
-    }))
+    Ok(Json(crate::types::OAuthTokenResponse {
+        access_token: token.into(),
+        token_type: Some("Bearer".to_owned()),
+        expires_in: Some(crate::wire::Int32(
+            i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX),
+        )),
+    })
     .into_response())
 }

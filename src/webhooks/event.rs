@@ -6,6 +6,7 @@
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::error::{Layer, WebhookError};
 use crate::types;
@@ -15,7 +16,11 @@ use crate::wire::RawJson;
 ///
 /// Every metadata field is as Wix sent it; only [`id`](Self::id) is guaranteed to be present,
 /// since it is what duplicates are recognized by.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// It serializes (for logs, queues, the CLI) with Wix's field names, the event as
+/// `{"kind": "MessageSentToBusiness", "body": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
@@ -52,7 +57,8 @@ pub struct WebhookEvent {
 /// hyphenated `…_message-sent-to-business` of older pages) or, failing that, by `entityFqdn` +
 /// `slug`. Any other event is [`Other`](Self::Other), with its body kept: an unknown event is
 /// not an error.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "body")]
 #[non_exhaustive]
 pub enum InboxEvent {
     /// `wix.crm.inbox.v2.conversation_conversations_merged`: old conversations were merged into
@@ -66,6 +72,7 @@ pub enum InboxEvent {
     ButtonInteracted(types::ButtonInteracted),
     /// An event this crate does not know, with its body as sent (a body sent as JSON text is
     /// parsed when it is valid JSON; `null` when there is none).
+    #[serde(rename_all = "camelCase")]
     Other {
         /// The envelope's `eventType`, or `entityFqdn` and `slug` joined by `_` when it has none.
         event_type: String,
@@ -282,6 +289,30 @@ fn raw_body(body: Option<RawJson>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_serialize_with_their_kind() {
+        let other = InboxEvent::Other {
+            event_type: "wix.contacts.v4.contact_created".into(),
+            body: serde_json::json!({"id": 1}),
+        };
+        assert_eq!(
+            serde_json::to_value(&other).unwrap(),
+            serde_json::json!({"kind": "Other", "body": {
+                "eventType": "wix.contacts.v4.contact_created", "body": {"id": 1}
+            }})
+        );
+        let merged = InboxEvent::ConversationsMerged(types::ConversationsMerged {
+            old_conversation_ids: vec!["a".into()],
+            target_conversation_id: Some("b".into()),
+        });
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap(),
+            serde_json::json!({"kind": "ConversationsMerged", "body": {
+                "oldConversationIds": ["a"], "targetConversationId": "b"
+            }})
+        );
+    }
 
     #[test]
     fn names_with_hyphens_match() {

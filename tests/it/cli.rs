@@ -284,14 +284,14 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .output()
         .unwrap();
     let event = json(&out);
-    assert_eq!(event["kind"], "ConversationsMerged");
+    assert_eq!(event["event"]["kind"], "ConversationsMerged");
     assert_eq!(
         event["eventType"],
         "wix.crm.inbox.v2.conversation_conversations_merged"
     );
-    assert_eq!(event["body"]["targetConversationId"], "new-conv");
+    assert_eq!(event["event"]["body"]["targetConversationId"], "new-conv");
     assert_eq!(
-        event["body"]["oldConversationIds"],
+        event["event"]["body"]["oldConversationIds"],
         serde_json::json!(["old-1", "old-2"])
     );
     assert!(event["id"].is_string());
@@ -319,10 +319,13 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .unwrap();
     child.stdin.take().unwrap().write_all(&body).unwrap();
     let event = json(&child.wait_with_output().unwrap());
-    assert_eq!(event["kind"], "MessageSentToBusiness");
-    assert_eq!(event["body"]["message"]["sender"]["memberId"], "member-7");
+    assert_eq!(event["event"]["kind"], "MessageSentToBusiness");
     assert_eq!(
-        event["body"]["message"]["content"]["basic"]["items"][0]["text"],
+        event["event"]["body"]["message"]["sender"]["memberId"],
+        "member-7"
+    );
+    assert_eq!(
+        event["event"]["body"]["message"]["content"]["basic"]["items"][0]["text"],
         "Is it in stock?"
     );
 }
@@ -539,5 +542,5 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
         .arg(&body_file)
         .output()
         .unwrap();
-    assert_eq!(json(&out)["kind"], "MessageSentToParticipant");
+    assert_eq!(json(&out)["event"]["kind"], "MessageSentToParticipant");
 }
