@@ -26,8 +26,7 @@ use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    BasicMessageData, BasicMessagePayload, GetOrCreateConversationRequest, IdentificationData,
-    Message, MessageContent, MessageDirection, MessageVisibility, ParticipantId,
+    GetOrCreateConversationRequest, IdentificationData, Message, MessageVisibility, ParticipantId,
     SendMessageRequest,
 };
 use wix_inbox::webhooks::axum::WebhookReceiver;
@@ -339,20 +338,7 @@ async fn send_text(
     conversation: &str,
     text: &str,
 ) -> Result<Message, String> {
-    let message = Message {
-        content: Some(MessageContent {
-            basic: Some(BasicMessagePayload {
-                items: vec![BasicMessageData {
-                    text: Some(text.into()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
-        direction: Some(MessageDirection::BusinessToParticipant),
-        visibility: Some(MessageVisibility::BusinessAndParticipant),
-        ..Default::default()
-    };
+    let message = Message::reply(text);
     client
         .send_message()
         .body(SendMessageRequest {

@@ -52,6 +52,7 @@ pub use generated::{builder, prelude, types, ByteStream, Client, ClientInfo, Res
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod message;
 pub mod paging;
 pub mod participant;
 pub mod retry;

@@ -2,8 +2,7 @@
 
 use futures_util::TryStreamExt;
 use wix_inbox::types::{
-    BasicMessageData, BasicMessagePayload, GetOrCreateConversationRequest, Message, MessageContent,
-    MessageDirection, MessageVisibility, ParticipantId, SendMessageRequest,
+    GetOrCreateConversationRequest, Message, MessageVisibility, ParticipantId, SendMessageRequest,
 };
 use wix_inbox::{Client, WixExt};
 
@@ -127,19 +126,8 @@ pub async fn list_messages(global: &Global, args: List) -> Outcome {
 pub async fn send_message(global: &Global, args: Send) -> Outcome {
     let client = client(global)?;
     let message = Message {
-        content: Some(MessageContent {
-            preview_text: Some(args.text.clone()),
-            basic: Some(BasicMessagePayload {
-                items: vec![BasicMessageData {
-                    text: Some(args.text),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
-        direction: Some(MessageDirection::BusinessToParticipant),
         visibility: Some(visibility(args.visibility)),
-        ..Default::default()
+        ..Message::reply(args.text)
     };
     let response = client
         .send_message()

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    ActionEvent, BasicMessageData, BasicMessagePayload, ButtonInteracted, ConversationsMerged,
-    DomainEvent, IdentificationData, Message, MessageContent, MessageDirection,
-    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility,
+    ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent, IdentificationData, Message,
+    MessageContent, MessageDirection, MessageSentToBusiness, MessageSentToParticipant,
+    MessageVisibility,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 
@@ -101,16 +101,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
             .ok_or_else(|| Failure::Usage(format!("--event {kind:?} needs --conversation-id")))
     };
     let text_message = |direction, sender| Message {
-        content: Some(MessageContent {
-            preview_text: Some(args.text.clone()),
-            basic: Some(BasicMessagePayload {
-                items: vec![BasicMessageData {
-                    text: Some(args.text.clone()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
+        content: Some(MessageContent::text(args.text.clone())),
         direction: Some(direction),
         visibility: Some(MessageVisibility::BusinessAndParticipant),
         sender: Some(sender),

@@ -98,9 +98,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::types::{
-    BasicMessageData, BasicMessagePayload, ButtonInteracted, Conversation, ConversationsMerged,
-    DomainEvent, Message, MessageContent, MessageDirection, MessageSentToBusiness,
-    MessageVisibility, ParticipantId, WebhookEnvelope,
+    ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
+    MessageDirection, MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
 };
 
 use crate::webhooks::test_signer::TestSigner;
@@ -699,16 +698,7 @@ impl FakeInbox {
 /// A plain chat message with one line of text.
 fn chat_message(text: &str) -> Message {
     Message {
-        content: Some(MessageContent {
-            preview_text: Some(text.to_owned()),
-            basic: Some(BasicMessagePayload {
-                items: vec![BasicMessageData {
-                    text: Some(text.to_owned()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
+        content: Some(MessageContent::text(text)),
         source_channel: Some(crate::types::ChannelType::Chat),
         ..Default::default()
     }
