@@ -8,9 +8,9 @@
 //!   (the last tenth of its life, at most 5 minutes); then the next call gets a new one. Callers
 //!   that need a token at the same time wait for one request to the token endpoint rather than
 //!   each sending their own. A 401 answer gets one new token and one retry (see
-//!   [`retry`](crate::retry)).
+//!   [`retry`](mod@crate::retry)).
 //!
-//! No credential appears in `Debug` output, an [`Error`](crate::Error) or a tracing event.
+//! No credential appears in `Debug` output, an [`Error`] or a tracing event.
 
 use std::{
     fmt,

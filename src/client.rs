@@ -27,7 +27,7 @@
 //!
 //! The operations themselves are generated from the spec. What this crate adds sits in the
 //! generated client's hooks ([`ClientHooks`]): before a request, the credentials are added ([`auth`](crate::auth)); the
-//! request is then sent, retried as [`retry`](crate::retry) says, inside a tracing span
+//! request is then sent, retried as [`retry`](mod@crate::retry) says, inside a tracing span
 //! `wix_inbox.request` with the operation, attempt, status and request ID.
 
 use std::{fmt, sync::Arc, time::Duration};

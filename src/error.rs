@@ -1,7 +1,7 @@
 //! The crate's one error type, [`Error`], and how the result of a generated operation becomes it.
 //!
 //! A generated operation returns `progenitor_client::Error<types::ErrorResponse>` (re-exported as
-//! [`GeneratedError`](crate::GeneratedError)). Turn it into an [`Error`] with [`WixExt::wix`] on
+//! [`GeneratedError`]). Turn it into an [`Error`] with [`WixExt::wix`] on
 //! the future of `send()`:
 //!
 //! ```no_run
