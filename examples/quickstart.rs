@@ -341,13 +341,7 @@ async fn send_text(
     let message = Message::reply(text);
     client
         .send_message()
-        .body(SendMessageRequest {
-            conversation_id: conversation.into(),
-            message,
-            send_as: None,
-            send_notifications: None,
-            silent: None,
-        })
+        .body(SendMessageRequest::new(conversation, message))
         .send()
         .wix()
         .await

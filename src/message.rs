@@ -10,11 +10,14 @@
 //! let reply = wix_inbox::types::Message::reply("Thanks!");
 //! assert_eq!(reply.direction, Some(MessageDirection::BusinessToParticipant));
 //! assert_eq!(reply.visibility, Some(MessageVisibility::BusinessAndParticipant));
+//!
+//! let request = wix_inbox::types::SendMessageRequest::new("6202c3bb-f263-3c16-8c90-d6387d9ed420", reply);
+//! assert_eq!(request.send_as, None); // Wix's defaults for the optional parts
 //! ```
 
 use crate::types::{
     BasicMessageData, BasicMessagePayload, Message, MessageContent, MessageDirection,
-    MessageVisibility,
+    MessageVisibility, SendMessageRequest,
 };
 
 impl MessageContent {
@@ -62,6 +65,20 @@ impl Message {
             direction: Some(MessageDirection::BusinessToParticipant),
             visibility: Some(MessageVisibility::BusinessAndParticipant),
             ..Default::default()
+        }
+    }
+}
+
+impl SendMessageRequest {
+    /// A request to send `message` in `conversation_id`, with Wix's defaults for the rest
+    /// (attributed to the caller, notifications as Wix decides).
+    pub fn new(conversation_id: impl Into<String>, message: Message) -> Self {
+        SendMessageRequest {
+            conversation_id: conversation_id.into(),
+            message,
+            send_as: None,
+            send_notifications: None,
+            silent: None,
         }
     }
 }

@@ -131,13 +131,7 @@ pub async fn send_message(global: &Global, args: Send) -> Outcome {
     };
     let response = client
         .send_message()
-        .body(SendMessageRequest {
-            conversation_id: args.conversation_id,
-            message,
-            send_as: None,
-            send_notifications: None,
-            silent: None,
-        })
+        .body(SendMessageRequest::new(args.conversation_id, message))
         .send()
         .wix()
         .await

@@ -38,13 +38,7 @@ async fn send(client: &Client) -> Result<types::SendMessageResponse, wix_inbox::
     };
     client
         .send_message()
-        .body(types::SendMessageRequest {
-            conversation_id: "conv-1".into(),
-            message,
-            send_as: None,
-            send_notifications: None,
-            silent: None,
-        })
+        .body(types::SendMessageRequest::new("conv-1", message))
         .send()
         .wix()
         .await
