@@ -151,6 +151,11 @@ where
 pub struct RawJson(Box<serde_json::value::RawValue>);
 
 impl RawJson {
+    /// The JSON text of `value`, serialized straight to text (no `Value` tree on the way).
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        serde_json::value::to_raw_value(value).map(Self)
+    }
+
     /// The JSON text, as it came.
     pub fn get(&self) -> &str {
         self.0.get()
@@ -171,7 +176,7 @@ impl RawJson {
 impl From<serde_json::Value> for RawJson {
     fn from(value: serde_json::Value) -> Self {
         // A `Value` always serializes.
-        Self(serde_json::value::to_raw_value(&value).expect("a Value serializes"))
+        Self::new(&value).expect("a Value serializes")
     }
 }
 

@@ -10,6 +10,7 @@ use wix_inbox::types::{
     MessageVisibility,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox::wire::RawJson;
 
 use crate::args::{EventKind, Serve, Sign};
 use crate::{read_input, Failure, Outcome};
@@ -125,7 +126,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 "wix.crm.inbox.v2.conversation",
                 "conversations_merged",
                 target,
-                json(&body)?,
+                raw(&body)?,
             )
         }
         EventKind::MessageSentToBusiness => {
@@ -153,7 +154,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 "wix.crm.inbox.v2.message",
                 "message_sent_to_business",
                 id.clone(),
-                json(&body)?,
+                raw(&body)?,
             )
         }
         EventKind::MessageSentToParticipant => {
@@ -171,7 +172,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 "wix.crm.inbox.v2.message",
                 "message_sent_to_participant",
                 id.clone(),
-                json(&body)?,
+                raw(&body)?,
             )
         }
         EventKind::ButtonInteracted => {
@@ -190,7 +191,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 "wix.crm.inbox.v2.message",
                 "button_interacted",
                 id.clone(),
-                json(&body)?,
+                raw(&body)?,
             )
         }
     };
@@ -206,6 +207,10 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         ..Default::default()
     };
     Ok((format!("{fqdn}_{slug}"), json(&domain_event)?))
+}
+
+fn raw(value: &impl serde::Serialize) -> Result<RawJson, Failure> {
+    RawJson::new(value).map_err(|e| Failure::Failed(e.to_string()))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<Value, Failure> {

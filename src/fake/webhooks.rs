@@ -13,6 +13,7 @@ use crate::types::{
     MessageSentToBusiness, MessageSentToParticipant, WebhookEnvelope, WebhookIdentity,
     WebhookPayload,
 };
+use crate::wire::RawJson;
 
 /// How long a signed token is valid, from its `iat`.
 const TOKEN_LIFETIME_SECS: i64 = 300;
@@ -104,11 +105,7 @@ fn emit<B: Serialize>(
         event_time: Some(Utc::now()),
         triggered_by_anonymize_request: Some(false),
         action_event: Some(ActionEvent {
-            body: Some(
-                serde_json::to_value(body)
-                    .expect("generated types serialize")
-                    .into(),
-            ),
+            body: Some(RawJson::new(body).expect("generated types serialize")),
         }),
         entity_event_sequence: None,
         originated_from: None,

@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 
 use super::verify::unix_now;
 use super::WebhookVerifier;
+use crate::types;
 
 /// An RSA-2048 key pair that signs webhook tokens as Wix does.
 pub struct TestSigner {
@@ -59,16 +60,27 @@ impl TestSigner {
     /// If the crypto library fails to generate or encode a key.
     pub fn generate() -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-        let private: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8 encoding");
-        let public: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI encoding");
-        let private_pem = pem("PRIVATE KEY", private.as_ref());
+        Self::from_key_pair(&pair).expect("a generated key signs")
+    }
+
+    /// The signer of an aws-lc-rs key pair: its PKCS#8 form for jsonwebtoken, its public key as
+    /// SPKI PEM and DER.
+    fn from_key_pair(pair: &KeyPair) -> Result<Self, InvalidSigningKey> {
+        let private: Pkcs8V1Der<'static> = pair
+            .as_der()
+            .map_err(|_| InvalidSigningKey("it cannot be encoded as PKCS#8"))?;
+        let public: PublicKeyX509Der<'static> = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| InvalidSigningKey("its public key cannot be encoded"))?;
         let encoding_key =
-            EncodingKey::from_rsa_pem(private_pem.as_bytes()).expect("jsonwebtoken RSA key");
-        TestSigner {
+            EncodingKey::from_rsa_pem(pem("PRIVATE KEY", private.as_ref()).as_bytes())
+                .map_err(|_| InvalidSigningKey("jsonwebtoken rejects it"))?;
+        Ok(TestSigner {
             encoding_key,
             public_key_pem: pem("PUBLIC KEY", public.as_ref()),
             public_key_der: public.as_ref().to_vec(),
-        }
+        })
     }
 
     /// The signer of this process, generated on first use.
@@ -195,9 +207,9 @@ pub struct TestEvent {
     /// The envelope's `instanceId`.
     pub instance_id: String,
     /// The identity, sent as JSON text in the envelope (`None`: no `identity`).
-    pub identity: Option<Value>,
+    pub identity: Option<types::WebhookIdentity>,
     /// The envelope's `accountInfo`.
-    pub account_info: Option<Value>,
+    pub account_info: Option<types::AccountInfo>,
     /// The domain event, sent as JSON text in the envelope's `data`.
     pub domain_event: Value,
     /// The `iat` claim.
@@ -216,14 +228,16 @@ impl TestEvent {
         TestEvent {
             event_type: event_type.into(),
             instance_id: "b7d3fb8c-0ea7-4d8c-8b50-1a1b1c1d1e1f".to_owned(),
-            identity: Some(json!({
-                "identityType": "ANONYMOUS_VISITOR",
-                "anonymousVisitorId": "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f",
-            })),
-            account_info: Some(json!({
-                "accountId": "0b7e4ad9-0000-4c3c-9f7e-000000000001",
-                "siteId": "0b7e4ad9-0000-4c3c-9f7e-000000000002",
-            })),
+            identity: Some(types::WebhookIdentity {
+                identity_type: Some(types::IdentityType::AnonymousVisitor),
+                anonymous_visitor_id: Some("2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f".to_owned()),
+                ..Default::default()
+            }),
+            account_info: Some(types::AccountInfo {
+                account_id: Some("0b7e4ad9-0000-4c3c-9f7e-000000000001".to_owned()),
+                site_id: Some("0b7e4ad9-0000-4c3c-9f7e-000000000002".to_owned()),
+                ..Default::default()
+            }),
             domain_event,
             iat: now,
             exp: Some(now + 300),
@@ -231,28 +245,28 @@ impl TestEvent {
         }
     }
 
-    /// The JWT claims Wix would send for this event: strings inside strings.
+    /// The JWT claims Wix would send for this event: strings inside strings, each layer the
+    /// spec's generated type.
     pub fn claims(&self) -> Value {
-        let mut envelope = json!({
-            "eventType": self.event_type,
-            "instanceId": self.instance_id,
-            "data": self.domain_event.to_string(),
-        });
-        if let Some(identity) = &self.identity {
-            envelope["identity"] = Value::String(identity.to_string());
-        }
-        if let Some(account_info) = &self.account_info {
-            envelope["accountInfo"] = account_info.clone();
-        }
-        let mut claims = json!({"data": envelope.to_string(), "iat": self.iat});
-        if let Some(exp) = self.exp {
-            claims["exp"] = json!(exp);
-        }
-        if let Some(nbf) = self.nbf {
-            claims["nbf"] = json!(nbf);
-        }
-        claims
+        let envelope = types::WebhookEnvelope {
+            event_type: Some(self.event_type.clone()),
+            instance_id: Some(self.instance_id.clone()),
+            identity: self.identity.as_ref().map(to_json_text),
+            account_info: self.account_info.clone(),
+            data: Some(self.domain_event.to_string()),
+        };
+        let payload = types::WebhookPayload {
+            data: to_json_text(&envelope),
+            iat: Some(self.iat),
+            exp: self.exp,
+            nbf: self.nbf,
+        };
+        serde_json::to_value(payload).expect("generated types serialize")
     }
+}
+
+fn to_json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("generated types serialize")
 }
 
 /// A private key given to [`TestSigner::from_private_key_pem`] that cannot sign.
@@ -289,17 +303,7 @@ impl TestSigner {
             .map_err(|_| InvalidSigningKey("the PEM body is not base64"))?;
         let pair =
             KeyPair::from_pkcs8(&der).map_err(|_| InvalidSigningKey("not an RSA private key"))?;
-        let public: PublicKeyX509Der<'static> = pair
-            .public_key()
-            .as_der()
-            .map_err(|_| InvalidSigningKey("its public key cannot be encoded"))?;
-        let encoding_key = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &der).as_bytes())
-            .map_err(|_| InvalidSigningKey("jsonwebtoken rejects it"))?;
-        Ok(TestSigner {
-            encoding_key,
-            public_key_pem: pem("PUBLIC KEY", public.as_ref()),
-            public_key_der: public.as_ref().to_vec(),
-        })
+        Self::from_key_pair(&pair)
     }
 
     /// A fresh RSA-2048 private key as PKCS#8 PEM, for [`from_private_key_pem`](Self::from_private_key_pem)

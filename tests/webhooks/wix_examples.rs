@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use wix_inbox::types::{ChannelType, IdentityType, MessageDirection, MessageVisibility};
+use wix_inbox::types::{self, ChannelType, IdentityType, MessageDirection, MessageVisibility};
 use wix_inbox::webhooks::test_signer::TestEvent;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent};
 
@@ -18,10 +18,16 @@ fn time(text: &str) -> DateTime<Utc> {
 fn deliver(event_type: &str, name: &str) -> WebhookEvent {
     let mut event = TestEvent::new(event_type, fixture(name));
     event.instance_id = "instance-1".to_owned();
-    event.identity = Some(json!({"identityType": "MEMBER", "memberId": "member-1"}));
-    event.account_info = Some(json!({
-        "accountId": "account-1", "parentAccountId": "parent-1", "siteId": "site-1"
-    }));
+    event.identity = Some(types::WebhookIdentity {
+        identity_type: Some(types::IdentityType::Member),
+        member_id: Some("member-1".into()),
+        ..Default::default()
+    });
+    event.account_info = Some(types::AccountInfo {
+        account_id: Some("account-1".into()),
+        parent_account_id: Some("parent-1".into()),
+        site_id: Some("site-1".into()),
+    });
     verifier()
         .verify(signer().sign_event(&event).as_bytes())
         .unwrap()
@@ -326,7 +332,11 @@ fn unknown_event_keeps_its_body() {
 #[test]
 fn unknown_identity_type_and_no_identity() {
     let mut event = TestEvent::new("x.y_z", json!({"id": "i1"}));
-    event.identity = Some(json!({"identityType": "ROBOT", "appId": "a1"}));
+    event.identity = Some(types::WebhookIdentity {
+        identity_type: Some("ROBOT".into()),
+        app_id: Some("a1".into()),
+        ..Default::default()
+    });
     let decoded = verifier()
         .verify(signer().sign_event(&event).as_bytes())
         .unwrap();
