@@ -202,7 +202,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         entity_id: Some(entity_id),
         event_time: Some(chrono::Utc::now()),
         action_event: Some(ActionEvent {
-            body: Some(body.into()),
+            body: Some(body),
         }),
         ..Default::default()
     };
