@@ -201,9 +201,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         slug: Some(slug.into()),
         entity_id: Some(entity_id),
         event_time: Some(chrono::Utc::now()),
-        action_event: Some(ActionEvent {
-            body: Some(body),
-        }),
+        action_event: Some(ActionEvent { body: Some(body) }),
         ..Default::default()
     };
     Ok((format!("{fqdn}_{slug}"), json(&domain_event)?))

@@ -51,11 +51,7 @@ fn app_client(server: &Server) -> Client {
 }
 
 async fn get(client: &Client) -> Result<(), wix_inbox::Error> {
-    client
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .wix()
+    crate::harness::get_conversation(client, "conv-1")
         .await
         .map(drop)
 }

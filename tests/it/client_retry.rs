@@ -12,11 +12,7 @@ const GET_PATH: &str = "/inbox/v2/conversations/conv-1";
 const SEND_PATH: &str = "/inbox/v2/messages";
 
 async fn get(client: &Client) -> Result<types::GetConversationResponse, wix_inbox::Error> {
-    client
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .wix()
+    crate::harness::get_conversation(client, "conv-1")
         .await
         .map(|r| r.into_inner())
 }

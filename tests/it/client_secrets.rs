@@ -14,7 +14,7 @@ use tracing::{
     field::{Field, Visit},
     span, Event, Metadata, Subscriber,
 };
-use wix_inbox::{Client, RetryPolicy, WixExt as _};
+use wix_inbox::{Client, RetryPolicy};
 
 use crate::harness::{conversation, json, Server};
 
@@ -122,11 +122,7 @@ async fn errors_do_not_show_secrets() {
         .site_id("s")
         .build()
         .unwrap();
-    let e = client
-        .get_conversation()
-        .conversation_id("c")
-        .send()
-        .wix()
+    let e = crate::harness::get_conversation(&client, "c")
         .await
         .unwrap_err();
     assert_no_secret(&format!("{e} {e:?} {e:#}"));
@@ -149,11 +145,7 @@ async fn errors_do_not_show_secrets() {
             .retry(RetryPolicy::disabled())
             .build()
             .unwrap();
-        let e = client
-            .get_conversation()
-            .conversation_id("c")
-            .send()
-            .wix()
+        let e = crate::harness::get_conversation(&client, "c")
             .await
             .unwrap_err();
         assert_no_secret(&format!("{e} {e:?}"));
@@ -179,11 +171,7 @@ async fn tracing_names_the_request_and_shows_no_secret() {
         .retry(crate::harness::quick_retries())
         .build()
         .unwrap();
-    client
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .wix()
+    crate::harness::get_conversation(&client, "conv-1")
         .await
         .unwrap();
     let key_client = Client::builder()
@@ -192,11 +180,7 @@ async fn tracing_names_the_request_and_shows_no_secret() {
         .site_id("s")
         .build()
         .unwrap();
-    key_client
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .wix()
+    crate::harness::get_conversation(&key_client, "conv-1")
         .await
         .unwrap();
 

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use wix_inbox::fake::{FakeInbox, Fault};
 use wix_inbox::types::{
-    self, BasicMessageData, BasicMessagePayload, ConversationsMerged, DomainEvent, ErrorResponse,
-    GetOrCreateConversationRequest, IdentityType, Message, MessageContent, MessageDirection,
-    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility, OverrideSenderOptions,
-    ParticipantId, SendMessageRequest, SortOrder, WebhookEnvelope, WebhookIdentity, WebhookPayload,
+    self, ConversationsMerged, DomainEvent, ErrorResponse, GetOrCreateConversationRequest,
+    IdentityType, Message, MessageDirection, MessageSentToBusiness, MessageSentToParticipant,
+    MessageVisibility, OverrideSenderOptions, ParticipantId, SendMessageRequest, SortOrder,
+    WebhookEnvelope, WebhookIdentity, WebhookPayload,
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
@@ -58,30 +58,17 @@ async fn conversation_id(client: &wix_inbox::Client, participant: ParticipantId)
         .unwrap()
 }
 
-fn text_message(text: &str, visibility: MessageVisibility) -> Message {
-    Message {
-        content: Some(MessageContent {
-            basic: Some(BasicMessagePayload {
-                items: vec![BasicMessageData {
-                    text: Some(text.into()),
-                    ..Default::default()
-                }],
-            }),
-            ..Default::default()
-        }),
-        direction: Some(MessageDirection::BusinessToParticipant),
-        visibility: Some(visibility),
-        ..Default::default()
-    }
+fn send_request(conversation_id: &str, text: &str) -> SendMessageRequest {
+    SendMessageRequest::new(conversation_id, Message::reply(text))
 }
 
-fn send_request(conversation_id: &str, text: &str) -> SendMessageRequest {
-    SendMessageRequest {
-        conversation_id: conversation_id.into(),
-        message: text_message(text, MessageVisibility::BusinessAndParticipant),
-        send_as: None,
-        send_notifications: None,
-        silent: None,
+/// The fake's app credentials as the generated token request.
+fn token_request(fake: &FakeInbox) -> types::OAuthTokenRequest {
+    types::OAuthTokenRequest {
+        grant_type: "client_credentials".into(),
+        client_id: fake.app_id().into(),
+        client_secret: fake.app_secret().into(),
+        instance_id: fake.instance_id().into(),
     }
 }
 
@@ -391,10 +378,7 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
 
     let token: Value = http
         .post(&token_url)
-        .json(
-            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
-                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
-        )
+        .json(&token_request(&fake))
         .send()
         .await
         .unwrap()
@@ -454,10 +438,7 @@ async fn the_builder_client_with_app_credentials_gets_and_renews_its_token() {
     assert_eq!(sent.sender.unwrap().app_id.as_deref(), Some(fake.app_id()));
     // The token is revoked: the client is answered 401, gets a new token and goes on.
     fake.expire_tokens();
-    app.get_conversation()
-        .conversation_id(&conversation)
-        .send()
-        .wix()
+    crate::harness::get_conversation(&app, &conversation)
         .await
         .unwrap();
     let tokens = fake
@@ -477,10 +458,7 @@ async fn tokens_expire_after_their_ttl() {
         .unwrap();
     let token: Value = reqwest::Client::new()
         .post(format!("{}/oauth2/token", fake.base_url()))
-        .json(
-            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
-                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
-        )
+        .json(&token_request(&fake))
         .send()
         .await
         .unwrap()
@@ -1380,10 +1358,7 @@ async fn the_token_endpoint_is_spared_by_faults() {
     fake.fail_next(1, Fault::Status(503));
     let response = reqwest::Client::new()
         .post(format!("{}/oauth2/token", fake.base_url()))
-        .json(
-            &json!({"grant_type": "client_credentials", "client_id": fake.app_id(),
-                      "client_secret": fake.app_secret(), "instance_id": fake.instance_id()}),
-        )
+        .json(&token_request(&fake))
         .send()
         .await
         .unwrap();
@@ -1467,11 +1442,7 @@ async fn the_builder_client_retries_through_injected_faults() {
     fake.fail_next(1, Fault::Status(503));
     fake.fail_next(1, Fault::StatusRetryAfter(429, 0));
     fake.fail_next(1, Fault::Drop);
-    let got = client
-        .get_conversation()
-        .conversation_id(&conversation)
-        .send()
-        .wix()
+    let got = crate::harness::get_conversation(&client, &conversation)
         .await
         .unwrap();
     assert_eq!(
@@ -1483,11 +1454,7 @@ async fn the_builder_client_retries_through_injected_faults() {
 
     // Out of attempts: the error says what happened and how hard the client tried.
     fake.fail_next(4, Fault::Status(503));
-    let error = client
-        .get_conversation()
-        .conversation_id(&conversation)
-        .send()
-        .wix()
+    let error = crate::harness::get_conversation(&client, &conversation)
         .await
         .unwrap_err();
     assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
@@ -1499,11 +1466,7 @@ async fn the_builder_client_retries_through_injected_faults() {
 async fn the_builder_client_types_the_fakes_errors() {
     let fake = FakeInbox::start().await.unwrap();
     let client = client(&fake);
-    let not_found = client
-        .get_conversation()
-        .conversation_id(UNKNOWN_CONVERSATION)
-        .send()
-        .wix()
+    let not_found = crate::harness::get_conversation(&client, UNKNOWN_CONVERSATION)
         .await
         .unwrap_err();
     assert!(not_found.is_not_found(), "{not_found}");

@@ -18,7 +18,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
-use wix_inbox::{Client, ClientBuilder, RetryPolicy};
+use wix_inbox::{types, Client, ClientBuilder, ResponseValue, RetryPolicy, WixExt as _};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -108,6 +108,19 @@ impl Server {
     pub fn client(&self) -> Client {
         self.builder().build().unwrap()
     }
+}
+
+/// Get Conversation through `client`, with the crate's error: the call most tests make.
+pub async fn get_conversation(
+    client: &Client,
+    id: &str,
+) -> Result<ResponseValue<types::GetConversationResponse>, wix_inbox::Error> {
+    client
+        .get_conversation()
+        .conversation_id(id)
+        .send()
+        .wix()
+        .await
 }
 
 /// The default policy with millisecond waits, so that tests are fast.
