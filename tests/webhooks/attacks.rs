@@ -533,3 +533,21 @@ fn nbf_spelled_with_unicode_escapes_is_still_enforced() {
         Err(WebhookError::NotYetValid { .. })
     ));
 }
+
+#[test]
+fn long_headers_are_read_up_to_the_limit_and_refused_beyond_it() {
+    // A genuine token whose header carries a certificate chain (about 1.5 KB): read and ignored.
+    let mut header = rs256_header();
+    header["x5c"] = json!([STANDARD.encode([7u8; 1100])]);
+    let token = signer().sign_with(Algorithm::RS256, &header, &good_event().claims());
+    assert!(token.split('.').next().unwrap().len() > 1500);
+    assert!(verify(&token).is_ok());
+
+    // Past 4,096 base64 characters the header is refused before it is decoded.
+    header["x5c"] = json!([STANDARD.encode([7u8; 3100])]);
+    let token = signer().sign_with(Algorithm::RS256, &header, &good_event().claims());
+    match verify(&token) {
+        Err(WebhookError::NotAJwt { reason }) => assert!(reason.contains("header"), "{reason}"),
+        other => panic!("expected NotAJwt, got {other:?}"),
+    }
+}

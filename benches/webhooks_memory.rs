@@ -1,0 +1,114 @@
+//! Peak heap while verifying 10,000 distinct webhook tokens, alone and while remembering their
+//! IDs in the default deduplicator (goal: ≤ 10 MB).
+//!
+//! `cargo bench --bench webhooks_memory`
+
+// Shared with the timing bench, which uses all of it.
+#[allow(dead_code)]
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde_json::Value;
+use wix_inbox::webhooks::test_signer::TestSigner;
+use wix_inbox::webhooks::{InMemoryDeduplicator, Sighting};
+
+use common::event;
+
+/// The system allocator, counting live and peak bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(size: usize) {
+    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn main() {
+    const COUNT: usize = 10_000;
+    let signer = TestSigner::shared();
+    let verifier = signer.verifier();
+    let started = Instant::now();
+    let base = event(
+        "wix.crm.inbox.v2.message_message_sent_to_business",
+        "MessageSentToBusiness",
+    );
+    let tokens: Vec<String> = (0..COUNT)
+        .map(|i| {
+            let mut event = base.clone();
+            event.domain_event["id"] = Value::String(format!("00000000-0000-4000-8000-{i:012}"));
+            signer.sign_event(&event)
+        })
+        .collect();
+    let token_bytes: usize = tokens.iter().map(String::len).sum();
+    println!(
+        "signed {COUNT} tokens ({:.1} MB of input, not counted) in {:.1} s",
+        token_bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let dedup = InMemoryDeduplicator::new();
+    let baseline = LIVE.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    for token in &tokens {
+        let event = verifier.verify(token.as_bytes()).expect("valid token");
+        assert_eq!(dedup.check_and_insert_now(&event.id), Sighting::First);
+    }
+    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let retained = LIVE.load(Ordering::Relaxed) - baseline;
+    println!(
+        "peak heap verifying {COUNT} tokens + deduplicating their IDs: {:.2} MB \
+         ({retained} bytes retained by the deduplicator)",
+        peak as f64 / 1e6
+    );
+
+    let baseline = LIVE.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    for token in &tokens {
+        black_box(verifier.verify(token.as_bytes()).expect("valid token"));
+    }
+    println!(
+        "peak heap verifying {COUNT} tokens alone: {} bytes",
+        PEAK.load(Ordering::Relaxed) - baseline
+    );
+}
