@@ -204,7 +204,8 @@ impl App {
             let sent = async {
                 let response = http.post(&self.token_url).json(&body).send().await?;
                 let (status, headers) = (response.status(), response.headers().clone());
-                Ok::<_, reqwest::Error>((status, headers, response.bytes().await?))
+                let body = read_limited(response, MAX_TOKEN_ANSWER).await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
             }
             .instrument(span.clone())
             .await;
@@ -214,6 +215,13 @@ impl App {
                     if let Some(id) = error::request_id(&headers) {
                         span.record("request_id", id.as_str());
                     }
+                    let Some(body) = body else {
+                        let mut e = Error::from_answer(ErrorKind::Token, status, &headers, None);
+                        e = e.with_message(format!(
+                            "the token endpoint's answer is larger than {MAX_TOKEN_ANSWER} bytes"
+                        ));
+                        return Err(e.with_attempts(attempt));
+                    };
                     if status.is_success() {
                         return read_token(&body, &headers, attempt);
                     }
@@ -238,6 +246,27 @@ impl App {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// The largest answer of the token endpoint read, in bytes; a token answer is a few hundred.
+const MAX_TOKEN_ANSWER: usize = 64 * 1024;
+
+/// The body of `response`, or `None` if it is longer than `limit` bytes (not read past it).
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<Option<Vec<u8>>> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn read_token(

@@ -61,6 +61,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: Option<String>,
     retry: RetryPolicy,
+    max_response_size: usize,
 }
 
 #[derive(Clone)]
@@ -86,6 +87,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             user_agent: None,
             retry: RetryPolicy::default(),
+            max_response_size: retry::DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 }
@@ -160,19 +162,34 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer body read, in bytes (16 MiB by default). A larger answer fails with
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read further, so a
+    /// broken or hostile server (or proxy) cannot exhaust memory.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
     /// The client, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what
     /// is wrong.
     pub fn build(self) -> Result<Client, Error> {
-        let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
-            Error::config(format!(
-                "the base URL {:?} is not a URL: {e}",
-                self.base_url
-            ))
-        })?;
+        // A URL with a user name or password is never quoted: the password would be printed.
+        let quoted = if self.base_url.contains('@') {
+            "(not shown: it holds `@`)".to_string()
+        } else {
+            format!("{:?}", self.base_url)
+        };
+        let url = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| Error::config(format!("the base URL {quoted} is not a URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::config(
+                "the base URL must not hold a user name or password: credentials go in \
+                 .api_key(..) or .app(..)",
+            ));
+        }
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
             return Err(Error::config(format!(
-                "the base URL {:?} must be an http or https URL without a query",
-                self.base_url
+                "the base URL {quoted} must be an http or https URL without a query"
             )));
         }
         let base_url = self.base_url.trim_end_matches('/').to_string();
@@ -240,6 +257,7 @@ impl ClientBuilder {
         let transport = Transport(Arc::new(Shared {
             auth,
             retry: self.retry,
+            max_response_size: self.max_response_size,
         }));
         Ok(Client::new_with_client(&base_url, http, transport))
     }
@@ -271,6 +289,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
+            .field("max_response_size", &self.max_response_size)
             .finish()
     }
 }
@@ -284,6 +303,7 @@ pub struct Transport(Arc<Shared>);
 struct Shared {
     auth: Auth,
     retry: RetryPolicy,
+    max_response_size: usize,
 }
 
 impl Transport {
@@ -293,6 +313,10 @@ impl Transport {
 
     pub(crate) fn retry(&self) -> &RetryPolicy {
         &self.0.retry
+    }
+
+    pub(crate) fn max_response_size(&self) -> usize {
+        self.0.max_response_size
     }
 }
 

@@ -23,7 +23,12 @@
 //!
 //! An [`Error`] never holds a credential: not the API key, the app secret nor an access token.
 
-use std::{cell::RefCell, fmt, future::Future, time::Duration};
+use std::{
+    cell::RefCell,
+    fmt::{self, Write as _},
+    future::Future,
+    time::Duration,
+};
 
 use futures_util::FutureExt as _;
 use reqwest::{
@@ -58,6 +63,9 @@ pub enum ErrorKind {
     Transport,
     /// Wix's answer is not the JSON the spec describes.
     Decode,
+    /// Wix's answer was larger than [`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size)
+    /// allows; it was not read past the limit.
+    TooLarge,
 }
 
 /// An application error code of Wix (`details.applicationError.code` of an error answer).
@@ -189,6 +197,14 @@ impl Error {
 
     /// An error of a transport failure (no usable answer at all).
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        let mut cause = std::error::Error::source(&e);
+        while let Some(inner) = cause {
+            if let Some(too_large) = inner.downcast_ref::<crate::retry::AnswerTooLarge>() {
+                let message = too_large.to_string();
+                return Self::new(ErrorKind::TooLarge).with_message(message);
+            }
+            cause = inner.source();
+        }
         let kind = if e.is_connect() {
             ErrorKind::Connect
         } else if e.is_timeout() {
@@ -265,6 +281,10 @@ impl Error {
             // Only this crate's hooks raise `Custom`: for a token that could not be had.
             GeneratedError::Custom(message) => Self::new(ErrorKind::Token).with_message(message),
         };
+        if out.0.kind == ErrorKind::TooLarge {
+            out.0.status = call.status;
+            out.0.request_id = call.request_id.as_ref().and_then(header_text);
+        }
         out.0.operation = call.operation.or(out.0.operation);
         out.0.attempts = call.attempts;
         out
@@ -353,10 +373,19 @@ impl Error {
         self.0.status == Some(StatusCode::TOO_MANY_REQUESTS)
     }
 
-    /// Whether the request may have reached Wix even though no answer came back: for Send
-    /// Message, the message may then exist. Check the conversation before sending it again.
+    /// Whether the request may have reached Wix even though no usable answer came back: no
+    /// answer within the timeout, a connection that broke, or a 2xx whose body could not be
+    /// read. For Send Message, the message may then exist: check the conversation before
+    /// sending it again.
     pub fn maybe_delivered(&self) -> bool {
-        matches!(self.0.kind, ErrorKind::Timeout | ErrorKind::Transport)
+        match self.0.kind {
+            ErrorKind::Timeout | ErrorKind::Transport => true,
+            // Wix accepted the request, but its answer could not be read.
+            ErrorKind::Decode | ErrorKind::TooLarge => {
+                self.0.status.is_some_and(|s| s.is_success())
+            }
+            _ => false,
+        }
     }
 
     fn what_to_do(&self) -> String {
@@ -396,6 +425,13 @@ impl Error {
                  it again."
             }
             (_, ErrorKind::Timeout | ErrorKind::Transport, _) => "Try again later.",
+            (_, ErrorKind::TooLarge, Some(200..=299)) if sending => {
+                "The message was sent, but the answer was too large to read: list the \
+                 conversation's messages instead of sending it again."
+            }
+            (_, ErrorKind::TooLarge, _) => {
+                "Check the base URL (a proxy?), or raise ClientBuilder::max_response_size."
+            }
             (_, ErrorKind::Decode, _) => {
                 "Wix sent something the crate's spec does not describe: report it, with the \
                  request ID."
@@ -448,25 +484,32 @@ impl fmt::Display for Error {
             (ErrorKind::Transport, _) => f.write_str(": the connection broke")?,
             (ErrorKind::Decode, Some(s)) => write!(f, ": Wix's answer ({s}) could not be read")?,
             (ErrorKind::Decode, None) => f.write_str(": Wix's answer could not be read")?,
+            (ErrorKind::TooLarge, Some(s)) => write!(f, ": Wix's answer ({s}) is too large")?,
+            (ErrorKind::TooLarge, None) => f.write_str(": Wix's answer is too large")?,
             (_, Some(s)) => write!(f, ": Wix answered {s}")?,
             _ => {}
         }
         if e.attempts > 1 {
             write!(f, " after {} attempts", e.attempts)?;
         }
+        // What the server sent is printed cut short and without control characters: it must
+        // not rewrite a terminal or forge log lines.
         if let Some(code) = &e.code {
-            write!(f, " ({code})")?;
+            write!(f, " ({})", Printable(&code.to_string(), 100))?;
         }
         if let Some(message) = &e.message {
-            write!(f, ": {message}")?;
+            write!(f, ": {}", Printable(message, 500))?;
         }
-        for v in &e.violations {
+        for v in e.violations.iter().take(20) {
             let field = v.field.as_deref().unwrap_or("?");
             let what = v.description.as_deref().unwrap_or("invalid");
-            write!(f, "; `{field}`: {what}")?;
+            write!(f, "; `{}`: {}", Printable(field, 100), Printable(what, 200))?;
             if let Some(rule) = &v.violated_rule {
-                write!(f, " ({rule})")?;
+                write!(f, " ({})", Printable(rule, 100))?;
             }
+        }
+        if e.violations.len() > 20 {
+            write!(f, "; and {} more", e.violations.len() - 20)?;
         }
         if let Some(source) = &e.source {
             // The outermost cause and the innermost one ("Connection refused") say the most.
@@ -488,7 +531,23 @@ impl fmt::Display for Error {
             write!(f, " {advice}")?;
         }
         if let Some(id) = &e.request_id {
-            write!(f, " (request ID {id})")?;
+            write!(f, " (request ID {})", Printable(id, 100))?;
+        }
+        Ok(())
+    }
+}
+
+/// Text from the server, printed with at most `.1` characters and control characters replaced.
+struct Printable<'a>(&'a str, usize);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut chars = self.0.chars();
+        for c in chars.by_ref().take(self.1) {
+            f.write_char(if c.is_control() { '\u{fffd}' } else { c })?;
+        }
+        if chars.next().is_some() {
+            f.write_char('…')?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! only when its consumer wants a message and none is left of the last page, and ends after the
 //! last page (one without a `next` cursor) or after the first error, which it yields.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use futures_core::Stream;
 
@@ -37,6 +37,7 @@ impl Client {
             conversation_id: conversation_id.into(),
             visibility,
             cursor: None,
+            seen: HashSet::new(),
             messages: VecDeque::new(),
             last_page_read: false,
         };
@@ -50,6 +51,8 @@ struct Pages {
     visibility: types::MessageVisibility,
     /// The cursor of the next page; `None` before the first.
     cursor: Option<String>,
+    /// Every cursor asked for so far.
+    seen: HashSet<String>,
     /// What is left of the last page.
     messages: VecDeque<types::Message>,
     last_page_read: bool,
@@ -84,8 +87,12 @@ impl Pages {
                 .and_then(|m| m.cursors)
                 .and_then(|c| c.next)
                 .filter(|next| !next.is_empty());
-            // A cursor that does not move would page forever.
-            self.last_page_read = next.is_none() || next == self.cursor;
+            // A cursor asked for before (one that does not move, or a cycle) would page forever:
+            // every page it leads to has been read.
+            if let Some(cursor) = self.cursor.take() {
+                self.seen.insert(cursor);
+            }
+            self.last_page_read = next.as_ref().is_none_or(|next| self.seen.contains(next));
             self.cursor = next;
             self.messages.extend(page.messages);
         }

@@ -121,7 +121,10 @@ impl RetryPolicy {
                 )
             }
         };
-        (elapsed + wait <= self.max_elapsed).then_some(wait)
+        elapsed
+            .checked_add(wait)
+            .is_some_and(|total| total <= self.max_elapsed)
+            .then_some(wait)
     }
 }
 
@@ -195,7 +198,9 @@ pub(crate) async fn execute(
             status = Empty,
             request_id = Empty,
         );
-        let outcome = send(http, request).instrument(span.clone()).await;
+        let outcome = send(http, request, transport.max_response_size())
+            .instrument(span.clone())
+            .await;
         let next = match &outcome {
             Ok(response) => {
                 let status = response.status();
@@ -271,24 +276,76 @@ pub(crate) async fn execute(
     }
 }
 
+/// The default limit on the body of one answer: 16 MiB. Wix's answers are kilobytes (a page of
+/// 100 messages is well under 1 MiB).
+pub(crate) const DEFAULT_MAX_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
+
+/// An answer whose body passed the client's limit; it was not read further.
+#[derive(Debug)]
+pub(crate) struct AnswerTooLarge {
+    pub(crate) limit: usize,
+}
+
+impl std::fmt::Display for AnswerTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the answer is larger than the limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for AnswerTooLarge {}
+
 /// Sends one request and reads the whole answer, so that a connection that breaks mid-answer is
 /// seen here, where it can be retried. An error answer with an empty body (usual for 5xx) gets
 /// the body `{}`: Wix's error JSON with every (optional) part absent.
+///
+/// No more than `limit` bytes of body are read (a `Content-Length` over it is refused before
+/// any): an answer over it keeps its status and headers, and its body fails with
+/// [`AnswerTooLarge`] when the generated code reads it.
 async fn send(
     http: &reqwest::Client,
     request: reqwest::Request,
+    limit: usize,
 ) -> reqwest::Result<reqwest::Response> {
     let response = http.execute(request).await?;
     let url = response.url().clone();
     let (mut parts, body) = http::Response::from(response).into_parts();
-    let mut body = body.collect().await?.to_bytes();
+    let mut body = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => match e.downcast::<reqwest::Error>() {
+            Ok(e) => return Err(*e),
+            // The other error `Limited` knows: the body passed the limit.
+            Err(_) => {
+                parts.headers.remove(CONTENT_LENGTH);
+                let failing = http_body_util::StreamBody::new(futures_util::stream::iter([Err::<
+                    http_body::Frame<Bytes>,
+                    _,
+                >(
+                    AnswerTooLarge { limit },
+                )]));
+                return Ok(rebuild(parts, url, reqwest::Body::wrap(failing)));
+            }
+        },
+    };
     if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
         parts.headers.remove(CONTENT_LENGTH);
         body = Bytes::from_static(b"{}");
     }
+    Ok(rebuild(parts, url, body.into()))
+}
+
+/// The answer again, from its parts and a body.
+fn rebuild(
+    mut parts: http::response::Parts,
+    url: reqwest::Url,
+    body: reqwest::Body,
+) -> reqwest::Response {
     // Keeping the URL spares `reqwest::Response::from` parsing a placeholder one.
     if let Ok(with_url) = http::Response::builder().url(url).body(()) {
         parts.extensions.extend(with_url.into_parts().0.extensions);
     }
-    Ok(http::Response::from_parts(parts, body).into())
+    http::Response::from_parts(parts, body).into()
 }

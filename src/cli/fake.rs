@@ -19,8 +19,12 @@ use crate::{read_input, Failure, Outcome};
 /// Ctrl-C.
 pub async fn serve(args: Serve) -> Outcome {
     let dir = match args.key_dir {
-        Some(dir) => dir,
-        None => std::env::temp_dir().join(format!("wix-inbox-fake-{}", std::process::id())),
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            dir
+        }
+        None => new_private_dir()?,
     };
     let private_pem = TestSigner::generate_private_key_pem();
     let signer = TestSigner::from_private_key_pem(&private_pem)
@@ -28,8 +32,8 @@ pub async fn serve(args: Serve) -> Outcome {
     let public_pem = signer.public_key_pem().to_owned();
     let public_path = dir.join("public.pem");
     let private_path = dir.join("private.pem");
-    write_file(&dir, &public_path, &public_pem)?;
-    write_file(&dir, &private_path, &private_pem)?;
+    write_file(&public_path, &public_pem, false)?;
+    write_file(&private_path, &private_pem, true)?;
 
     let fake = FakeInbox::builder()
         .port(args.port)
@@ -55,10 +59,41 @@ pub async fn serve(args: Serve) -> Outcome {
     Ok(())
 }
 
-fn write_file(dir: &Path, path: &PathBuf, text: &str) -> Outcome {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(path, text))
-        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))
+/// A new directory in the temporary directory, with an unguessable name and (on Unix) open to
+/// this user only: the private key it will hold can forge webhooks for this fake's receivers.
+fn new_private_dir() -> Result<PathBuf, Failure> {
+    let dir = std::env::temp_dir().join(format!("wix-inbox-fake-{}", uuid::Uuid::new_v4()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    // `create`, not `create_all`: a directory that is already there is refused.
+    builder
+        .create(&dir)
+        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Writes `text` to `path`; a `private` file is (on Unix) readable by this user only.
+fn write_file(path: &Path, text: &str, private: bool) -> Outcome {
+    let write = || -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        let mut file = options.open(path)?;
+        // The mode above applies to a new file only; an old one is narrowed here.
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::io::Write::write_all(&mut file, text.as_bytes())
+    };
+    #[cfg(not(unix))]
+    let _ = private;
+    write().map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Prints a body signed as Wix signs it.
@@ -73,7 +108,10 @@ pub fn sign(args: Sign) -> Outcome {
         (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
     };
     let mut event = TestEvent::new(event_type, domain_event);
-    event.exp = Some(event.iat + args.expires_in);
+    let exp = event.iat.checked_add(args.expires_in).ok_or_else(|| {
+        Failure::Usage(format!("--expires-in {} is out of range", args.expires_in))
+    })?;
+    event.exp = Some(exp);
     println!("{}", signer.sign_event(&event));
     Ok(())
 }

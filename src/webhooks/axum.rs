@@ -165,6 +165,9 @@ impl<D: Deduplicator> WebhookReceiver<D> {
     }
 }
 
+/// The most a body buffer reserves before its bytes arrive: Wix's webhooks are a few kilobytes.
+const INITIAL_BUFFER: usize = 64 * 1024;
+
 /// Reads the whole body, refusing more than `limit` bytes (by `Content-Length` first, then by
 /// counting).
 async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, Response> {
@@ -176,7 +179,9 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, Response> 
     if let Some(size) = declared.filter(|&size| size > limit) {
         return Err(reject(&WebhookError::TooLarge { size, limit }));
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit));
+    // The sender's `Content-Length` sizes the buffer only up to what a Wix webhook needs; the
+    // rest grows as bytes actually arrive.
+    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit).min(INITIAL_BUFFER));
     let mut stream = Body::into_data_stream(request.into_body());
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {

@@ -144,3 +144,30 @@ async fn a_cursor_that_does_not_move_ends_the_stream() {
     assert_eq!(items.len(), 2);
     assert_eq!(server.seen().len(), 2);
 }
+
+#[tokio::test]
+async fn cursors_that_cycle_end_the_stream() {
+    // A → B → A: the pages behind A and B are read once each, then the stream ends.
+    let server = Server::start(|seen, _| async move {
+        let (id, next) = match seen.query_value("paging.cursor").as_deref() {
+            None => ("0", "A"),
+            Some("A") => ("1", "B"),
+            Some(_) => ("2", "A"),
+        };
+        json(
+            200,
+            json!({"messages": [{"id": id}], "pagingMetadata": {"cursors": {"next": next}}}),
+            &[],
+        )
+    })
+    .await;
+    let ids: Vec<_> = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .map_ok(|m| m.id.unwrap_or_default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids, ["0", "1", "2"]);
+    assert_eq!(server.seen().len(), 3);
+}
