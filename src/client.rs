@@ -248,10 +248,15 @@ impl ClientBuilder {
             Some(product) => format!("{product} {USER_AGENT}"),
             None => USER_AGENT.to_string(),
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .user_agent(user_agent)
             .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
+            .connect_timeout(self.connect_timeout);
+        // A fake or a proxy on this machine is reached directly, whatever `HTTP_PROXY` says.
+        if is_loopback(&url) {
+            http = http.no_proxy();
+        }
+        let http = http
             .build()
             .map_err(|e| Error::config("the HTTP client cannot be built").with_source(e))?;
         let transport = Transport(Arc::new(Shared {
@@ -261,6 +266,18 @@ impl ClientBuilder {
         }));
         Ok(Client::new_with_client(&base_url, http, transport))
     }
+}
+
+/// Whether `url` names this machine: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -333,6 +350,17 @@ impl ClientHooks<Transport> for Client {
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
         error::record(|call| call.operation = Some(info.operation_id));
+        // A path parameter of "", "." or ".." would make the URL name another endpoint (the
+        // URL parser resolves dot segments); it leaves an empty segment behind.
+        if request
+            .url()
+            .path_segments()
+            .is_some_and(|mut segments| segments.any(str::is_empty))
+        {
+            return Err(GeneratedError::InvalidRequest(
+                "an ID in the path (the conversation ID) must not be empty, `.` or `..`".into(),
+            ));
+        }
         let transport = &self.inner;
         transport
             .auth()

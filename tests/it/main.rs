@@ -16,6 +16,7 @@ mod client_auth;
 mod client_errors;
 mod client_retry;
 mod client_secrets;
+mod hardening;
 mod harness;
 mod paging;
 mod participant;

@@ -4,6 +4,7 @@
 mod attacks;
 mod dedup;
 mod http;
+mod limits;
 mod props;
 mod wix_examples;
 

@@ -1,0 +1,283 @@
+//! Hostile or broken answers and arguments: each gives a typed error, never a panic, never a
+//! printed secret, and never unbounded memory.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wix_inbox::{types, Client, ErrorKind, RetryPolicy, WixExt as _};
+
+use crate::harness::{conversation, get_conversation, json, quick_retries, Server};
+
+/// A conversation answer padded with an unknown field to about `bytes` bytes.
+fn big_conversation(bytes: usize) -> serde_json::Value {
+    let mut answer = conversation("conv-1");
+    answer["padding"] = json!("x".repeat(bytes));
+    answer
+}
+
+#[tokio::test]
+async fn an_answer_over_the_limit_is_a_typed_error_and_is_not_retried() {
+    let server = Server::start(|_, _| async {
+        json(
+            200,
+            big_conversation(4096),
+            &[("x-wix-request-id", "big-1")],
+        )
+    })
+    .await;
+    let client = server.builder().max_response_size(1024).build().unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
+    assert_eq!(e.request_id(), Some("big-1"));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.seen().len(), 1);
+    let text = e.to_string();
+    assert!(text.contains("too large"), "{text}");
+    assert!(text.contains("1024 bytes"), "{text}");
+
+    // The same answer within a larger limit is read.
+    let roomy = server.builder().max_response_size(8192).build().unwrap();
+    let found = get_conversation(&roomy, "conv-1").await.unwrap();
+    assert_eq!(
+        found.conversation.as_ref().unwrap().id.as_deref(),
+        Some("conv-1")
+    );
+}
+
+#[tokio::test]
+async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
+    let server = Server::start(|_, _| async { json(200, big_conversation(4096), &[]) }).await;
+    let client = server.builder().max_response_size(1024).build().unwrap();
+    let e = client
+        .send_message()
+        .body(types::SendMessageRequest::new(
+            "conv-1",
+            types::Message::reply("hi"),
+        ))
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge);
+    assert!(e.maybe_delivered());
+    assert!(e.to_string().contains("was sent"), "{e}");
+    assert_eq!(server.seen().len(), 1, "never sent twice");
+}
+
+#[tokio::test]
+async fn a_token_answer_over_64_kib_is_a_token_error() {
+    let server = Server::start(|seen, _| async move {
+        if seen.path == "/oauth2/token" {
+            let token = "t".repeat(70 * 1024);
+            return json(200, json!({"access_token": token, "expires_in": 3600}), &[]);
+        }
+        json(200, conversation("conv-1"), &[])
+    })
+    .await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .app("app-1", "secret-1", "inst-1")
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Token, "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("larger than 65536 bytes"), "{text}");
+    assert!(!text.contains("tttttttt"), "the token is never quoted");
+    assert_eq!(server.count("/inbox/v2/conversations/conv-1"), 0);
+}
+
+#[tokio::test]
+async fn a_retry_after_too_long_for_the_clock_does_not_panic() {
+    let server = Server::start(|_, n| async move {
+        let wait = if n == 0 { "0" } else { "18446744073709551615" };
+        json(503, json!({}), &[("retry-after", wait)])
+    })
+    .await;
+    let client = server
+        .builder()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(5)
+                .max_retry_after(Duration::MAX),
+        )
+        .build()
+        .unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(
+        e.attempts(),
+        2,
+        "the second wait is past max_elapsed: give up"
+    );
+}
+
+#[tokio::test]
+async fn server_text_is_printed_cut_and_without_control_characters() {
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({
+                "message": format!("\u{1b}[2J\u{1b}[31mfake\nerror: all good{}", "x".repeat(5000)),
+                "details": {"validationError": {"fieldViolations": [
+                    {"field": "a\rb", "description": "bad\u{7}", "violatedRule": "FORMAT"}
+                ]}}
+            }),
+            &[],
+        )
+    })
+    .await;
+    let e = get_conversation(&server.client(), "conv-1")
+        .await
+        .unwrap_err();
+    // Wix's words are kept as sent for programs...
+    assert!(e.message().unwrap().starts_with('\u{1b}'));
+    // ...and printed tamed for people.
+    let text = e.to_string();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(text.contains("fake"), "{text}");
+    assert!(
+        text.chars().count() < 1000,
+        "{} chars",
+        text.chars().count()
+    );
+}
+
+#[tokio::test]
+async fn dot_and_empty_ids_never_reach_another_endpoint() {
+    let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
+    let client = server.client();
+    for id in ["", ".", ".."] {
+        let e = get_conversation(&client, id).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{id:?}: {e:?}");
+        assert!(e.to_string().contains("must not be empty"), "{e}");
+    }
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+    // Dots inside an ID are only characters.
+    get_conversation(&client, "a..b").await.unwrap();
+    assert_eq!(server.seen()[0].path, "/inbox/v2/conversations/a..b");
+}
+
+#[test]
+fn a_base_url_with_credentials_is_refused_without_quoting_them() {
+    for url in [
+        "http://user:hunter2@127.0.0.1:1",
+        "https://user@wix.example",
+        "ftp://u:hunter2@x",
+        "not a url but has user:hunter2@",
+    ] {
+        let e = Client::builder()
+            .base_url(url)
+            .no_auth()
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{url}");
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
+/// The CLI (a `ClientBuilder` user) in an environment whose `HTTP_PROXY` is a dead port: a
+/// loopback base URL is reached directly. A child process, so that this test's environment is
+/// never changed under the other tests' feet.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn a_loopback_base_url_is_reached_without_the_environments_proxy() {
+    let fake = wix_inbox::fake::FakeInbox::start().await.unwrap();
+    let base_url = fake.base_url().replace("127.0.0.1", "localhost");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wix-inbox"));
+    cmd.args(["conversations", "get-or-create", "--visitor", "visitor-1"])
+        .env("WIX_API_KEY", fake.api_key())
+        .env("WIX_SITE_ID", fake.site_id())
+        .env("WIX_BASE_URL", &base_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        // Nothing listens on port 9: a request sent to this proxy fails to connect.
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("http_proxy", "http://127.0.0.1:9")
+        .env("ALL_PROXY", "http://127.0.0.1:9");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fake.conversations().len(), 1);
+}
+
+/// `fake sign` with an `--expires-in` past the end of time: a usage error, not a panic.
+#[cfg(feature = "cli")]
+#[test]
+fn fake_sign_refuses_an_expiry_out_of_range() {
+    let dir = std::env::temp_dir().join(format!("wix-inbox-expiry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("private.pem");
+    std::fs::write(
+        &key,
+        wix_inbox::webhooks::test_signer::TestSigner::generate_private_key_pem(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
+        .args(["fake", "sign", "--private-key"])
+        .arg(&key)
+        .args([
+            "--event",
+            "conversations-merged",
+            "--conversation-id",
+            "c1",
+            "--old-conversation-id",
+            "c0",
+            "--expires-in",
+            "9223372036854775807",
+        ])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--expires-in"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `fake serve` without `--key-dir` makes a fresh directory only this user can enter, and a
+/// private key only this user can read.
+#[cfg(all(feature = "cli", unix))]
+#[test]
+fn fake_serve_keeps_its_private_key_private() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
+        .args(["fake", "serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let private_path = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("private key: ").map(str::to_owned));
+    let _ = child.kill();
+    let _ = child.wait();
+    let private_path = std::path::PathBuf::from(private_path.expect("the key path is printed"));
+    let dir = private_path.parent().unwrap().to_owned();
+    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    let key_mode = std::fs::metadata(&private_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(dir_mode, 0o700, "{}", dir.display());
+    assert_eq!(key_mode, 0o600);
+    assert!(dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("wix-inbox-fake-"));
+}
