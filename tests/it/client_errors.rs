@@ -189,6 +189,7 @@ async fn an_unknown_enum_value_in_an_answer_is_kept() {
         .client()
         .list_messages()
         .conversation_id("conv-1")
+        .visibility(types::MessageVisibility::Business)
         .send()
         .wix()
         .await

@@ -281,3 +281,19 @@ fn fake_serve_keeps_its_private_key_private() {
         .to_string_lossy()
         .starts_with("wix-inbox-fake-"));
 }
+
+#[tokio::test]
+async fn list_messages_without_the_required_visibility_is_refused_before_sending() {
+    let server = Server::start(|_, _| async { json(200, json!({"messages": []}), &[]) }).await;
+    let e = server
+        .client()
+        .list_messages()
+        .conversation_id("conv-1")
+        .send()
+        .wix()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e:?}");
+    assert!(e.to_string().contains("visibility"), "{e}");
+    assert!(server.seen().is_empty());
+}
