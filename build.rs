@@ -245,6 +245,8 @@ struct OpenEnum {
     name: String,
     description: String,
     values: Vec<String>,
+    /// What each value means, from the schema's `x-enum-descriptions` (value → text), if any.
+    value_docs: Vec<Option<String>>,
 }
 
 fn open_enums(spec: &OpenAPI) -> Result<Vec<OpenEnum>, String> {
@@ -267,10 +269,31 @@ fn open_enums(spec: &OpenAPI) -> Result<Vec<OpenEnum>, String> {
             .iter()
             .map(|v| v.clone().ok_or(format!("schema {name}: `null` in an enum")))
             .collect::<Result<Vec<_>, _>>()?;
+        let described = match schema.schema_data.extensions.get("x-enum-descriptions") {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            Some(_) => return Err(format!("schema {name}: x-enum-descriptions is not a map")),
+        };
+        if let Some(stray) = described.keys().find(|k| !values.contains(k)) {
+            return Err(format!(
+                "schema {name}: x-enum-descriptions describes `{stray}`, which is not in its enum"
+            ));
+        }
+        let value_docs = values
+            .iter()
+            .map(|v| match described.get(v) {
+                None => Ok(None),
+                Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+                Some(_) => Err(format!(
+                    "schema {name}: x-enum-descriptions.{v} is not text"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         out.push(OpenEnum {
             name: name.clone(),
             description: schema.schema_data.description.clone().unwrap_or_default(),
             values,
+            value_docs,
         });
     }
     Ok(out)
@@ -286,10 +309,18 @@ impl OpenEnum {
             .map(|v| format_ident!("{}", v.to_upper_camel_case()))
             .collect();
         let values = &self.values;
-        let variant_docs = values.iter().map(|v| format!("`{v}`"));
+        let variant_docs = values
+            .iter()
+            .zip(&self.value_docs)
+            .map(|(v, doc)| match doc {
+                Some(doc) => format!("`{v}`: {doc}"),
+                None => format!("`{v}`"),
+            });
         let doc = format!(
             "{}\n\nAn open enum: a value this version of the crate does not know (Wix adds values \
-             over time) deserializes to [`{}::Other`] and serializes back exactly as it came.",
+             over time) deserializes to [`{}::Other`] and serializes back exactly as it came. It is \
+             `#[non_exhaustive]`: a value the spec adds later becomes a variant without breaking \
+             a `match`.",
             self.description, self.name
         );
         let other_doc = format!(
@@ -299,6 +330,7 @@ impl OpenEnum {
         quote! {
             #[doc = #doc]
             #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            #[non_exhaustive]
             pub enum #name {
                 #( #[doc = #variant_docs] #variants, )*
                 /// A value the spec did not list when this crate was generated.

@@ -68,67 +68,10 @@ pub enum ErrorKind {
     TooLarge,
 }
 
-/// An application error code of Wix (`details.applicationError.code` of an error answer).
-///
-/// The codes the Inbox documents are variants; any other code is kept in [`ErrorCode::Other`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `CONVERSATION_NOT_FOUND`: no conversation has this ID (Get Conversation, List Messages).
-    ConversationNotFound,
-    /// `NOT_OWNED_BY_BUSINESS`: the conversation belongs to another site (Get Conversation).
-    NotOwnedByBusiness,
-    /// `NO_INBOX_INSTANCE`: Inbox is not set up on the site (List Messages).
-    NoInboxInstance,
-    /// `NOT_JOINED_CHATROOM`: the caller is not in the conversation (List Messages).
-    NotJoinedChatroom,
-    /// `INBOX_INSTANCE_NOT_FOUND`: Inbox is not set up on the site (List Messages, Send Message).
-    InboxInstanceNotFound,
-    /// `IDENTITY_DOES_NOT_MATCH`: the sender is not who the request claims (Send Message).
-    IdentityDoesNotMatch,
-    /// `INVALID_MEDIA_URL`: Wix cannot use an image or file URL of the message (Send Message).
-    InvalidMediaUrl,
-    /// A code this version of the crate does not know, kept verbatim.
-    Other(String),
-}
-
-impl ErrorCode {
-    const KNOWN: [(&'static str, ErrorCode); 7] = [
-        ("CONVERSATION_NOT_FOUND", ErrorCode::ConversationNotFound),
-        ("NOT_OWNED_BY_BUSINESS", ErrorCode::NotOwnedByBusiness),
-        ("NO_INBOX_INSTANCE", ErrorCode::NoInboxInstance),
-        ("NOT_JOINED_CHATROOM", ErrorCode::NotJoinedChatroom),
-        ("INBOX_INSTANCE_NOT_FOUND", ErrorCode::InboxInstanceNotFound),
-        ("IDENTITY_DOES_NOT_MATCH", ErrorCode::IdentityDoesNotMatch),
-        ("INVALID_MEDIA_URL", ErrorCode::InvalidMediaUrl),
-    ];
-
-    /// The code as Wix sends it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Other(code) => code,
-            known => Self::KNOWN
-                .iter()
-                .find(|(_, c)| c == known)
-                .map_or("", |(s, _)| s),
-        }
-    }
-}
-
-impl From<&str> for ErrorCode {
-    fn from(code: &str) -> Self {
-        Self::KNOWN
-            .iter()
-            .find(|(s, _)| *s == code)
-            .map_or_else(|| Self::Other(code.to_string()), |(_, c)| c.clone())
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// An application error code of Wix (`details.applicationError.code` of an error answer): the
+/// spec's open enum [`types::ApplicationErrorCode`]. The codes the Inbox documents are variants;
+/// any other is kept in `Other`.
+pub use crate::types::ApplicationErrorCode as ErrorCode;
 
 /// A failed call to Wix, or a client that could not be built.
 ///
@@ -233,7 +176,7 @@ impl Error {
             e.0.message = body.message.filter(|m| !m.is_empty());
             if let Some(details) = body.details {
                 if let Some(app) = details.application_error {
-                    e.0.code = app.code.as_deref().map(ErrorCode::from);
+                    e.0.code = app.code;
                     if e.0.message.is_none() {
                         e.0.message = app.description;
                     }
@@ -495,7 +438,7 @@ impl fmt::Display for Error {
         // What the server sent is printed cut short and without control characters: it must
         // not rewrite a terminal or forge log lines.
         if let Some(code) = &e.code {
-            write!(f, " ({})", Printable(&code.to_string(), 100))?;
+            write!(f, " ({})", Printable(code.as_str(), 100))?;
         }
         if let Some(message) = &e.message {
             write!(f, ": {}", Printable(message, 500))?;

@@ -171,7 +171,7 @@ impl ApiError {
                 message: Some(description.to_owned()),
                 details: Some(ErrorDetails {
                     application_error: Some(ApplicationError {
-                        code: Some(code.to_owned()),
+                        code: Some(code.into()),
                         description: Some(description.to_owned()),
                         data: Default::default(),
                     }),

@@ -92,6 +92,21 @@ fn an_inline_enum_is_refused_with_its_location() {
 }
 
 #[test]
+fn a_description_of_a_value_the_enum_lacks_is_refused() {
+    let spec = SPEC.replace(
+        "        INVALID_MEDIA_URL: Wix cannot use",
+        "        INVALID_MEDIA_URI: Wix cannot use",
+    );
+    assert_ne!(spec, SPEC, "the test spec was not changed");
+    let (ok, stderr) = run_on(&spec);
+    assert!(!ok);
+    assert_one_line_error(
+        &stderr,
+        "schema ApplicationErrorCode: x-enum-descriptions describes `INVALID_MEDIA_URI`",
+    );
+}
+
+#[test]
 fn a_dangling_ref_fails_with_one_line() {
     let spec = SPEC.replacen(
         "$ref: '#/components/schemas/GetConversationResponse'",

@@ -109,8 +109,8 @@ fn code(e: &ErrorResponse) -> &str {
     e.details
         .as_ref()
         .and_then(|d| d.application_error.as_ref())
-        .and_then(|a| a.code.as_deref())
-        .unwrap_or_default()
+        .and_then(|a| a.code.as_ref())
+        .map_or("", |c| c.as_str())
 }
 
 /// `(field, violatedRule)` of each field violation.

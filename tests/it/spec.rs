@@ -174,3 +174,34 @@ fn deprecated_fields_are_marked() {
         );
     }
 }
+
+#[test]
+fn every_error_code_an_operation_lists_is_a_known_application_error_code() {
+    let spec: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let known: Vec<&str> = spec["components"]["schemas"]["ApplicationErrorCode"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut listed = 0;
+    for (_, item) in spec["paths"].as_mapping().unwrap() {
+        for (_, op) in item.as_mapping().unwrap() {
+            for code in op["x-wix-error-codes"].as_sequence().into_iter().flatten() {
+                let code = code.as_str().unwrap();
+                assert!(
+                    known.contains(&code),
+                    "{code} is not in ApplicationErrorCode"
+                );
+                listed += 1;
+            }
+        }
+    }
+    assert!(listed >= 7, "{listed}");
+    for value in &known {
+        assert_eq!(
+            wix_inbox::types::ApplicationErrorCode::from(*value).as_str(),
+            *value
+        );
+    }
+}
