@@ -41,14 +41,16 @@ pub mod wire;
 
 /// The code progenitor generates from the spec (`$OUT_DIR/codegen.rs`), re-exported below; its
 /// `Error` is re-exported as [`GeneratedError`], so that [`Error`] can be the crate's own.
+// Its `prelude` (the `Client` alone) is not re-exported: `Client` is, at the root.
+#[allow(unused_imports)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
 /// The error a generated operation's `send()` returns; [`WixExt::wix`] turns it into an [`Error`].
 pub use generated::Error as GeneratedError;
-pub use generated::{builder, prelude, types, ByteStream, Client, ClientInfo, ResponseValue};
+pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
-// The production client (issue 3): builder, auth, retries, errors, paging, participant IDs.
+// The hand-written layer: builder, auth, retries, errors, paging, messages, participant IDs.
 pub mod auth;
 pub mod client;
 pub mod error;

@@ -103,15 +103,13 @@ impl<'de> Deserialize<'de> for Int32 {
 
 /// Deserializes the generated open enums from a string without an extra copy when the
 /// deserializer hands over an owned `String`. Used by the generated code only.
-#[doc(hidden)]
-pub struct OpenEnumVisitor<T> {
+pub(crate) struct OpenEnumVisitor<T> {
     name: &'static str,
     _t: PhantomData<fn() -> T>,
 }
 
 impl<T> OpenEnumVisitor<T> {
-    #[doc(hidden)]
-    pub fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         Self {
             name,
             _t: PhantomData,
