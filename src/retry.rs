@@ -349,3 +349,77 @@ fn rebuild(
     }
     http::Response::from_parts(parts, body).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::default()
+            .max_attempts(10)
+            .initial_backoff(100 * MS)
+            .max_backoff(1000 * MS)
+            .max_elapsed(Duration::from_secs(60))
+            .max_retry_after(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_doubling_cap() {
+        // The cap before retry n is initial × 2ⁿ⁻¹, at most max_backoff; the wait is in 0..=cap.
+        for (attempts, cap) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (9, 1000)] {
+            let waits: Vec<_> = (0..200)
+                .map(|_| policy().delay(attempts, None, Duration::ZERO).unwrap())
+                .collect();
+            assert!(
+                waits.iter().all(|w| *w <= cap * MS),
+                "{attempts}: {waits:?}"
+            );
+            // Jitter: the waits spread over the range rather than sit at one value.
+            let above_half = waits.iter().filter(|w| **w > cap * MS / 2).count();
+            assert!((40..=160).contains(&above_half), "{attempts}: {above_half}");
+        }
+    }
+
+    #[test]
+    fn attempts_and_total_time_bound_the_retries() {
+        assert_eq!(policy().delay(10, None, Duration::ZERO), None);
+        assert!(policy().delay(9, None, Duration::ZERO).is_some());
+        let late = Duration::from_secs(60) - 50 * MS;
+        assert_eq!(policy().delay(1, Some(100 * MS), late), None);
+        assert_eq!(policy().delay(1, Some(10 * MS), late), Some(10 * MS));
+    }
+
+    #[test]
+    fn retry_after_is_waited_as_asked_up_to_its_bound() {
+        assert_eq!(
+            policy().delay(1, Some(Duration::from_secs(5)), Duration::ZERO),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            policy().delay(1, Some(Duration::from_secs(6)), Duration::ZERO),
+            None,
+            "longer than max_retry_after: give up at once"
+        );
+        assert_eq!(
+            policy().delay(1, Some(Duration::ZERO), Duration::ZERO),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn no_wait_overflows() {
+        let unbounded = policy()
+            .max_retry_after(Duration::MAX)
+            .max_elapsed(Duration::MAX)
+            .max_backoff(Duration::MAX)
+            .initial_backoff(Duration::MAX);
+        assert_eq!(
+            unbounded.delay(1, Some(Duration::MAX), Duration::from_secs(1)),
+            None
+        );
+        assert!(unbounded.delay(9, None, Duration::ZERO).is_some());
+        assert_eq!(RetryPolicy::disabled().delay(1, None, Duration::ZERO), None);
+    }
+}

@@ -4,8 +4,8 @@
 mod attacks;
 mod dedup;
 mod http;
-mod limits;
 mod props;
+mod receiver;
 mod wix_examples;
 
 use serde_json::Value;
