@@ -128,6 +128,14 @@ fn generate() -> Result<(), String> {
                 .into(),
         );
     }
+    // An array field reads `null` as empty (serde's `default` covers only a missing field).
+    let mut arrays = NullArrays(0);
+    syn::visit_mut::VisitMut::visit_file_mut(&mut arrays, &mut file);
+    if arrays.0 == 0 {
+        return Err(
+            "no array field with `#[serde(default)]` found: update NullArrays in build.rs".into(),
+        );
+    }
     // Generated code documents what the spec documents; it is not held to `missing_docs`.
     for item in &mut file.items {
         if let Some(attrs) = item_attrs(item) {
@@ -167,6 +175,37 @@ impl syn::visit_mut::VisitMut for DropApiVersion {
             }
         }
         syn::visit_mut::visit_block_mut(self, block);
+    }
+}
+
+/// Makes every deserialized `Vec` field with `#[serde(default)]` read `null` as empty too,
+/// counting them.
+struct NullArrays(usize);
+
+impl syn::visit_mut::VisitMut for NullArrays {
+    fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+        let text = |attr: &syn::Attribute| quote::ToTokens::to_token_stream(attr).to_string();
+        let deserialized = item
+            .attrs
+            .iter()
+            .any(|a| a.path().is_ident("derive") && text(a).contains("Deserialize"));
+        if deserialized {
+            for field in &mut item.fields {
+                let is_vec = matches!(&field.ty, syn::Type::Path(p)
+                    if p.path.segments.last().is_some_and(|s| s.ident == "Vec"));
+                let defaulted = field
+                    .attrs
+                    .iter()
+                    .any(|a| a.path().is_ident("serde") && text(a).contains("default"));
+                if is_vec && defaulted {
+                    field.attrs.push(syn::parse_quote!(
+                        #[serde(deserialize_with = "crate::wire::null_as_empty")]
+                    ));
+                    self.0 += 1;
+                }
+            }
+        }
+        syn::visit_mut::visit_item_struct_mut(self, item);
     }
 }
 

@@ -101,6 +101,16 @@ impl<'de> Deserialize<'de> for Int32 {
     }
 }
 
+/// Reads an array field that may be `null` as the empty array. Wix leaves empty arrays out, but
+/// a `null` must not fail a whole answer; the generated code uses this for every array field.
+pub(crate) fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Vec<T>>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
 /// Deserializes the generated open enums from a string without an extra copy when the
 /// deserializer hands over an owned `String`. Used by the generated code only.
 pub(crate) struct OpenEnumVisitor<T> {

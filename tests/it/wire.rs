@@ -116,3 +116,20 @@ fn error_body_parts_are_all_optional() {
         let _: types::ErrorResponse = serde_json::from_value(body).unwrap();
     }
 }
+
+#[test]
+fn null_for_an_array_reads_as_empty() {
+    let page: wix_inbox::types::ListMessagesResponse =
+        serde_json::from_str(r#"{"messages": null}"#).unwrap();
+    assert!(page.messages.is_empty());
+    let merged: wix_inbox::types::ConversationsMerged =
+        serde_json::from_str(r#"{"oldConversationIds": null, "targetConversationId": "c2"}"#)
+            .unwrap();
+    assert!(merged.old_conversation_ids.is_empty());
+    assert_eq!(merged.target_conversation_id.as_deref(), Some("c2"));
+    // Anything else that is not an array still fails.
+    assert!(
+        serde_json::from_str::<wix_inbox::types::ListMessagesResponse>(r#"{"messages": "none"}"#)
+            .is_err()
+    );
+}
