@@ -19,6 +19,8 @@ use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
 use wix_inbox::{RetryPolicy, WixExt as _};
 
+use crate::harness::http_client;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -134,7 +136,7 @@ fn violations(e: &ErrorResponse) -> Vec<(String, String)> {
 
 /// A raw request to the fake with its API key and site.
 fn raw(fake: &FakeInbox, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
+    http_client()
         .request(method, format!("{}{path}", fake.base_url()))
         .header("Authorization", fake.api_key())
         .header("wix-site-id", fake.site_id())
@@ -275,7 +277,7 @@ async fn calls_without_the_right_key_and_site_are_401() {
     let fake = FakeInbox::start().await.unwrap();
     let url = format!("{}/inbox/v2/conversations", fake.base_url());
     let body = json!({"participantId": {"anonymousVisitorId": "v"}});
-    let http = reqwest::Client::new();
+    let http = http_client();
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
             "no Authorization",
@@ -348,7 +350,7 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = http_client();
     let token_url = format!("{}/oauth2/token", fake.base_url());
     let wrong = http
         .post(&token_url)
@@ -390,7 +392,7 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
     let access_token = token["access_token"].as_str().unwrap().to_owned();
 
     // The token goes raw in Authorization, with no site header.
-    let http = reqwest::Client::new();
+    let http = http_client();
     let conversation: types::GetOrCreateConversationResponse = http
         .post(format!("{}/inbox/v2/conversations", fake.base_url()))
         .header("Authorization", &access_token)
@@ -456,7 +458,7 @@ async fn tokens_expire_after_their_ttl() {
         .start()
         .await
         .unwrap();
-    let token: Value = reqwest::Client::new()
+    let token: Value = http_client()
         .post(format!("{}/oauth2/token", fake.base_url()))
         .json(&token_request(&fake))
         .send()
@@ -467,7 +469,7 @@ async fn tokens_expire_after_their_ttl() {
         .unwrap();
     assert_eq!(token["expires_in"], 0);
     let call = || {
-        reqwest::Client::new()
+        http_client()
             .post(format!("{}/inbox/v2/conversations", fake.base_url()))
             .header("Authorization", token["access_token"].as_str().unwrap())
             .json(&json!({"participantId": {"memberId": "m"}}))
@@ -1313,7 +1315,7 @@ async fn fail_next_drop_closes_the_connection_without_an_answer() {
     let fake = FakeInbox::start().await.unwrap();
     fake.fail_next(1, Fault::Drop);
     let url = format!("{}/inbox/v2/conversations", fake.base_url());
-    let http = reqwest::Client::new();
+    let http = http_client();
     let call = || {
         http.post(&url)
             .header("Authorization", fake.api_key())
@@ -1356,7 +1358,7 @@ async fn fail_next_delay_answers_late() {
 async fn the_token_endpoint_is_spared_by_faults() {
     let fake = FakeInbox::start().await.unwrap();
     fake.fail_next(1, Fault::Status(503));
-    let response = reqwest::Client::new()
+    let response = http_client()
         .post(format!("{}/oauth2/token", fake.base_url()))
         .json(&token_request(&fake))
         .send()

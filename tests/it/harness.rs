@@ -260,3 +260,9 @@ pub async fn refused_url() -> String {
     drop(listener);
     url
 }
+
+/// A reqwest client for raw requests to 127.0.0.1 that ignores `HTTP_PROXY` and friends:
+/// tests never leave the machine, whatever the environment says.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
