@@ -175,8 +175,8 @@ async fn a_truncated_body_is_retried_then_reported() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_even_for_a_send() {
-    let url = refused_url().await;
-    let e = send(&raw_client(&url)).await.unwrap_err();
+    let refused = refused_url();
+    let e = send(&raw_client(&refused.url)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connect);
     assert_eq!(e.attempts(), 3);
     assert!(!e.maybe_delivered());

@@ -249,26 +249,55 @@ async fn start_gives_base_url_credentials_and_public_key() {
     jsonwebtoken::DecodingKey::from_rsa_pem(fake.public_key_pem().as_bytes()).unwrap();
 }
 
-#[tokio::test]
-async fn start_on_a_fixed_port_and_with_chosen_credentials() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// Runs `start` until it does not fail with `AddrInUse` (a few tries, briefly apart): a port
+/// chosen free, or freed by a shutdown, may be taken for a moment by a connection of another
+/// test.
+async fn retry_on_addr_in_use<F, Fut>(mut start: F) -> FakeInbox
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<FakeInbox>>,
+{
+    let mut tries = 0;
+    loop {
+        match start().await {
+            Ok(fake) => return fake,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("starting the fake (after {tries} retries): {e}"),
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let fake = FakeInbox::builder()
-        .port(port)
-        .api_key("my-key")
-        .site_id("5f0c4b1e-0000-4000-8000-000000000001")
-        .start()
-        .await
-        .unwrap();
+        .port()
+}
+
+#[tokio::test]
+async fn start_on_a_fixed_port_and_with_chosen_credentials() {
+    let mut port = 0;
+    let fake = retry_on_addr_in_use(|| {
+        // Another port on each try: the one chosen may have been taken since.
+        port = free_port();
+        FakeInbox::builder()
+            .port(port)
+            .api_key("my-key")
+            .site_id("5f0c4b1e-0000-4000-8000-000000000001")
+            .start()
+    })
+    .await;
     assert_eq!(fake.base_url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(fake.api_key(), "my-key");
     conversation_id(&client(&fake), visitor("v")).await;
     fake.shutdown().await;
     // The port is free again once the fake is shut down.
-    let again = FakeInbox::start_on(port).await.unwrap();
+    let again = retry_on_addr_in_use(|| FakeInbox::start_on(port)).await;
     assert_eq!(again.addr().port(), port);
 }
 
@@ -1215,13 +1244,9 @@ async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
         .start()
         .await
         .unwrap();
-    // Nothing listens here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    fake.add_webhook_receiver(format!("http://127.0.0.1:{port}/hooks"));
+    // Nothing listens here (the port stays reserved while `refused` lives).
+    let refused = crate::harness::refused_url();
+    fake.add_webhook_receiver(format!("{}/hooks", refused.url));
     // This one answers too late.
     let slow = axum::Router::new().route(
         "/",
