@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -482,33 +482,53 @@ async fn the_builder_client_with_app_credentials_gets_and_renews_its_token() {
 
 #[tokio::test]
 async fn tokens_expire_after_their_ttl() {
-    let fake = FakeInbox::builder()
-        .token_ttl(Duration::from_millis(200))
-        .start()
-        .await
-        .unwrap();
-    let token: Value = http_client()
-        .post(format!("{}/oauth2/token", fake.base_url()))
-        .json(&token_request(&fake))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(token["expires_in"], 0);
-    let call = || {
-        http_client()
-            .post(format!("{}/inbox/v2/conversations", fake.base_url()))
-            .header("Authorization", token["access_token"].as_str().unwrap())
-            .json(&json!({"participantId": {"memberId": "m"}}))
+    // The fake sets a token's expiry (issue + TTL) between `asked` and `got`, by the same clock
+    // as ours. So a call answered before `asked + ttl` must have found the token valid, and a
+    // call sent after `got + ttl` must find it expired, however slow the machine. A first call
+    // answered too late proves nothing: that round is repeated with twice the TTL.
+    let http = http_client();
+    let mut ttl = Duration::from_millis(200);
+    for _ in 0..6 {
+        let fake = FakeInbox::builder().token_ttl(ttl).start().await.unwrap();
+        let asked = Instant::now();
+        let token: Value = http
+            .post(format!("{}/oauth2/token", fake.base_url()))
+            .json(&token_request(&fake))
             .send()
-    };
-    assert_eq!(call().await.unwrap().status(), 200);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let (status, error) = error_body(call().await.unwrap()).await;
-    assert_eq!(status, 401);
-    assert!(error.message.unwrap().contains("expired"));
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let got = Instant::now();
+        assert_eq!(
+            token["expires_in"],
+            ttl.as_secs(),
+            "whole seconds of {ttl:?}"
+        );
+        let call = || {
+            http.post(format!("{}/inbox/v2/conversations", fake.base_url()))
+                .header("Authorization", token["access_token"].as_str().unwrap())
+                .json(&json!({"participantId": {"memberId": "m"}}))
+                .send()
+        };
+        let first = call().await.unwrap();
+        if Instant::now() >= asked + ttl {
+            ttl *= 2;
+            continue;
+        }
+        assert_eq!(first.status(), 200, "a call within the TTL");
+        tokio::time::sleep_until((got + ttl).into()).await;
+        assert!(Instant::now() >= got + ttl);
+        let (status, error) = error_body(call().await.unwrap()).await;
+        assert_eq!(status, 401);
+        assert!(error.message.unwrap().contains("expired"));
+        return;
+    }
+    panic!(
+        "no first call was answered within its token's TTL, up to {:?}",
+        ttl / 2
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
