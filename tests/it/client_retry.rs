@@ -103,17 +103,25 @@ async fn max_attempts_and_disabled_retries_are_honoured() {
 
 #[tokio::test]
 async fn the_total_time_bounds_the_retries() {
-    let server = Server::start(|_, _| async { json(503, json!({}), &[]) }).await;
+    // Each answer takes at least 400 ms and the backoff waits at most 10 ms: after the first
+    // answer (about 400 ms in) a retry fits in the 700 ms; after the second (at least 800 ms in)
+    // none does, whatever the jitter. Only `max_elapsed` stops at 2 of the 100 attempts.
+    let server = Server::start(|_, _| async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        json(503, json!({}), &[])
+    })
+    .await;
     let policy = RetryPolicy::default()
         .max_attempts(100)
-        .initial_backoff(Duration::from_millis(40))
-        .max_backoff(Duration::from_millis(40))
-        .max_elapsed(Duration::from_millis(150));
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(10))
+        .max_elapsed(Duration::from_millis(700));
     let client = server.builder().retry(policy).build().unwrap();
     let started = Instant::now();
     let e = get(&client).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(e.attempts() >= 2 && e.attempts() < 100, "{}", e.attempts());
+    assert_eq!(e.attempts(), 2);
+    assert_eq!(server.count(GET_PATH), 2);
 }
 
 #[tokio::test]
