@@ -274,16 +274,16 @@ async fn a_timeout_is_retried_for_a_get() {
 
 #[tokio::test]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let server = Server::start(move |_, n| {
-        let at = at.clone();
-        async move {
-            match n {
-                0 => json(503, json!({}), &[("retry-after", at.as_str())]),
-                _ => json(200, conversation("conv-1"), &[]),
+    let server = Server::start(|_, n| async move {
+        match n {
+            0 => {
+                // Two seconds from the moment of the answer, not of the test's start.
+                let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+                    .format("%a, %d %b %Y %H:%M:%S GMT")
+                    .to_string();
+                json(503, json!({}), &[("retry-after", at.as_str())])
             }
+            _ => json(200, conversation("conv-1"), &[]),
         }
     })
     .await;
