@@ -23,6 +23,19 @@ fn cli() -> Command {
     ] {
         cmd.env_remove(var);
     }
+    // Whatever proxy the test's environment names, the child talks to 127.0.0.1 directly.
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost");
     cmd.env("RUST_BACKTRACE", "1");
     cmd
 }
@@ -66,15 +79,45 @@ fn assert_fails(out: &Output, code: i32, needle: &str) {
     }
 }
 
-/// A file of its own for each call (tests run in parallel).
-fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("wix-inbox-cli-test-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
+/// A directory of its own for each test (tests run in parallel), deleted on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("wix-inbox-cli-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A file `name` in the directory, with `content`.
+    fn file(&self, name: &str, content: &[u8]) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed and waited for on drop, so that a failing test leaves none behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,11 +279,12 @@ async fn a_bad_visibility_is_a_usage_error() {
     assert_fails(&run(cmd).await, 2, "invalid value 'everyone'");
 }
 
-fn keys() -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
+/// A new key pair, written to `dir` as `public.pem` and `private.pem`.
+fn keys(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
     let private = TestSigner::generate_private_key_pem();
     let signer = TestSigner::from_private_key_pem(&private).unwrap();
-    let public = temp_file("public.pem", signer.public_key_pem().as_bytes());
-    let private = temp_file("private.pem", private.as_bytes());
+    let public = dir.file("public.pem", signer.public_key_pem().as_bytes());
+    let private = dir.file("private.pem", private.as_bytes());
     (public, private, signer)
 }
 
@@ -261,7 +305,8 @@ fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
 
 #[test]
 fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
-    let (public, private, _) = keys();
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
     let body = sign(
         &private,
         &[
@@ -275,7 +320,7 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
             "old-2",
         ],
     );
-    let body_file = temp_file("merged.jwt", &body);
+    let body_file = dir.file("merged.jwt", &body);
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&public)
@@ -332,8 +377,9 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
 
 #[test]
 fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
-    let (public, private, _) = keys();
-    let garbage = temp_file("garbage.jwt", b"this is not a token");
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    let garbage = dir.file("garbage.jwt", b"this is not a token");
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&public)
@@ -347,14 +393,14 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
         &private,
         &["--event", "button-interacted", "--conversation-id", "c"],
     );
-    let other_key = temp_file(
+    let other_key = dir.file(
         "other.pem",
         TestSigner::from_private_key_pem(&TestSigner::generate_private_key_pem())
             .unwrap()
             .public_key_pem()
             .as_bytes(),
     );
-    let body_file = temp_file("button.jwt", &body);
+    let body_file = dir.file("button.jwt", &body);
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&other_key)
@@ -367,7 +413,8 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
 
 #[test]
 fn webhook_verify_usage_errors_exit_2() {
-    let (public, _, _) = keys();
+    let dir = TempDir::new();
+    let (public, _, _) = keys(&dir);
     let out = cli()
         .args([
             "webhook",
@@ -381,7 +428,7 @@ fn webhook_verify_usage_errors_exit_2() {
         .unwrap();
     assert_fails(&out, 2, "cannot read the public key");
 
-    let not_a_key = temp_file("not-a-key.pem", b"hello");
+    let not_a_key = dir.file("not-a-key.pem", b"hello");
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&not_a_key)
@@ -400,7 +447,8 @@ fn webhook_verify_usage_errors_exit_2() {
 
 #[test]
 fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
-    let (public, private, signer) = keys();
+    let dir = TempDir::new();
+    let (public, private, signer) = keys(&dir);
     // Expired 10 minutes ago: beyond the default leeway, within an hour of leeway.
     let expired = sign(
         &private,
@@ -412,7 +460,7 @@ fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
             "--expires-in=-600",
         ],
     );
-    let expired = temp_file("expired.jwt", &expired);
+    let expired = dir.file("expired.jwt", &expired);
     let verify = |extra: &[&str], body: &std::path::Path| {
         cli()
             .args(["webhook", "verify", "--public-key"])
@@ -432,14 +480,15 @@ fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
         serde_json::json!({"id": "e1", "entityFqdn": "wix.crm.inbox.v2.message", "slug": "button_interacted", "actionEvent": {"body": {}}}),
     );
     claims.exp = None;
-    let no_exp = temp_file("no-exp.jwt", signer.sign_event(&claims).as_bytes());
+    let no_exp = dir.file("no-exp.jwt", signer.sign_event(&claims).as_bytes());
     assert_fails(&verify(&[], &no_exp), 1, "exp");
     assert!(verify(&["--allow-missing-exp"], &no_exp).status.success());
 }
 
 #[test]
 fn fake_sign_usage_errors() {
-    let (_, private, _) = keys();
+    let dir = TempDir::new();
+    let (_, private, _) = keys(&dir);
     let out = cli()
         .args(["fake", "sign", "--private-key"])
         .arg(&private)
@@ -460,7 +509,11 @@ fn fake_sign_usage_errors() {
         .unwrap();
     assert_fails(&out, 2, "cannot read the private key");
     // A public key (or any other text) where the private key should be.
-    let public_as_private = temp_file("not-private.pem", keys().2.public_key_pem().as_bytes());
+    let other = TempDir::new();
+    let public_as_private = dir.file(
+        "not-private.pem",
+        keys(&other).2.public_key_pem().as_bytes(),
+    );
     let out = cli()
         .args(["fake", "sign", "--private-key"])
         .arg(&public_as_private)
@@ -479,15 +532,18 @@ fn fake_sign_usage_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_serve_prints_how_to_reach_it_and_answers() {
-    let dir = std::env::temp_dir().join(format!("wix-inbox-serve-test-{}", std::process::id()));
-    let mut child = cli()
-        .args(["fake", "serve", "--key-dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let dir = TempDir::new();
+    // Killed and waited for however the test ends.
+    let mut serve = KillOnDrop(
+        cli()
+            .args(["fake", "serve", "--key-dir"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = serve.0.stdout.take().unwrap();
     let lines = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines() {
@@ -522,13 +578,12 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
         .env("WIX_SITE_ID", get("WIX_SITE_ID="))
         .args(["conversations", "get-or-create", "--member", "member-1"]);
     let out = run(cmd).await;
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(serve);
     assert_eq!(json(&out)["newConversation"], true);
 
     // The key it wrote signs bodies its public key verifies.
     let body = sign(
-        &dir.join("private.pem"),
+        &dir.path().join("private.pem"),
         &[
             "--event",
             "message-sent-to-participant",
@@ -536,7 +591,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             "c",
         ],
     );
-    let body_file = temp_file("participant.jwt", &body);
+    let body_file = dir.file("participant.jwt", &body);
     let out = cli()
         .args(["webhook", "verify", "--public-key", &public_key, "--body"])
         .arg(&body_file)

@@ -103,17 +103,25 @@ async fn max_attempts_and_disabled_retries_are_honoured() {
 
 #[tokio::test]
 async fn the_total_time_bounds_the_retries() {
-    let server = Server::start(|_, _| async { json(503, json!({}), &[]) }).await;
+    // Each answer takes at least 400 ms and the backoff waits at most 10 ms: after the first
+    // answer (about 400 ms in) a retry fits in the 700 ms; after the second (at least 800 ms in)
+    // none does, whatever the jitter. Only `max_elapsed` stops at 2 of the 100 attempts.
+    let server = Server::start(|_, _| async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        json(503, json!({}), &[])
+    })
+    .await;
     let policy = RetryPolicy::default()
         .max_attempts(100)
-        .initial_backoff(Duration::from_millis(40))
-        .max_backoff(Duration::from_millis(40))
-        .max_elapsed(Duration::from_millis(150));
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(10))
+        .max_elapsed(Duration::from_millis(700));
     let client = server.builder().retry(policy).build().unwrap();
     let started = Instant::now();
     let e = get(&client).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert!(e.attempts() >= 2 && e.attempts() < 100, "{}", e.attempts());
+    assert_eq!(e.attempts(), 2);
+    assert_eq!(server.count(GET_PATH), 2);
 }
 
 #[tokio::test]
@@ -175,8 +183,8 @@ async fn a_truncated_body_is_retried_then_reported() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_even_for_a_send() {
-    let url = refused_url().await;
-    let e = send(&raw_client(&url)).await.unwrap_err();
+    let refused = refused_url();
+    let e = send(&raw_client(&refused.url)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connect);
     assert_eq!(e.attempts(), 3);
     assert!(!e.maybe_delivered());
@@ -266,16 +274,16 @@ async fn a_timeout_is_retried_for_a_get() {
 
 #[tokio::test]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let server = Server::start(move |_, n| {
-        let at = at.clone();
-        async move {
-            match n {
-                0 => json(503, json!({}), &[("retry-after", at.as_str())]),
-                _ => json(200, conversation("conv-1"), &[]),
+    let server = Server::start(|_, n| async move {
+        match n {
+            0 => {
+                // Two seconds from the moment of the answer, not of the test's start.
+                let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+                    .format("%a, %d %b %Y %H:%M:%S GMT")
+                    .to_string();
+                json(503, json!({}), &[("retry-after", at.as_str())])
             }
+            _ => json(200, conversation("conv-1"), &[]),
         }
     })
     .await;

@@ -161,6 +161,12 @@ async fn errors_do_not_show_secrets() {
 
 #[tokio::test]
 async fn tracing_names_the_request_and_shows_no_secret() {
+    // A second dispatcher, alive for the whole test, registered before the capture. With a
+    // single dispatcher, tracing caches the interest of a callsite reached for the first time
+    // from the default of the thread that reaches it: another test's thread, with no
+    // subscriber, would turn `wix_inbox.request` off for the capture too. With two, the
+    // interest is "sometimes" and each call asks its own thread's subscriber.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
 

@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -18,6 +18,8 @@ use wix_inbox::types::{
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
 use wix_inbox::{RetryPolicy, WixExt as _};
+
+use crate::harness::http_client;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -134,7 +136,7 @@ fn violations(e: &ErrorResponse) -> Vec<(String, String)> {
 
 /// A raw request to the fake with its API key and site.
 fn raw(fake: &FakeInbox, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
+    http_client()
         .request(method, format!("{}{path}", fake.base_url()))
         .header("Authorization", fake.api_key())
         .header("wix-site-id", fake.site_id())
@@ -247,26 +249,55 @@ async fn start_gives_base_url_credentials_and_public_key() {
     jsonwebtoken::DecodingKey::from_rsa_pem(fake.public_key_pem().as_bytes()).unwrap();
 }
 
-#[tokio::test]
-async fn start_on_a_fixed_port_and_with_chosen_credentials() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// Runs `start` until it does not fail with `AddrInUse` (a few tries, briefly apart): a port
+/// chosen free, or freed by a shutdown, may be taken for a moment by a connection of another
+/// test.
+async fn retry_on_addr_in_use<F, Fut>(mut start: F) -> FakeInbox
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<FakeInbox>>,
+{
+    let mut tries = 0;
+    loop {
+        match start().await {
+            Ok(fake) => return fake,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("starting the fake (after {tries} retries): {e}"),
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let fake = FakeInbox::builder()
-        .port(port)
-        .api_key("my-key")
-        .site_id("5f0c4b1e-0000-4000-8000-000000000001")
-        .start()
-        .await
-        .unwrap();
+        .port()
+}
+
+#[tokio::test]
+async fn start_on_a_fixed_port_and_with_chosen_credentials() {
+    let mut port = 0;
+    let fake = retry_on_addr_in_use(|| {
+        // Another port on each try: the one chosen may have been taken since.
+        port = free_port();
+        FakeInbox::builder()
+            .port(port)
+            .api_key("my-key")
+            .site_id("5f0c4b1e-0000-4000-8000-000000000001")
+            .start()
+    })
+    .await;
     assert_eq!(fake.base_url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(fake.api_key(), "my-key");
     conversation_id(&client(&fake), visitor("v")).await;
     fake.shutdown().await;
     // The port is free again once the fake is shut down.
-    let again = FakeInbox::start_on(port).await.unwrap();
+    let again = retry_on_addr_in_use(|| FakeInbox::start_on(port)).await;
     assert_eq!(again.addr().port(), port);
 }
 
@@ -275,7 +306,7 @@ async fn calls_without_the_right_key_and_site_are_401() {
     let fake = FakeInbox::start().await.unwrap();
     let url = format!("{}/inbox/v2/conversations", fake.base_url());
     let body = json!({"participantId": {"anonymousVisitorId": "v"}});
-    let http = reqwest::Client::new();
+    let http = http_client();
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
             "no Authorization",
@@ -348,7 +379,7 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = http_client();
     let token_url = format!("{}/oauth2/token", fake.base_url());
     let wrong = http
         .post(&token_url)
@@ -390,7 +421,7 @@ async fn app_tokens_from_client_credentials_are_accepted_raw() {
     let access_token = token["access_token"].as_str().unwrap().to_owned();
 
     // The token goes raw in Authorization, with no site header.
-    let http = reqwest::Client::new();
+    let http = http_client();
     let conversation: types::GetOrCreateConversationResponse = http
         .post(format!("{}/inbox/v2/conversations", fake.base_url()))
         .header("Authorization", &access_token)
@@ -451,33 +482,53 @@ async fn the_builder_client_with_app_credentials_gets_and_renews_its_token() {
 
 #[tokio::test]
 async fn tokens_expire_after_their_ttl() {
-    let fake = FakeInbox::builder()
-        .token_ttl(Duration::from_millis(200))
-        .start()
-        .await
-        .unwrap();
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", fake.base_url()))
-        .json(&token_request(&fake))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(token["expires_in"], 0);
-    let call = || {
-        reqwest::Client::new()
-            .post(format!("{}/inbox/v2/conversations", fake.base_url()))
-            .header("Authorization", token["access_token"].as_str().unwrap())
-            .json(&json!({"participantId": {"memberId": "m"}}))
+    // The fake sets a token's expiry (issue + TTL) between `asked` and `got`, by the same clock
+    // as ours. So a call answered before `asked + ttl` must have found the token valid, and a
+    // call sent after `got + ttl` must find it expired, however slow the machine. A first call
+    // answered too late proves nothing: that round is repeated with twice the TTL.
+    let http = http_client();
+    let mut ttl = Duration::from_millis(200);
+    for _ in 0..6 {
+        let fake = FakeInbox::builder().token_ttl(ttl).start().await.unwrap();
+        let asked = Instant::now();
+        let token: Value = http
+            .post(format!("{}/oauth2/token", fake.base_url()))
+            .json(&token_request(&fake))
             .send()
-    };
-    assert_eq!(call().await.unwrap().status(), 200);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let (status, error) = error_body(call().await.unwrap()).await;
-    assert_eq!(status, 401);
-    assert!(error.message.unwrap().contains("expired"));
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let got = Instant::now();
+        assert_eq!(
+            token["expires_in"],
+            ttl.as_secs(),
+            "whole seconds of {ttl:?}"
+        );
+        let call = || {
+            http.post(format!("{}/inbox/v2/conversations", fake.base_url()))
+                .header("Authorization", token["access_token"].as_str().unwrap())
+                .json(&json!({"participantId": {"memberId": "m"}}))
+                .send()
+        };
+        let first = call().await.unwrap();
+        if Instant::now() >= asked + ttl {
+            ttl *= 2;
+            continue;
+        }
+        assert_eq!(first.status(), 200, "a call within the TTL");
+        tokio::time::sleep_until((got + ttl).into()).await;
+        assert!(Instant::now() >= got + ttl);
+        let (status, error) = error_body(call().await.unwrap()).await;
+        assert_eq!(status, 401);
+        assert!(error.message.unwrap().contains("expired"));
+        return;
+    }
+    panic!(
+        "no first call was answered within its token's TTL, up to {:?}",
+        ttl / 2
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1213,13 +1264,9 @@ async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
         .start()
         .await
         .unwrap();
-    // Nothing listens here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    fake.add_webhook_receiver(format!("http://127.0.0.1:{port}/hooks"));
+    // Nothing listens here (the port stays reserved while `refused` lives).
+    let refused = crate::harness::refused_url();
+    fake.add_webhook_receiver(format!("{}/hooks", refused.url));
     // This one answers too late.
     let slow = axum::Router::new().route(
         "/",
@@ -1313,7 +1360,7 @@ async fn fail_next_drop_closes_the_connection_without_an_answer() {
     let fake = FakeInbox::start().await.unwrap();
     fake.fail_next(1, Fault::Drop);
     let url = format!("{}/inbox/v2/conversations", fake.base_url());
-    let http = reqwest::Client::new();
+    let http = http_client();
     let call = || {
         http.post(&url)
             .header("Authorization", fake.api_key())
@@ -1356,7 +1403,7 @@ async fn fail_next_delay_answers_late() {
 async fn the_token_endpoint_is_spared_by_faults() {
     let fake = FakeInbox::start().await.unwrap();
     fake.fail_next(1, Fault::Status(503));
-    let response = reqwest::Client::new()
+    let response = http_client()
         .post(format!("{}/oauth2/token", fake.base_url()))
         .json(&token_request(&fake))
         .send()

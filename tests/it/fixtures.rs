@@ -9,16 +9,16 @@ use wix_inbox::types;
 
 /// Deserializes `body` as `T`, serializes it back and checks that every field of the input came
 /// back with the same value (numbers compared by value, timestamps as instants, an empty array
-/// the same as a missing one).
-pub fn round_trip<T: DeserializeOwned + Serialize>(body: &Value) -> T {
+/// the same as a missing one). `what` names the body in failure messages (a fixture's name).
+pub fn round_trip<T: DeserializeOwned + Serialize>(body: &Value, what: &str) -> T {
     let typed: T = serde_json::from_value(body.clone()).unwrap_or_else(|e| {
         panic!(
-            "does not deserialize as {}: {e}",
+            "{what}: does not deserialize as {}: {e}",
             std::any::type_name::<T>()
         )
     });
     let back = serde_json::to_value(&typed).unwrap();
-    assert_preserved(body, &back, "$");
+    assert_preserved(body, &back, &format!("{what}: $"));
     typed
 }
 
@@ -82,25 +82,24 @@ fn every_response_example_round_trips() {
     assert_eq!(all.len(), 6, "one fixture per example response of the docs");
     for (name, fixture) in all {
         let body = &fixture["body"];
-        println!("{name}");
         match fixture["schema"].as_str().unwrap() {
             "GetConversationResponse" => {
-                let r: types::GetConversationResponse = round_trip(body);
-                assert!(r.conversation.unwrap().id.is_some());
+                let r: types::GetConversationResponse = round_trip(body, &name);
+                assert!(r.conversation.unwrap().id.is_some(), "{name}");
             }
             "GetOrCreateConversationResponse" => {
-                let r: types::GetOrCreateConversationResponse = round_trip(body);
-                assert_eq!(r.new_conversation, Some(true));
+                let r: types::GetOrCreateConversationResponse = round_trip(body, &name);
+                assert_eq!(r.new_conversation, Some(true), "{name}");
             }
             "ListMessagesResponse" => {
-                let r: types::ListMessagesResponse = round_trip(body);
-                assert!(!r.messages.is_empty());
+                let r: types::ListMessagesResponse = round_trip(body, &name);
+                assert!(!r.messages.is_empty(), "{name}");
             }
             "SendMessageResponse" => {
-                let r: types::SendMessageResponse = round_trip(body);
+                let r: types::SendMessageResponse = round_trip(body, &name);
                 let m = r.message.unwrap();
-                assert!(m.sequence.is_some());
-                assert!(m.direction.unwrap().is_known());
+                assert!(m.sequence.is_some(), "{name}");
+                assert!(m.direction.unwrap().is_known(), "{name}");
             }
             other => panic!("{name}: unknown schema {other}"),
         }
@@ -113,27 +112,28 @@ fn every_webhook_example_round_trips_with_its_body() {
     assert_eq!(all.len(), 4, "one fixture per webhook example of the docs");
     let mut slugs = Vec::new();
     for (name, fixture) in all {
-        let event: types::DomainEvent = round_trip(&fixture["body"]);
+        let event: types::DomainEvent = round_trip(&fixture["body"], &name);
         let body = &fixture["body"]["actionEvent"]["body"];
+        let inner = format!("{name} actionEvent.body");
         let slug = event.slug.clone().unwrap();
         assert!(event.event_time.is_some(), "{name}");
         match slug.as_str() {
             "conversations_merged" => {
-                let b: types::ConversationsMerged = round_trip(body);
-                assert!(!b.old_conversation_ids.is_empty());
-                assert!(b.target_conversation_id.is_some());
+                let b: types::ConversationsMerged = round_trip(body, &inner);
+                assert!(!b.old_conversation_ids.is_empty(), "{name}");
+                assert!(b.target_conversation_id.is_some(), "{name}");
             }
             "message_sent_to_business" => {
-                let b: types::MessageSentToBusiness = round_trip(body);
-                assert!(b.message.unwrap().sender.is_some());
+                let b: types::MessageSentToBusiness = round_trip(body, &inner);
+                assert!(b.message.unwrap().sender.is_some(), "{name}");
             }
             "message_sent_to_participant" => {
-                let b: types::MessageSentToParticipant = round_trip(body);
-                assert!(b.conversation_id.is_some());
+                let b: types::MessageSentToParticipant = round_trip(body, &inner);
+                assert!(b.conversation_id.is_some(), "{name}");
             }
             "button_interacted" => {
-                let b: types::ButtonInteracted = round_trip(body);
-                assert!(b.interaction_id.is_some());
+                let b: types::ButtonInteracted = round_trip(body, &inner);
+                assert!(b.interaction_id.is_some(), "{name}");
             }
             other => panic!("{name}: unknown slug {other}"),
         }
@@ -156,7 +156,11 @@ fn the_round_trip_check_catches_a_lost_field() {
     // The checker itself must be able to fail: a field the type does not name is lost.
     let body = serde_json::json!({"conversation": {"id": "x", "notInTheSpec": 1}});
     let result = std::panic::catch_unwind(|| {
-        round_trip::<types::GetConversationResponse>(&body);
+        round_trip::<types::GetConversationResponse>(&body, "lost field");
     });
-    assert!(result.is_err());
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.starts_with("lost field: $.conversation.notInTheSpec was lost"),
+        "{message}"
+    );
 }

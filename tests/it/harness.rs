@@ -16,7 +16,7 @@ use axum::{
 use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
+    net::{TcpListener, TcpSocket},
 };
 use wix_inbox::{types, Client, ClientBuilder, ResponseValue, RetryPolicy, WixExt as _};
 
@@ -253,10 +253,28 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
     head.lines().next().unwrap().to_string()
 }
 
-/// A URL on which nothing listens.
-pub async fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    url
+/// A reqwest client for raw requests to 127.0.0.1 that ignores `HTTP_PROXY` and friends:
+/// tests never leave the machine, whatever the environment says.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A URL on which nothing listens, reserved for as long as this guard lives.
+pub struct RefusedUrl {
+    pub url: String,
+    /// Bound to the URL's port but never listening: a connection is refused (on Linux), and no
+    /// other test can take the port meanwhile.
+    _socket: TcpSocket,
+}
+
+/// A URL on which nothing listens (a port bound, never listened on); keep the guard alive for
+/// as long as the URL is used.
+pub fn refused_url() -> RefusedUrl {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let url = format!("http://{}", socket.local_addr().unwrap());
+    RefusedUrl {
+        url,
+        _socket: socket,
+    }
 }

@@ -107,14 +107,39 @@ fn participant_id_is_exactly_one_id() {
 
 #[test]
 fn error_body_parts_are_all_optional() {
-    for body in [
-        json!({}),
-        json!({"message": "not found"}),
-        json!({"details": {"applicationError": {"code": "CONVERSATION_NOT_FOUND"}}}),
+    let parse = |body| serde_json::from_value::<types::ErrorResponse>(body).unwrap();
+
+    let empty = parse(json!({}));
+    assert_eq!(empty.message, None);
+    assert!(empty.details.is_none());
+
+    let message_only = parse(json!({"message": "not found"}));
+    assert_eq!(message_only.message.as_deref(), Some("not found"));
+    assert!(message_only.details.is_none());
+
+    let code_only =
+        parse(json!({"details": {"applicationError": {"code": "CONVERSATION_NOT_FOUND"}}}));
+    assert_eq!(code_only.message, None);
+    let details = code_only.details.unwrap();
+    assert!(details.validation_error.is_none());
+    let application = details.application_error.unwrap();
+    assert_eq!(application.code.as_deref(), Some("CONVERSATION_NOT_FOUND"));
+    assert_eq!(application.description, None);
+
+    let violations_only = parse(
         json!({"details": {"validationError": {"fieldViolations": [{"field": "conversationId", "violatedRule": "REQUIRED_FIELD"}]}}}),
-    ] {
-        let _: types::ErrorResponse = serde_json::from_value(body).unwrap();
-    }
+    );
+    assert_eq!(violations_only.message, None);
+    let details = violations_only.details.unwrap();
+    assert!(details.application_error.is_none());
+    let violations = details.validation_error.unwrap().field_violations;
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].field.as_deref(), Some("conversationId"));
+    assert_eq!(
+        violations[0].violated_rule.as_deref(),
+        Some("REQUIRED_FIELD")
+    );
+    assert_eq!(violations[0].description, None);
 }
 
 #[test]

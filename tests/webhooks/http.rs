@@ -20,12 +20,17 @@ async fn serve<D: wix_inbox::webhooks::Deduplicator>(receiver: WebhookReceiver<D
     addr
 }
 
+/// A reqwest client that ignores `HTTP_PROXY` and friends: the receiver is on 127.0.0.1.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 async fn post(
     addr: SocketAddr,
     body: impl Into<reqwest::Body>,
     content_type: Option<&str>,
 ) -> (u16, String) {
-    let mut request = reqwest::Client::new()
+    let mut request = http_client()
         .post(format!("http://{addr}/webhooks/wix"))
         .body(body);
     if let Some(content_type) = content_type {
@@ -180,7 +185,9 @@ async fn full_channel_is_503_and_the_retry_is_processed() {
 async fn wrong_method_is_405() {
     let receiver = WebhookReceiver::new(verifier(), |_| {});
     let addr = serve(receiver).await;
-    let response = reqwest::get(format!("http://{addr}/webhooks/wix"))
+    let response = http_client()
+        .get(format!("http://{addr}/webhooks/wix"))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 405);
