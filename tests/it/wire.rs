@@ -123,7 +123,10 @@ fn error_body_parts_are_all_optional() {
     let details = code_only.details.unwrap();
     assert!(details.validation_error.is_none());
     let application = details.application_error.unwrap();
-    assert_eq!(application.code.as_deref(), Some("CONVERSATION_NOT_FOUND"));
+    assert_eq!(
+        application.code,
+        Some(wix_inbox::types::ApplicationErrorCode::ConversationNotFound)
+    );
     assert_eq!(application.description, None);
 
     let violations_only = parse(
