@@ -128,6 +128,17 @@ fn generate() -> Result<(), String> {
                 .into(),
         );
     }
+    // Every operation's `send()` fails with the crate's own `Error`: the generated one is kept,
+    // private, as `send_generated`, and `send` converts what it returns.
+    let mut sends = ConvertingSend(0);
+    syn::visit_mut::VisitMut::visit_file_mut(&mut sends, &mut file);
+    if sends.0 != spec.operations().count() {
+        return Err(format!(
+            "found {} `send` methods for {} operations: update ConvertingSend in build.rs",
+            sends.0,
+            spec.operations().count()
+        ));
+    }
     // An array field reads `null` as empty (serde's `default` covers only a missing field).
     let mut arrays = NullArrays(0);
     syn::visit_mut::VisitMut::visit_file_mut(&mut arrays, &mut file);
@@ -175,6 +186,59 @@ impl syn::visit_mut::VisitMut for DropApiVersion {
             }
         }
         syn::visit_mut::visit_block_mut(self, block);
+    }
+}
+
+/// Renames each builder's `pub async fn send` to a private `send_generated` and adds a `send`
+/// that returns `crate::Error` (through `crate::error::convert`), counting them.
+struct ConvertingSend(usize);
+
+impl syn::visit_mut::VisitMut for ConvertingSend {
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let mut added = Vec::new();
+        for impl_item in &mut item.items {
+            let syn::ImplItem::Fn(method) = impl_item else {
+                continue;
+            };
+            if method.sig.ident != "send" || method.sig.asyncness.is_none() {
+                continue;
+            }
+            // `Result<ResponseValue<T>, Error<types::ErrorResponse>>` → `ResponseValue<T>`.
+            let syn::ReturnType::Type(_, output) = &method.sig.output else {
+                continue;
+            };
+            let syn::Type::Path(result) = &**output else {
+                continue;
+            };
+            let Some(syn::PathArguments::AngleBracketed(args)) =
+                result.path.segments.last().map(|s| &s.arguments)
+            else {
+                continue;
+            };
+            let Some(syn::GenericArgument::Type(ok)) = args.args.first().cloned() else {
+                continue;
+            };
+            let doc = method
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect::<Vec<_>>();
+            method.sig.ident = syn::Ident::new("send_generated", method.sig.ident.span());
+            method.vis = syn::Visibility::Inherited;
+            added.push(syn::parse_quote! {
+                #(#doc)*
+                ///
+                /// A failure is a [`crate::Error`]: the status and Wix's request ID, message and
+                /// code, and how many attempts were made.
+                pub async fn send(self) -> Result<#ok, crate::Error> {
+                    crate::error::convert(self.send_generated()).await
+                }
+            });
+            self.0 += 1;
+        }
+        item.items.extend(added);
+        syn::visit_mut::visit_item_impl_mut(self, item);
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::{http::HeaderValue, response::IntoResponse, Router};
 use criterion::{criterion_group, criterion_main, Criterion};
-use wix_inbox::{types, Client, WixExt as _};
+use wix_inbox::{types, Client};
 
 const CONVERSATION: &str = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
 
@@ -92,7 +92,6 @@ fn get_conversation(c: &mut Criterion) {
             .get_conversation()
             .conversation_id(CONVERSATION)
             .send()
-            .wix()
             .await
             .unwrap()
             .into_inner()

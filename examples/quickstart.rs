@@ -31,8 +31,6 @@ use wix_inbox::types::{
 };
 use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
-use wix_inbox::WixExt as _;
-
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
 /// More than a page of List Messages (30) with the messages before them.
@@ -324,7 +322,6 @@ async fn get_or_create(
             participant_id: participant,
         })
         .send()
-        .wix()
         .await
         .map_err(|e| format!("get or create conversation: {e}"))?
         .into_inner()
@@ -343,7 +340,6 @@ async fn send_text(
         .send_message()
         .body(SendMessageRequest::new(conversation, message))
         .send()
-        .wix()
         .await
         .map_err(|e| format!("send message: {e}"))?
         .into_inner()

@@ -1,7 +1,7 @@
 //! Building a [`Client`], and the transport its generated operations run on.
 //!
 //! ```no_run
-//! use wix_inbox::{types::MessageVisibility, WixExt as _};
+//! use wix_inbox::{types::MessageVisibility};
 //!
 //! # async fn run() -> Result<(), wix_inbox::Error> {
 //! // An API key of the site's account, with the site's ID ...
@@ -19,7 +19,6 @@
 //!     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
 //!     .visibility(MessageVisibility::BusinessAndParticipant)
 //!     .send()
-//!     .wix()
 //!     .await?;
 //! # let _ = (app, page);
 //! # Ok(()) }

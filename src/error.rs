@@ -1,14 +1,8 @@
-//! The crate's one error type, [`Error`], and how the result of a generated operation becomes it.
-//!
-//! A generated operation returns `progenitor_client::Error<types::ErrorResponse>` (re-exported as
-//! [`GeneratedError`]). Turn it into an [`Error`] with [`WixExt::wix`] on
-//! the future of `send()`:
+//! The crate's one error type, [`Error`], which every operation's `send()` fails with.
 //!
 //! ```no_run
-//! use wix_inbox::WixExt as _;
-//!
 //! # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
-//! let found = client.get_conversation().conversation_id("6202c3bb").send().wix().await;
+//! let found = client.get_conversation().conversation_id("6202c3bb").send().await;
 //! match found {
 //!     Ok(response) => println!("{:?}", response.conversation),
 //!     Err(e) if e.is_not_found() => println!("no such conversation"),
@@ -17,9 +11,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `.wix()` also learns what only the transport saw: how many attempts were made, the status and
-//! request ID behind an unreadable body, and why an app token could not be had. A plain
-//! `Error::from(generated_error)` (or `?` into [`Error`]) works too, without those details.
+//! The generated code fails with progenitor's error; `send()` turns it into an [`Error`] and
+//! completes it with what only the transport saw: how many attempts were made, the status and
+//! request ID behind an unreadable body, and why an app token could not be had.
 //!
 //! An [`Error`] never holds a credential: not the API key, the app secret nor an access token.
 
@@ -90,6 +84,7 @@ struct Inner {
     message: Option<String>,
     code: Option<ErrorCode>,
     violations: Vec<types::FieldViolation>,
+    answer: Option<types::ErrorResponse>,
     attempts: u32,
     retry_after: Option<Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -105,6 +100,7 @@ impl Error {
             message: None,
             code: None,
             violations: Vec::new(),
+            answer: None,
             attempts: 0,
             retry_after: None,
             source: None,
@@ -173,18 +169,19 @@ impl Error {
         e.0.request_id = request_id(headers);
         e.0.retry_after = crate::retry::retry_after(headers);
         if let Some(body) = body {
-            e.0.message = body.message.filter(|m| !m.is_empty());
-            if let Some(details) = body.details {
-                if let Some(app) = details.application_error {
-                    e.0.code = app.code;
+            e.0.message = body.message.clone().filter(|m| !m.is_empty());
+            if let Some(details) = &body.details {
+                if let Some(app) = &details.application_error {
+                    e.0.code = app.code.clone();
                     if e.0.message.is_none() {
-                        e.0.message = app.description;
+                        e.0.message = app.description.clone();
                     }
                 }
-                if let Some(v) = details.validation_error {
-                    e.0.violations = v.field_violations;
+                if let Some(v) = &details.validation_error {
+                    e.0.violations = v.field_violations.clone();
                 }
             }
+            e.0.answer = Some(body);
         }
         e
     }
@@ -263,8 +260,14 @@ impl Error {
         &self.0.violations
     }
 
+    /// Wix's error answer as it came (`message`, `details.applicationError` with its `data`,
+    /// `details.validationError`), when the body was Wix's error JSON.
+    pub fn answer(&self) -> Option<&types::ErrorResponse> {
+        self.0.answer.as_ref()
+    }
+
     /// How many requests were sent (retries and a token refresh included); 0 when unknown, as
-    /// for an error made with `Error::from` rather than [`WixExt::wix`].
+    /// when the transport recorded nothing (a request that could not be built).
     pub fn attempts(&self) -> u32 {
         self.0.attempts
     }
@@ -507,6 +510,7 @@ impl fmt::Debug for Error {
             .field("message", &e.message)
             .field("code", &e.code)
             .field("violations", &e.violations)
+            .field("answer", &e.answer.is_some())
             .field("attempts", &e.attempts)
             .field("retry_after", &e.retry_after)
             .field("source", &e.source)
@@ -523,13 +527,6 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<GeneratedError<types::ErrorResponse>> for Error {
-    /// Converts without the transport's record; prefer [`WixExt::wix`].
-    fn from(e: GeneratedError<types::ErrorResponse>) -> Self {
-        Self::from_generated(e, Call::default())
-    }
-}
-
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get(REQUEST_ID).and_then(header_text)
 }
@@ -538,7 +535,7 @@ fn header_text(value: &HeaderValue) -> Option<String> {
     value.to_str().ok().map(str::to_string)
 }
 
-/// What the transport saw of one operation call, kept while [`WixExt::wix`] drives it.
+/// What the transport saw of one operation call, kept while [`convert`] drives it.
 #[derive(Debug, Default)]
 pub(crate) struct Call {
     pub(crate) operation: Option<&'static str>,
@@ -553,50 +550,20 @@ tokio::task_local! {
     static CALL: RefCell<Call>;
 }
 
-/// Updates the record of the call in progress, if it is driven by [`WixExt::wix`].
+/// Updates the record of the call in progress, if it is driven by [`convert`].
 pub(crate) fn record(update: impl FnOnce(&mut Call)) {
     let _ = CALL.try_with(|call| update(&mut call.borrow_mut()));
 }
 
-/// Turns the future of a generated operation's `send()` into one that fails with [`Error`].
-///
-/// ```no_run
-/// use wix_inbox::{types::MessageVisibility, WixExt as _};
-///
-/// # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
-/// let page = client
-///     .list_messages()
-///     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
-///     .visibility(MessageVisibility::Business)
-///     .send()
-///     .wix()
-///     .await?;
-/// println!("{} messages", page.messages.len());
-/// # Ok(()) }
-/// ```
-pub trait WixExt<T>: Sized {
-    /// Drives the operation and converts its error, with the attempts made, the request ID and
-    /// the status that the transport saw.
-    fn wix(self) -> impl Future<Output = Result<ResponseValue<T>, Error>> + Send
-    where
-        Self: Send,
-        T: Send;
-}
-
-impl<F, T> WixExt<T> for F
-where
-    F: Future<Output = Result<ResponseValue<T>, GeneratedError<types::ErrorResponse>>>,
-{
-    fn wix(self) -> impl Future<Output = Result<ResponseValue<T>, Error>> + Send
-    where
-        Self: Send,
-        T: Send,
-    {
-        // `map` rather than an `async` block: the operation's future is large, and an `async`
-        // block would hold it twice.
-        let converted = self.map(|result| {
-            result.map_err(|e| Error::from_generated(e, CALL.with(|call| call.take())))
-        });
-        CALL.scope(RefCell::new(Call::default()), converted)
-    }
+/// Drives a generated operation's future and turns its error into an [`Error`], completed with
+/// what the transport recorded of the call (attempts, status, request ID, token failure). Every
+/// operation's `send()` calls it.
+pub(crate) fn convert<T>(
+    operation: impl Future<Output = Result<ResponseValue<T>, GeneratedError<types::ErrorResponse>>>,
+) -> impl Future<Output = Result<ResponseValue<T>, Error>> {
+    // `map` rather than an `async` block: the operation's future is large, and an `async` block
+    // would hold it twice.
+    let converted = operation
+        .map(|result| result.map_err(|e| Error::from_generated(e, CALL.with(|call| call.take()))));
+    CALL.scope(RefCell::new(Call::default()), converted)
 }

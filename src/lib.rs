@@ -8,8 +8,6 @@
 //! adds later deserializes to an `Other` variant and serializes back unchanged.
 //!
 //! ```no_run
-//! use wix_inbox::WixExt as _;
-//!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = wix_inbox::Client::builder()
 //!     .api_key("IST.eyJraWQiOi...")
@@ -20,7 +18,6 @@
 //!     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
 //!     .visibility(wix_inbox::types::MessageVisibility::BusinessAndParticipant)
 //!     .send()
-//!     .wix()
 //!     .await?;
 //! for message in &page.messages {
 //!     println!("{:?}", message.content);
@@ -40,14 +37,13 @@ pub mod webhooks;
 pub mod wire;
 
 /// The code progenitor generates from the spec (`$OUT_DIR/codegen.rs`), re-exported below; its
-/// `Error` is re-exported as [`GeneratedError`], so that [`Error`] can be the crate's own.
+/// operations' `send()` fail with the crate's own [`Error`] (build.rs wraps them).
 // Its `prelude` (the `Client` alone) is not re-exported: `Client` is, at the root.
 #[allow(unused_imports)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
-/// The error a generated operation's `send()` returns; [`WixExt::wix`] turns it into an [`Error`].
-pub use generated::Error as GeneratedError;
+use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: builder, auth, retries, errors, paging, messages, participant IDs.
@@ -59,6 +55,6 @@ pub mod paging;
 pub mod participant;
 pub mod retry;
 pub use client::ClientBuilder;
-pub use error::{Error, ErrorCode, ErrorKind, WixExt};
+pub use error::{Error, ErrorCode, ErrorKind};
 pub use participant::NotAParticipant;
 pub use retry::RetryPolicy;

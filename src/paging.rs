@@ -9,7 +9,7 @@ use std::collections::{HashSet, VecDeque};
 
 use futures_core::Stream;
 
-use crate::{types, Client, Error, WixExt as _};
+use crate::{types, Client, Error};
 
 impl Client {
     /// All messages of a conversation with `visibility`, in Wix's default order (most recent
@@ -75,7 +75,7 @@ impl Pages {
             if let Some(cursor) = &self.cursor {
                 request = request.paging_cursor(cursor.as_str());
             }
-            let page = match request.send().wix().await {
+            let page = match request.send().await {
                 Ok(page) => page.into_inner(),
                 Err(e) => {
                     self.last_page_read = true;

@@ -4,7 +4,7 @@ use futures_util::TryStreamExt;
 use wix_inbox::types::{
     GetOrCreateConversationRequest, Message, MessageVisibility, ParticipantId, SendMessageRequest,
 };
-use wix_inbox::{Client, WixExt};
+use wix_inbox::Client;
 
 use crate::args::{Global, List, Participant, Send, Visibility};
 use crate::{print_json, Failure, Outcome};
@@ -67,7 +67,6 @@ pub async fn get_conversation(global: &Global, id: String) -> Outcome {
         .get_conversation()
         .conversation_id(id)
         .send()
-        .wix()
         .await
         .map_err(failed)?;
     print_json(&*response)
@@ -95,7 +94,6 @@ pub async fn get_or_create(global: &Global, who: Participant) -> Outcome {
         .get_or_create_conversation()
         .body(GetOrCreateConversationRequest { participant_id })
         .send()
-        .wix()
         .await
         .map_err(failed)?;
     print_json(&*response)
@@ -117,7 +115,6 @@ pub async fn list_messages(global: &Global, args: List) -> Outcome {
         .conversation_id(args.conversation_id)
         .visibility(visibility)
         .send()
-        .wix()
         .await
         .map_err(failed)?;
     print_json(&*response)
@@ -133,7 +130,6 @@ pub async fn send_message(global: &Global, args: Send) -> Outcome {
         .send_message()
         .body(SendMessageRequest::new(args.conversation_id, message))
         .send()
-        .wix()
         .await
         .map_err(failed)?;
     print_json(&*response)

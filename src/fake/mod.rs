@@ -9,7 +9,6 @@
 //! ```
 //! use wix_inbox::fake::FakeInbox;
 //! use wix_inbox::types::{GetOrCreateConversationRequest, ParticipantId};
-//! use wix_inbox::WixExt as _;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +24,6 @@
 //!         participant_id: ParticipantId::AnonymousVisitorId("visitor-1".into()),
 //!     })
 //!     .send()
-//!     .wix()
 //!     .await?
 //!     .into_inner();
 //! assert_eq!(found.new_conversation, Some(false));

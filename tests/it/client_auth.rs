@@ -8,7 +8,7 @@ use std::{
 };
 
 use serde_json::json;
-use wix_inbox::{Client, ErrorKind, WixExt as _};
+use wix_inbox::{Client, ErrorKind};
 
 use crate::harness::{conversation, json, Server};
 
@@ -202,15 +202,6 @@ async fn a_token_endpoint_failure_is_a_typed_error_with_the_request_id() {
     assert!(text.contains("app secret"), "says what to check: {text}");
     assert!(!text.contains("app-secret-xyz"));
     assert_eq!(server.count(GET_PATH), 0);
-    // Without `.wix()` the kind survives.
-    let plain = app_client(&server)
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .await
-        .map_err(wix_inbox::Error::from)
-        .unwrap_err();
-    assert_eq!(plain.kind(), ErrorKind::Token);
 }
 
 #[tokio::test]
@@ -298,6 +289,6 @@ fn operation_futures_are_send() {
     fn assert_send<T: Send>(_: T) {}
     let client = Client::builder().no_auth().build().unwrap();
     assert_send(client.get_conversation().conversation_id("c").send());
-    assert_send(client.get_conversation().conversation_id("c").send().wix());
+    assert_send(client.get_conversation().conversation_id("c").send());
     assert_send(client.list_all_messages("c", wix_inbox::types::MessageVisibility::Business));
 }

@@ -2,7 +2,7 @@
 //! become.
 
 use serde_json::json;
-use wix_inbox::{types, ErrorCode, ErrorKind, RetryPolicy, WixExt as _};
+use wix_inbox::{types, ErrorCode, ErrorKind, RetryPolicy};
 
 use crate::harness::{json, raw, Server};
 
@@ -15,7 +15,6 @@ async fn get(server: &Server) -> Result<types::GetConversationResponse, wix_inbo
         .get_conversation()
         .conversation_id("conv-1")
         .send()
-        .wix()
         .await
         .map(|r| r.into_inner())
 }
@@ -119,21 +118,6 @@ async fn an_empty_5xx_body_is_an_api_error_not_a_decode_error() {
     assert_eq!(e.status().map(|s| s.as_u16()), Some(500));
     assert_eq!(e.request_id(), Some("r-500"));
     assert!(e.message().is_none());
-    // Also without `.wix()`.
-    let plain = server
-        .builder()
-        .retry(RetryPolicy::disabled())
-        .build()
-        .unwrap()
-        .get_conversation()
-        .conversation_id("conv-1")
-        .send()
-        .await
-        .map_err(wix_inbox::Error::from)
-        .unwrap_err();
-    assert_eq!(plain.kind(), ErrorKind::Api);
-    assert_eq!(plain.status().map(|s| s.as_u16()), Some(500));
-    assert_eq!(plain.request_id(), Some("r-500"));
 }
 
 #[tokio::test]
@@ -190,7 +174,6 @@ async fn an_unknown_enum_value_in_an_answer_is_kept() {
         .conversation_id("conv-1")
         .visibility(types::MessageVisibility::Business)
         .send()
-        .wix()
         .await
         .unwrap();
     let message = &page.messages[0];
@@ -208,13 +191,7 @@ async fn an_unknown_enum_value_in_an_answer_is_kept() {
 #[tokio::test]
 async fn a_missing_argument_is_an_invalid_request_and_nothing_is_sent() {
     let server = Server::start(|_, _| async { json(200, json!({}), &[]) }).await;
-    let e = server
-        .client()
-        .get_conversation()
-        .send()
-        .wix()
-        .await
-        .unwrap_err();
+    let e = server.client().get_conversation().send().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert!(e.to_string().contains("conversation_id"), "{e}");
     assert!(server.seen().is_empty());

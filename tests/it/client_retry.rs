@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wix_inbox::{types, Client, ErrorKind, RetryPolicy, WixExt as _};
+use wix_inbox::{types, Client, ErrorKind, RetryPolicy};
 
 use crate::harness::{conversation, json, raw_server, refused_url, Misbehave, Server};
 
@@ -36,7 +36,6 @@ async fn send(client: &Client) -> Result<types::SendMessageResponse, wix_inbox::
         .send_message()
         .body(types::SendMessageRequest::new("conv-1", message))
         .send()
-        .wix()
         .await
         .map(|r| r.into_inner())
 }
@@ -247,7 +246,6 @@ async fn a_get_or_create_is_retried() {
             participant_id: types::ParticipantId::ContactId("c-1".into()),
         })
         .send()
-        .wix()
         .await
         .unwrap();
     assert_eq!(r.new_conversation, Some(false));

@@ -17,7 +17,7 @@ use wix_inbox::types::{
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
-use wix_inbox::{RetryPolicy, WixExt as _};
+use wix_inbox::RetryPolicy;
 
 use crate::harness::http_client;
 
@@ -98,12 +98,11 @@ fn seq(m: &Message) -> i64 {
 }
 
 /// The status and Wix error body of a failed call.
-fn wix_error<T: std::fmt::Debug>(
-    result: Result<T, wix_inbox::GeneratedError<ErrorResponse>>,
-) -> (u16, ErrorResponse) {
-    match result.unwrap_err() {
-        wix_inbox::GeneratedError::ErrorResponse(rv) => (rv.status().as_u16(), rv.into_inner()),
-        other => panic!("expected a Wix error response, got {other:?}"),
+fn wix_error<T: std::fmt::Debug>(result: Result<T, wix_inbox::Error>) -> (u16, ErrorResponse) {
+    let e = result.unwrap_err();
+    match (e.status(), e.answer()) {
+        (Some(status), Some(answer)) => (status.as_u16(), answer.clone()),
+        _ => panic!("expected a Wix error response, got {e:?}"),
     }
 }
 
@@ -1381,7 +1380,6 @@ async fn fail_next_drop_closes_the_connection_without_an_answer() {
         .get_conversation()
         .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert_eq!(error.kind(), wix_inbox::ErrorKind::Transport, "{error}");
@@ -1530,7 +1528,6 @@ async fn the_builder_client_types_the_fakes_errors() {
         .visibility(MessageVisibility::Business)
         .paging_limit(NonZeroU32::new(500).unwrap())
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert!(invalid.is_validation(), "{invalid}");
@@ -1549,7 +1546,6 @@ async fn the_builder_client_types_the_fakes_errors() {
         .get_conversation()
         .conversation_id(&conversation)
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert!(unauthorized.is_auth(), "{unauthorized}");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use wix_inbox::{types, Client, ErrorKind, RetryPolicy, WixExt as _};
+use wix_inbox::{types, Client, ErrorKind, RetryPolicy};
 
 use crate::harness::{conversation, get_conversation, json, quick_retries, Server};
 
@@ -56,7 +56,6 @@ async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
             types::Message::reply("hi"),
         ))
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge);
@@ -290,7 +289,6 @@ async fn list_messages_without_the_required_visibility_is_refused_before_sending
         .list_messages()
         .conversation_id("conv-1")
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e:?}");
@@ -317,7 +315,6 @@ async fn a_send_that_times_out_after_reaching_the_server_is_not_repeated() {
             types::Message::reply("hi"),
         ))
         .send()
-        .wix()
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");

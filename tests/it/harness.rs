@@ -18,7 +18,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpSocket},
 };
-use wix_inbox::{types, Client, ClientBuilder, ResponseValue, RetryPolicy, WixExt as _};
+use wix_inbox::{types, Client, ClientBuilder, ResponseValue, RetryPolicy};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -115,12 +115,7 @@ pub async fn get_conversation(
     client: &Client,
     id: &str,
 ) -> Result<ResponseValue<types::GetConversationResponse>, wix_inbox::Error> {
-    client
-        .get_conversation()
-        .conversation_id(id)
-        .send()
-        .wix()
-        .await
+    client.get_conversation().conversation_id(id).send().await
 }
 
 /// The default policy with millisecond waits, so that tests are fast.
