@@ -171,3 +171,55 @@ async fn cursors_that_cycle_end_the_stream() {
     assert_eq!(ids, ["0", "1", "2"]);
     assert_eq!(server.seen().len(), 3);
 }
+
+#[tokio::test]
+async fn a_request_streamed_keeps_its_sorting_and_page_size_on_every_page() {
+    let server = paged_server().await;
+    let client = server.client();
+    let ids: Vec<_> = client
+        .list_messages()
+        .conversation_id("conv-1")
+        .visibility(MessageVisibility::BusinessAndParticipant)
+        .sorting_order(wix_inbox::types::SortOrder::Asc)
+        .paging_limit(std::num::NonZeroU32::new(PAGE as u32).unwrap())
+        .stream()
+        .map_ok(|m| m.id.unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+    let seen = server.seen();
+    let cursors: Vec<_> = seen
+        .iter()
+        .map(|s| s.query_value("paging.cursor"))
+        .collect();
+    assert_eq!(
+        cursors,
+        [None, Some("cur-3".to_string()), Some("cur-6".to_string())]
+    );
+    for s in &seen {
+        assert_eq!(s.query_value("conversationId").as_deref(), Some("conv-1"));
+        assert_eq!(
+            s.query_value("visibility").as_deref(),
+            Some("BUSINESS_AND_PARTICIPANT")
+        );
+        assert_eq!(s.query_value("sorting.order").as_deref(), Some("ASC"));
+        assert_eq!(s.query_value("paging.limit").as_deref(), Some("3"));
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_request_missing_a_required_parameter_yields_that_error_once() {
+    let server = paged_server().await;
+    let client = server.client();
+    let items: Vec<_> = client
+        .list_messages()
+        .conversation_id("conv-1")
+        .stream()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1);
+    let e = items.into_iter().next().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    assert!(server.seen().is_empty());
+}
