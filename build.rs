@@ -5,12 +5,15 @@
 //! 2. turns every string enum of `components/schemas` into an *open* enum — known values typed,
 //!    any other value kept verbatim — and hands it to progenitor as a replacement, because typify
 //!    emits closed enums that would reject a value Wix adds tomorrow;
-//! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`,
+//! 3. maps `integer/int32` to `crate::wire::Int32`, which also accepts `1200.0` and `"1200"`
+//!    (typify keeps its own `NonZeroU32` for an int32 with `minimum: 1`, such as `paging.limit`),
 //!    the schema `ActionEventBody` to `crate::wire::RawJson`, raw JSON text decoded later, and
 //!    `string/password` to `crate::wire::Secret`, whose `Debug` hides the value;
 //! 4. runs progenitor (builder interface, with `crate::client::Transport` as the client's inner
 //!    value whose `ClientHooks` carry auth, retries and tracing) and writes the code to
-//!    `$OUT_DIR/codegen.rs`, leaving out the undocumented `api-version` header progenitor adds.
+//!    `$OUT_DIR/codegen.rs`, leaving out the undocumented `api-version` header progenitor adds;
+//! 5. post-processes that code: every operation's `send()` fails with `crate::Error`, array
+//!    fields read `null` as empty, and enum values get the docs of `x-enum-descriptions`.
 
 use std::{env, fs, path::PathBuf, process::exit};
 
