@@ -13,7 +13,8 @@
 //!    value whose `ClientHooks` carry auth, retries and tracing) and writes the code to
 //!    `$OUT_DIR/codegen.rs`, leaving out the undocumented `api-version` header progenitor adds;
 //! 5. post-processes that code: every operation's `send()` fails with `crate::Error`, array
-//!    fields read `null` as empty, and enum values get the docs of `x-enum-descriptions`.
+//!    fields read `null` as empty, enum values get the docs of `x-enum-descriptions`, and each
+//!    webhook body type gets its event's names (`x-wix-event`) as constants.
 
 use std::{env, fs, path::PathBuf, process::exit};
 
@@ -120,6 +121,12 @@ fn generate() -> Result<(), String> {
         })
         .ok_or("progenitor output has no `types` module")?;
     types.1.extend(enum_items.items);
+    let event_items: syn::File = syn::parse2(webhook_event_names(&spec)?)
+        .map_err(|e| format!("webhook event code does not parse: {e}"))?;
+    if event_items.items.is_empty() {
+        return Err("no schema has `x-wix-event`: the webhook bodies lost their names".into());
+    }
+    types.1.extend(event_items.items);
     // progenitor sends the spec's `info.version` as an `api-version` header; Wix documents no
     // such header, so the statement that adds it is left out of the generated code.
     let mut dropper = DropApiVersion(0);
@@ -344,6 +351,46 @@ fn check_refs(node: &serde_yaml::Value, root: &serde_yaml::Value) -> Result<(), 
         serde_yaml::Value::Sequence(seq) => seq.iter().try_for_each(|v| check_refs(v, root)),
         _ => Ok(()),
     }
+}
+
+/// The names of each webhook body schema's event (`x-wix-event: {entityFqdn, slug}`), as
+/// associated constants of its generated type; the webhook decoder and the fake use them.
+fn webhook_event_names(spec: &OpenAPI) -> Result<TokenStream, String> {
+    let mut out = TokenStream::new();
+    let Some(components) = &spec.components else {
+        return Ok(out);
+    };
+    for (name, schema) in &components.schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let Some(event) = schema.schema_data.extensions.get("x-wix-event") else {
+            continue;
+        };
+        let field = |key: &str| {
+            event
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+                .ok_or(format!("schema {name}: x-wix-event needs a text `{key}`"))
+        };
+        let (fqdn, slug) = (field("entityFqdn")?, field("slug")?);
+        let event_type = format!("{fqdn}_{slug}");
+        let ident = format_ident!("{}", name);
+        out.extend(quote! {
+            impl #ident {
+                /// `entityFqdn` of the webhook event whose body this is.
+                pub const ENTITY_FQDN: &'static str = #fqdn;
+                /// `slug` of the webhook event whose body this is.
+                pub const SLUG: &'static str = #slug;
+                /// `eventType` of the webhook event whose body this is: `entityFqdn` and `slug`
+                /// joined by `_`.
+                pub const EVENT_TYPE: &'static str = #event_type;
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// A string enum of the spec, to be generated as an open enum.

@@ -161,8 +161,8 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 target_conversation_id: Some(target.clone()),
             };
             (
-                "wix.crm.inbox.v2.conversation",
-                "conversations_merged",
+                ConversationsMerged::ENTITY_FQDN,
+                ConversationsMerged::SLUG,
                 target,
                 raw(&body)?,
             )
@@ -189,8 +189,8 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 interaction_info: None,
             };
             (
-                "wix.crm.inbox.v2.message",
-                "message_sent_to_business",
+                MessageSentToBusiness::ENTITY_FQDN,
+                MessageSentToBusiness::SLUG,
                 id.clone(),
                 raw(&body)?,
             )
@@ -207,8 +207,8 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 )),
             };
             (
-                "wix.crm.inbox.v2.message",
-                "message_sent_to_participant",
+                MessageSentToParticipant::ENTITY_FQDN,
+                MessageSentToParticipant::SLUG,
                 id.clone(),
                 raw(&body)?,
             )
@@ -226,8 +226,8 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                 }),
             };
             (
-                "wix.crm.inbox.v2.message",
-                "button_interacted",
+                ButtonInteracted::ENTITY_FQDN,
+                ButtonInteracted::SLUG,
                 id.clone(),
                 raw(&body)?,
             )

@@ -26,9 +26,9 @@ pub(crate) fn emit_message_sent_to_business(
     let entity = body.message.as_ref().and_then(|m| m.id.clone());
     emit(
         inner,
-        "wix.crm.inbox.v2.message_message_sent_to_business",
-        "wix.crm.inbox.v2.message",
-        "message_sent_to_business",
+        MessageSentToBusiness::EVENT_TYPE,
+        MessageSentToBusiness::ENTITY_FQDN,
+        MessageSentToBusiness::SLUG,
         entity,
         body,
         identity,
@@ -43,9 +43,9 @@ pub(crate) fn emit_message_sent_to_participant(
     let entity = body.message.as_ref().and_then(|m| m.id.clone());
     emit(
         inner,
-        "wix.crm.inbox.v2.message_message_sent_to_participant",
-        "wix.crm.inbox.v2.message",
-        "message_sent_to_participant",
+        MessageSentToParticipant::EVENT_TYPE,
+        MessageSentToParticipant::ENTITY_FQDN,
+        MessageSentToParticipant::SLUG,
         entity,
         body,
         identity,
@@ -59,9 +59,9 @@ pub(crate) fn emit_button_interacted(
 ) {
     emit(
         inner,
-        "wix.crm.inbox.v2.message_button_interacted",
-        "wix.crm.inbox.v2.message",
-        "button_interacted",
+        ButtonInteracted::EVENT_TYPE,
+        ButtonInteracted::ENTITY_FQDN,
+        ButtonInteracted::SLUG,
         body.conversation_id.clone(),
         body,
         identity,
@@ -75,9 +75,9 @@ pub(crate) fn emit_conversations_merged(
 ) {
     emit(
         inner,
-        "wix.crm.inbox.v2.conversation_conversations_merged",
-        "wix.crm.inbox.v2.conversation",
-        "conversations_merged",
+        ConversationsMerged::EVENT_TYPE,
+        ConversationsMerged::ENTITY_FQDN,
+        ConversationsMerged::SLUG,
         body.target_conversation_id.clone(),
         body,
         identity,

@@ -90,31 +90,31 @@ enum Kind {
     ButtonInteracted,
 }
 
-/// `(kind, eventType, entityFqdn, slug)`.
+/// `(kind, eventType, entityFqdn, slug)`: the names come from the spec (`x-wix-event`).
 const KINDS: [(Kind, &str, &str, &str); 4] = [
     (
         Kind::ConversationsMerged,
-        "wix.crm.inbox.v2.conversation_conversations_merged",
-        "wix.crm.inbox.v2.conversation",
-        "conversations_merged",
+        types::ConversationsMerged::EVENT_TYPE,
+        types::ConversationsMerged::ENTITY_FQDN,
+        types::ConversationsMerged::SLUG,
     ),
     (
         Kind::MessageSentToBusiness,
-        "wix.crm.inbox.v2.message_message_sent_to_business",
-        "wix.crm.inbox.v2.message",
-        "message_sent_to_business",
+        types::MessageSentToBusiness::EVENT_TYPE,
+        types::MessageSentToBusiness::ENTITY_FQDN,
+        types::MessageSentToBusiness::SLUG,
     ),
     (
         Kind::MessageSentToParticipant,
-        "wix.crm.inbox.v2.message_message_sent_to_participant",
-        "wix.crm.inbox.v2.message",
-        "message_sent_to_participant",
+        types::MessageSentToParticipant::EVENT_TYPE,
+        types::MessageSentToParticipant::ENTITY_FQDN,
+        types::MessageSentToParticipant::SLUG,
     ),
     (
         Kind::ButtonInteracted,
-        "wix.crm.inbox.v2.message_button_interacted",
-        "wix.crm.inbox.v2.message",
-        "button_interacted",
+        types::ButtonInteracted::EVENT_TYPE,
+        types::ButtonInteracted::ENTITY_FQDN,
+        types::ButtonInteracted::SLUG,
     ),
 ];
 

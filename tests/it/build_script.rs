@@ -107,6 +107,18 @@ fn a_description_of_a_value_the_enum_lacks_is_refused() {
 }
 
 #[test]
+fn a_webhook_event_without_its_slug_is_refused() {
+    let spec = SPEC.replace("        slug: button_interacted\n", "");
+    assert_ne!(spec, SPEC, "the test spec was not changed");
+    let (ok, stderr) = run_on(&spec);
+    assert!(!ok);
+    assert_one_line_error(
+        &stderr,
+        "schema ButtonInteracted: x-wix-event needs a text `slug`",
+    );
+}
+
+#[test]
 fn a_dangling_ref_fails_with_one_line() {
     let spec = SPEC.replacen(
         "$ref: '#/components/schemas/GetConversationResponse'",
