@@ -45,11 +45,9 @@ async fn an_answer_over_the_limit_is_a_typed_error_and_is_not_retried() {
     );
 }
 
-#[tokio::test]
-async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
-    let server = Server::start(|_, _| async { json(200, big_conversation(4096), &[]) }).await;
-    let client = server.builder().max_response_size(1024).build().unwrap();
-    let e = client
+/// Send Message with a one-line reply to `conv-1`.
+async fn send_hi(client: &Client) -> Result<types::SendMessageResponse, wix_inbox::Error> {
+    client
         .send_message()
         .body(types::SendMessageRequest::new(
             "conv-1",
@@ -57,7 +55,14 @@ async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
         ))
         .send()
         .await
-        .unwrap_err();
+        .map(|answer| answer.into_inner())
+}
+
+#[tokio::test]
+async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
+    let server = Server::start(|_, _| async { json(200, big_conversation(4096), &[]) }).await;
+    let client = server.builder().max_response_size(1024).build().unwrap();
+    let e = send_hi(&client).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge);
     assert!(e.maybe_delivered());
     assert!(e.to_string().contains("was sent"), "{e}");
@@ -308,15 +313,7 @@ async fn a_send_that_times_out_after_reaching_the_server_is_not_repeated() {
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let e = client
-        .send_message()
-        .body(types::SendMessageRequest::new(
-            "conv-1",
-            types::Message::reply("hi"),
-        ))
-        .send()
-        .await
-        .unwrap_err();
+    let e = send_hi(&client).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
     assert_eq!(e.attempts(), 1);
     assert!(e.maybe_delivered());

@@ -21,6 +21,13 @@ fn page(cursor: Option<&str>) -> Value {
     json!({"messages": messages, "pagingMetadata": {"count": messages.len(), "cursors": {"next": next}}})
 }
 
+/// The `paging.cursor` of each request, in order.
+fn cursors(seen: &[crate::harness::Seen]) -> Vec<Option<String>> {
+    seen.iter()
+        .map(|s| s.query_value("paging.cursor"))
+        .collect()
+}
+
 async fn paged_server() -> Server {
     Server::start(|seen, _| async move {
         json(200, page(seen.query_value("paging.cursor").as_deref()), &[])
@@ -41,13 +48,9 @@ async fn every_page_is_followed_with_the_same_visibility() {
     assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7", "8"]);
     let seen = server.seen();
     assert_eq!(seen.len(), 3);
-    let cursors: Vec<_> = seen
-        .iter()
-        .map(|s| s.query_value("paging.cursor"))
-        .collect();
     assert_eq!(
-        cursors,
-        [None, Some("cur-3".to_string()), Some("cur-6".to_string())]
+        cursors(&seen),
+        [None, Some("cur-3".into()), Some("cur-6".into())]
     );
     for s in &seen {
         assert_eq!(s.path, "/inbox/v2/messages");
@@ -189,13 +192,9 @@ async fn a_request_streamed_keeps_its_sorting_and_page_size_on_every_page() {
         .unwrap();
     assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7", "8"]);
     let seen = server.seen();
-    let cursors: Vec<_> = seen
-        .iter()
-        .map(|s| s.query_value("paging.cursor"))
-        .collect();
     assert_eq!(
-        cursors,
-        [None, Some("cur-3".to_string()), Some("cur-6".to_string())]
+        cursors(&seen),
+        [None, Some("cur-3".into()), Some("cur-6".into())]
     );
     for s in &seen {
         assert_eq!(s.query_value("conversationId").as_deref(), Some("conv-1"));
