@@ -14,6 +14,21 @@
 //! let request = wix_inbox::types::SendMessageRequest::new("6202c3bb-f263-3c16-8c90-d6387d9ed420", reply);
 //! assert_eq!(request.send_as, None); // Wix's defaults for the optional parts
 //! ```
+//!
+//! Answering in a conversation:
+//!
+//! ```no_run
+//! use wix_inbox::types::{Message, SendMessageRequest};
+//!
+//! # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
+//! let sent = client
+//!     .send_message()
+//!     .body(SendMessageRequest::new("6202c3bb-f263-3c16-8c90-d6387d9ed420", Message::reply("Thanks!")))
+//!     .send()
+//!     .await?;
+//! println!("sent as message {:?}", sent.message.as_ref().and_then(|m| m.id.as_deref()));
+//! # Ok(()) }
+//! ```
 
 use crate::types::{
     BasicMessageData, BasicMessagePayload, Message, MessageContent, MessageDirection,
