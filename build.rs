@@ -149,6 +149,15 @@ fn generate() -> Result<(), String> {
             spec.operations().count()
         ));
     }
+    // Path parameters go through the crate's encoder, which refuses "", "." and ".." and
+    // escapes everything that could change the path (progenitor's leaves `\` and dots alone).
+    let mut segments = PathSegments(0);
+    syn::visit_mut::VisitMut::visit_file_mut(&mut segments, &mut file);
+    if segments.0 == 0 {
+        return Err(
+            "progenitor no longer calls `encode_path`: update PathSegments in build.rs".into(),
+        );
+    }
     // An array field reads `null` as empty (serde's `default` covers only a missing field).
     let mut arrays = NullArrays(0);
     syn::visit_mut::VisitMut::visit_file_mut(&mut arrays, &mut file);
@@ -199,6 +208,46 @@ impl syn::visit_mut::VisitMut for DropApiVersion {
     }
 }
 
+/// Replaces each `encode_path(x)` inside the generated `format!` calls with
+/// `crate::wire::path_segment(x)?`, counting them.
+struct PathSegments(usize);
+
+impl PathSegments {
+    fn rewrite(&mut self, tokens: TokenStream) -> TokenStream {
+        use proc_macro2::TokenTree;
+        let mut out = Vec::new();
+        let mut iter = tokens.into_iter().peekable();
+        while let Some(tree) = iter.next() {
+            match tree {
+                TokenTree::Ident(ident) if ident == "encode_path" => {
+                    let Some(TokenTree::Group(args)) = iter.next() else {
+                        out.push(TokenTree::Ident(ident));
+                        continue;
+                    };
+                    let args =
+                        proc_macro2::Group::new(args.delimiter(), self.rewrite(args.stream()));
+                    out.extend(quote!(crate::wire::path_segment #args ?));
+                    self.0 += 1;
+                }
+                TokenTree::Group(group) => {
+                    let mut rewritten =
+                        proc_macro2::Group::new(group.delimiter(), self.rewrite(group.stream()));
+                    rewritten.set_span(group.span());
+                    out.push(TokenTree::Group(rewritten));
+                }
+                other => out.push(other),
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+impl syn::visit_mut::VisitMut for PathSegments {
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        mac.tokens = self.rewrite(std::mem::take(&mut mac.tokens));
+    }
+}
+
 /// Renames each builder's `pub async fn send` to a private `send_generated` and adds a `send`
 /// that returns `crate::Error` (through `crate::error::convert`), counting them.
 struct ConvertingSend(usize);
@@ -228,6 +277,17 @@ impl syn::visit_mut::VisitMut for ConvertingSend {
             let Some(syn::GenericArgument::Type(ok)) = args.args.first().cloned() else {
                 continue;
             };
+            // The operationId the generated body names (`operation_id: "…"`), for errors raised
+            // before the request is sent.
+            let body = quote::ToTokens::to_token_stream(&method.block).to_string();
+            let Some(operation) = body
+                .split("operation_id :")
+                .nth(1)
+                .and_then(|rest| rest.split('"').nth(1))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
             let doc = method
                 .attrs
                 .iter()
@@ -242,7 +302,7 @@ impl syn::visit_mut::VisitMut for ConvertingSend {
                 /// A failure is a [`crate::Error`]: the status and Wix's request ID, message and
                 /// code, and how many attempts were made.
                 pub async fn send(self) -> Result<#ok, crate::Error> {
-                    crate::error::convert(self.send_generated()).await
+                    crate::error::convert(#operation, self.send_generated()).await
                 }
             });
             self.0 += 1;

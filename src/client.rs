@@ -349,17 +349,6 @@ impl ClientHooks<Transport> for Client {
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
         error::record(|call| call.operation = Some(info.operation_id));
-        // A path parameter of "", "." or ".." would make the URL name another endpoint (the
-        // URL parser resolves dot segments); it leaves an empty segment behind.
-        if request
-            .url()
-            .path_segments()
-            .is_some_and(|mut segments| segments.any(str::is_empty))
-        {
-            return Err(GeneratedError::InvalidRequest(
-                "an ID in the path (the conversation ID) must not be empty, `.` or `..`".into(),
-            ));
-        }
         let transport = &self.inner;
         transport
             .auth()

@@ -224,6 +224,7 @@ impl Error {
         if out.0.kind == ErrorKind::TooLarge {
             out.0.status = call.status;
             out.0.request_id = call.request_id.as_ref().and_then(header_text);
+            out.0.retry_after = call.retry_after;
         }
         out.0.operation = call.operation.or(out.0.operation);
         out.0.attempts = call.attempts;
@@ -293,7 +294,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self.0.kind {
             ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport => true,
-            ErrorKind::Api | ErrorKind::Token => {
+            ErrorKind::Api | ErrorKind::Token | ErrorKind::TooLarge => {
                 self.0.status.is_some_and(crate::retry::is_retryable_status)
             }
             _ => false,
@@ -377,6 +378,10 @@ impl Error {
             }
             (_, ErrorKind::TooLarge, _) => {
                 "Check the base URL (a proxy?), or raise ClientBuilder::max_response_size."
+            }
+            (_, ErrorKind::Decode, Some(200..=299)) if sending => {
+                "The message was sent, but the answer could not be read: list the conversation's \
+                 messages instead of sending it again, and report the answer with the request ID."
             }
             (_, ErrorKind::Decode, _) => {
                 "Wix sent something the crate's spec does not describe: report it, with the \
@@ -463,9 +468,17 @@ impl fmt::Display for Error {
             while let Some(next) = root.source() {
                 root = next;
             }
-            match root.to_string() {
-                deepest if std::ptr::addr_eq(root, source.as_ref()) => write!(f, " ({deepest})")?,
-                deepest => write!(f, " ({source}: {deepest})")?,
+            // A cause may quote the server's answer (serde does): cut it short too.
+            let (outer, deepest) = (source.to_string(), root.to_string());
+            if std::ptr::addr_eq(root, source.as_ref()) {
+                write!(f, " ({})", Printable(&deepest, 300))?;
+            } else {
+                write!(
+                    f,
+                    " ({}: {})",
+                    Printable(&outer, 300),
+                    Printable(&deepest, 300)
+                )?;
             }
         }
         f.write_str(".")?;
@@ -559,11 +572,16 @@ pub(crate) fn record(update: impl FnOnce(&mut Call)) {
 /// what the transport recorded of the call (attempts, status, request ID, token failure). Every
 /// operation's `send()` calls it.
 pub(crate) fn convert<T>(
+    operation_id: &'static str,
     operation: impl Future<Output = Result<ResponseValue<T>, GeneratedError<types::ErrorResponse>>>,
 ) -> impl Future<Output = Result<ResponseValue<T>, Error>> {
     // `map` rather than an `async` block: the operation's future is large, and an `async` block
     // would hold it twice.
     let converted = operation
         .map(|result| result.map_err(|e| Error::from_generated(e, CALL.with(|call| call.take()))));
-    CALL.scope(RefCell::new(Call::default()), converted)
+    let call = Call {
+        operation: Some(operation_id),
+        ..Call::default()
+    };
+    CALL.scope(RefCell::new(call), converted)
 }

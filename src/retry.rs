@@ -313,21 +313,31 @@ async fn send(
     let response = http.execute(request).await?;
     let url = response.url().clone();
     let (mut parts, body) = http::Response::from(response).into_parts();
+    let too_large = |mut parts: http::response::Parts| {
+        parts.headers.remove(CONTENT_LENGTH);
+        let failing = http_body_util::StreamBody::new(futures_util::stream::iter([Err::<
+            http_body::Frame<Bytes>,
+            _,
+        >(
+            AnswerTooLarge { limit },
+        )]));
+        Ok(rebuild(parts, url.clone(), reqwest::Body::wrap(failing)))
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(parts);
+    }
     let mut body = match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => match e.downcast::<reqwest::Error>() {
             Ok(e) => return Err(*e),
             // The other error `Limited` knows: the body passed the limit.
-            Err(_) => {
-                parts.headers.remove(CONTENT_LENGTH);
-                let failing = http_body_util::StreamBody::new(futures_util::stream::iter([Err::<
-                    http_body::Frame<Bytes>,
-                    _,
-                >(
-                    AnswerTooLarge { limit },
-                )]));
-                return Ok(rebuild(parts, url, reqwest::Body::wrap(failing)));
-            }
+            Err(_) => return too_large(parts),
         },
     };
     if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {

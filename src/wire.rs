@@ -101,6 +101,30 @@ impl<'de> Deserialize<'de> for Int32 {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A path parameter (a conversation ID) as one path segment: every character but the
+/// unreserved ones is percent-encoded, so `/`, `\`, `%`, `?` or `#` cannot change which endpoint
+/// is called, and `""`, `.` and `..`, which a URL parser drops or resolves, are refused. Used by
+/// the generated code in place of progenitor's `encode_path`.
+// The error is the generated code's own, so that its `?` takes it; the path is cold.
+#[allow(clippy::result_large_err)]
+pub(crate) fn path_segment(
+    value: &str,
+) -> Result<String, crate::GeneratedError<crate::types::ErrorResponse>> {
+    if matches!(value, "" | "." | "..") {
+        return Err(crate::GeneratedError::InvalidRequest(format!(
+            "an ID in the path (the conversation ID) must not be empty, `.` or `..`; got {value:?}"
+        )));
+    }
+    Ok(percent_encoding::utf8_percent_encode(value, NOT_UNRESERVED).to_string())
+}
+
 /// Reads an array field that may be `null` as the empty array. Wix leaves empty arrays out, but
 /// a `null` must not fail a whole answer; the generated code uses this for every array field.
 pub(crate) fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>

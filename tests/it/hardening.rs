@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use wix_inbox::{types, Client, ErrorKind, RetryPolicy};
 
-use crate::harness::{conversation, get_conversation, json, quick_retries, Server};
+use crate::harness::{conversation, get_conversation, json, quick_retries, raw, Server};
 
 /// A conversation answer padded with an unknown field to about `bytes` bytes.
 fn big_conversation(bytes: usize) -> serde_json::Value {
@@ -16,7 +16,7 @@ fn big_conversation(bytes: usize) -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn an_answer_over_the_limit_is_a_typed_error_and_is_not_retried() {
+async fn an_answer_over_the_limit_is_a_typed_error() {
     let server = Server::start(|_, _| async {
         json(
             200,
@@ -35,6 +35,19 @@ async fn an_answer_over_the_limit_is_a_typed_error_and_is_not_retried() {
     let text = e.to_string();
     assert!(text.contains("too large"), "{text}");
     assert!(text.contains("1024 bytes"), "{text}");
+
+    // An answer that asks to be retried is retried, and the error keeps what its status said.
+    let busy =
+        Server::start(|_, _| async { json(503, big_conversation(4096), &[("retry-after", "0")]) })
+            .await;
+    let client = busy.builder().max_response_size(1024).build().unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(e.attempts(), 3);
+    assert_eq!(busy.seen().len(), 3);
+    assert!(e.is_retryable());
+    assert_eq!(e.retry_after(), Some(Duration::ZERO));
 
     // The same answer within a larger limit is read.
     let roomy = server.builder().max_response_size(8192).build().unwrap();
@@ -56,6 +69,59 @@ async fn send_hi(client: &Client) -> Result<types::SendMessageResponse, wix_inbo
         .send()
         .await
         .map(|answer| answer.into_inner())
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
+    // Declares 100 MB, sends one byte and stalls: waiting for the body would end in a timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    content-length: 100000000\r\n\r\n{";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let client = Client::builder()
+        .base_url(&url)
+        .no_auth()
+        .max_response_size(1024)
+        .timeout(Duration::from_secs(20))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_cannot_be_read_says_the_message_was_sent() {
+    let server = Server::start(|_, _| async { raw(200, "<html>ok</html>", &[]) }).await;
+    let e = send_hi(&server.client()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
+    assert!(e.maybe_delivered());
+    assert!(e.to_string().contains("was sent"), "{e}");
+}
+
+#[tokio::test]
+async fn a_cause_quoting_the_answer_is_printed_cut_short() {
+    let server =
+        Server::start(|_, _| async { json(200, json!({"conversation": "x".repeat(5000)}), &[]) })
+            .await;
+    let e = get_conversation(&server.client(), "conv-1")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.chars().count() < 1200,
+        "{} chars",
+        text.chars().count()
+    );
 }
 
 #[tokio::test]
@@ -150,18 +216,47 @@ async fn server_text_is_printed_cut_and_without_control_characters() {
 }
 
 #[tokio::test]
-async fn dot_and_empty_ids_never_reach_another_endpoint() {
+async fn ids_never_reach_another_endpoint() {
     let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
     let client = server.client();
     for id in ["", ".", ".."] {
         let e = get_conversation(&client, id).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{id:?}: {e:?}");
+        assert_eq!(e.operation(), Some("get_conversation"));
         assert!(e.to_string().contains("must not be empty"), "{e}");
     }
     assert!(server.seen().is_empty(), "{:?}", server.seen());
-    // Dots inside an ID are only characters.
-    get_conversation(&client, "a..b").await.unwrap();
-    assert_eq!(server.seen()[0].path, "/inbox/v2/conversations/a..b");
+    // Anything else stays inside the one path segment: dots are only characters, and the
+    // separators a URL parser knows (`/`, and `\` for http) are escaped.
+    for (id, path) in [
+        ("a..b", "/inbox/v2/conversations/a..b"),
+        ("..\\messages", "/inbox/v2/conversations/..%5Cmessages"),
+        (
+            "\\..\\..\\messages",
+            "/inbox/v2/conversations/%5C..%5C..%5Cmessages",
+        ),
+        ("../messages", "/inbox/v2/conversations/..%2Fmessages"),
+        ("a?b#c", "/inbox/v2/conversations/a%3Fb%23c"),
+        ("%2e%2e", "/inbox/v2/conversations/%252e%252e"),
+    ] {
+        get_conversation(&client, id).await.unwrap();
+        assert_eq!(server.seen().last().unwrap().path, path, "{id:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_whose_path_has_an_empty_segment_still_works() {
+    let server = Server::start(|_, _| async { json(200, conversation("conv-1"), &[]) }).await;
+    let client = server
+        .builder()
+        .base_url(format!("{}/gateway//wix", server.url))
+        .build()
+        .unwrap();
+    get_conversation(&client, "conv-1").await.unwrap();
+    assert_eq!(
+        server.seen()[0].path,
+        "/gateway//wix/inbox/v2/conversations/conv-1"
+    );
 }
 
 #[test]
