@@ -13,8 +13,10 @@
 //!    value whose `ClientHooks` carry auth, retries and tracing) and writes the code to
 //!    `$OUT_DIR/codegen.rs`, leaving out the undocumented `api-version` header progenitor adds;
 //! 5. post-processes that code: every operation's `send()` fails with `crate::Error`, array
-//!    fields read `null` as empty, enum values get the docs of `x-enum-descriptions`, and each
-//!    webhook body type gets its event's names (`x-wix-event`) as constants.
+//!    fields read `null` as empty, enum values get the docs of `x-enum-descriptions`, each
+//!    webhook body type gets its event's names (`x-wix-event`) as constants, path parameters go
+//!    through `crate::wire::path_segment`, and the operations' examples become compiled doc
+//!    tests.
 
 use std::{env, fs, path::PathBuf, process::exit};
 
@@ -157,6 +159,14 @@ fn generate() -> Result<(), String> {
         return Err(
             "progenitor no longer calls `encode_path`: update PathSegments in build.rs".into(),
         );
+    }
+    // progenitor's examples on the operations are `ignore`d; make them compiled doc tests.
+    let examples = compile_examples(&mut file)?;
+    if examples != spec.operations().count() {
+        return Err(format!(
+            "made {examples} of {} operation examples compile: update compile_examples in build.rs",
+            spec.operations().count()
+        ));
     }
     // An array field reads `null` as empty (serde's `default` covers only a missing field).
     let mut arrays = NullArrays(0);
@@ -341,6 +351,124 @@ impl syn::visit_mut::VisitMut for NullArrays {
         }
         syn::visit_mut::visit_item_struct_mut(self, item);
     }
+}
+
+/// Turns the `ignore`d example progenitor writes on each operation of `Client` into a `no_run`
+/// doc test: its arguments become parameters of a hidden function, typed as the builder's
+/// setters take them, and the call ends in `?` on the crate's `Error`. Returns how many.
+fn compile_examples(file: &mut syn::File) -> Result<usize, String> {
+    let tokens = |t: &dyn quote::ToTokens| t.to_token_stream().to_string().replace(' ', "");
+    // (builder, setter) → the type its `V: TryInto<T>` names, as the crate's users write it.
+    let mut setters = std::collections::HashMap::new();
+    for item in &file.items {
+        let syn::Item::Mod(module) = item else {
+            continue;
+        };
+        if module.ident != "builder" {
+            continue;
+        }
+        for item in module.content.iter().flat_map(|c| &c.1) {
+            let syn::Item::Impl(block) = item else {
+                continue;
+            };
+            let builder = tokens(&block.self_ty);
+            let builder = builder.split('<').next().unwrap_or_default().to_owned();
+            for impl_item in &block.items {
+                let syn::ImplItem::Fn(method) = impl_item else {
+                    continue;
+                };
+                let predicates = method
+                    .sig
+                    .generics
+                    .where_clause
+                    .iter()
+                    .flat_map(|w| &w.predicates);
+                for predicate in predicates {
+                    let text = tokens(predicate);
+                    if let Some(target) = text
+                        .strip_prefix("V:std::convert::TryInto<")
+                        .and_then(|t| t.strip_suffix('>'))
+                    {
+                        let public = match target.strip_prefix("crate::") {
+                            Some(rest) => format!("wix_inbox::{rest}"),
+                            None if target.starts_with("types::") => format!("wix_inbox::{target}"),
+                            None => target.to_owned(),
+                        };
+                        setters.insert((builder.clone(), method.sig.ident.to_string()), public);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut made = 0;
+    for item in &mut file.items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        if tokens(&block.self_ty) != "Client" {
+            continue;
+        }
+        for impl_item in &mut block.items {
+            let syn::ImplItem::Fn(method) = impl_item else {
+                continue;
+            };
+            let syn::ReturnType::Type(_, output) = &method.sig.output else {
+                continue;
+            };
+            let output = tokens(output);
+            let Some(builder) = output
+                .strip_prefix("builder::")
+                .and_then(|rest| rest.split('<').next())
+            else {
+                continue;
+            };
+            for attr in &mut method.attrs {
+                let syn::Meta::NameValue(doc) = &mut attr.meta else {
+                    continue;
+                };
+                let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) = &doc.value
+                else {
+                    continue;
+                };
+                let text = text.value();
+                let Some((before, example)) = text.split_once("```ignore\n") else {
+                    continue;
+                };
+                let Some((example, after)) = example.split_once("\n```") else {
+                    continue;
+                };
+                let mut params = vec!["client: &wix_inbox::Client".to_owned()];
+                for line in example.lines() {
+                    let Some(call) = line.trim().strip_prefix('.') else {
+                        continue;
+                    };
+                    let Some((setter, _)) = call.split_once('(') else {
+                        continue;
+                    };
+                    if matches!(setter, "send" | "await") || call == "await;" {
+                        continue;
+                    }
+                    let ty = setters
+                        .get(&(builder.to_owned(), setter.to_owned()))
+                        .ok_or(format!("no setter `{setter}` on builder::{builder}"))?;
+                    params.push(format!("{setter}: {ty}"));
+                }
+                let body = example.replace(".await;", ".await?;");
+                let compiled = format!(
+                    "{before}```no_run\n# async fn example({}) -> Result<(), wix_inbox::Error> {{\n\
+                     {body}\n# let _ = response;\n# Ok(())\n# }}\n```{after}",
+                    params.join(", ")
+                );
+                doc.value = syn::parse_quote!(#compiled);
+                made += 1;
+            }
+        }
+    }
+    Ok(made)
 }
 
 fn item_attrs(item: &mut syn::Item) -> Option<&mut Vec<syn::Attribute>> {
