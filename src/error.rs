@@ -81,9 +81,9 @@ struct Inner {
     operation: Option<&'static str>,
     status: Option<StatusCode>,
     request_id: Option<String>,
+    /// What this crate says went wrong; Wix's own words are read from `answer`.
     message: Option<String>,
-    code: Option<ErrorCode>,
-    violations: Vec<types::FieldViolation>,
+    /// Wix's error body, when there was one: its message, code and field violations.
     answer: Option<types::ErrorResponse>,
     attempts: u32,
     retry_after: Option<Duration>,
@@ -98,8 +98,6 @@ impl Error {
             status: None,
             request_id: None,
             message: None,
-            code: None,
-            violations: Vec::new(),
             answer: None,
             attempts: 0,
             retry_after: None,
@@ -168,21 +166,7 @@ impl Error {
         e.0.status = Some(status);
         e.0.request_id = request_id(headers);
         e.0.retry_after = crate::retry::retry_after(headers);
-        if let Some(body) = body {
-            e.0.message = body.message.clone().filter(|m| !m.is_empty());
-            if let Some(details) = &body.details {
-                if let Some(app) = &details.application_error {
-                    e.0.code = app.code.clone();
-                    if e.0.message.is_none() {
-                        e.0.message = app.description.clone();
-                    }
-                }
-                if let Some(v) = &details.validation_error {
-                    e.0.violations = v.field_violations.clone();
-                }
-            }
-            e.0.answer = Some(body);
-        }
+        e.0.answer = body;
         e
     }
 
@@ -246,19 +230,42 @@ impl Error {
         self.0.request_id.as_deref()
     }
 
-    /// What went wrong, in Wix's words (or this crate's, when Wix said nothing).
+    /// What went wrong: this crate's words when it has some to add, else Wix's (the answer's
+    /// `message`, or its application error's `description`).
     pub fn message(&self) -> Option<&str> {
-        self.0.message.as_deref()
+        if let Some(own) = &self.0.message {
+            return Some(own);
+        }
+        let answer = self.0.answer.as_ref()?;
+        answer
+            .message
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .or_else(|| self.application_error()?.description.as_deref())
     }
 
     /// The application error code, such as [`ErrorCode::ConversationNotFound`].
     pub fn code(&self) -> Option<&ErrorCode> {
-        self.0.code.as_ref()
+        self.application_error()?.code.as_ref()
     }
 
     /// The fields of a bad request (400) and the rules they broke.
     pub fn field_violations(&self) -> &[types::FieldViolation] {
-        &self.0.violations
+        self.0
+            .answer
+            .as_ref()
+            .and_then(|a| a.details.as_ref()?.validation_error.as_ref())
+            .map_or(&[], |v| &v.field_violations)
+    }
+
+    fn application_error(&self) -> Option<&types::ApplicationError> {
+        self.0
+            .answer
+            .as_ref()?
+            .details
+            .as_ref()?
+            .application_error
+            .as_ref()
     }
 
     /// Wix's error answer as it came (`message`, `details.applicationError` with its `data`,
@@ -286,7 +293,7 @@ impl Error {
     /// Whether the thing asked for does not exist: a 404, or `CONVERSATION_NOT_FOUND`.
     pub fn is_not_found(&self) -> bool {
         self.0.status == Some(StatusCode::NOT_FOUND)
-            || self.0.code == Some(ErrorCode::ConversationNotFound)
+            || self.code() == Some(&ErrorCode::ConversationNotFound)
     }
 
     /// Whether the same call may succeed later: 429, 503, 504, or a connection that could not be
@@ -337,7 +344,7 @@ impl Error {
 
     fn what_to_do(&self) -> String {
         let sending = self.0.operation == Some("send_message");
-        let advice = match (&self.0.code, self.0.kind, self.0.status.map(|s| s.as_u16())) {
+        let advice = match (self.code(), self.0.kind, self.0.status.map(|s| s.as_u16())) {
             (Some(ErrorCode::ConversationNotFound), _, _) | (_, ErrorKind::Api, Some(404)) => {
                 "Check the ID. If the participant became a contact or member, Wix merged their \
                  conversation into a new one: call Get Or Create Conversation with their current \
@@ -445,13 +452,14 @@ impl fmt::Display for Error {
         }
         // What the server sent is printed cut short and without control characters: it must
         // not rewrite a terminal or forge log lines.
-        if let Some(code) = &e.code {
+        if let Some(code) = self.code() {
             write!(f, " ({})", Printable(code.as_str(), 100))?;
         }
-        if let Some(message) = &e.message {
+        if let Some(message) = self.message() {
             write!(f, ": {}", Printable(message, 500))?;
         }
-        for v in e.violations.iter().take(20) {
+        let violations = self.field_violations();
+        for v in violations.iter().take(20) {
             let field = v.field.as_deref().unwrap_or("?");
             let what = v.description.as_deref().unwrap_or("invalid");
             write!(f, "; `{}`: {}", Printable(field, 100), Printable(what, 200))?;
@@ -459,8 +467,8 @@ impl fmt::Display for Error {
                 write!(f, " ({})", Printable(rule, 100))?;
             }
         }
-        if e.violations.len() > 20 {
-            write!(f, "; and {} more", e.violations.len() - 20)?;
+        if violations.len() > 20 {
+            write!(f, "; and {} more", violations.len() - 20)?;
         }
         if let Some(source) = &e.source {
             // The outermost cause and the innermost one ("Connection refused") say the most.
@@ -520,10 +528,9 @@ impl fmt::Debug for Error {
             .field("operation", &e.operation)
             .field("status", &e.status)
             .field("request_id", &e.request_id)
-            .field("message", &e.message)
-            .field("code", &e.code)
-            .field("violations", &e.violations)
-            .field("answer", &e.answer.is_some())
+            .field("message", &self.message())
+            .field("code", &self.code())
+            .field("violations", &self.field_violations())
             .field("attempts", &e.attempts)
             .field("retry_after", &e.retry_after)
             .field("source", &e.source)
