@@ -203,9 +203,9 @@ impl App {
             );
             let sent = async {
                 let response = http.post(&self.token_url).json(&body).send().await?;
-                let (status, headers) = (response.status(), response.headers().clone());
-                let body = read_limited(response, MAX_TOKEN_ANSWER).await?;
-                Ok::<_, reqwest::Error>((status, headers, body))
+                let (parts, body) = http::Response::from(response).into_parts();
+                let body = retry::read_limited(&parts.headers, body, MAX_TOKEN_ANSWER).await?;
+                Ok::<_, reqwest::Error>((parts.status, parts.headers, body))
             }
             .instrument(span.clone())
             .await;
@@ -250,24 +250,6 @@ impl App {
 
 /// The largest answer of the token endpoint read, in bytes; a token answer is a few hundred.
 const MAX_TOKEN_ANSWER: usize = 64 * 1024;
-
-/// The body of `response`, or `None` if it is longer than `limit` bytes (not read past it).
-async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> reqwest::Result<Option<Vec<u8>>> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Ok(None);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
-}
 
 fn read_token(
     body: &[u8],

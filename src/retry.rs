@@ -313,7 +313,7 @@ async fn send(
     let response = http.execute(request).await?;
     let url = response.url().clone();
     let (mut parts, body) = http::Response::from(response).into_parts();
-    let too_large = |mut parts: http::response::Parts| {
+    let Some(mut body) = read_limited(&parts.headers, body, limit).await? else {
         parts.headers.remove(CONTENT_LENGTH);
         let failing = http_body_util::StreamBody::new(futures_util::stream::iter([Err::<
             http_body::Frame<Bytes>,
@@ -321,30 +321,38 @@ async fn send(
         >(
             AnswerTooLarge { limit },
         )]));
-        Ok(rebuild(parts, url.clone(), reqwest::Body::wrap(failing)))
-    };
-    // A declared length over the limit is refused before a byte of the body is read.
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(parts);
-    }
-    let mut body = match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => match e.downcast::<reqwest::Error>() {
-            Ok(e) => return Err(*e),
-            // The other error `Limited` knows: the body passed the limit.
-            Err(_) => return too_large(parts),
-        },
+        return Ok(rebuild(parts, url, reqwest::Body::wrap(failing)));
     };
     if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
         parts.headers.remove(CONTENT_LENGTH);
         body = Bytes::from_static(b"{}");
     }
     Ok(rebuild(parts, url, body.into()))
+}
+
+/// The whole body of an answer, or `None` when it is longer than `limit` bytes: a declared
+/// `Content-Length` over the limit is refused before any of the body is read, and no more than
+/// `limit` bytes are read otherwise. A single-chunk body is not copied.
+pub(crate) async fn read_limited(
+    headers: &HeaderMap,
+    body: reqwest::Body,
+    limit: usize,
+) -> reqwest::Result<Option<Bytes>> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(Some(collected.to_bytes())),
+        Err(e) => match e.downcast::<reqwest::Error>() {
+            Ok(e) => Err(*e),
+            // The other error `Limited` knows: the body passed the limit.
+            Err(_) => Ok(None),
+        },
+    }
 }
 
 /// The answer again, from its parts and a body.
