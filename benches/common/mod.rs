@@ -34,3 +34,32 @@ pub const EVENTS: [(&str, &str, &str); 2] = [
         "MessageSentToBusiness",
     ),
 ];
+
+/// The floor: split the token and check its RS256 signature with the key parsed once, as the
+/// verifier does; nothing else.
+pub fn floor(token: &str, key: &aws_lc_rs::signature::ParsedPublicKey) -> bool {
+    use base64::Engine as _;
+    let Some((message, signature)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let mut decoded = [0u8; 1024];
+    let Ok(len) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode_slice(signature, &mut decoded)
+    else {
+        return false;
+    };
+    key.verify_sig(message.as_bytes(), &decoded[..len]).is_ok()
+}
+
+/// The floor's key: the test signer's public key, parsed once.
+pub fn floor_key(
+    signer: &wix_inbox::webhooks::test_signer::TestSigner,
+) -> aws_lc_rs::signature::ParsedPublicKey {
+    let der =
+        jsonwebtoken::DecodingKey::from_rsa_pem(signer.public_key_pem().as_bytes()).expect("key");
+    aws_lc_rs::signature::ParsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        der.as_bytes(),
+    )
+    .expect("an RSA key")
+}

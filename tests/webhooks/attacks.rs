@@ -551,3 +551,11 @@ fn long_headers_are_read_up_to_the_limit_and_refused_beyond_it() {
         other => panic!("expected NotAJwt, got {other:?}"),
     }
 }
+
+#[test]
+fn a_signature_longer_than_any_rsa_key_makes_is_refused() {
+    let token = good_token();
+    let (message, _) = token.rsplit_once('.').unwrap();
+    let long = format!("{message}.{}", URL_SAFE_NO_PAD.encode([1u8; 1025]));
+    assert_eq!(verify(&long).unwrap_err(), WebhookError::BadSignature);
+}
