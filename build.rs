@@ -20,7 +20,7 @@
 
 use std::{env, fs, path::PathBuf, process::exit};
 
-use heck::ToUpperCamelCase;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
 use proc_macro2::TokenStream;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
@@ -176,6 +176,23 @@ fn generate() -> Result<(), String> {
             "no array field with `#[serde(default)]` found: update NullArrays in build.rs".into(),
         );
     }
+    // The operations, for the hand-written layer: the name progenitor gives each method, its
+    // summary, and whether sending it twice does nothing twice (a GET, or `x-wix-idempotent`).
+    let operations = spec.operations().map(|(_, method, op)| {
+        let id = op
+            .operation_id
+            .as_deref()
+            .unwrap_or_default()
+            .to_snake_case();
+        let summary = op.summary.clone().unwrap_or_else(|| id.clone());
+        let repeatable = method.eq_ignore_ascii_case("get")
+            || op.extensions.get("x-wix-idempotent") == Some(&serde_json::Value::Bool(true));
+        quote!((#id, #summary, #repeatable))
+    });
+    file.items.push(syn::parse_quote! {
+        /// Each operation: `(method name, summary, whether repeating it is harmless)`.
+        pub(crate) const OPERATIONS: &[(&str, &str, bool)] = &[#(#operations),*];
+    });
     // Generated code documents what the spec documents; it is not held to `missing_docs`.
     for item in &mut file.items {
         if let Some(attrs) = item_attrs(item) {

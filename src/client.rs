@@ -348,7 +348,6 @@ impl ClientHooks<Transport> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
-        error::record(|call| call.operation = Some(info.operation_id));
         let transport = &self.inner;
         transport
             .auth()

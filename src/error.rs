@@ -343,7 +343,11 @@ impl Error {
     }
 
     fn what_to_do(&self) -> String {
-        let sending = self.0.operation == Some("send_message");
+        // Only Send Message is not safe to repeat.
+        let sending = self
+            .0
+            .operation
+            .is_some_and(|op| !crate::retry::is_repeatable(op));
         let advice = match (self.code(), self.0.kind, self.0.status.map(|s| s.as_u16())) {
             (Some(ErrorCode::ConversationNotFound), _, _) | (_, ErrorKind::Api, Some(404)) => {
                 "Check the ID. If the participant became a contact or member, Wix merged their \
@@ -417,14 +421,12 @@ impl Error {
     }
 }
 
+/// The operation's summary in the spec ("Send Message"), or its method name.
 fn operation_name(operation: &str) -> &str {
-    match operation {
-        "get_conversation" => "Get Conversation",
-        "get_or_create_conversation" => "Get Or Create Conversation",
-        "list_messages" => "List Messages",
-        "send_message" => "Send Message",
-        other => other,
-    }
+    crate::generated::OPERATIONS
+        .iter()
+        .find(|(id, ..)| *id == operation)
+        .map_or(operation, |(_, summary, _)| summary)
 }
 
 impl fmt::Display for Error {

@@ -159,12 +159,12 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds.unsigned_abs()))
 }
 
-/// Whether an operation may be sent twice without doing something twice.
-fn is_repeatable(operation: &str) -> bool {
-    matches!(
-        operation,
-        "get_conversation" | "list_messages" | "get_or_create_conversation"
-    )
+/// Whether an operation may be sent twice without doing something twice: a GET, or what the
+/// spec marks `x-wix-idempotent` (Get Or Create Conversation).
+pub(crate) fn is_repeatable(operation: &str) -> bool {
+    crate::generated::OPERATIONS
+        .iter()
+        .any(|&(id, _, repeatable)| id == operation && repeatable)
 }
 
 enum Next {
