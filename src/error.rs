@@ -507,7 +507,7 @@ impl fmt::Display for Error {
 }
 
 /// Text from the server, printed with at most `.1` characters and control characters replaced.
-struct Printable<'a>(&'a str, usize);
+pub(crate) struct Printable<'a>(pub(crate) &'a str, pub(crate) usize);
 
 impl fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -232,17 +232,9 @@ impl fmt::Display for WebhookError {
 impl std::error::Error for WebhookError {}
 
 /// Cuts sender-controlled text to [`MAX_ECHO`] characters and replaces control characters, so it
-/// is safe to log.
+/// is safe to log (the crate's one sanitiser, [`Printable`](crate::error::Printable)).
 fn sanitize(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(MAX_ECHO)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if text.chars().nth(MAX_ECHO).is_some() {
-        out.push('…');
-    }
-    out
+    crate::error::Printable(text, MAX_ECHO).to_string()
 }
 
 #[cfg(test)]
