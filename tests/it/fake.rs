@@ -17,7 +17,7 @@ use wix_inbox::types::{
     WebhookEnvelope, WebhookIdentity, WebhookPayload,
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
-use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
+use wix_inbox::webhooks::{InboxEvent, WebhookError, WebhookVerifier};
 use wix_inbox::RetryPolicy;
 
 use crate::harness::{http_client, Server};
@@ -1323,7 +1323,10 @@ async fn fail_next_answers_429_503_then_serves_again() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().get("retry-after").is_none());
     assert!(response.bytes().await.unwrap().is_empty());
-    assert!(get().await.is_err());
+    // Through the client: an API error with the status, although there is no body to read.
+    let error = get().await.unwrap_err();
+    assert_eq!(error.kind(), wix_inbox::ErrorKind::Api, "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
 
     get().await.unwrap();
     let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
@@ -1418,10 +1421,13 @@ async fn a_fake_can_sign_with_its_own_key() {
     own.visitor_writes("v", "hi");
     let jwt = &own.events()[0].jwt;
     verify(&own, jwt);
-    assert!(WebhookVerifier::from_public_key(shared.public_key_pem())
+    // The other key refuses it on its signature, not on anything else.
+    let refused = WebhookVerifier::from_public_key(shared.public_key_pem())
         .unwrap()
         .verify(jwt.as_bytes())
-        .is_err());
+        .unwrap_err();
+    assert_eq!(refused, WebhookError::BadSignature);
+    assert_eq!(refused.status_code(), 401);
 }
 
 #[tokio::test]
@@ -1501,6 +1507,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(not_found.is_not_found(), "{not_found}");
+    assert_eq!(not_found.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(not_found.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(
         not_found.code(),
         Some(&wix_inbox::ErrorCode::ConversationNotFound)
@@ -1517,6 +1525,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(invalid.is_validation(), "{invalid}");
+    assert_eq!(invalid.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(invalid.status(), Some(StatusCode::BAD_REQUEST));
     assert_eq!(
         invalid.field_violations()[0].field.as_deref(),
         Some("paging.limit")
@@ -1535,6 +1545,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(unauthorized.is_auth(), "{unauthorized}");
+    assert_eq!(unauthorized.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(unauthorized.status(), Some(StatusCode::UNAUTHORIZED));
 }
 
 #[tokio::test]
