@@ -12,6 +12,7 @@
 //! | body over the limit | 413 |
 //! | body not received within the deadline ([`DEFAULT_BODY_TIMEOUT`]) | 408 |
 //! | accepted but the event channel is full or closed (Wix will retry) | 503 |
+//! | the callback or the deduplicator panicked (Wix will retry) | 500 |
 //!
 //! Accepted events go to your code through a callback or a channel; do the slow work there, not
 //! in the request (Wix wants an answer within 1250 ms).
@@ -40,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ use axum::http::header::{CONNECTION, CONTENT_LENGTH};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -172,7 +174,23 @@ impl<D: Deduplicator> WebhookReceiver<D> {
     }
 
     /// Handles one delivery; for use inside your own handler.
+    ///
+    /// A panic in the callback or the deduplicator is caught: the answer is 500 (so that Wix
+    /// retries) and the event ID is forgotten.
     pub async fn handle(&self, request: Request) -> Response {
+        match AssertUnwindSafe(self.handle_unguarded(request))
+            .catch_unwind()
+            .await
+        {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::error!("the webhook receiver panicked; asking Wix to retry");
+                handler_failed()
+            }
+        }
+    }
+
+    async fn handle_unguarded(&self, request: Request) -> Response {
         let read = read_body(request, self.verifier.max_body_size());
         let body = match tokio::time::timeout(self.body_timeout, read).await {
             Ok(Ok(body)) => body,
@@ -197,16 +215,29 @@ impl<D: Deduplicator> WebhookReceiver<D> {
                 tracing::debug!(event_id = %event.id, "duplicate webhook dropped");
                 (StatusCode::OK, "duplicate").into_response()
             }
-            Sighting::First => match (self.sink)(event) {
-                Ok(()) => (StatusCode::OK, "ok").into_response(),
-                Err(event) => {
-                    tracing::warn!(event_id = %event.id, "webhook event channel full or closed; asking Wix to retry");
-                    self.dedup.forget(&event.id).await;
-                    (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later").into_response()
+            Sighting::First => {
+                let id = event.id.clone();
+                match std::panic::catch_unwind(AssertUnwindSafe(|| (self.sink)(event))) {
+                    Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
+                    Ok(Err(event)) => {
+                        tracing::warn!(event_id = %event.id, "webhook event channel full or closed; asking Wix to retry");
+                        self.dedup.forget(&event.id).await;
+                        (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later").into_response()
+                    }
+                    Err(_) => {
+                        tracing::error!(event_id = %id, "the webhook callback panicked; asking Wix to retry");
+                        self.dedup.forget(&id).await;
+                        handler_failed()
+                    }
                 }
-            },
+            }
         }
     }
+}
+
+/// The answer when the callback or the deduplicator panicked: Wix retries a 500.
+fn handler_failed() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "webhook not processed").into_response()
 }
 
 /// The most a body buffer reserves before its bytes arrive: Wix's webhooks are a few kilobytes.
