@@ -90,7 +90,9 @@
 //!   5 s of opening or of its last answer, or it is closed
 //!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
 //!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
-//!   connections are served at once ([`FakeInboxBuilder::max_connections`]).
+//!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
+//!   most (then closed after its current request). The fake serves with the crate's webhook
+//!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
 
 mod server;
 mod signing;
@@ -122,7 +124,8 @@ pub enum Fault {
     StatusRetryAfter(u16, u64),
     /// Close the TCP connection without answering.
     Drop,
-    /// Wait this long, then serve the call normally (for client timeouts).
+    /// Wait this long, then serve the call normally (for client timeouts). The wait is not
+    /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
     Delay(Duration),
 }
 
@@ -298,7 +301,8 @@ impl FakeInboxBuilder {
 
     /// How long a client has to send a request's headers once its connection is open or has
     /// answered its last request (default 5 s): a silent, slow or idle connection is closed
-    /// then. (hyper's header-read timeout.)
+    /// then. ([`ServeOptions::header_read_timeout`](crate::webhooks::axum::ServeOptions::header_read_timeout):
+    /// the fake serves as the crate's webhook server does.)
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -306,7 +310,7 @@ impl FakeInboxBuilder {
 
     /// How long a request may take from its headers to its answer, the body included (default
     /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
-    /// [`Fault::Delay`] is not counted. (tower-http's timeout layer.)
+    /// [`Fault::Delay`] is not counted (up to an hour of it). (tower-http's timeout layer.)
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
