@@ -78,9 +78,26 @@
 //!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
 //!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
 //!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//!
+//!   *Order and repeats.* As Wix does, the fake delivers every event, and every redelivery, in
+//!   its own task: a receiver gets events **out of order** (two events emitted one after the
+//!   other, a visitor's two messages or Conversations Merged and the message after it, arrive
+//!   in either order; a redelivery after the events that followed) and **more than once** (a
+//!   receiver that answers 200 too late, or whose answer is lost, gets the same event ID
+//!   again, although it processed it). Cope as with Wix: drop repeats by event ID (the
+//!   [`WebhookReceiver`](crate::webhooks::axum::WebhookReceiver) does, with its
+//!   [`Deduplicator`](crate::webhooks::Deduplicator)); order messages by their `sequence`, not
+//!   by arrival; and never take the order of events for the order of what happened: find a
+//!   participant's current conversation from their ID (Get Or Create Conversation) or through
+//!   the merges seen so far, whichever event came first.
 //! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
 //!   fake with an API key or the app's credentials.
+//! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
+//!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
+//!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
+//!   what was awaited and what the fake saw; [`FakeInbox::participant_messages`] and
+//!   [`FakeInbox::message_texts`] read a conversation in order.
 //! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
@@ -94,15 +111,20 @@
 //!   most (then closed after its current request). The fake serves with the crate's webhook
 //!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
 
+mod app_helpers;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
+pub use app_helpers::WaitTimeout;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 use crate::types::{
     ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
@@ -372,6 +394,7 @@ impl FakeInboxBuilder {
             config,
             signer,
             state: Mutex::new(State::default()),
+            changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
             // Receivers are local: never through a proxy from the environment.
@@ -386,6 +409,7 @@ impl FakeInboxBuilder {
             addr,
             base_url: format!("http://{addr}"),
             server: Some(server),
+            apps: Mutex::new(Vec::new()),
         })
     }
 }
@@ -423,16 +447,53 @@ pub(crate) struct State {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) signer: signing::Signer,
-    pub(crate) state: Mutex<State>,
+    state: Mutex<State>,
+    /// Woken each time the state is changed (see [`StateGuard`]).
+    pub(crate) changed: Notify,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
 }
 
+/// The locked state. Changing it (anything that needs `&mut State`) wakes whoever waits for a
+/// change ([`FakeInbox::wait_until`]) when the lock is released; reading it does not.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changed: &'a Notify,
+    dirty: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.dirty = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.dirty {
+            self.changed.notify_waiters();
+        }
+    }
+}
+
 impl Inner {
     /// The state; a panic elsewhere while it was held does not make it unusable.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            changed: &self.changed,
+            dirty: false,
+        }
     }
 
     /// Adds a request to the log, forgetting the oldest one when the log is full.
@@ -462,6 +523,8 @@ pub struct FakeInbox {
     addr: SocketAddr,
     base_url: String,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The apps' routers served by [`add_webhook_router`](Self::add_webhook_router).
+    apps: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for FakeInbox {
@@ -477,6 +540,14 @@ impl Drop for FakeInbox {
     fn drop(&mut self) {
         if let Some(server) = &self.server {
             server.abort();
+        }
+        for app in self
+            .apps
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            app.abort();
         }
     }
 }
@@ -500,12 +571,15 @@ impl FakeInbox {
         FakeInbox::builder().port(port).start().await
     }
 
-    /// Stops serving and waits until the port is closed (dropping the fake stops it too, but
-    /// without waiting). Deliveries under way go on until they end.
+    /// Stops serving, and serving the routers given to
+    /// [`add_webhook_router`](Self::add_webhook_router), and waits until their ports are closed
+    /// (dropping the fake stops them too, but without waiting). Deliveries under way go on
+    /// until they end.
     pub async fn shutdown(mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-            let _ = server.await;
+        let apps = std::mem::take(self.apps.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for task in self.server.take().into_iter().chain(apps) {
+            task.abort();
+            let _ = task.await;
         }
     }
 
