@@ -103,6 +103,7 @@ fn on_wix_message_sent_to_participant_example() {
         "a Wix user is no participant"
     );
     assert!(sent.is_from_app(EXAMPLE_APP));
+    assert!(event.is_from_app(EXAMPLE_APP));
 }
 
 #[test]
@@ -114,6 +115,10 @@ fn on_wix_button_interacted_and_conversations_merged_examples() {
     assert_eq!(
         pressed.conversation_id(),
         Some("5f65164f-b373-3cb9-be2e-f1fdc00c86a9")
+    );
+    assert!(
+        !event.is_from_app(EXAMPLE_APP),
+        "the participant pressed the app's button"
     );
     assert_eq!(
         pressed.participant_id(),
@@ -281,6 +286,7 @@ fn an_apps_message_sent_as_the_participant_is_told_by_app_id_alone() {
         "message_message_sent_to_business",
         own_message_as_participant(Some(MY_APP)),
     );
+    assert!(event.is_from_app(MY_APP), "the event as a whole");
     let sent = sent_to_business(&event);
     // Everything a handler looks at says "the visitor wrote" ...
     assert_eq!(
@@ -314,6 +320,7 @@ fn an_apps_message_sent_as_the_participant_is_told_by_app_id_alone() {
         Some(ParticipantId::AnonymousVisitorId(VISITOR.into()))
     );
     assert!(!sent.is_from_app(MY_APP));
+    assert!(!event.is_from_app(MY_APP));
 }
 
 #[test]
