@@ -20,7 +20,7 @@ const MY_APP: &str = "5bd1a3c2-6f38-4e4a-9b1a-000000000abc";
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 
 /// Wix's example domain event `tests/fixtures/webhooks/<name>DomainEvent.json`.
-fn fixture(name: &str) -> Value {
+pub fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/tests/fixtures/webhooks/{name}DomainEvent.json",
         env!("CARGO_MANIFEST_DIR")
@@ -29,8 +29,9 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str::<Value>(&text).unwrap()["body"].take()
 }
 
-/// `domain_event` signed as Wix does and verified: the event a handler gets.
-fn delivered(event_type: &str, domain_event: Value) -> WebhookEvent {
+/// `domain_event` signed as Wix does and verified: the event a handler gets. `event_type` is
+/// the part after `wix.crm.inbox.v2.`.
+pub fn delivered(event_type: &str, domain_event: Value) -> WebhookEvent {
     let signer = TestSigner::shared();
     let token = signer.sign_event(&TestEvent::new(
         format!("wix.crm.inbox.v2.{event_type}"),
