@@ -170,12 +170,29 @@ impl Drop for TempDir {
 }
 
 /// A child process killed and waited for on drop, so that a failing test leaves none behind.
-struct KillOnDrop(std::process::Child);
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn new(child: std::process::Child) -> Self {
+        KillOnDrop(Some(child))
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is there until dropped")
+    }
+
+    /// The child, no longer killed on drop.
+    fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("the child is there until dropped")
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -581,7 +598,7 @@ fn fake_sign_usage_errors() {
 async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let dir = TempDir::new();
     // Killed and waited for however the test ends.
-    let mut serve = KillOnDrop(
+    let mut serve = KillOnDrop::new(
         cli()
             .args(["fake", "serve", "--key-dir"])
             .arg(dir.path())
@@ -590,7 +607,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .spawn()
             .unwrap(),
     );
-    let stdout = serve.0.stdout.take().unwrap();
+    let stdout = serve.child().stdout.take().unwrap();
     let lines = read_lines_until(stdout, "private key:").await;
     let get = |prefix: &str| {
         lines
@@ -686,4 +703,116 @@ fn a_hanging_child_fails_the_test_instead_of_hanging_it() {
         "the child {pid} is still there"
     );
     drop(stdin);
+}
+
+/// `fake serve` with `args`; waits for it to either print its key paths (then kills it) or
+/// end; the lines it printed and its output if it ended.
+async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) {
+    let mut serve = KillOnDrop::new(
+        cli()
+            .args(["fake", "serve"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = serve.child().stdout.take().unwrap();
+    let lines = read_lines_until(stdout, "private key:").await;
+    if lines.iter().any(|l| l.starts_with("private key:")) {
+        return (lines, None);
+    }
+    // Its output ended without the key paths: it is exiting.
+    let child = serve.into_inner();
+    let out = tokio::task::spawn_blocking(move || output_within(child, CHILD_TIMEOUT))
+        .await
+        .unwrap();
+    (lines, Some(out))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_refuses_a_key_dir_others_can_write_to_or_that_is_not_ours() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for mode in [0o777, 0o770, 0o722] {
+        let dir = TempDir::new();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+        let out = out.unwrap_or_else(|| panic!("served with a key dir of mode {mode:o}"));
+        assert_fails(&out, 2, "writable by");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "a file was written in a directory of mode {mode:o}"
+        );
+    }
+
+    // Another user's directory (as root: one given to `nobody`; otherwise: `/`, root's).
+    let dir = TempDir::new();
+    let ours = std::fs::metadata(dir.path()).unwrap().uid();
+    let foreign = if ours == 0 {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        dir.path().to_owned()
+    } else {
+        std::path::PathBuf::from("/")
+    };
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), foreign.as_os_str()]).await;
+    let out = out.expect("served with another user's key dir");
+    assert_fails(&out, 2, "belongs to another user");
+    assert!(!foreign.join("private.pem").exists());
+}
+
+/// A `private.pem` (or `public.pem`) that is a symlink to another file: the key does not go
+/// through it; the link is replaced by a file of this user's only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_writes_keys_without_following_symlinks() {
+    use std::os::unix::fs::PermissionsExt;
+    let victims = TempDir::new();
+    let profile = victims.file("profile", b"export PATH=/usr/bin\n");
+    let notes = victims.file("notes", b"my notes\n");
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&profile, dir.path().join("private.pem")).unwrap();
+    std::os::unix::fs::symlink(&notes, dir.path().join("public.pem")).unwrap();
+
+    let (lines, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    assert!(lines.iter().any(|l| l.starts_with("private key:")));
+    assert_eq!(
+        std::fs::read_to_string(&profile).unwrap(),
+        "export PATH=/usr/bin\n",
+        "the key went through the symlink"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    assert_eq!(
+        std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let private = dir.path().join("private.pem");
+    let meta = std::fs::symlink_metadata(&private).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&private)
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert!(std::fs::symlink_metadata(dir.path().join("public.pem"))
+        .unwrap()
+        .file_type()
+        .is_file());
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+/// A key dir that does not exist yet is created for this user only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_creates_a_private_key_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = TempDir::new();
+    let dir = parent.path().join("keys");
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
 }
