@@ -10,10 +10,11 @@ use wix_inbox::types::{
     MessageVisibility,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
 use wix_inbox::wire::RawJson;
 
 use crate::args::{EventKind, Serve, Sign};
-use crate::{read_input, Failure, Outcome};
+use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 /// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
 /// Ctrl-C.
@@ -145,7 +146,12 @@ fn write_file(path: &Path, text: &str, private: bool) -> Outcome {
 
 /// Prints a body signed as Wix signs it.
 pub fn sign(args: Sign) -> Outcome {
-    let key = read_input(Some(&args.private_key), "private key")?;
+    let key = read_input(
+        Some(&args.private_key),
+        "private key",
+        MAX_KEY_SIZE,
+        Failure::Usage,
+    )?;
     let key = String::from_utf8_lossy(&key);
     let signer = TestSigner::from_private_key_pem(&key)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.private_key.display())))?;
@@ -165,7 +171,13 @@ pub fn sign(args: Sign) -> Outcome {
 
 /// A domain event from a file, its event type from `entityFqdn` and `slug`.
 fn from_file(file: &Path) -> Result<(String, Value), Failure> {
-    let text = read_input(Some(file), "event file")?;
+    // A signed event over the verifier's limit would be refused by every receiver.
+    let text = read_input(
+        Some(file),
+        "event file",
+        DEFAULT_MAX_BODY_SIZE,
+        Failure::Usage,
+    )?;
     let event: DomainEvent = serde_json::from_slice(&text)
         .map_err(|e| Failure::Usage(format!("{} is not a domain event: {e}", file.display())))?;
     let (Some(fqdn), Some(slug)) = (&event.entity_fqdn, &event.slug) else {
