@@ -4,10 +4,12 @@
 //! [`Deduplicator`] is the trait a store implements; [`InMemoryDeduplicator`] is the default,
 //! for a single receiver process.
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 
 /// Whether an event ID was seen before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,27 +56,35 @@ impl<D: Deduplicator> Deduplicator for Arc<D> {
 /// The default window: Wix retries for up to 48 hours.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(48 * 60 * 60);
 
-/// The default number of IDs kept: 100,000 (about 15 MB with 36-character IDs).
+/// The default number of IDs kept: 100,000.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// The longest time to live the store accepts (moka's limit is 1,000 years); longer ones are
+/// shortened to it.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// An in-process [`Deduplicator`]: remembers each event ID for a time to live (48 hours by
-/// default) in bounded memory. When full it forgets the oldest ID first.
+/// default) in bounded memory. When full it forgets the least recently seen ID first.
 ///
-/// One mutex guards the table, so check-and-insert is atomic; it is held for a hash lookup and
-/// an insert. Clones share the table. The `_now` methods are the same operations, synchronous.
-#[derive(Clone, Debug)]
+/// The IDs are kept in a [moka](https://docs.rs/moka) cache, a concurrent map bounded by
+/// count and expiring by age: check-and-insert is atomic per ID (when many requests check one
+/// ID at once, exactly one records it), forgetting removes the ID and its capacity with it, and
+/// requests for different IDs do not wait for one another. Clones share the cache. The `_now`
+/// methods are the same operations, synchronous.
+#[derive(Clone)]
 pub struct InMemoryDeduplicator {
-    inner: Arc<Mutex<Table>>,
-    ttl: Duration,
-    capacity: usize,
+    seen: Cache<String, ()>,
 }
 
-#[derive(Debug, Default)]
-struct Table {
-    /// ID → when it was recorded.
-    seen: HashMap<Arc<str>, Instant>,
-    /// IDs in the order they were recorded, oldest first.
-    order: VecDeque<(Instant, Arc<str>)>,
+impl std::fmt::Debug for InMemoryDeduplicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the IDs: there may be 100,000 of them.
+        let policy = self.seen.policy();
+        f.debug_struct("InMemoryDeduplicator")
+            .field("ttl", &policy.time_to_live())
+            .field("capacity", &policy.max_capacity())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for InMemoryDeduplicator {
@@ -89,18 +99,26 @@ impl InMemoryDeduplicator {
         Self::with_limits(DEFAULT_TTL, DEFAULT_CAPACITY)
     }
 
-    /// A store that remembers an ID for `ttl` and keeps at most `capacity` IDs (at least 1).
+    /// A store that remembers an ID for `ttl` (at most 100 years) and keeps at most
+    /// `capacity` IDs (at least 1).
     pub fn with_limits(ttl: Duration, capacity: usize) -> Self {
+        let capacity = u64::try_from(capacity.max(1)).unwrap_or(u64::MAX);
         InMemoryDeduplicator {
-            inner: Arc::default(),
-            ttl,
-            capacity: capacity.max(1),
+            seen: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl.min(MAX_TTL))
+                // Least recently seen first. The default, TinyLFU, may refuse to admit a new
+                // key into a full cache, and a new event ID must always be remembered.
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
         }
     }
 
-    /// How many IDs are remembered now (expired ones may still count until the next insert).
+    /// How many IDs are remembered now. It first applies pending evictions and expiries, so
+    /// it costs more than a lookup.
     pub fn len(&self) -> usize {
-        self.lock().seen.len()
+        self.seen.run_pending_tasks();
+        usize::try_from(self.seen.entry_count()).unwrap_or(usize::MAX)
     }
 
     /// Whether no ID is remembered.
@@ -110,49 +128,23 @@ impl InMemoryDeduplicator {
 
     /// [`Deduplicator::check_and_insert`], synchronously.
     pub fn check_and_insert_now(&self, event_id: &str) -> Sighting {
-        let now = Instant::now();
-        let mut table = self.lock();
-        table.evict(now, self.ttl, self.capacity);
-        if let Some(&at) = table.seen.get(event_id) {
-            if now.duration_since(at) < self.ttl {
-                return Sighting::Duplicate;
-            }
+        // `or_insert_with` (unlike `or_insert`) makes concurrent callers for one key wait for
+        // the one that inserts, so exactly one of them sees a fresh entry.
+        if self
+            .seen
+            .entry_by_ref(event_id)
+            .or_insert_with(|| ())
+            .is_fresh()
+        {
+            Sighting::First
+        } else {
+            Sighting::Duplicate
         }
-        let id: Arc<str> = Arc::from(event_id);
-        table.seen.insert(Arc::clone(&id), now);
-        table.order.push_back((now, id));
-        Sighting::First
     }
 
     /// [`Deduplicator::forget`], synchronously.
     pub fn forget_now(&self, event_id: &str) {
-        // The entry in `order` stays until it ages out; `evict` skips it then.
-        self.lock().seen.remove(event_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        // The table is consistent after every statement that can panic, so a poisoned lock
-        // (a panic elsewhere while holding it) is safe to keep using.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Table {
-    /// Drops expired IDs, then the oldest ones until there is room for one more.
-    fn evict(&mut self, now: Instant, ttl: Duration, capacity: usize) {
-        while let Some((at, _)) = self.order.front() {
-            let expired = now.duration_since(*at) >= ttl;
-            if !expired && self.order.len() < capacity {
-                break;
-            }
-            if let Some((at, id)) = self.order.pop_front() {
-                // Remove the ID only if this is its latest record (it may have been forgotten
-                // and recorded again since).
-                if self.seen.get(&id) == Some(&at) {
-                    self.seen.remove(&id);
-                }
-            }
-        }
+        self.seen.invalidate(event_id);
     }
 }
 
@@ -189,6 +181,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(d.check_and_insert_now("a"), Sighting::First);
         assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn limits_out_of_range_do_not_panic() {
+        let d = InMemoryDeduplicator::with_limits(Duration::MAX, usize::MAX);
+        assert_eq!(d.check_and_insert_now("a"), Sighting::First);
+        assert_eq!(d.check_and_insert_now("a"), Sighting::Duplicate);
+        let d = InMemoryDeduplicator::with_limits(Duration::ZERO, 0);
+        assert_eq!(d.check_and_insert_now("a"), Sighting::First);
+        assert_eq!(d.check_and_insert_now("a"), Sighting::First);
+    }
+
+    #[test]
+    fn debug_shows_limits_not_ids() {
+        let d = InMemoryDeduplicator::with_limits(Duration::from_secs(5), 7);
+        d.check_and_insert_now("secret-event-id");
+        let text = format!("{d:?}");
+        assert!(text.contains("capacity: Some(7)"), "{text}");
+        assert!(text.contains("5s"), "{text}");
+        assert!(!text.contains("secret-event-id"), "{text}");
     }
 
     #[test]

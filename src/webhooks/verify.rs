@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
+use base64::{DecodeSliceError, Engine as _};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
@@ -241,11 +241,12 @@ impl WebhookVerifier {
 
         // An RS256 signature is as long as the key: 512 bytes at most for 4096 bits, 1024 for the
         // 8192 bits aws-lc accepts.
+        // An empty signature decodes and then fails the check like any other wrong one.
         let mut signature = [0u8; MAX_SIGNATURE];
-        let signature = match URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut signature) {
-            Ok(len) if len > 0 => &signature[..len],
-            _ => return Err(WebhookError::BadSignature),
+        let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut signature) else {
+            return Err(WebhookError::BadSignature);
         };
+        let signature = &signature[..len];
         let message = &token[..header_b64.len() + 1 + claims_b64.len()];
         if self
             .inner
@@ -269,17 +270,20 @@ fn check_header(header_b64: &str) -> Result<(), WebhookError> {
     }
     // Wix's header fits the stack buffer; a longer one (still bounded) goes to the heap.
     let mut stack = [0u8; SMALL_HEADER];
-    let mut heap = Vec::new();
-    let buf: &mut [u8] = if header_b64.len() <= SMALL_HEADER / 3 * 4 {
-        &mut stack
-    } else {
-        heap.resize(header_b64.len() / 4 * 3 + 3, 0);
-        &mut heap
+    let heap;
+    let decoded: &[u8] = match URL_SAFE_NO_PAD.decode_slice(header_b64, &mut stack) {
+        Ok(len) => &stack[..len],
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            heap = URL_SAFE_NO_PAD
+                .decode(header_b64)
+                .map_err(|_| not_a_jwt("the header is not base64url"))?;
+            &heap
+        }
+        Err(DecodeSliceError::DecodeError(_)) => {
+            return Err(not_a_jwt("the header is not base64url"))
+        }
     };
-    let len = URL_SAFE_NO_PAD
-        .decode_slice(header_b64, buf)
-        .map_err(|_| not_a_jwt("the header is not base64url"))?;
-    let header: JoseHeader<'_> = serde_json::from_slice(&buf[..len])
+    let header: JoseHeader<'_> = serde_json::from_slice(decoded)
         .map_err(|_| not_a_jwt("the header is not a JSON object with a string `alg`"))?;
     match header.alg.as_deref() {
         Some("RS256") => {}

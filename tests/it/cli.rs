@@ -1,8 +1,9 @@
 //! The `wix-inbox` binary, run as a process against the fake Inbox: output parsed and checked,
 //! exit codes checked, bad input answered with the right code and one clear line.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wix_inbox::fake::FakeInbox;
@@ -49,8 +50,66 @@ fn cli_for(fake: &FakeInbox) -> Command {
     cmd
 }
 
+/// How long a command may run before the test kills it and fails: a bug must fail the test,
+/// not hang CI.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a command to its end, as `Command::output` does, within [`CHILD_TIMEOUT`].
+trait Finish {
+    fn finish(&mut self) -> Output;
+}
+
+impl Finish for Command {
+    fn finish(&mut self) -> Output {
+        let child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        output_within(child, CHILD_TIMEOUT)
+    }
+}
+
+/// Waits for `child` (its stdout and stderr piped) and collects its output; after `timeout` it
+/// is killed and the test fails with what it printed so far.
+fn output_within(mut child: std::process::Child, timeout: Duration) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            panic!(
+                "the command did not finish within {timeout:?} and was killed; stderr: {}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
 async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
+    tokio::task::spawn_blocking(move || cmd.finish())
         .await
         .unwrap()
 }
@@ -293,8 +352,7 @@ fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
         .args(["fake", "sign", "--private-key"])
         .arg(private)
         .args(args)
-        .output()
-        .unwrap();
+        .finish();
     assert!(
         out.status.success(),
         "{}",
@@ -326,8 +384,7 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .arg(&public)
         .arg("--body")
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     let event = json(&out);
     assert_eq!(event["event"]["kind"], "ConversationsMerged");
     assert_eq!(
@@ -363,7 +420,7 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(&body).unwrap();
-    let event = json(&child.wait_with_output().unwrap());
+    let event = json(&output_within(child, CHILD_TIMEOUT));
     assert_eq!(event["event"]["kind"], "MessageSentToBusiness");
     assert_eq!(
         event["event"]["body"]["message"]["sender"]["memberId"],
@@ -385,8 +442,7 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
         .arg(&public)
         .arg("--body")
         .arg(&garbage)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 1, "not a compact JWT");
 
     let body = sign(
@@ -406,8 +462,7 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
         .arg(&other_key)
         .arg("--body")
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 1, "signature");
 }
 
@@ -424,24 +479,21 @@ fn webhook_verify_usage_errors_exit_2() {
             "--body",
             "-",
         ])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "cannot read the public key");
 
     let not_a_key = dir.file("not-a-key.pem", b"hello");
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&not_a_key)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "not-a-key.pem");
 
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&public)
         .arg("--no-such-flag")
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "unexpected argument '--no-such-flag'");
 }
 
@@ -468,8 +520,7 @@ fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
             .arg("--body")
             .arg(body)
             .args(extra)
-            .output()
-            .unwrap()
+            .finish()
     };
     assert_fails(&verify(&[], &expired), 1, "expired");
     assert!(verify(&["--leeway", "3600"], &expired).status.success());
@@ -493,8 +544,7 @@ fn fake_sign_usage_errors() {
         .args(["fake", "sign", "--private-key"])
         .arg(&private)
         .args(["--event", "conversations-merged", "--conversation-id", "t"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "--old-conversation-id");
     let out = cli()
         .args([
@@ -505,8 +555,7 @@ fn fake_sign_usage_errors() {
             "--event",
             "button-interacted",
         ])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "cannot read the private key");
     // A public key (or any other text) where the private key should be.
     let other = TempDir::new();
@@ -518,15 +567,13 @@ fn fake_sign_usage_errors() {
         .args(["fake", "sign", "--private-key"])
         .arg(&public_as_private)
         .args(["--event", "button-interacted", "--conversation-id", "c"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "the signing key is not usable");
     let out = cli()
         .args(["fake", "sign", "--private-key"])
         .arg(&private)
         .args(["--event", "no-such-event"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "invalid value 'no-such-event'");
 }
 
@@ -544,20 +591,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .unwrap(),
     );
     let stdout = serve.0.stdout.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let done = line.starts_with("private key:");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    })
-    .await
-    .unwrap();
+    let lines = read_lines_until(stdout, "private key:").await;
     let get = |prefix: &str| {
         lines
             .iter()
@@ -595,7 +629,61 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let out = cli()
         .args(["webhook", "verify", "--public-key", &public_key, "--body"])
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     assert_eq!(json(&out)["event"]["kind"], "MessageSentToParticipant");
+}
+
+/// The lines `out` prints up to and including the first that starts with `last`, within
+/// [`CHILD_TIMEOUT`] (the test fails after that; its child is killed on drop, which ends the
+/// reading thread).
+async fn read_lines_until(out: impl Read + Send + 'static, last: &'static str) -> Vec<String> {
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let done = line.starts_with(last);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    tokio::time::timeout(CHILD_TIMEOUT, reading)
+        .await
+        .unwrap_or_else(|_| panic!("no line starting with {last:?} within {CHILD_TIMEOUT:?}"))
+        .unwrap()
+}
+
+/// The harness itself: a child that never ends (it waits for a stdin that stays open) fails the
+/// test after the timeout, and is killed, instead of hanging it.
+#[test]
+fn a_hanging_child_fails_the_test_instead_of_hanging_it() {
+    let dir = TempDir::new();
+    let (public, _, _) = keys(&dir);
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let pid = child.id();
+    let started = Instant::now();
+    let outcome =
+        std::panic::catch_unwind(move || output_within(child, Duration::from_millis(300)));
+    let message = *outcome
+        .expect_err("a child that waits for stdin finished")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("did not finish within 300ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Killed and reaped: nothing of it is left.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the child {pid} is still there"
+    );
+    drop(stdin);
 }

@@ -3,10 +3,11 @@
 //! signed webhooks with redelivery, faults, concurrency.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use serde_json::{json, Value};
 use wix_inbox::fake::{FakeInbox, Fault};
 use wix_inbox::types::{
@@ -16,10 +17,10 @@ use wix_inbox::types::{
     WebhookEnvelope, WebhookIdentity, WebhookPayload,
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
-use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
+use wix_inbox::webhooks::{InboxEvent, WebhookError, WebhookVerifier};
 use wix_inbox::RetryPolicy;
 
-use crate::harness::http_client;
+use crate::harness::{http_client, Server};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -146,38 +147,28 @@ async fn error_body(response: reqwest::Response) -> (u16, ErrorResponse) {
     (status, response.json().await.unwrap())
 }
 
-/// A webhook receiver on 127.0.0.1: records each body, answers the given statuses in turn,
-/// then 200.
+/// A webhook receiver on 127.0.0.1 (the harness's recording server): records each body,
+/// answers the given statuses in turn, then 200.
 struct Receiver {
     url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
+    server: Server,
 }
 
 async fn receiver(statuses: Vec<u16>) -> Receiver {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let log = bodies.clone();
-    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
-    let app = axum::Router::new().route(
-        "/webhooks",
-        axum::routing::post(move |body: String| {
-            let log = log.clone();
-            let statuses = statuses.clone();
-            async move {
-                log.lock().unwrap().push(body);
-                let status = statuses.lock().unwrap().next().unwrap_or(200);
-                StatusCode::from_u16(status).unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { url, bodies }
+    let server = Server::start(move |_, n| {
+        let status = statuses.get(n).copied().unwrap_or(200);
+        async move { StatusCode::from_u16(status).unwrap().into_response() }
+    })
+    .await;
+    Receiver {
+        url: format!("{}/webhooks", server.url),
+        server,
+    }
 }
 
 impl Receiver {
     fn bodies(&self) -> Vec<String> {
-        self.bodies.lock().unwrap().clone()
+        self.server.seen().iter().map(|s| s.text()).collect()
     }
 }
 
@@ -1267,17 +1258,12 @@ async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
     let refused = crate::harness::refused_url();
     fake.add_webhook_receiver(format!("{}/hooks", refused.url));
     // This one answers too late.
-    let slow = axum::Router::new().route(
-        "/",
-        axum::routing::post(|| async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            "ok"
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let slow_url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
-    fake.add_webhook_receiver(&slow_url);
+    let slow = Server::start(|_, _| async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::harness::raw(200, "ok", &[])
+    })
+    .await;
+    fake.add_webhook_receiver(format!("{}/", slow.url));
 
     fake.visitor_writes("v", "hello?");
     fake.settle().await;
@@ -1337,7 +1323,10 @@ async fn fail_next_answers_429_503_then_serves_again() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().get("retry-after").is_none());
     assert!(response.bytes().await.unwrap().is_empty());
-    assert!(get().await.is_err());
+    // Through the client: an API error with the status, although there is no body to read.
+    let error = get().await.unwrap_err();
+    assert_eq!(error.kind(), wix_inbox::ErrorKind::Api, "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
 
     get().await.unwrap();
     let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
@@ -1432,10 +1421,13 @@ async fn a_fake_can_sign_with_its_own_key() {
     own.visitor_writes("v", "hi");
     let jwt = &own.events()[0].jwt;
     verify(&own, jwt);
-    assert!(WebhookVerifier::from_public_key(shared.public_key_pem())
+    // The other key refuses it on its signature, not on anything else.
+    let refused = WebhookVerifier::from_public_key(shared.public_key_pem())
         .unwrap()
         .verify(jwt.as_bytes())
-        .is_err());
+        .unwrap_err();
+    assert_eq!(refused, WebhookError::BadSignature);
+    assert_eq!(refused.status_code(), 401);
 }
 
 #[tokio::test]
@@ -1515,6 +1507,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(not_found.is_not_found(), "{not_found}");
+    assert_eq!(not_found.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(not_found.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(
         not_found.code(),
         Some(&wix_inbox::ErrorCode::ConversationNotFound)
@@ -1531,6 +1525,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(invalid.is_validation(), "{invalid}");
+    assert_eq!(invalid.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(invalid.status(), Some(StatusCode::BAD_REQUEST));
     assert_eq!(
         invalid.field_violations()[0].field.as_deref(),
         Some("paging.limit")
@@ -1549,6 +1545,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(unauthorized.is_auth(), "{unauthorized}");
+    assert_eq!(unauthorized.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(unauthorized.status(), Some(StatusCode::UNAUTHORIZED));
 }
 
 #[tokio::test]

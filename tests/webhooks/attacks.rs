@@ -124,6 +124,46 @@ fn hs256_signed_with_base64_public_key_pem() {
     hs256_with(STANDARD.encode(signer().public_key_pem()).as_bytes());
 }
 
+/// Key confusion where the header does not give it away: the header says RS256, so the
+/// verifier reads on to the signature, which is an HMAC-SHA256 made with the public key's bytes
+/// as the secret. A verifier that let the key's type pick the algorithm would accept it.
+fn rs256_labelled_hmac_with(secret: &[u8]) {
+    let token = sign_hs256(secret, &rs256_header(), &good_event().claims());
+    assert_eq!(verify(&token).unwrap_err(), WebhookError::BadSignature);
+    // The same token with the header that matches its signature is refused before that.
+    assert_wrong_alg(
+        &with_header(&token, &json!({"alg": "HS256", "typ": "JWT"})),
+        "HS256",
+    );
+}
+
+#[test]
+fn rs256_header_over_an_hmac_made_with_the_public_key_pem() {
+    rs256_labelled_hmac_with(signer().public_key_pem().as_bytes());
+    rs256_labelled_hmac_with(signer().public_key_pem().trim().as_bytes());
+}
+
+#[test]
+fn rs256_header_over_an_hmac_made_with_the_public_key_der() {
+    rs256_labelled_hmac_with(signer().public_key_der());
+}
+
+#[test]
+fn rs256_header_over_an_hmac_padded_to_the_key_length() {
+    // As long as a real RS256 signature of this key (2048 bits), so length checks alone cannot
+    // be what refuses it.
+    let token = sign_hs256(
+        signer().public_key_pem().as_bytes(),
+        &rs256_header(),
+        &good_event().claims(),
+    );
+    let (message, hmac) = token.rsplit_once('.').unwrap();
+    let hmac = URL_SAFE_NO_PAD.decode(hmac).unwrap();
+    let padded: Vec<u8> = hmac.iter().copied().cycle().take(256).collect();
+    let forged = format!("{message}.{}", URL_SAFE_NO_PAD.encode(padded));
+    assert_eq!(verify(&forged).unwrap_err(), WebhookError::BadSignature);
+}
+
 #[test]
 fn rs384_signed_with_the_right_key() {
     let token = signer().sign_with(
@@ -287,6 +327,96 @@ fn leeway_is_configurable() {
         strict.verify(token.as_bytes()),
         Err(WebhookError::Expired { .. })
     ));
+}
+
+/// Issued at this fixed time; the boundaries below are checked with `verify_at`.
+const ISSUED: i64 = 1_700_000_000;
+
+fn event_at(exp: Option<i64>, nbf: Option<i64>) -> String {
+    let mut event = good_event();
+    event.iat = ISSUED;
+    event.exp = exp;
+    event.nbf = nbf;
+    signer().sign_event(&event)
+}
+
+/// `exp + leeway` is the last second accepted; one second more is refused, for the default
+/// leeway, a configured one and none.
+#[test]
+fn exp_boundary_is_exp_plus_leeway() {
+    let exp = ISSUED + 300;
+    let token = event_at(Some(exp), None);
+    let default = wix_inbox::webhooks::DEFAULT_LEEWAY.as_secs() as i64;
+    for (verifier, leeway) in [
+        (verifier(), default),
+        (
+            verifier().with_leeway(std::time::Duration::from_secs(17)),
+            17,
+        ),
+        (
+            verifier().with_leeway(std::time::Duration::from_millis(999)),
+            0,
+        ),
+        (verifier().with_leeway(std::time::Duration::ZERO), 0),
+    ] {
+        for now in [ISSUED, exp - 1, exp, exp + leeway] {
+            let event = verifier.verify_at(token.as_bytes(), now);
+            assert!(
+                event.is_ok(),
+                "leeway {leeway}, now exp{:+}: {event:?}",
+                now - exp
+            );
+        }
+        for now in [exp + leeway + 1, exp + leeway + 3600] {
+            assert_eq!(
+                verifier.verify_at(token.as_bytes(), now).unwrap_err(),
+                WebhookError::Expired { exp, now },
+                "leeway {leeway}"
+            );
+        }
+    }
+}
+
+/// `nbf - leeway` is the first second accepted; one second earlier is refused.
+#[test]
+fn nbf_boundary_is_nbf_minus_leeway() {
+    let nbf = ISSUED + 1000;
+    let token = event_at(Some(nbf + 300), Some(nbf));
+    let default = wix_inbox::webhooks::DEFAULT_LEEWAY.as_secs() as i64;
+    for (verifier, leeway) in [
+        (verifier(), default),
+        (
+            verifier().with_leeway(std::time::Duration::from_secs(17)),
+            17,
+        ),
+        (verifier().with_leeway(std::time::Duration::ZERO), 0),
+    ] {
+        for now in [nbf - leeway, nbf, nbf + 1, nbf + 300] {
+            let event = verifier.verify_at(token.as_bytes(), now);
+            assert!(
+                event.is_ok(),
+                "leeway {leeway}, now nbf{:+}: {event:?}",
+                now - nbf
+            );
+        }
+        for now in [nbf - leeway - 1, nbf - leeway - 3600] {
+            assert_eq!(
+                verifier.verify_at(token.as_bytes(), now).unwrap_err(),
+                WebhookError::NotYetValid { nbf, now },
+                "leeway {leeway}"
+            );
+        }
+    }
+}
+
+/// A leeway too large for the clock's arithmetic accepts every time instead of overflowing.
+#[test]
+fn a_huge_leeway_saturates() {
+    let token = event_at(Some(ISSUED), Some(ISSUED));
+    let verifier = verifier().with_leeway(std::time::Duration::MAX);
+    for now in [0, ISSUED, i64::MAX] {
+        assert!(verifier.verify_at(token.as_bytes(), now).is_ok(), "{now}");
+    }
 }
 
 #[test]
@@ -562,4 +692,122 @@ fn a_signature_longer_than_any_rsa_key_makes_is_refused() {
     let (message, _) = token.rsplit_once('.').unwrap();
     let long = format!("{message}.{}", URL_SAFE_NO_PAD.encode([1u8; 1025]));
     assert_eq!(verify(&long).unwrap_err(), WebhookError::BadSignature);
+}
+
+/// The size limit is inclusive: a body of exactly the limit is read on, one byte more is not.
+#[test]
+fn size_limit_boundary() {
+    use wix_inbox::webhooks::{WebhookVerifier, DEFAULT_MAX_BODY_SIZE};
+    assert_eq!(DEFAULT_MAX_BODY_SIZE, 1024 * 1024);
+    assert_eq!(verifier().max_body_size(), DEFAULT_MAX_BODY_SIZE);
+    let at_limit = vec![b'A'; DEFAULT_MAX_BODY_SIZE];
+    assert!(matches!(
+        verify(std::str::from_utf8(&at_limit).unwrap()),
+        Err(WebhookError::NotAJwt { .. })
+    ));
+    let over = vec![b'A'; DEFAULT_MAX_BODY_SIZE + 1];
+    assert_eq!(
+        verify(std::str::from_utf8(&over).unwrap()).unwrap_err(),
+        WebhookError::TooLarge {
+            size: DEFAULT_MAX_BODY_SIZE + 1,
+            limit: DEFAULT_MAX_BODY_SIZE
+        }
+    );
+
+    let token = good_token();
+    let exact: WebhookVerifier = verifier().with_max_body_size(token.len());
+    assert_eq!(exact.max_body_size(), token.len());
+    assert!(exact.verify(token.as_bytes()).is_ok());
+    let short = verifier().with_max_body_size(token.len() - 1);
+    assert_eq!(
+        short.verify(token.as_bytes()).unwrap_err(),
+        WebhookError::TooLarge {
+            size: token.len(),
+            limit: token.len() - 1
+        }
+    );
+}
+
+/// The verifier's `Debug` shows its policy, never the key.
+#[test]
+fn verifier_debug_shows_the_policy_not_the_key() {
+    let text = format!(
+        "{:?}",
+        verifier()
+            .with_max_body_size(4321)
+            .with_leeway(std::time::Duration::from_secs(17))
+            .allow_missing_expiry(true)
+    );
+    for part in [
+        "[RSA public key]",
+        "max_body_size: 4321",
+        "leeway_secs: 17",
+        "require_exp: false",
+    ] {
+        assert!(text.contains(part), "{part} missing from {text}");
+    }
+    let pem = signer().public_key_pem();
+    let key_line = pem.lines().nth(1).unwrap();
+    assert!(!text.contains(key_line), "{text}");
+}
+
+/// Each wrong key is refused with the reason that fits it, and never quoted.
+#[test]
+fn wrong_keys_are_refused_with_their_reason() {
+    use wix_inbox::webhooks::WebhookVerifier;
+    let reason = |key: &str| match WebhookVerifier::from_public_key(key) {
+        Err(WebhookError::InvalidPublicKey { reason }) => reason,
+        other => panic!("expected InvalidPublicKey, got {other:?}"),
+    };
+    assert_eq!(reason("hello"), "neither PEM nor base64 of a PEM");
+    assert_eq!(
+        reason(&STANDARD.encode("just some text, no key")),
+        "base64 that does not decode to PEM text"
+    );
+    assert_eq!(
+        reason(&STANDARD.encode([0xff, 0xfe, 0x00, 0x80])),
+        "base64 that does not decode to PEM text"
+    );
+    assert_eq!(
+        reason("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+        "this is a private key; the verifier needs the public key"
+    );
+    assert_eq!(
+        reason("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+        "the PEM holds no public key"
+    );
+    assert_eq!(
+        reason("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+        "not an RSA public key"
+    );
+    // Both PEM labels of an RSA public key are read, and base64 of the PEM, whitespace and all.
+    let pem = signer().public_key_pem();
+    let token = good_token();
+    for key in [
+        pem.to_owned(),
+        format!("\n  {pem}\n"),
+        STANDARD.encode(pem),
+        pkcs1_pem(signer().public_key_der()),
+    ] {
+        let verifier = WebhookVerifier::from_public_key(&key).unwrap();
+        assert!(verifier.verify(token.as_bytes()).is_ok(), "{key}");
+    }
+}
+
+/// The PKCS#1 `RSA PUBLIC KEY` PEM of an SPKI DER key: the SPKI's BIT STRING content.
+fn pkcs1_pem(spki_der: &[u8]) -> String {
+    // An RSA SPKI is SEQUENCE { SEQUENCE { rsaEncryption, NULL }, BIT STRING { 0, RSAPublicKey } };
+    // for keys of 2048 to 8192 bits the RSAPublicKey starts after a fixed 24-byte prefix.
+    let pkcs1 = &spki_der[24..];
+    assert_eq!(pkcs1[0], 0x30, "the RSAPublicKey SEQUENCE");
+    let b64 = STANDARD.encode(pkcs1);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
+        lines.join("\n")
+    )
 }

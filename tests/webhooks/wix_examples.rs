@@ -368,3 +368,87 @@ fn base64_of_the_pem_is_accepted_as_key() {
     let token = super::good_token();
     assert!(verifier.verify(token.as_bytes()).is_ok());
 }
+
+/// Names that come close to an Inbox event's but are not it are other events.
+#[test]
+fn near_names_are_other_events() {
+    for event_type in [
+        // Longer or shorter than a known name, with it as a prefix.
+        "wix.crm.inbox.v2.message_message_sent_to_business_v2",
+        "wix.crm.inbox.v2.message_message_sent_to_busines",
+        // As long as a known name, one character off.
+        "wix.crm.inbox.v2.message_message_sent_to_businesX",
+        // `_` of the name replaced by something that is not `-`.
+        "wix.crm.inbox.v2.messagexmessage_sent_to_business",
+        // `-` where the name has a letter.
+        "wix.crm.inbox.v2.message_message_sent_to_-usiness",
+    ] {
+        // Without the entity and slug, by which the event would still be recognized.
+        let mut domain = fixture("message_sent_to_business");
+        let fields = domain.as_object_mut().unwrap();
+        fields.remove("entityFqdn").unwrap();
+        fields.remove("slug").unwrap();
+        let event = TestEvent::new(event_type, domain);
+        let decoded = verifier()
+            .verify(signer().sign_event(&event).as_bytes())
+            .unwrap();
+        match decoded.event {
+            InboxEvent::Other { event_type: t, .. } => assert_eq!(t, event_type),
+            other => panic!("{event_type} decoded as {other:?}"),
+        }
+    }
+}
+
+/// Without an `eventType`, the entity and the slug must both match.
+#[test]
+fn fqdn_and_slug_must_both_match() {
+    for (fqdn, slug) in [
+        ("wix.crm.inbox.v2.message", "message_deleted"),
+        ("wix.crm.inbox.v2.conversation", "message_sent_to_business"),
+        ("wix.crm.inbox.v2.message", "message_sent_to_business_v2"),
+    ] {
+        let mut domain = fixture("message_sent_to_business");
+        domain["entityFqdn"] = json!(fqdn);
+        domain["slug"] = json!(slug);
+        let event = TestEvent::new("", domain);
+        let decoded = verifier()
+            .verify(signer().sign_event(&event).as_bytes())
+            .unwrap();
+        match decoded.event {
+            InboxEvent::Other { event_type, body } => {
+                assert_eq!(event_type, "");
+                assert!(body.is_object(), "{body}");
+            }
+            other => panic!("{fqdn} {slug} decoded as {other:?}"),
+        }
+    }
+    let mut domain = fixture("message_sent_to_business");
+    domain["slug"] = json!("message-sent-to-business");
+    let decoded = verifier()
+        .verify(signer().sign_event(&TestEvent::new("", domain)).as_bytes())
+        .unwrap();
+    assert!(matches!(
+        decoded.event,
+        InboxEvent::MessageSentToBusiness(_)
+    ));
+}
+
+/// An empty event ID is no ID: duplicates could not be told apart.
+#[test]
+fn an_empty_event_id_is_refused() {
+    let mut domain = fixture("message_sent_to_business");
+    domain["id"] = json!("");
+    let err = verifier()
+        .verify(signer().sign_event(&TestEvent::new("x", domain)).as_bytes())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wix_inbox::webhooks::WebhookError::Malformed {
+                layer: wix_inbox::webhooks::Layer::DomainEvent,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
