@@ -647,7 +647,11 @@ impl FakeInbox {
     /// client credentials for its instance (the client gets its tokens from the fake).
     pub fn app_client_builder(&self) -> crate::ClientBuilder {
         crate::Client::builder()
-            .app(self.app_id(), self.app_secret(), self.instance_id())
+            .app(crate::AppCredentials {
+                app_id: self.app_id().into(),
+                app_secret: self.app_secret().into(),
+                instance_id: self.instance_id().into(),
+            })
             .base_url(self.base_url())
     }
 

@@ -101,7 +101,7 @@ fn seq(m: &Message) -> i64 {
 /// The status and Wix error body of a failed call.
 fn wix_error<T: std::fmt::Debug>(result: Result<T, wix_inbox::Error>) -> (u16, ErrorResponse) {
     let e = result.unwrap_err();
-    match (e.status(), e.answer()) {
+    match (e.status(), e.response()) {
         (Some(status), Some(answer)) => (status.as_u16(), answer.clone()),
         _ => panic!("expected a Wix error response, got {e:?}"),
     }
