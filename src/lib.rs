@@ -48,9 +48,11 @@ use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: builder, auth, retries, errors, paging, messages, participant IDs.
+pub mod accessors;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod lifecycle;
 pub mod message;
 pub mod paging;
 pub mod participant;
