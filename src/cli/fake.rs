@@ -218,6 +218,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
             let body = ConversationsMerged {
                 old_conversation_ids: args.old_conversation_id.clone(),
                 target_conversation_id: Some(target.clone()),
+                ..Default::default()
             };
             (
                 ConversationsMerged::ENTITY_FQDN,
@@ -246,6 +247,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                     sender,
                 )),
                 interaction_info: None,
+                ..Default::default()
             };
             (
                 MessageSentToBusiness::ENTITY_FQDN,
@@ -264,6 +266,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                         ..Default::default()
                     },
                 )),
+                ..Default::default()
             };
             (
                 MessageSentToParticipant::ENTITY_FQDN,
@@ -283,6 +286,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
                     member_id: args.member.clone(),
                     ..Default::default()
                 }),
+                ..Default::default()
             };
             (
                 ButtonInteracted::ENTITY_FQDN,
@@ -298,7 +302,10 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         slug: Some(slug.into()),
         entity_id: Some(entity_id),
         event_time: Some(chrono::Utc::now()),
-        action_event: Some(ActionEvent { body: Some(body) }),
+        action_event: Some(ActionEvent {
+            body: Some(body),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     Ok((format!("{fqdn}_{slug}"), json(&domain_event)?))
