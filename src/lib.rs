@@ -33,6 +33,8 @@ struct ReadmeExamples;
 
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod webhooks;
 pub mod wire;
 

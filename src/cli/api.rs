@@ -116,12 +116,7 @@ pub async fn list_messages(global: &Global, args: List) -> Outcome {
     let client = client(global)?;
     let visibility = visibility(args.visibility);
     if args.all {
-        let messages: Vec<Message> = client
-            .list_all_messages(args.conversation_id, visibility)
-            .try_collect()
-            .await
-            .map_err(failed)?;
-        return print_json(&messages);
+        return print_json_lines(client.list_all_messages(args.conversation_id, visibility)).await;
     }
     let response = client
         .list_messages()
@@ -146,4 +141,28 @@ pub async fn send_message(global: &Global, args: Send) -> Outcome {
         .await
         .map_err(failed)?;
     print_json(&*response)
+}
+
+/// Prints each message as one line of JSON as soon as its page arrives: nothing is collected, so
+/// a conversation of any length (or a server that never stops sending pages) takes constant
+/// memory. When the reader goes away (`| head`), it stops quietly.
+async fn print_json_lines(
+    messages: impl futures_util::Stream<Item = Result<Message, wix_inbox::Error>>,
+) -> Outcome {
+    use std::io::Write as _;
+    let mut messages = std::pin::pin!(messages);
+    let stdout = std::io::stdout();
+    let mut line = Vec::new();
+    while let Some(message) = messages.try_next().await.map_err(failed)? {
+        line.clear();
+        serde_json::to_writer(&mut line, &message)
+            .map_err(|e| Failure::Failed(format!("cannot print a message as JSON: {e}")))?;
+        line.push(b'\n');
+        match stdout.lock().write_all(&line) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(Failure::Failed(format!("cannot write to stdout: {e}"))),
+        }
+    }
+    Ok(())
 }
