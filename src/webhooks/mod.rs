@@ -54,7 +54,7 @@ pub mod test_signer;
 
 pub use dedup::{Deduplicator, InMemoryDeduplicator, Sighting, DEFAULT_CAPACITY, DEFAULT_TTL};
 pub use error::{Layer, WebhookError};
-pub use event::{InboxEvent, WebhookEvent};
+pub use event::{InboxEvent, WebhookEvent, MAX_EVENT_ID_LEN};
 pub use verify::{WebhookVerifier, DEFAULT_LEEWAY, DEFAULT_MAX_BODY_SIZE};
 
 /// The decode path after the signature check, for fuzzing: `claims` is the JSON of a JWT's
