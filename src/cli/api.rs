@@ -27,7 +27,11 @@ fn client(global: &Global) -> Result<Client, Failure> {
             builder.api_key(key).site_id(site)
         }
         (None, Some(app_id)) => match (var("WIX_APP_SECRET"), var("WIX_INSTANCE_ID")) {
-            (Some(secret), Some(instance)) => builder.app(app_id, secret, instance),
+            (Some(app_secret), Some(instance_id)) => builder.app(wix_inbox::AppCredentials {
+                app_id,
+                app_secret,
+                instance_id,
+            }),
             _ => {
                 return Err(Failure::Usage(
                     "WIX_APP_ID is set: WIX_APP_SECRET and WIX_INSTANCE_ID are needed too".into(),
@@ -49,9 +53,18 @@ fn client(global: &Global) -> Result<Client, Failure> {
 }
 
 /// An API error: one line with what happened and Wix's request id (the error's Display says
-/// both, and never holds a secret).
+/// both, and never holds a secret), its causes, and what to do about it.
 fn failed(e: wix_inbox::Error) -> Failure {
-    Failure::Failed(e.to_string())
+    let mut line = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        line = format!("{line}: {c}");
+        cause = c.source();
+    }
+    if let Some(hint) = e.hint() {
+        line = format!("{line}. {hint}");
+    }
+    Failure::Failed(line)
 }
 
 fn visibility(v: Visibility) -> MessageVisibility {

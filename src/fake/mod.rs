@@ -78,22 +78,53 @@
 //!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
 //!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
 //!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//!
+//!   *Order and repeats.* As Wix does, the fake delivers every event, and every redelivery, in
+//!   its own task: a receiver gets events **out of order** (two events emitted one after the
+//!   other, a visitor's two messages or Conversations Merged and the message after it, arrive
+//!   in either order; a redelivery after the events that followed) and **more than once** (a
+//!   receiver that answers 200 too late, or whose answer is lost, gets the same event ID
+//!   again, although it processed it). Cope as with Wix: drop repeats by event ID (the
+//!   [`WebhookReceiver`](crate::webhooks::axum::WebhookReceiver) does, with its
+//!   [`Deduplicator`](crate::webhooks::Deduplicator)); order messages by their `sequence`, not
+//!   by arrival; and never take the order of events for the order of what happened: find a
+//!   participant's current conversation from their ID (Get Or Create Conversation) or through
+//!   the merges seen so far, whichever event came first.
 //! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
 //!   fake with an API key or the app's credentials.
+//! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
+//!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
+//!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
+//!   what was awaited and what the fake saw; [`FakeInbox::participant_messages`] and
+//!   [`FakeInbox::message_texts`] read a conversation in order.
 //! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
+//! - **Limits.** A flood of requests or of held connections does not grow the fake or stop it:
+//!   the request log ([`FakeInbox::requests`]) is a ring buffer of the latest 1,000 requests
+//!   ([`FakeInboxBuilder::request_log_capacity`]); a connection must send its headers within
+//!   5 s of opening or of its last answer, or it is closed
+//!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
+//!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
+//!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
+//!   most (then closed after its current request). The fake serves with the crate's webhook
+//!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
 
+mod app_helpers;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
+pub use app_helpers::WaitTimeout;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 use crate::types::{
     ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
@@ -115,7 +146,8 @@ pub enum Fault {
     StatusRetryAfter(u16, u64),
     /// Close the TCP connection without answering.
     Drop,
-    /// Wait this long, then serve the call normally (for client timeouts).
+    /// Wait this long, then serve the call normally (for client timeouts). The wait is not
+    /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
     Delay(Duration),
 }
 
@@ -158,15 +190,20 @@ pub struct Delivery {
     pub finished: bool,
 }
 
-/// An HTTP request the fake received.
+/// An HTTP request the fake received (see [`FakeInbox::requests`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedRequest {
     /// `GET`, `POST`...
     pub method: String,
-    /// The path and query, as sent.
+    /// The path and query, as sent, cut to its first [`URI_LIMIT`](Self::URI_LIMIT) bytes.
     pub uri: String,
     /// The status answered, or `None` when the connection was dropped (a [`Fault::Drop`]).
     pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    /// How much of a URI the log keeps, in bytes (8 KiB).
+    pub const URI_LIMIT: usize = 8 * 1024;
 }
 
 /// Settings of a [`FakeInbox`]; everything has a default.
@@ -183,6 +220,10 @@ pub struct FakeInboxBuilder {
     webhook_backoff: Duration,
     webhook_timeout: Duration,
     token_ttl: Duration,
+    request_log_capacity: usize,
+    header_read_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for FakeInboxBuilder {
@@ -199,6 +240,10 @@ impl Default for FakeInboxBuilder {
             webhook_backoff: Duration::from_millis(50),
             webhook_timeout: Duration::from_millis(1250),
             token_ttl: Duration::from_secs(14400),
+            request_log_capacity: 1000,
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 100,
         }
     }
 }
@@ -267,6 +312,42 @@ impl FakeInboxBuilder {
         self
     }
 
+    /// How many requests [`FakeInbox::requests`] keeps (default 1,000): the log is a ring
+    /// buffer that keeps the latest ones, each URI cut to its first
+    /// [`RecordedRequest::URI_LIMIT`] bytes, so a flood of requests cannot
+    /// grow it without bound. 0 keeps none.
+    pub fn request_log_capacity(mut self, capacity: usize) -> Self {
+        self.request_log_capacity = capacity;
+        self
+    }
+
+    /// How long a client has to send a request's headers once its connection is open or has
+    /// answered its last request (default 5 s): a silent, slow or idle connection is closed
+    /// then. ([`ServeOptions::header_read_timeout`](crate::webhooks::axum::ServeOptions::header_read_timeout):
+    /// the fake serves as the crate's webhook server does.)
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request may take from its headers to its answer, the body included (default
+    /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
+    /// [`Fault::Delay`] is not counted (up to an hour of it). (tower-http's timeout layer.)
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many connections the fake serves at once (default 100, at least 1). At the bound it
+    /// accepts no more until one closes; those waiting stay in the system's listen queue.
+    /// Together with [`header_read_timeout`](Self::header_read_timeout) this keeps held
+    /// connections from exhausting the process's file descriptors or stopping real requests
+    /// for longer than the timeout.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
     /// Starts serving.
     ///
     /// # Errors
@@ -303,12 +384,17 @@ impl FakeInboxBuilder {
             webhook_backoff: self.webhook_backoff,
             webhook_timeout: self.webhook_timeout,
             token_ttl: self.token_ttl,
+            request_log_capacity: self.request_log_capacity,
+            header_read_timeout: self.header_read_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
         };
         let (in_flight, _) = tokio::sync::watch::channel(0usize);
         let inner = Arc::new(Inner {
             config,
             signer,
             state: Mutex::new(State::default()),
+            changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
             // Receivers are local: never through a proxy from the environment.
@@ -323,6 +409,7 @@ impl FakeInboxBuilder {
             addr,
             base_url: format!("http://{addr}"),
             server: Some(server),
+            apps: Mutex::new(Vec::new()),
         })
     }
 }
@@ -339,6 +426,10 @@ pub(crate) struct Config {
     pub(crate) webhook_backoff: Duration,
     pub(crate) webhook_timeout: Duration,
     pub(crate) token_ttl: Duration,
+    pub(crate) request_log_capacity: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 #[derive(Default)]
@@ -349,22 +440,80 @@ pub(crate) struct State {
     pub(crate) tokens: HashMap<String, Instant>,
     pub(crate) events: Vec<SentEvent>,
     pub(crate) deliveries: Vec<Delivery>,
-    pub(crate) requests: Vec<RecordedRequest>,
+    /// The latest requests (at most `config.request_log_capacity`), oldest first.
+    pub(crate) requests: VecDeque<RecordedRequest>,
 }
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) signer: signing::Signer,
-    pub(crate) state: Mutex<State>,
+    state: Mutex<State>,
+    /// Woken each time the state is changed (see [`StateGuard`]).
+    pub(crate) changed: Notify,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
 }
 
+/// The locked state. Changing it (anything that needs `&mut State`) wakes whoever waits for a
+/// change ([`FakeInbox::wait_until`]) when the lock is released; reading it does not.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changed: &'a Notify,
+    dirty: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.dirty = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.dirty {
+            self.changed.notify_waiters();
+        }
+    }
+}
+
 impl Inner {
     /// The state; a panic elsewhere while it was held does not make it unusable.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            changed: &self.changed,
+            dirty: false,
+        }
+    }
+
+    /// Adds a request to the log, forgetting the oldest one when the log is full.
+    pub(crate) fn record(&self, mut request: RecordedRequest) {
+        let capacity = self.config.request_log_capacity;
+        if capacity == 0 {
+            return;
+        }
+        if request.uri.len() > RecordedRequest::URI_LIMIT {
+            let mut end = RecordedRequest::URI_LIMIT;
+            while !request.uri.is_char_boundary(end) {
+                end -= 1;
+            }
+            request.uri.truncate(end);
+        }
+        let mut state = self.state();
+        while state.requests.len() >= capacity {
+            state.requests.pop_front();
+        }
+        state.requests.push_back(request);
     }
 }
 
@@ -374,6 +523,8 @@ pub struct FakeInbox {
     addr: SocketAddr,
     base_url: String,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The apps' routers served by [`add_webhook_router`](Self::add_webhook_router).
+    apps: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for FakeInbox {
@@ -389,6 +540,14 @@ impl Drop for FakeInbox {
     fn drop(&mut self) {
         if let Some(server) = &self.server {
             server.abort();
+        }
+        for app in self
+            .apps
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            app.abort();
         }
     }
 }
@@ -412,12 +571,15 @@ impl FakeInbox {
         FakeInbox::builder().port(port).start().await
     }
 
-    /// Stops serving and waits until the port is closed (dropping the fake stops it too, but
-    /// without waiting). Deliveries under way go on until they end.
+    /// Stops serving, and serving the routers given to
+    /// [`add_webhook_router`](Self::add_webhook_router), and waits until their ports are closed
+    /// (dropping the fake stops them too, but without waiting). Deliveries under way go on
+    /// until they end.
     pub async fn shutdown(mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-            let _ = server.await;
+        let apps = std::mem::take(self.apps.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for task in self.server.take().into_iter().chain(apps) {
+            task.abort();
+            let _ = task.await;
         }
     }
 
@@ -485,7 +647,11 @@ impl FakeInbox {
     /// client credentials for its instance (the client gets its tokens from the fake).
     pub fn app_client_builder(&self) -> crate::ClientBuilder {
         crate::Client::builder()
-            .app(self.app_id(), self.app_secret(), self.instance_id())
+            .app(crate::AppCredentials {
+                app_id: self.app_id().into(),
+                app_secret: self.app_secret().into(),
+                instance_id: self.instance_id().into(),
+            })
             .base_url(self.base_url())
     }
 
@@ -680,9 +846,11 @@ impl FakeInbox {
         self.inner.state().deliveries.clone()
     }
 
-    /// Every HTTP request received so far, with the status answered.
+    /// The HTTP requests received, oldest first, with the status answered: the latest
+    /// [`request_log_capacity`](FakeInboxBuilder::request_log_capacity) ones (1,000 by default;
+    /// older ones are forgotten).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.inner.state().requests.clone()
+        self.inner.state().requests.iter().cloned().collect()
     }
 
     /// Waits until no delivery is under way: each was answered 200 or ran out of attempts.

@@ -101,7 +101,7 @@ fn seq(m: &Message) -> i64 {
 /// The status and Wix error body of a failed call.
 fn wix_error<T: std::fmt::Debug>(result: Result<T, wix_inbox::Error>) -> (u16, ErrorResponse) {
     let e = result.unwrap_err();
-    match (e.status(), e.answer()) {
+    match (e.status(), e.response()) {
         (Some(status), Some(answer)) => (status.as_u16(), answer.clone()),
         _ => panic!("expected a Wix error response, got {e:?}"),
     }
@@ -1617,4 +1617,362 @@ async fn a_webhook_senders_participant_id_leads_to_the_current_conversation() {
         Some(ParticipantId::MemberId("m-v".into()))
     );
     assert_eq!(sender.contact_id.as_deref(), Some("c-v"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: the request log, slow and held connections
+
+#[tokio::test]
+async fn the_request_log_keeps_only_the_latest_requests() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(10)
+        .start()
+        .await
+        .unwrap();
+    let http = http_client();
+    // Unauthenticated requests, each with its own URI: every one is answered 401.
+    for i in 0..25 {
+        let response = http
+            .get(format!("{}/inbox/v2/conversations/c-{i}", fake.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let uris: Vec<String> = fake.requests().into_iter().map(|r| r.uri).collect();
+    let expected: Vec<String> = (15..25)
+        .map(|i| format!("/inbox/v2/conversations/c-{i}"))
+        .collect();
+    assert_eq!(uris, expected, "the latest 10, oldest first");
+
+    // A long URI is kept cut to the limit.
+    let long = format!("/inbox/v2/conversations/{}", "x".repeat(20_000));
+    let response = http
+        .get(format!("{}{long}", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 10);
+    let last = requests.last().unwrap();
+    assert_eq!(last.uri.len(), wix_inbox::fake::RecordedRequest::URI_LIMIT);
+    assert!(long.starts_with(&last.uri));
+    assert_eq!(last.status, Some(401));
+}
+
+#[tokio::test]
+async fn a_request_log_of_capacity_zero_keeps_nothing() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(0)
+        .start()
+        .await
+        .unwrap();
+    conversation_id(&client(&fake), visitor("v")).await;
+    assert!(fake.requests().is_empty());
+}
+
+/// How long the tests below wait for the fake to close a connection before they fail.
+const NEVER: Duration = Duration::from_secs(600);
+
+/// Reads until the fake closes the connection (a reset counts too); how long that took (on
+/// the test's clock) and what was read. Panics if the connection is still open after [`NEVER`].
+async fn time_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, String) {
+    use tokio::io::AsyncReadExt as _;
+    let start = tokio::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(NEVER, stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(read.is_ok(), "still open after {NEVER:?}; read {answer:?}");
+    (start.elapsed(), answer)
+}
+
+/// Whether `elapsed` is the timeout (on the paused clock, it is exact but for scheduling).
+fn about(elapsed: Duration, timeout: Duration) -> bool {
+    elapsed >= timeout && elapsed < timeout + Duration::from_millis(100)
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(3);
+    let fake = FakeInbox::builder()
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+
+    // Silent: connects and sends nothing.
+    let mut silent = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut silent).await;
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    // Slow: drips its headers, one byte every half second.
+    let mut slow = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (mut read, mut write) = slow.split();
+    let drip = async {
+        for byte in b"GET /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\n\r\n" {
+            if write.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let closed = async {
+        use tokio::io::AsyncReadExt as _;
+        let start = tokio::time::Instant::now();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(NEVER, read.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "still open after {NEVER:?}");
+        start.elapsed()
+    };
+    let (_, elapsed) = tokio::join!(drip, closed);
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+
+    // Idle: one request answered, then nothing more on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    idle.write_all(b"GET /inbox/v2/conversations/c HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (elapsed, answer) = time_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_is_answered_408_at_the_request_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(4);
+    let fake = FakeInbox::builder()
+        .request_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    // Announces 1,000 bytes, sends 10.
+    let head = format!(
+        "POST /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\n\
+         wix-site-id: {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n\
+         {{\"partici",
+        fake.api_key(),
+        fake.site_id()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(about(elapsed, timeout), "answered after {elapsed:?}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, Some(408));
+    assert!(fake.conversations().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_connections_do_not_stop_a_real_request() {
+    let timeout = Duration::from_secs(2);
+    let fake = FakeInbox::builder()
+        .max_connections(4)
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    // Twice the bound of connections that never send anything.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(tokio::net::TcpStream::connect(fake.addr()).await.unwrap());
+    }
+    let start = tokio::time::Instant::now();
+    let found = tokio::time::timeout(NEVER, get_or_create(&client(&fake), visitor("v")))
+        .await
+        .expect("the real request was answered");
+    let elapsed = start.elapsed();
+    assert_eq!(found.new_conversation, Some(true));
+    // The first four were served (and closed) first, then the next four: the real request
+    // waited for two header-read timeouts, no more.
+    assert!(about(elapsed, 2 * timeout), "answered after {elapsed:?}");
+    // Every held connection was closed by the fake.
+    for mut stream in held {
+        let (elapsed, _) = time_until_closed(&mut stream).await;
+        assert_eq!(elapsed, Duration::ZERO, "already closed");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for an app's tests
+
+/// A verifier with the fake's key, as the app under test makes it.
+fn app_verifier(fake: &FakeInbox) -> WebhookVerifier {
+    WebhookVerifier::from_public_key(fake.public_key_pem()).unwrap()
+}
+
+#[tokio::test]
+async fn an_apps_router_becomes_a_webhook_receiver_in_one_call() {
+    use wix_inbox::webhooks::axum::WebhookReceiver;
+    let fake = FakeInbox::start().await.unwrap();
+    let (receiver, mut events) = WebhookReceiver::with_channel(app_verifier(&fake), 16);
+    let url = fake
+        .add_webhook_router("/hooks/wix", receiver.into_router("/hooks/wix"))
+        .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.ends_with("/hooks/wix"), "{url}");
+
+    let written = fake.visitor_writes("v", "hi");
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("the app got the event")
+        .unwrap();
+    assert_eq!(event.event, InboxEvent::MessageSentToBusiness(written));
+    fake.settle().await;
+    let deliveries = fake.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].receiver, url);
+    assert!(deliveries[0].delivered);
+    assert_eq!(deliveries[0].attempts[0].status, Some(200));
+
+    // The app's server stops with the fake.
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hooks/wix")
+        .to_owned();
+    tokio::net::TcpStream::connect(&addr).await.unwrap();
+    fake.shutdown().await;
+    let refused = tokio::net::TcpStream::connect(&addr).await;
+    assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn wait_until_sees_what_the_app_does_after_it_answered() {
+    use wix_inbox::webhooks::axum::WebhookReceiver;
+    let fake = FakeInbox::start().await.unwrap();
+    // The app answers the webhook at once and replies through the API afterwards, as an app
+    // that must answer Wix within 1,250 ms does.
+    let api = client(&fake);
+    let app = WebhookReceiver::new(app_verifier(&fake), move |event| {
+        let InboxEvent::MessageSentToBusiness(sent) = event.event else {
+            return;
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let conversation = sent.conversation_id.unwrap();
+            let text = sent.message.unwrap().content.unwrap().plain_text().unwrap();
+            let reply = format!("Thanks, we got: {text}");
+            send(&api, send_request(&conversation, &reply)).await;
+        });
+    });
+    fake.add_webhook_router("/webhooks", app.into_router("/webhooks"))
+        .unwrap();
+
+    let conversation = fake.visitor_writes("v", "hello").conversation_id.unwrap();
+    fake.wait_until("the app's reply", Duration::from_secs(10), |fake| {
+        fake.messages(&conversation).len() == 2
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.message_texts(&conversation),
+        ["hello", "Thanks, we got: hello"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_wakes_when_the_fakes_state_changes() {
+    let fake = Arc::new(FakeInbox::start().await.unwrap());
+    let writer = fake.clone();
+    // The change comes between two of the 100 ms re-checks: only its notification can wake
+    // the wait at that very moment.
+    let change = Duration::from_millis(3050);
+    tokio::spawn(async move {
+        tokio::time::sleep(change).await;
+        writer.visitor_writes("v", "late");
+    });
+    let start = tokio::time::Instant::now();
+    fake.wait_until("the visitor's message", Duration::from_secs(10), |fake| {
+        fake.current_conversation_id(&visitor("v")).is_some()
+    })
+    .await
+    .unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= change && elapsed < change + Duration::from_millis(10),
+        "{elapsed:?}"
+    );
+
+    // A condition that holds already: no wait at all.
+    let start = tokio::time::Instant::now();
+    fake.wait_until("nothing", Duration::from_secs(10), |_| true)
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn wait_until_fails_naming_what_it_awaited_and_what_the_fake_saw() {
+    let fake = FakeInbox::builder()
+        .webhook_attempts(1)
+        .start()
+        .await
+        .unwrap();
+    // An app whose receiver refuses every delivery (a wrong key, say).
+    let refusing = receiver(vec![401]).await;
+    fake.add_webhook_receiver(&refusing.url);
+    let conversation = fake.visitor_writes("v", "hi").conversation_id.unwrap();
+    fake.settle().await;
+
+    let timeout = Duration::from_millis(300);
+    let start = Instant::now();
+    let error = fake
+        .wait_until("the app's reply", timeout, |fake| {
+            fake.messages(&conversation).len() == 2
+        })
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() >= timeout);
+    assert_eq!(error.what, "the app's reply");
+    assert_eq!(error.timeout, timeout);
+    let text = error.to_string();
+    assert!(
+        text.starts_with("gave up waiting for the app's reply after 300ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 conversations, 1 messages, 1 webhook events"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "wix.crm.inbox.v2.message_message_sent_to_business to {}: answered 401",
+            refusing.url
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_participants_messages_are_read_in_order_across_merges() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = client(&fake);
+    let first = fake.visitor_writes("v", "1 hello").conversation_id.unwrap();
+    send(&client, send_request(&first, "2 hi, who are you?")).await;
+    let merged = fake.visitor_becomes_contact("v", "c").unwrap();
+    fake.contact_writes("c", "3 it's me");
+    let target = merged.target_conversation_id.unwrap();
+
+    let expected = ["1 hello", "2 hi, who are you?", "3 it's me"];
+    for participant in [visitor("v"), ParticipantId::ContactId("c".into())] {
+        let texts: Vec<String> = fake
+            .participant_messages(&participant)
+            .iter()
+            .map(text_of)
+            .collect();
+        assert_eq!(texts, expected, "{participant:?}");
+    }
+    assert_eq!(fake.message_texts(&target), expected);
+    // The old conversation's messages moved; nobody's conversation is empty.
+    assert!(fake.message_texts(&first).is_empty());
+    assert!(fake.participant_messages(&visitor("nobody")).is_empty());
 }
