@@ -6,10 +6,14 @@
 //! ```
 //!
 //! Set the app's webhook URL to `https://<your host>/webhooks/wix`. The endpoint answers at
-//! once (200, or 401/400/413 for refused deliveries) and hands accepted events to a task.
+//! once (200, or 401/400/408/413 for refused deliveries) and hands accepted events to a task.
 //! `WIX_WEBHOOK_ADDR` picks the listening address (default `127.0.0.1:3000`).
+//!
+//! It is served with the crate's production settings (`ServeOptions`: header-read and request
+//! timeouts, a bound on open connections); put TLS in front of it (a reverse proxy, a load
+//! balancer), as Wix calls `https://` URLs only.
 
-use wix_inbox::webhooks::axum::WebhookReceiver;
+use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
 
 #[tokio::main]
@@ -28,8 +32,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = axum::Router::new().route("/webhooks/wix", receiver.into_method_router());
     let addr = std::env::var("WIX_WEBHOOK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("listening on http://{addr}/webhooks/wix");
-    axum::serve(listener, app).await?;
+    println!("listening on http://{addr}/webhooks/wix; stop with Ctrl-C");
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    ServeOptions::new()
+        .serve_with_shutdown(listener, app, ctrl_c)
+        .await;
     Ok(())
 }
 

@@ -1,8 +1,7 @@
 //! The key pair the fake signs webhooks with: the webhooks module's [`TestSigner`], which signs
-//! exactly as Wix does (RS256 over `{data, iat, exp}`).
+//! exactly as Wix does (RS256 over `{data, iat, exp}`, the envelope built by [`TestEvent`]).
 
-use crate::types::WebhookPayload;
-use crate::webhooks::test_signer::TestSigner;
+use crate::webhooks::test_signer::{TestEvent, TestSigner};
 
 /// The process's shared test key, or one of the fake's own.
 pub(crate) enum Signer {
@@ -23,9 +22,8 @@ impl Signer {
         self.get().public_key_pem()
     }
 
-    /// The compact JWT of `claims`: header `{"alg":"RS256","typ":"JWT"}`, RS256 signature.
-    pub(crate) fn sign(&self, claims: &WebhookPayload) -> String {
-        let claims = serde_json::to_value(claims).expect("generated types serialize");
-        self.get().sign_claims(&claims)
+    /// The compact JWT of `event`, as [`TestSigner::sign_event`] makes it.
+    pub(crate) fn sign_event(&self, event: &TestEvent) -> String {
+        self.get().sign_event(event)
     }
 }

@@ -10,9 +10,9 @@ use serde::Serialize;
 use super::{Delivery, DeliveryAttempt, Inner, SentEvent};
 use crate::types::{
     AccountInfo, ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent,
-    MessageSentToBusiness, MessageSentToParticipant, WebhookEnvelope, WebhookIdentity,
-    WebhookPayload,
+    MessageSentToBusiness, MessageSentToParticipant, WebhookIdentity,
 };
+use crate::webhooks::test_signer::TestEvent;
 use crate::wire::RawJson;
 
 /// How long a signed token is valid, from its `iat`.
@@ -84,10 +84,6 @@ pub(crate) fn emit_conversations_merged(
     );
 }
 
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("generated types serialize")
-}
-
 fn emit<B: Serialize>(
     inner: &Arc<Inner>,
     event_type: &str,
@@ -110,25 +106,28 @@ fn emit<B: Serialize>(
         entity_event_sequence: None,
         originated_from: None,
     };
-    let envelope = WebhookEnvelope {
-        event_type: Some(event_type.to_owned()),
-        instance_id: Some(inner.config.instance_id.clone()),
-        identity: Some(json(&identity)),
+    // The envelope around the domain event is the test signer's, as `fake sign` makes it.
+    let mut event = TestEvent {
+        event_type: event_type.to_owned(),
+        instance_id: inner.config.instance_id.clone(),
+        identity: Some(identity),
         account_info: Some(AccountInfo {
             account_id: Some(inner.config.account_id.clone()),
             parent_account_id: None,
             site_id: Some(inner.config.site_id.clone()),
         }),
-        data: Some(json(&domain_event)),
+        domain_event: serde_json::to_value(&domain_event).expect("generated types serialize"),
+        iat: 0,
+        exp: None,
+        nbf: None,
     };
-    let envelope_json = json(&envelope);
-    let jwt = sign(inner, &envelope_json);
+    let jwt = sign_now(inner, &mut event);
     let event_id = domain_event.id.clone().unwrap_or_default();
     let receivers = {
         let mut state = inner.state();
         state.events.push(SentEvent {
             event_type: event_type.to_owned(),
-            envelope,
+            envelope: event.envelope(),
             domain_event,
             jwt: jwt.clone(),
         });
@@ -153,27 +152,19 @@ fn emit<B: Serialize>(
         receivers
     };
     for (index, receiver) in receivers {
-        let task = deliver(
-            inner.clone(),
-            receiver,
-            index,
-            envelope_json.clone(),
-            jwt.clone(),
-        );
+        let task = deliver(inner.clone(), receiver, index, event.clone(), jwt.clone());
         inner.runtime.spawn(task);
     }
 }
 
-/// The compact JWT Wix would send for this envelope now.
-fn sign(inner: &Inner, envelope_json: &str) -> String {
+/// Signs `event` as Wix would now: issued now, valid for [`TOKEN_LIFETIME_SECS`], no `nbf`
+/// (Wix sends none).
+fn sign_now(inner: &Inner, event: &mut TestEvent) -> String {
     let iat = Utc::now().timestamp();
-    inner.signer.sign(&WebhookPayload {
-        data: envelope_json.to_owned(),
-        iat: Some(iat),
-        exp: Some(iat + TOKEN_LIFETIME_SECS),
-        // Wix sends no `nbf`.
-        nbf: None,
-    })
+    event.iat = iat;
+    event.exp = Some(iat + TOKEN_LIFETIME_SECS);
+    event.nbf = None;
+    inner.signer.sign_event(event)
 }
 
 /// Decrements the in-flight count when the delivery ends, however it ends.
@@ -189,7 +180,7 @@ async fn deliver(
     inner: Arc<Inner>,
     receiver: String,
     index: usize,
-    envelope_json: String,
+    mut event: TestEvent,
     first_jwt: String,
 ) {
     let _in_flight = InFlight(inner.clone());
@@ -201,7 +192,7 @@ async fn deliver(
             tokio::time::sleep(backoff).await;
             backoff = backoff.saturating_mul(2).min(Duration::from_secs(30));
             // A redelivery is signed anew; the event (and its ID) is the same.
-            jwt = sign(&inner, &envelope_json);
+            jwt = sign_now(&inner, &mut event);
         }
         let result = inner
             .http

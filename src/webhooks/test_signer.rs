@@ -245,23 +245,33 @@ impl TestEvent {
         }
     }
 
-    /// The JWT claims Wix would send for this event: strings inside strings, each layer the
-    /// spec's generated type.
-    pub fn claims(&self) -> Value {
-        let envelope = types::WebhookEnvelope {
+    /// The envelope Wix wraps around the domain event: its `identity` and `data` are JSON text
+    /// (of the identity and of the domain event).
+    pub fn envelope(&self) -> types::WebhookEnvelope {
+        types::WebhookEnvelope {
             event_type: Some(self.event_type.clone()),
             instance_id: Some(self.instance_id.clone()),
             identity: self.identity.as_ref().map(to_json_text),
             account_info: self.account_info.clone(),
             data: Some(self.domain_event.to_string()),
-        };
-        let payload = types::WebhookPayload {
-            data: to_json_text(&envelope),
+        }
+    }
+
+    /// The JWT claims Wix would send for this event, as the spec's generated type: `data` is the
+    /// JSON text of the [`envelope`](Self::envelope).
+    pub fn payload(&self) -> types::WebhookPayload {
+        types::WebhookPayload {
+            data: to_json_text(&self.envelope()),
             iat: Some(self.iat),
             exp: self.exp,
             nbf: self.nbf,
-        };
-        serde_json::to_value(payload).expect("generated types serialize")
+        }
+    }
+
+    /// The JWT claims Wix would send for this event (the [`payload`](Self::payload) as JSON):
+    /// strings inside strings, each layer the spec's generated type.
+    pub fn claims(&self) -> Value {
+        serde_json::to_value(self.payload()).expect("generated types serialize")
     }
 }
 

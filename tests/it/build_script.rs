@@ -2,7 +2,8 @@
 //! names the file and the fault, never a panic backtrace.
 //!
 //! The test runs the very `build-script-build` binary cargo compiled for this crate, in a
-//! scratch directory holding a broken `openapi/inbox-v2.yaml`.
+//! scratch directory of its own (a fresh temporary directory per test, so tests running in
+//! parallel never share one) holding a broken `openapi/inbox-v2.yaml`.
 
 use std::{path::PathBuf, process::Command};
 
@@ -22,21 +23,21 @@ fn build_script() -> PathBuf {
 }
 
 fn run_on(spec: &str) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "wix-inbox-build-test-{}-{}",
-        std::process::id(),
-        spec.len()
-    ));
+    // Each run has its own directory, removed when `dir` is dropped: tests run in parallel.
+    let scratch = tempfile::Builder::new()
+        .prefix("wix-inbox-build-test-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("openapi")).unwrap();
     std::fs::create_dir_all(dir.join("out")).unwrap();
     std::fs::write(dir.join("openapi/inbox-v2.yaml"), spec).unwrap();
     let output = Command::new(build_script())
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("OUT_DIR", dir.join("out"))
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stderr).into_owned(),

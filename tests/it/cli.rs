@@ -1,8 +1,9 @@
 //! The `wix-inbox` binary, run as a process against the fake Inbox: output parsed and checked,
 //! exit codes checked, bad input answered with the right code and one clear line.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wix_inbox::fake::FakeInbox;
@@ -49,8 +50,66 @@ fn cli_for(fake: &FakeInbox) -> Command {
     cmd
 }
 
+/// How long a command may run before the test kills it and fails: a bug must fail the test,
+/// not hang CI.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a command to its end, as `Command::output` does, within [`CHILD_TIMEOUT`].
+trait Finish {
+    fn finish(&mut self) -> Output;
+}
+
+impl Finish for Command {
+    fn finish(&mut self) -> Output {
+        let child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        output_within(child, CHILD_TIMEOUT)
+    }
+}
+
+/// Waits for `child` (its stdout and stderr piped) and collects its output; after `timeout` it
+/// is killed and the test fails with what it printed so far.
+fn output_within(mut child: std::process::Child, timeout: Duration) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            panic!(
+                "the command did not finish within {timeout:?} and was killed; stderr: {}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
 async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
+    tokio::task::spawn_blocking(move || cmd.finish())
         .await
         .unwrap()
 }
@@ -111,12 +170,29 @@ impl Drop for TempDir {
 }
 
 /// A child process killed and waited for on drop, so that a failing test leaves none behind.
-struct KillOnDrop(std::process::Child);
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn new(child: std::process::Child) -> Self {
+        KillOnDrop(Some(child))
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is there until dropped")
+    }
+
+    /// The child, no longer killed on drop.
+    fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("the child is there until dropped")
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -293,8 +369,7 @@ fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
         .args(["fake", "sign", "--private-key"])
         .arg(private)
         .args(args)
-        .output()
-        .unwrap();
+        .finish();
     assert!(
         out.status.success(),
         "{}",
@@ -326,8 +401,7 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .arg(&public)
         .arg("--body")
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     let event = json(&out);
     assert_eq!(event["event"]["kind"], "ConversationsMerged");
     assert_eq!(
@@ -363,7 +437,7 @@ fn fake_sign_then_webhook_verify_from_a_file_and_from_stdin() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(&body).unwrap();
-    let event = json(&child.wait_with_output().unwrap());
+    let event = json(&output_within(child, CHILD_TIMEOUT));
     assert_eq!(event["event"]["kind"], "MessageSentToBusiness");
     assert_eq!(
         event["event"]["body"]["message"]["sender"]["memberId"],
@@ -385,8 +459,7 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
         .arg(&public)
         .arg("--body")
         .arg(&garbage)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 1, "not a compact JWT");
 
     let body = sign(
@@ -406,8 +479,7 @@ fn webhook_verify_rejects_garbage_and_a_wrong_key_with_exit_1() {
         .arg(&other_key)
         .arg("--body")
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 1, "signature");
 }
 
@@ -424,24 +496,21 @@ fn webhook_verify_usage_errors_exit_2() {
             "--body",
             "-",
         ])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "cannot read the public key");
 
     let not_a_key = dir.file("not-a-key.pem", b"hello");
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&not_a_key)
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "not-a-key.pem");
 
     let out = cli()
         .args(["webhook", "verify", "--public-key"])
         .arg(&public)
         .arg("--no-such-flag")
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "unexpected argument '--no-such-flag'");
 }
 
@@ -468,8 +537,7 @@ fn webhook_verify_leeway_and_missing_exp_mirror_the_verifier() {
             .arg("--body")
             .arg(body)
             .args(extra)
-            .output()
-            .unwrap()
+            .finish()
     };
     assert_fails(&verify(&[], &expired), 1, "expired");
     assert!(verify(&["--leeway", "3600"], &expired).status.success());
@@ -493,8 +561,7 @@ fn fake_sign_usage_errors() {
         .args(["fake", "sign", "--private-key"])
         .arg(&private)
         .args(["--event", "conversations-merged", "--conversation-id", "t"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "--old-conversation-id");
     let out = cli()
         .args([
@@ -505,8 +572,7 @@ fn fake_sign_usage_errors() {
             "--event",
             "button-interacted",
         ])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "cannot read the private key");
     // A public key (or any other text) where the private key should be.
     let other = TempDir::new();
@@ -518,15 +584,13 @@ fn fake_sign_usage_errors() {
         .args(["fake", "sign", "--private-key"])
         .arg(&public_as_private)
         .args(["--event", "button-interacted", "--conversation-id", "c"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "the signing key is not usable");
     let out = cli()
         .args(["fake", "sign", "--private-key"])
         .arg(&private)
         .args(["--event", "no-such-event"])
-        .output()
-        .unwrap();
+        .finish();
     assert_fails(&out, 2, "invalid value 'no-such-event'");
 }
 
@@ -534,7 +598,7 @@ fn fake_sign_usage_errors() {
 async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let dir = TempDir::new();
     // Killed and waited for however the test ends.
-    let mut serve = KillOnDrop(
+    let mut serve = KillOnDrop::new(
         cli()
             .args(["fake", "serve", "--key-dir"])
             .arg(dir.path())
@@ -543,21 +607,8 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .spawn()
             .unwrap(),
     );
-    let stdout = serve.0.stdout.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let done = line.starts_with("private key:");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    })
-    .await
-    .unwrap();
+    let stdout = serve.child().stdout.take().unwrap();
+    let lines = read_lines_until(stdout, "private key:").await;
     let get = |prefix: &str| {
         lines
             .iter()
@@ -595,7 +646,300 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let out = cli()
         .args(["webhook", "verify", "--public-key", &public_key, "--body"])
         .arg(&body_file)
-        .output()
-        .unwrap();
+        .finish();
     assert_eq!(json(&out)["event"]["kind"], "MessageSentToParticipant");
+}
+
+/// The lines `out` prints up to and including the first that starts with `last`, within
+/// [`CHILD_TIMEOUT`] (the test fails after that; its child is killed on drop, which ends the
+/// reading thread).
+async fn read_lines_until(out: impl Read + Send + 'static, last: &'static str) -> Vec<String> {
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let done = line.starts_with(last);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    tokio::time::timeout(CHILD_TIMEOUT, reading)
+        .await
+        .unwrap_or_else(|_| panic!("no line starting with {last:?} within {CHILD_TIMEOUT:?}"))
+        .unwrap()
+}
+
+/// The harness itself: a child that never ends (it waits for a stdin that stays open) fails the
+/// test after the timeout, and is killed, instead of hanging it.
+#[test]
+fn a_hanging_child_fails_the_test_instead_of_hanging_it() {
+    let dir = TempDir::new();
+    let (public, _, _) = keys(&dir);
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let pid = child.id();
+    let started = Instant::now();
+    let outcome =
+        std::panic::catch_unwind(move || output_within(child, Duration::from_millis(300)));
+    let message = *outcome
+        .expect_err("a child that waits for stdin finished")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("did not finish within 300ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Killed and reaped: nothing of it is left.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the child {pid} is still there"
+    );
+    drop(stdin);
+}
+
+/// `fake serve` with `args`; waits for it to either print its key paths (then kills it) or
+/// end; the lines it printed and its output if it ended.
+async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) {
+    let mut serve = KillOnDrop::new(
+        cli()
+            .args(["fake", "serve"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = serve.child().stdout.take().unwrap();
+    let lines = read_lines_until(stdout, "private key:").await;
+    if lines.iter().any(|l| l.starts_with("private key:")) {
+        return (lines, None);
+    }
+    // Its output ended without the key paths: it is exiting.
+    let child = serve.into_inner();
+    let out = tokio::task::spawn_blocking(move || output_within(child, CHILD_TIMEOUT))
+        .await
+        .unwrap();
+    (lines, Some(out))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_refuses_a_key_dir_others_can_write_to_or_that_is_not_ours() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for mode in [0o777, 0o770, 0o722] {
+        let dir = TempDir::new();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+        let out = out.unwrap_or_else(|| panic!("served with a key dir of mode {mode:o}"));
+        assert_fails(&out, 2, "writable by");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "a file was written in a directory of mode {mode:o}"
+        );
+    }
+
+    // Another user's directory (as root: one given to `nobody`; otherwise: `/`, root's).
+    let dir = TempDir::new();
+    let ours = std::fs::metadata(dir.path()).unwrap().uid();
+    let foreign = if ours == 0 {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        dir.path().to_owned()
+    } else {
+        std::path::PathBuf::from("/")
+    };
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), foreign.as_os_str()]).await;
+    let out = out.expect("served with another user's key dir");
+    assert_fails(&out, 2, "belongs to another user");
+    assert!(!foreign.join("private.pem").exists());
+}
+
+/// A `private.pem` (or `public.pem`) that is a symlink to another file: the key does not go
+/// through it; the link is replaced by a file of this user's only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_writes_keys_without_following_symlinks() {
+    use std::os::unix::fs::PermissionsExt;
+    let victims = TempDir::new();
+    let profile = victims.file("profile", b"export PATH=/usr/bin\n");
+    let notes = victims.file("notes", b"my notes\n");
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&profile, dir.path().join("private.pem")).unwrap();
+    std::os::unix::fs::symlink(&notes, dir.path().join("public.pem")).unwrap();
+
+    let (lines, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    assert!(lines.iter().any(|l| l.starts_with("private key:")));
+    assert_eq!(
+        std::fs::read_to_string(&profile).unwrap(),
+        "export PATH=/usr/bin\n",
+        "the key went through the symlink"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    assert_eq!(
+        std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let private = dir.path().join("private.pem");
+    let meta = std::fs::symlink_metadata(&private).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&private)
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert!(std::fs::symlink_metadata(dir.path().join("public.pem"))
+        .unwrap()
+        .file_type()
+        .is_file());
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+/// A key dir that does not exist yet is created for this user only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_creates_a_private_key_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = TempDir::new();
+    let dir = parent.path().join("keys");
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+/// Streams `byte` into `child`'s stdin, up to `most` bytes, until the child stops reading;
+/// how many bytes it wrote.
+fn feed_stdin(
+    child: &mut std::process::Child,
+    byte: u8,
+    most: usize,
+) -> std::thread::JoinHandle<usize> {
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let chunk = vec![byte; 64 * 1024];
+        let mut sent = 0;
+        while sent < most {
+            match stdin.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break, // the child closed its end
+            }
+        }
+        sent
+    })
+}
+
+#[test]
+fn webhook_verify_reads_a_body_only_up_to_the_verifiers_limit() {
+    let limit = wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+    let dir = TempDir::new();
+    let (public, _, _) = keys(&dir);
+
+    // A file one byte over the limit.
+    let big = dir.file("big.jwt", &vec![b'a'; limit + 1]);
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .arg("--body")
+        .arg(&big)
+        .finish();
+    assert_fails(&out, 1, &format!("over the limit of {limit} bytes"));
+
+    // An endless stream on stdin (64 MiB at most): read no further than the limit.
+    let most = 64 * 1024 * 1024;
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .args(["--body", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = feed_stdin(&mut child, b'y', most);
+    let out = output_within(child, CHILD_TIMEOUT);
+    let sent = feeder.join().unwrap();
+    assert_fails(&out, 1, &format!("over the limit of {limit} bytes"));
+    assert!(sent < most, "the whole {most} bytes were read");
+}
+
+#[test]
+fn keys_and_event_files_are_read_only_up_to_their_limits() {
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    let body = dir.file("body.jwt", b"a.b.c");
+
+    // A public key of 20 KiB (a PEM key is well under 2 KiB).
+    let mut big_key = signer_pem_padded(&std::fs::read_to_string(&public).unwrap());
+    big_key.truncate(20 * 1024);
+    let big_key = dir.file("big-public.pem", big_key.as_bytes());
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&big_key)
+        .arg("--body")
+        .arg(&body)
+        .finish();
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // An endless key on stdin.
+    let most = 64 * 1024 * 1024;
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key", "-", "--body"])
+        .arg(&body)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = feed_stdin(&mut child, b'A', most);
+    let out = output_within(child, CHILD_TIMEOUT);
+    assert!(feeder.join().unwrap() < most, "the whole stream was read");
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // A private key of 20 KiB.
+    let big_private = dir.file("big-private.pem", &vec![b'A'; 20 * 1024]);
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&big_private)
+        .args(["--event", "button-interacted", "--conversation-id", "c"])
+        .finish();
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // An event file over the verifier's body limit.
+    let limit = wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+    let mut event = serde_json::to_vec(&serde_json::json!({
+        "id": "e1", "entityFqdn": "wix.crm.inbox.v2.message", "slug": "button_interacted",
+        "actionEvent": {"body": {}}
+    }))
+    .unwrap();
+    event.pop();
+    event.extend_from_slice(b", \"padding\": \"");
+    event.resize(limit + 10, b'x');
+    event.extend_from_slice(b"\"}");
+    let event = dir.file("big-event.json", &event);
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&private)
+        .arg("--event-file")
+        .arg(&event)
+        .finish();
+    assert_fails(&out, 2, &format!("over the limit of {limit} bytes"));
+}
+
+/// `pem` followed by comment lines, to make a key file large.
+fn signer_pem_padded(pem: &str) -> String {
+    let mut text = pem.to_owned();
+    while text.len() < 32 * 1024 {
+        text.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    text
 }

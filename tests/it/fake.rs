@@ -3,10 +3,11 @@
 //! signed webhooks with redelivery, faults, concurrency.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use serde_json::{json, Value};
 use wix_inbox::fake::{FakeInbox, Fault};
 use wix_inbox::types::{
@@ -16,10 +17,10 @@ use wix_inbox::types::{
     WebhookEnvelope, WebhookIdentity, WebhookPayload,
 };
 use wix_inbox::webhooks::test_signer::TestSigner;
-use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
+use wix_inbox::webhooks::{InboxEvent, WebhookError, WebhookVerifier};
 use wix_inbox::RetryPolicy;
 
-use crate::harness::http_client;
+use crate::harness::{http_client, Server};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -146,38 +147,28 @@ async fn error_body(response: reqwest::Response) -> (u16, ErrorResponse) {
     (status, response.json().await.unwrap())
 }
 
-/// A webhook receiver on 127.0.0.1: records each body, answers the given statuses in turn,
-/// then 200.
+/// A webhook receiver on 127.0.0.1 (the harness's recording server): records each body,
+/// answers the given statuses in turn, then 200.
 struct Receiver {
     url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
+    server: Server,
 }
 
 async fn receiver(statuses: Vec<u16>) -> Receiver {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let log = bodies.clone();
-    let statuses = Arc::new(Mutex::new(statuses.into_iter()));
-    let app = axum::Router::new().route(
-        "/webhooks",
-        axum::routing::post(move |body: String| {
-            let log = log.clone();
-            let statuses = statuses.clone();
-            async move {
-                log.lock().unwrap().push(body);
-                let status = statuses.lock().unwrap().next().unwrap_or(200);
-                StatusCode::from_u16(status).unwrap()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { url, bodies }
+    let server = Server::start(move |_, n| {
+        let status = statuses.get(n).copied().unwrap_or(200);
+        async move { StatusCode::from_u16(status).unwrap().into_response() }
+    })
+    .await;
+    Receiver {
+        url: format!("{}/webhooks", server.url),
+        server,
+    }
 }
 
 impl Receiver {
     fn bodies(&self) -> Vec<String> {
-        self.bodies.lock().unwrap().clone()
+        self.server.seen().iter().map(|s| s.text()).collect()
     }
 }
 
@@ -1267,17 +1258,12 @@ async fn an_unreachable_or_slow_receiver_counts_as_a_failed_attempt() {
     let refused = crate::harness::refused_url();
     fake.add_webhook_receiver(format!("{}/hooks", refused.url));
     // This one answers too late.
-    let slow = axum::Router::new().route(
-        "/",
-        axum::routing::post(|| async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            "ok"
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let slow_url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
-    fake.add_webhook_receiver(&slow_url);
+    let slow = Server::start(|_, _| async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::harness::raw(200, "ok", &[])
+    })
+    .await;
+    fake.add_webhook_receiver(format!("{}/", slow.url));
 
     fake.visitor_writes("v", "hello?");
     fake.settle().await;
@@ -1337,7 +1323,10 @@ async fn fail_next_answers_429_503_then_serves_again() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().get("retry-after").is_none());
     assert!(response.bytes().await.unwrap().is_empty());
-    assert!(get().await.is_err());
+    // Through the client: an API error with the status, although there is no body to read.
+    let error = get().await.unwrap_err();
+    assert_eq!(error.kind(), wix_inbox::ErrorKind::Api, "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
 
     get().await.unwrap();
     let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
@@ -1432,10 +1421,13 @@ async fn a_fake_can_sign_with_its_own_key() {
     own.visitor_writes("v", "hi");
     let jwt = &own.events()[0].jwt;
     verify(&own, jwt);
-    assert!(WebhookVerifier::from_public_key(shared.public_key_pem())
+    // The other key refuses it on its signature, not on anything else.
+    let refused = WebhookVerifier::from_public_key(shared.public_key_pem())
         .unwrap()
         .verify(jwt.as_bytes())
-        .is_err());
+        .unwrap_err();
+    assert_eq!(refused, WebhookError::BadSignature);
+    assert_eq!(refused.status_code(), 401);
 }
 
 #[tokio::test]
@@ -1515,6 +1507,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(not_found.is_not_found(), "{not_found}");
+    assert_eq!(not_found.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(not_found.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(
         not_found.code(),
         Some(&wix_inbox::ErrorCode::ConversationNotFound)
@@ -1531,6 +1525,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(invalid.is_validation(), "{invalid}");
+    assert_eq!(invalid.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(invalid.status(), Some(StatusCode::BAD_REQUEST));
     assert_eq!(
         invalid.field_violations()[0].field.as_deref(),
         Some("paging.limit")
@@ -1549,6 +1545,8 @@ async fn the_builder_client_types_the_fakes_errors() {
         .await
         .unwrap_err();
     assert!(unauthorized.is_auth(), "{unauthorized}");
+    assert_eq!(unauthorized.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(unauthorized.status(), Some(StatusCode::UNAUTHORIZED));
 }
 
 #[tokio::test]
@@ -1619,4 +1617,186 @@ async fn a_webhook_senders_participant_id_leads_to_the_current_conversation() {
         Some(ParticipantId::MemberId("m-v".into()))
     );
     assert_eq!(sender.contact_id.as_deref(), Some("c-v"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: the request log, slow and held connections
+
+#[tokio::test]
+async fn the_request_log_keeps_only_the_latest_requests() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(10)
+        .start()
+        .await
+        .unwrap();
+    let http = http_client();
+    // Unauthenticated requests, each with its own URI: every one is answered 401.
+    for i in 0..25 {
+        let response = http
+            .get(format!("{}/inbox/v2/conversations/c-{i}", fake.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let uris: Vec<String> = fake.requests().into_iter().map(|r| r.uri).collect();
+    let expected: Vec<String> = (15..25)
+        .map(|i| format!("/inbox/v2/conversations/c-{i}"))
+        .collect();
+    assert_eq!(uris, expected, "the latest 10, oldest first");
+
+    // A long URI is kept cut to the limit.
+    let long = format!("/inbox/v2/conversations/{}", "x".repeat(20_000));
+    let response = http
+        .get(format!("{}{long}", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 10);
+    let last = requests.last().unwrap();
+    assert_eq!(last.uri.len(), wix_inbox::fake::RecordedRequest::URI_LIMIT);
+    assert!(long.starts_with(&last.uri));
+    assert_eq!(last.status, Some(401));
+}
+
+#[tokio::test]
+async fn a_request_log_of_capacity_zero_keeps_nothing() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(0)
+        .start()
+        .await
+        .unwrap();
+    conversation_id(&client(&fake), visitor("v")).await;
+    assert!(fake.requests().is_empty());
+}
+
+/// How long the tests below wait for the fake to close a connection before they fail.
+const NEVER: Duration = Duration::from_secs(600);
+
+/// Reads until the fake closes the connection (a reset counts too); how long that took (on
+/// the test's clock) and what was read. Panics if the connection is still open after [`NEVER`].
+async fn time_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, String) {
+    use tokio::io::AsyncReadExt as _;
+    let start = tokio::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(NEVER, stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(read.is_ok(), "still open after {NEVER:?}; read {answer:?}");
+    (start.elapsed(), answer)
+}
+
+/// Whether `elapsed` is the timeout (on the paused clock, it is exact but for scheduling).
+fn about(elapsed: Duration, timeout: Duration) -> bool {
+    elapsed >= timeout && elapsed < timeout + Duration::from_millis(100)
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(3);
+    let fake = FakeInbox::builder()
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+
+    // Silent: connects and sends nothing.
+    let mut silent = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut silent).await;
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    // Slow: drips its headers, one byte every half second.
+    let mut slow = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (mut read, mut write) = slow.split();
+    let drip = async {
+        for byte in b"GET /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\n\r\n" {
+            if write.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let closed = async {
+        use tokio::io::AsyncReadExt as _;
+        let start = tokio::time::Instant::now();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(NEVER, read.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "still open after {NEVER:?}");
+        start.elapsed()
+    };
+    let (_, elapsed) = tokio::join!(drip, closed);
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+
+    // Idle: one request answered, then nothing more on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    idle.write_all(b"GET /inbox/v2/conversations/c HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (elapsed, answer) = time_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_is_answered_408_at_the_request_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(4);
+    let fake = FakeInbox::builder()
+        .request_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    // Announces 1,000 bytes, sends 10.
+    let head = format!(
+        "POST /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\n\
+         wix-site-id: {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n\
+         {{\"partici",
+        fake.api_key(),
+        fake.site_id()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(about(elapsed, timeout), "answered after {elapsed:?}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, Some(408));
+    assert!(fake.conversations().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_connections_do_not_stop_a_real_request() {
+    let timeout = Duration::from_secs(2);
+    let fake = FakeInbox::builder()
+        .max_connections(4)
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    // Twice the bound of connections that never send anything.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(tokio::net::TcpStream::connect(fake.addr()).await.unwrap());
+    }
+    let start = tokio::time::Instant::now();
+    let found = tokio::time::timeout(NEVER, get_or_create(&client(&fake), visitor("v")))
+        .await
+        .expect("the real request was answered");
+    let elapsed = start.elapsed();
+    assert_eq!(found.new_conversation, Some(true));
+    // The first four were served (and closed) first, then the next four: the real request
+    // waited for two header-read timeouts, no more.
+    assert!(about(elapsed, 2 * timeout), "answered after {elapsed:?}");
+    // Every held connection was closed by the fake.
+    for mut stream in held {
+        let (elapsed, _) = time_until_closed(&mut stream).await;
+        assert_eq!(elapsed, Duration::ZERO, "already closed");
+    }
 }

@@ -1,5 +1,6 @@
-//! Servers on 127.0.0.1 for the client tests: a programmable HTTP server (axum) that records
-//! every request, and a raw TCP server that misbehaves below HTTP (resets, truncations).
+//! Servers on 127.0.0.1 for the tests: one programmable HTTP server (axum) that records every
+//! request (a Wix stand-in for the client tests, a webhook receiver for the fake's), and a raw
+//! TCP server that misbehaves below HTTP (resets, truncations).
 
 use std::{
     future::Future,
@@ -39,11 +40,30 @@ impl Seen {
         serde_json::from_slice(&self.body).unwrap()
     }
 
+    /// The query's `(name, value)` pairs, in order, as sent (not percent-decoded).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        if self.query.is_empty() {
+            return Vec::new();
+        }
+        self.query
+            .split('&')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
     pub fn query_value(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=')?;
             (k == name).then(|| v.to_string())
         })
+    }
+
+    /// The body as text (a webhook's JWT, say).
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).unwrap()
     }
 }
 

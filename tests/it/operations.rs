@@ -1,44 +1,18 @@
 //! Each operation called through the generated client against a real HTTP server on 127.0.0.1:
 //! method, path, query names (with their dots) and JSON body asserted.
 
-use std::sync::{Arc, Mutex};
-
-use axum::{body::Bytes, http::Request, Router};
 use serde_json::{json, Value};
 use wix_inbox::types::{self, MessageVisibility, ParticipantId, SortOrder};
 
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    body: Option<Value>,
-}
+use crate::harness::Server;
 
 /// A server on 127.0.0.1 that records every request and answers with `reply`.
-async fn server(reply: Value) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let app = Router::new().fallback(move |req: Request<axum::body::Body>| {
-        let log = log.clone();
+async fn server(reply: Value) -> Server {
+    Server::start(move |_, _| {
         let reply = reply.clone();
-        async move {
-            let (parts, body) = req.into_parts();
-            let bytes: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-            let query = parts.uri.query().map(url_pairs).unwrap_or_default();
-            log.lock().unwrap().push(Seen {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_string(),
-                query,
-                body: (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).unwrap()),
-            });
-            axum::Json(reply)
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+        async move { crate::harness::json(200, reply, &[]) }
+    })
+    .await
 }
 
 fn client(url: &str) -> wix_inbox::Client {
@@ -47,15 +21,6 @@ fn client(url: &str) -> wix_inbox::Client {
         .no_auth()
         .build()
         .unwrap()
-}
-
-fn url_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
 }
 
 fn fixture(name: &str) -> Value {
@@ -69,8 +34,8 @@ fn fixture(name: &str) -> Value {
 
 #[tokio::test]
 async fn get_conversation() {
-    let (url, seen) = server(fixture("get-conversation.json")).await;
-    let client = client(&url);
+    let server = server(fixture("get-conversation.json")).await;
+    let client = client(&server.url);
     let r = client
         .get_conversation()
         .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
@@ -81,20 +46,20 @@ async fn get_conversation() {
         r.conversation.as_ref().unwrap().id.as_deref(),
         Some("6202c3bb-f263-3c16-8c90-d6387d9ed420")
     );
-    let seen = seen.lock().unwrap()[0].clone();
+    let seen = server.seen()[0].clone();
     assert_eq!(seen.method, "GET");
     assert_eq!(
         seen.path,
         "/inbox/v2/conversations/6202c3bb-f263-3c16-8c90-d6387d9ed420"
     );
     assert!(seen.query.is_empty());
-    assert!(seen.body.is_none());
+    assert!(seen.body.is_empty());
 }
 
 #[tokio::test]
 async fn get_or_create_conversation() {
-    let (url, seen) = server(fixture("get-or-create-conversation.json")).await;
-    let client = client(&url);
+    let server = server(fixture("get-or-create-conversation.json")).await;
+    let client = client(&server.url);
     let r = client
         .get_or_create_conversation()
         .body(types::GetOrCreateConversationRequest {
@@ -106,19 +71,19 @@ async fn get_or_create_conversation() {
         .await
         .unwrap();
     assert_eq!(r.new_conversation, Some(true));
-    let seen = seen.lock().unwrap()[0].clone();
+    let seen = server.seen()[0].clone();
     assert_eq!(seen.method, "POST");
     assert_eq!(seen.path, "/inbox/v2/conversations");
     assert_eq!(
-        seen.body.unwrap(),
+        seen.json(),
         json!({"participantId": {"anonymousVisitorId": "40096143-3643-4cc1-8329-30a7fc2c595e"}})
     );
 }
 
 #[tokio::test]
 async fn list_messages_uses_dotted_query_names() {
-    let (url, seen) = server(fixture("list-messages.json")).await;
-    let client = client(&url);
+    let server = server(fixture("list-messages.json")).await;
+    let client = client(&server.url);
     let r = client
         .list_messages()
         .conversation_id("conv-1")
@@ -131,10 +96,10 @@ async fn list_messages_uses_dotted_query_names() {
         .await
         .unwrap();
     assert!(!r.messages.is_empty());
-    let seen = seen.lock().unwrap()[0].clone();
+    let seen = server.seen()[0].clone();
     assert_eq!(seen.method, "GET");
     assert_eq!(seen.path, "/inbox/v2/messages");
-    let mut query = seen.query;
+    let mut query = seen.query_pairs();
     query.sort();
     let expected: Vec<(String, String)> = [
         ("conversationId", "conv-1"),
@@ -152,8 +117,8 @@ async fn list_messages_uses_dotted_query_names() {
 
 #[tokio::test]
 async fn send_message() {
-    let (url, seen) = server(fixture("send-message-send-message-basic.json")).await;
-    let client = client(&url);
+    let server = server(fixture("send-message-send-message-basic.json")).await;
+    let client = client(&server.url);
     let message = types::Message {
         content: Some(types::MessageContent {
             preview_text: Some("Hey!".into()),
@@ -185,11 +150,11 @@ async fn send_message() {
         r.message.as_ref().unwrap().id.as_deref(),
         Some("1640849952353627")
     );
-    let seen = seen.lock().unwrap()[0].clone();
+    let seen = server.seen()[0].clone();
     assert_eq!(seen.method, "POST");
     assert_eq!(seen.path, "/inbox/v2/messages");
     assert_eq!(
-        seen.body.unwrap(),
+        seen.json(),
         json!({
             "conversationId": "conv-1",
             "sendAs": "CALLER",

@@ -198,3 +198,294 @@ async fn wrong_method_is_405() {
     assert_eq!(response.status().as_u16(), 405);
     let _ = WebhookVerifier::from_public_key(signer().public_key_pem()).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Time and connections: a sender that is slow, short or silent cannot hold the receiver.
+// These run on tokio's paused clock (client and server in one runtime), except where a test
+// asserts that something does *not* happen, which a jumping clock cannot show.
+
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// The head of a delivery that declares `len` bytes of body.
+fn head(addr: SocketAddr, len: usize) -> String {
+    format!("POST /webhooks/wix HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {len}\r\n\r\n")
+}
+
+/// Reads until the server closes the connection (or resets it), for at most `limit` of
+/// tokio's clock; `None` when the connection is still open then.
+async fn read_until_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> Option<String> {
+    let mut answer = Vec::new();
+    match tokio::time::timeout(limit, stream.read_to_end(&mut answer)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// A body that stops short (`Content-Length: 1000`, 10 bytes sent, the connection kept open)
+/// is answered 408 when the receiver's body deadline passes.
+#[tokio::test(start_paused = true)]
+async fn a_short_body_is_answered_408_at_the_deadline() {
+    let (receiver, _events) = WebhookReceiver::with_channel(verifier(), 16);
+    let addr = serve(receiver).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let request = head(addr, 1000) + "0123456789";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(60))
+        .await
+        .expect("still open after 60 s: the body read has no deadline");
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited >= wix_inbox::webhooks::axum::DEFAULT_BODY_TIMEOUT,
+        "answered after {waited:?}"
+    );
+    assert!(
+        waited <= wix_inbox::webhooks::axum::DEFAULT_BODY_TIMEOUT + Duration::from_secs(1),
+        "answered after {waited:?}"
+    );
+}
+
+/// A body dripped a byte every 500 ms (each byte well within any per-read timeout) is cut off
+/// at the deadline all the same: the deadline is for the whole body.
+#[tokio::test(start_paused = true)]
+async fn a_dripped_body_is_answered_408_at_the_deadline() {
+    let deadline = Duration::from_secs(2);
+    let (receiver, _events) = WebhookReceiver::with_channel(verifier(), 16);
+    let addr = serve(receiver.with_body_timeout(deadline)).await;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let started = Instant::now();
+    write.write_all(head(addr, 1000).as_bytes()).await.unwrap();
+    let dripper = tokio::spawn(async move {
+        let mut sent = 0;
+        while write.write_all(b"a").await.is_ok() && sent < 999 {
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        sent
+    });
+    let answer = read_until_closed(&mut read, Duration::from_secs(60))
+        .await
+        .expect("still open after 60 s: the body read has no deadline");
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited >= deadline && waited <= deadline + Duration::from_secs(1),
+        "answered after {waited:?}"
+    );
+    // The connection is closed: the dripper's writes fail soon after.
+    let sent = tokio::time::timeout(Duration::from_secs(10), dripper)
+        .await
+        .expect("the connection is still open")
+        .unwrap();
+    assert!(sent < 30, "{sent} bytes dripped");
+}
+
+use wix_inbox::webhooks::axum::ServeOptions;
+
+/// Serves `router` with `options` on a free port of 127.0.0.1.
+async fn serve_with(options: ServeOptions, router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { options.serve(listener, router).await });
+    addr
+}
+
+/// A whole delivery of `token` on a new connection; the answer's text once the server closes.
+async fn deliver_raw(addr: SocketAddr, token: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /webhooks/wix HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{token}",
+        token.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_until_closed(&mut stream, Duration::from_secs(600))
+        .await
+        .expect("no answer in 600 s")
+}
+
+/// A silent connection, headers dripped a byte at a time, and a kept-alive connection left idle
+/// after its answer are all closed when the header-read timeout passes.
+#[tokio::test(start_paused = true)]
+async fn serve_closes_silent_dripping_and_idle_connections_at_the_header_timeout() {
+    let timeout = Duration::from_secs(1);
+    let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 16);
+    let options = ServeOptions::new().header_read_timeout(timeout);
+    let addr = serve_with(options, receiver.into_router("/webhooks/wix")).await;
+
+    // Silent.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut silent, Duration::from_secs(60))
+        .await
+        .expect("a silent connection still open after 60 s");
+    let waited = started.elapsed();
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(
+        waited >= timeout && waited <= timeout + Duration::from_secs(1),
+        "closed after {waited:?}"
+    );
+
+    // Headers dripped a byte every 100 ms, for ever.
+    let (mut read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+    let started = Instant::now();
+    let dripper = tokio::spawn(async move {
+        for byte in head(addr, 10).bytes().cycle() {
+            if write.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let answer = read_until_closed(&mut read, Duration::from_secs(60))
+        .await
+        .expect("dripped headers still read after 60 s");
+    let waited = started.elapsed();
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(
+        waited <= timeout + Duration::from_secs(1),
+        "closed after {waited:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), dripper)
+        .await
+        .expect("the dripper can still write")
+        .unwrap();
+
+    // Kept alive after a real delivery, then idle.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let token = good_token();
+    let request = format!("{}{token}", head(addr, token.len()));
+    idle.write_all(request.as_bytes()).await.unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    assert!(events.recv().await.is_some());
+    let started = Instant::now();
+    read_until_closed(&mut idle, Duration::from_secs(60))
+        .await
+        .expect("an idle kept-alive connection still open after 60 s");
+    assert!(
+        started.elapsed() <= timeout + Duration::from_secs(1),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}
+
+/// A handler that takes too long is answered 408 at the request timeout, whatever the route.
+#[tokio::test(start_paused = true)]
+async fn serve_answers_408_when_a_request_takes_too_long() {
+    let timeout = Duration::from_secs(2);
+    let router = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "done"
+        }),
+    );
+    let addr = serve_with(ServeOptions::new().request_timeout(timeout), router).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(
+            format!("GET /slow HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(600))
+        .await
+        .expect("no answer in 600 s");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() <= timeout + Duration::from_secs(1));
+}
+
+/// More held connections than the server allows (silent, dripping headers, a body cut short)
+/// do not stop a real delivery: they are closed at their deadlines and the delivery is served.
+#[tokio::test(start_paused = true)]
+async fn held_connections_do_not_stop_a_real_delivery() {
+    let limit = 4;
+    let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 16);
+    let receiver = receiver.with_body_timeout(Duration::from_secs(1));
+    let options = ServeOptions::new()
+        .max_connections(limit)
+        .header_read_timeout(Duration::from_secs(1))
+        .request_timeout(Duration::from_secs(2));
+    let addr = serve_with(options, receiver.into_router("/webhooks/wix")).await;
+
+    let mut held = Vec::new();
+    for i in 0..3 * limit {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        match i % 3 {
+            0 => {}
+            1 => stream
+                .write_all(b"POST /webhooks/wix HTTP/1.1\r\nho")
+                .await
+                .unwrap(),
+            _ => {
+                let request = head(addr, 1000) + "0123456789";
+                stream.write_all(request.as_bytes()).await.unwrap();
+            }
+        }
+        held.push(stream);
+    }
+    let started = Instant::now();
+    let answer = deliver_raw(addr, &good_token()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(events.recv().await.is_some());
+    assert!(
+        started.elapsed() <= Duration::from_secs(10),
+        "served after {:?}",
+        started.elapsed()
+    );
+    // Every held connection was closed by the server.
+    for mut stream in held {
+        read_until_closed(&mut stream, Duration::from_secs(10))
+            .await
+            .expect("a held connection is still open");
+    }
+}
+
+/// The bound on open connections holds: with the limit reached, a new connection waits until one
+/// closes. (Real time: a paused clock jumps ahead and cannot show that nothing happened.)
+#[tokio::test]
+async fn serve_bounds_open_connections() {
+    let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 16);
+    let options = ServeOptions::new()
+        .max_connections(2)
+        .header_read_timeout(Duration::from_secs(60));
+    let addr = serve_with(options, receiver.into_router("/webhooks/wix")).await;
+    let first = TcpStream::connect(addr).await.unwrap();
+    let _second = TcpStream::connect(addr).await.unwrap();
+
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    let token = good_token();
+    let request = format!(
+        "POST /webhooks/wix HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{token}",
+        token.len()
+    );
+    third.write_all(request.as_bytes()).await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut byte)).await;
+    assert!(early.is_err(), "served beyond the limit: {early:?}");
+
+    // One of the two closes: the third is served.
+    drop(first);
+    let answer = read_until_closed(&mut third, Duration::from_secs(30))
+        .await
+        .expect("not served after a slot freed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(events.recv().await.is_some());
+}
