@@ -14,11 +14,15 @@
 
 use std::{
     fmt,
-    sync::{PoisonError, RwLock},
-    time::{Duration, Instant},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        PoisonError, RwLock,
+    },
+    time::Duration,
 };
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use tokio::time::Instant;
 use tracing::{field::Empty, Instrument};
 
 use crate::{
@@ -65,8 +69,17 @@ impl Auth {
             secret,
             instance_id: instance,
             token: RwLock::new(None),
-            one_renewal: tokio::sync::Mutex::new(()),
+            renewal: tokio::sync::Mutex::new(None),
+            sequences: AtomicU64::new(0),
         })
+    }
+
+    /// The app secret, to keep out of what an error shows.
+    pub(crate) fn secret(&self) -> Option<&[u8]> {
+        match self {
+            Self::App(app) => Some(app.secret.as_bytes()),
+            _ => None,
+        }
     }
 
     /// Adds the credentials to a request, getting an app token first if none is fresh.
@@ -145,8 +158,11 @@ pub(crate) struct App {
     secret: String,
     instance_id: String,
     token: RwLock<Option<Token>>,
-    /// Held while a token is requested, so that concurrent callers make one request.
-    one_renewal: tokio::sync::Mutex<()>,
+    /// Held while a token is requested, so that concurrent callers share one attempt sequence;
+    /// it keeps how the last sequence failed, for the callers that waited for it.
+    renewal: tokio::sync::Mutex<Option<Error>>,
+    /// How many attempt sequences have ended.
+    sequences: AtomicU64,
 }
 
 struct Token {
@@ -161,18 +177,37 @@ impl App {
         policy: &RetryPolicy,
         stale: Option<&HeaderValue>,
     ) -> Result<HeaderValue, Error> {
+        let ended_before = self.sequences.load(Ordering::Acquire);
         if let Some(token) = self.fresh(stale) {
             return Ok(token);
         }
-        let _one = self.one_renewal.lock().await;
-        // Another caller may have got one while this one waited.
+        let mut last_failure = self.renewal.lock().await;
+        // Another caller may have got one while this one waited...
         if let Some(token) = self.fresh(stale) {
             return Ok(token);
         }
-        let token = self.request(http, policy).await?;
-        let authorization = token.authorization.clone();
-        *self.token.write().unwrap_or_else(PoisonError::into_inner) = Some(token);
-        Ok(authorization)
+        // ... or failed to: its failure is this caller's too, rather than a sequence of its own
+        // (an outage is not multiplied by the callers).
+        if self.sequences.load(Ordering::Acquire) != ended_before {
+            if let Some(failure) = last_failure.as_ref() {
+                return Err(failure.clone());
+            }
+        }
+        let outcome = self.request(http, policy).await;
+        let outcome = match outcome {
+            Ok(token) => {
+                let authorization = token.authorization.clone();
+                *self.token.write().unwrap_or_else(PoisonError::into_inner) = Some(token);
+                *last_failure = None;
+                Ok(authorization)
+            }
+            Err(e) => {
+                *last_failure = Some(e.clone());
+                Err(e)
+            }
+        };
+        self.sequences.fetch_add(1, Ordering::Release);
+        outcome
     }
 
     fn fresh(&self, stale: Option<&HeaderValue>) -> Option<HeaderValue> {
@@ -225,6 +260,7 @@ impl App {
                     if status.is_success() {
                         return read_token(&body, &headers, attempt);
                     }
+                    let body = retry::redact(body, [self.secret.as_bytes()]);
                     let wix_says = serde_json::from_slice(&body).ok();
                     let e = Error::from_answer(ErrorKind::Token, status, &headers, wix_says);
                     let asked = retry::retry_after(&headers);

@@ -21,6 +21,7 @@ use std::{
     cell::RefCell,
     fmt::{self, Write as _},
     future::Future,
+    sync::Arc,
     time::Duration,
 };
 
@@ -60,6 +61,9 @@ pub enum ErrorKind {
     /// Wix's answer was larger than [`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size)
     /// allows; it was not read past the limit.
     TooLarge,
+    /// A [`MessageStream`](crate::paging::MessageStream) stopped early: Wix kept answering with
+    /// new cursors to pages without messages, or the stream's page budget ran out.
+    Paging,
 }
 
 /// An application error code of Wix (`details.applicationError.code` of an error answer): the
@@ -74,8 +78,10 @@ pub use crate::types::ApplicationErrorCode as ErrorCode;
 /// violations`](Self::field_violations) of a bad request), how to follow it up with Wix
 /// ([`request_id`](Self::request_id)), and how hard the client tried
 /// ([`attempts`](Self::attempts)). Its `Display` says what to do about it.
+#[derive(Clone)]
 pub struct Error(Box<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     operation: Option<&'static str>,
@@ -87,7 +93,7 @@ struct Inner {
     answer: Option<types::ErrorResponse>,
     attempts: u32,
     retry_after: Option<Duration>,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -128,8 +134,15 @@ impl Error {
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        self.0.source = Some(source.into());
+        self.0.source = Some(Arc::from(source.into()));
         self
+    }
+
+    /// A stream of pages that stopped early, and why.
+    pub(crate) fn paging(why: String) -> Self {
+        Self::new(ErrorKind::Paging)
+            .with_operation("list_messages")
+            .with_message(why)
     }
 
     /// An error of a transport failure (no usable answer at all).
@@ -190,7 +203,9 @@ impl Error {
                     Some(s) if !s.is_success() => ErrorKind::Api,
                     _ => ErrorKind::Decode,
                 };
-                let mut e = Self::new(kind).with_source(source);
+                // The parser's words may quote the body at any length: they are kept cut short.
+                let cause = ParseError(Printable(&source.to_string(), 300).to_string());
+                let mut e = Self::new(kind).with_source(cause);
                 e.0.status = call.status;
                 e.0.request_id = call.request_id.as_ref().and_then(header_text);
                 e.0.retry_after = call.retry_after;
@@ -394,6 +409,10 @@ impl Error {
                 "The message was sent, but the answer could not be read: list the conversation's \
                  messages instead of sending it again, and report the answer with the request ID."
             }
+            (_, ErrorKind::Paging, _) => {
+                "Wix kept naming more pages: report it with a conversation ID, or raise the \
+                 stream's max_empty_pages or max_pages."
+            }
             (_, ErrorKind::Decode, _) => {
                 "Wix sent something the crate's spec does not describe: report it, with the \
                  request ID."
@@ -505,6 +524,18 @@ impl fmt::Display for Error {
         Ok(())
     }
 }
+
+/// Why a body could not be parsed, in the parser's words cut short.
+#[derive(Debug)]
+struct ParseError(String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 /// Text from the server, printed with at most `.1` characters and control characters replaced.
 pub(crate) struct Printable<'a>(pub(crate) &'a str, pub(crate) usize);

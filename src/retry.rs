@@ -17,15 +17,16 @@
 
 use std::{
     hash::{BuildHasher, Hasher},
-    time::{Duration, Instant},
+    time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use reqwest::{
-    header::{HeaderMap, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER},
+    header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER},
     ResponseBuilderExt as _, StatusCode,
 };
+use tokio::time::Instant;
 use tracing::{field::Empty, Instrument};
 
 use crate::{client::Transport, error};
@@ -148,15 +149,39 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     )
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
+/// `Retry-After` in seconds or as an HTTP date (any of its three forms); a date in the past is
+/// no wait.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let seconds = (at.timestamp() - chrono::Utc::now().timestamp()).max(0);
-    Some(Duration::from_secs(seconds.unsigned_abs()))
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// Secrets shorter than this are not looked for in answers: replacing every occurrence of a few
+/// characters would garble the text, and real keys, secrets and tokens are far longer.
+const MIN_REDACTED: usize = 8;
+
+/// `body` with each occurrence of each secret replaced by `***`: what an error answer echoes of
+/// the credentials never reaches an [`Error`](crate::Error).
+pub(crate) fn redact<'a>(mut body: Bytes, secrets: impl IntoIterator<Item = &'a [u8]>) -> Bytes {
+    for secret in secrets {
+        if secret.len() < MIN_REDACTED || memchr::memmem::find(&body, secret).is_none() {
+            continue;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(at) = memchr::memmem::find(rest, secret) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"***");
+            rest = &rest[at + secret.len()..];
+        }
+        out.extend_from_slice(rest);
+        body = out.into();
+    }
+    body
 }
 
 /// Whether an operation may be sent twice without doing something twice: a GET, or what the
@@ -198,9 +223,14 @@ pub(crate) async fn execute(
             status = Empty,
             request_id = Empty,
         );
-        let outcome = send(http, request, transport.max_response_size())
-            .instrument(span.clone())
-            .await;
+        let outcome = send(
+            http,
+            request,
+            transport.max_response_size(),
+            transport.auth(),
+        )
+        .instrument(span.clone())
+        .await;
         let next = match &outcome {
             Ok(response) => {
                 let status = response.status();
@@ -309,7 +339,9 @@ async fn send(
     http: &reqwest::Client,
     request: reqwest::Request,
     limit: usize,
+    auth: &crate::auth::Auth,
 ) -> reqwest::Result<reqwest::Response> {
+    let authorization = request.headers().get(AUTHORIZATION).cloned();
     let response = http.execute(request).await?;
     let url = response.url().clone();
     let (mut parts, body) = http::Response::from(response).into_parts();
@@ -326,6 +358,10 @@ async fn send(
     if !parts.status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
         parts.headers.remove(CONTENT_LENGTH);
         body = Bytes::from_static(b"{}");
+    } else if !parts.status.is_success() {
+        let secrets = authorization.as_ref().map(HeaderValue::as_bytes);
+        parts.headers.remove(CONTENT_LENGTH);
+        body = redact(body, secrets.into_iter().chain(auth.secret()));
     }
     Ok(rebuild(parts, url, body.into()))
 }
@@ -439,5 +475,57 @@ mod tests {
         );
         assert!(unbounded.delay(9, None, Duration::ZERO).is_some());
         assert_eq!(RetryPolicy::disabled().delay(1, None, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn the_defaults_are_pinned() {
+        // 3 attempts, 60 s in all, `Retry-After` waited up to 30 s.
+        let d = RetryPolicy::default();
+        let asked = |secs| Some(Duration::from_secs(secs));
+        assert!(d.delay(2, None, Duration::ZERO).is_some());
+        assert_eq!(d.delay(3, None, Duration::ZERO), None, "3 attempts");
+        assert_eq!(d.delay(1, asked(30), Duration::ZERO), asked(30));
+        assert_eq!(d.delay(1, asked(31), Duration::ZERO), None, "30 s cap");
+        assert_eq!(
+            d.delay(1, asked(10), Duration::from_secs(50)),
+            asked(10),
+            "60 s in all"
+        );
+        assert_eq!(d.delay(1, asked(10), Duration::from_secs(50) + MS), None);
+        // Backoff: the first wait at most 250 ms, the second at most 500 ms.
+        for _ in 0..50 {
+            assert!(d.delay(1, None, Duration::ZERO).unwrap() <= 250 * MS);
+            assert!(d.delay(2, None, Duration::ZERO).unwrap() <= 500 * MS);
+        }
+    }
+
+    fn retry_after_of(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, value.parse().unwrap());
+        retry_after(&headers)
+    }
+
+    #[test]
+    fn a_retry_after_date_in_the_past_is_no_wait_in_every_date_form() {
+        for past in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate
+            "Sunday, 06-Nov-94 08:49:37 GMT", // RFC 850
+            "Sun Nov  6 08:49:37 1994",       // asctime
+        ] {
+            assert_eq!(retry_after_of(past), Some(Duration::ZERO), "{past}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_date_in_the_future_is_waited_for() {
+        let at = std::time::SystemTime::now() + Duration::from_secs(120);
+        let wait = retry_after_of(&httpdate::fmt_http_date(at)).unwrap();
+        assert!(
+            wait > Duration::from_secs(118) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert_eq!(retry_after_of("7"), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after_of("soon"), None);
+        assert_eq!(retry_after_of("-1"), None);
     }
 }

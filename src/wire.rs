@@ -135,8 +135,110 @@ where
     Option::<Vec<T>>::deserialize(deserializer).map(Option::unwrap_or_default)
 }
 
-/// Deserializes the generated open enums from a string without an extra copy when the
-/// deserializer hands over an owned `String`. Used by the generated code only.
+/// Defines an open enum of the spec: build.rs writes one invocation per string enum of
+/// `components/schemas` (its description, its values and their `x-enum-descriptions`), and this
+/// macro is the code of every open enum. Known values are variants; any other value is kept
+/// verbatim in `Other` and serializes back exactly as it came.
+macro_rules! open_enum {
+    (
+        #[doc = $doc:expr]
+        $name:ident, $other:ident {
+            $( $variant:ident = $value:literal $(: $value_doc:literal)?, )*
+        }
+    ) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = concat!(
+            "An open enum: a value this version of the crate does not know (Wix adds values over \
+             time) deserializes to [`", stringify!($name), "::Other`] and serializes back exactly \
+             as it came. It is `#[non_exhaustive]`: a value the spec adds later becomes a variant \
+             without breaking a `match`."
+        )]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( #[doc = concat!("`", $value, "`" $(, ": ", $value_doc)?)] $variant, )*
+            /// A value the spec did not list when this crate was generated.
+            Other($other),
+        }
+
+        #[doc = concat!("A value of [`", stringify!($name), "`] this crate does not know, kept verbatim.")]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $other(String);
+
+        impl $other {
+            /// The value as it came over the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl $name {
+            /// Every value the spec lists, in its order.
+            pub const KNOWN: &'static [&'static str] = &[$($value),*];
+
+            /// The value as it goes over the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $value, )*
+                    Self::Other(other) => &other.0,
+                }
+            }
+
+            /// Whether this is a value the spec lists.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Other(_))
+            }
+        }
+
+        impl ::std::convert::From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $( $value => Self::$variant, )*
+                    other => Self::Other($other(other.to_string())),
+                }
+            }
+        }
+
+        impl ::std::convert::From<String> for $name {
+            fn from(value: String) -> Self {
+                match value.as_str() {
+                    $( $value => Self::$variant, )*
+                    _ => Self::Other($other(value)),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Ok(Self::from(value))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str($crate::wire::OpenEnumVisitor::<Self>::new(stringify!($name)))
+            }
+        }
+    };
+}
+pub(crate) use open_enum;
+
+/// Deserializes the open enums from a string without an extra copy when the deserializer
+/// hands over an owned `String`. Used by [`open_enum!`] only.
 pub(crate) struct OpenEnumVisitor<T> {
     name: &'static str,
     _t: PhantomData<fn() -> T>,

@@ -143,7 +143,9 @@ pub struct Serve {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Where to write the webhook key pair (public.pem, private.pem); a new temporary
-    /// directory when left out.
+    /// directory when left out. An existing directory must be yours and writable by you only;
+    /// a new one is created for you only. Files already there (links too) are replaced, never
+    /// written through.
     #[arg(long, value_name = "DIR")]
     pub key_dir: Option<PathBuf>,
 }

@@ -10,20 +10,17 @@ use wix_inbox::types::{
     MessageVisibility,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
 use wix_inbox::wire::RawJson;
 
 use crate::args::{EventKind, Serve, Sign};
-use crate::{read_input, Failure, Outcome};
+use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 /// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
 /// Ctrl-C.
 pub async fn serve(args: Serve) -> Outcome {
     let dir = match args.key_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
-            dir
-        }
+        Some(dir) => key_dir(dir)?,
         None => new_private_dir()?,
     };
     let private_pem = TestSigner::generate_private_key_pem();
@@ -73,32 +70,88 @@ fn new_private_dir() -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
-/// Writes `text` to `path`; a `private` file is (on Unix) readable by this user only.
+/// The directory given with `--key-dir`, created (for this user only) when it does not exist.
+///
+/// An existing directory must be this user's and writable by nobody else: the private key it
+/// will hold can forge webhooks, and someone who can write in the directory could have put
+/// links or open files there beforehand.
+fn key_dir(dir: PathBuf) -> Result<PathBuf, Failure> {
+    let refuse =
+        |why: String| Failure::Usage(format!("refusing --key-dir {}: {why}", dir.display()));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let meta = std::fs::metadata(&dir).map_err(|e| refuse(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to another user (uid {}); use a directory of your own",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(refuse(format!(
+                "it is writable by its group or by others (mode {:o}); use a directory only you \
+                 can write to (chmod go-w)",
+                meta.mode() & 0o7777
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes `text` to `path` through a new file in the same directory, renamed over `path`: a
+/// link or a file already at `path` is replaced, never written through. The new file is
+/// created exclusively (`create_new`, and on Unix without following a link), readable by this
+/// user only when `private`.
 fn write_file(path: &Path, text: &str, private: bool) -> Outcome {
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        }
-        let mut file = options.open(path)?;
-        // The mode above applies to a new file only; an old one is narrowed here.
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::PermissionsExt as _;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        std::io::Write::write_all(&mut file, text.as_bytes())
-    };
+    let failed =
+        |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", path.display()));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options
+            .mode(if private { 0o600 } else { 0o644 })
+            .custom_flags(libc::O_NOFOLLOW);
+    }
     #[cfg(not(unix))]
     let _ = private;
-    write().map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))
+    let written = options.open(&temp).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(failed(e))
+        }
+    }
 }
 
 /// Prints a body signed as Wix signs it.
 pub fn sign(args: Sign) -> Outcome {
-    let key = read_input(Some(&args.private_key), "private key")?;
+    let key = read_input(
+        Some(&args.private_key),
+        "private key",
+        MAX_KEY_SIZE,
+        Failure::Usage,
+    )?;
     let key = String::from_utf8_lossy(&key);
     let signer = TestSigner::from_private_key_pem(&key)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.private_key.display())))?;
@@ -118,7 +171,13 @@ pub fn sign(args: Sign) -> Outcome {
 
 /// A domain event from a file, its event type from `entityFqdn` and `slug`.
 fn from_file(file: &Path) -> Result<(String, Value), Failure> {
-    let text = read_input(Some(file), "event file")?;
+    // A signed event over the verifier's limit would be refused by every receiver.
+    let text = read_input(
+        Some(file),
+        "event file",
+        DEFAULT_MAX_BODY_SIZE,
+        Failure::Usage,
+    )?;
     let event: DomainEvent = serde_json::from_slice(&text)
         .map_err(|e| Failure::Usage(format!("{} is not a domain event: {e}", file.display())))?;
     let (Some(fqdn), Some(slug)) = (&event.entity_fqdn, &event.slug) else {

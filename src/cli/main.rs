@@ -85,19 +85,41 @@ fn print_json(value: &impl serde::Serialize) -> Outcome {
     Ok(())
 }
 
-/// Reads a file named on the command line (`-` is stdin); a file that cannot be read is a usage
-/// error, as with grep.
-fn read_input(path: Option<&std::path::Path>, what: &str) -> Result<Vec<u8>, Failure> {
+/// The most a key file (`--public-key`, `--private-key`) may hold: 16 KiB. A PEM key of
+/// 8192 bits is under 7 KiB.
+const MAX_KEY_SIZE: usize = 16 * 1024;
+
+/// Reads a file named on the command line (`-` is stdin), at most `limit` bytes: one byte
+/// more and it stops reading and fails with `too_large` (so `/dev/zero` or an endless pipe
+/// cannot fill the memory). A file that cannot be read is a usage error, as with grep.
+fn read_input(
+    path: Option<&std::path::Path>,
+    what: &str,
+    limit: usize,
+    too_large: fn(String) -> Failure,
+) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
-    match path {
-        Some(p) if p.as_os_str() != "-" => std::fs::read(p)
-            .map_err(|e| Failure::Usage(format!("cannot read the {what} {}: {e}", p.display()))),
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Failure::Usage(format!("cannot read the {what} from stdin: {e}")))?;
-            Ok(buf)
-        }
+    let (source, reader): (String, Box<dyn Read>) = match path {
+        Some(p) if p.as_os_str() != "-" => (
+            format!("the {what} {}", p.display()),
+            Box::new(std::fs::File::open(p).map_err(|e| {
+                Failure::Usage(format!("cannot read the {what} {}: {e}", p.display()))
+            })?),
+        ),
+        _ => (
+            format!("the {what} on stdin"),
+            Box::new(std::io::stdin().lock()),
+        ),
+    };
+    let mut buf = Vec::new();
+    reader
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure::Usage(format!("cannot read {source}: {e}")))?;
+    if buf.len() > limit {
+        return Err(too_large(format!(
+            "{source} is over the limit of {limit} bytes"
+        )));
     }
+    Ok(buf)
 }

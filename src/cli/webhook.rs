@@ -5,10 +5,15 @@ use std::time::Duration;
 use wix_inbox::webhooks::WebhookVerifier;
 
 use crate::args::Verify;
-use crate::{print_json, read_input, Failure, Outcome};
+use crate::{print_json, read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 pub fn verify(args: Verify) -> Outcome {
-    let key = read_input(Some(&args.public_key), "public key")?;
+    let key = read_input(
+        Some(&args.public_key),
+        "public key",
+        MAX_KEY_SIZE,
+        Failure::Usage,
+    )?;
     let key = String::from_utf8(key).map_err(|_| {
         Failure::Usage(format!(
             "the public key {} is not text (PEM or base64 of PEM)",
@@ -22,7 +27,14 @@ pub fn verify(args: Verify) -> Outcome {
         verifier = verifier.with_leeway(Duration::from_secs(seconds));
     }
     // A trailing newline (a body pasted into a file) is fine: the verifier trims white space.
-    let body = read_input(args.body.as_deref(), "body")?;
+    // Read no more than the verifier accepts; beyond it, the body is refused as the verifier
+    // refuses it (exit 1).
+    let body = read_input(
+        args.body.as_deref(),
+        "body",
+        verifier.max_body_size(),
+        |why| Failure::Failed(format!("webhook body too large: {why}")),
+    )?;
     let event = verifier
         .verify(&body)
         .map_err(|e| Failure::Failed(e.to_string()))?;

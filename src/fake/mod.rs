@@ -84,6 +84,13 @@
 //! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
+//! - **Limits.** A flood of requests or of held connections does not grow the fake or stop it:
+//!   the request log ([`FakeInbox::requests`]) is a ring buffer of the latest 1,000 requests
+//!   ([`FakeInboxBuilder::request_log_capacity`]); a connection must send its headers within
+//!   5 s of opening or of its last answer, or it is closed
+//!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
+//!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
+//!   connections are served at once ([`FakeInboxBuilder::max_connections`]).
 
 mod server;
 mod signing;
@@ -158,15 +165,20 @@ pub struct Delivery {
     pub finished: bool,
 }
 
-/// An HTTP request the fake received.
+/// An HTTP request the fake received (see [`FakeInbox::requests`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedRequest {
     /// `GET`, `POST`...
     pub method: String,
-    /// The path and query, as sent.
+    /// The path and query, as sent, cut to its first [`URI_LIMIT`](Self::URI_LIMIT) bytes.
     pub uri: String,
     /// The status answered, or `None` when the connection was dropped (a [`Fault::Drop`]).
     pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    /// How much of a URI the log keeps, in bytes (8 KiB).
+    pub const URI_LIMIT: usize = 8 * 1024;
 }
 
 /// Settings of a [`FakeInbox`]; everything has a default.
@@ -183,6 +195,10 @@ pub struct FakeInboxBuilder {
     webhook_backoff: Duration,
     webhook_timeout: Duration,
     token_ttl: Duration,
+    request_log_capacity: usize,
+    header_read_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for FakeInboxBuilder {
@@ -199,6 +215,10 @@ impl Default for FakeInboxBuilder {
             webhook_backoff: Duration::from_millis(50),
             webhook_timeout: Duration::from_millis(1250),
             token_ttl: Duration::from_secs(14400),
+            request_log_capacity: 1000,
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 100,
         }
     }
 }
@@ -267,6 +287,41 @@ impl FakeInboxBuilder {
         self
     }
 
+    /// How many requests [`FakeInbox::requests`] keeps (default 1,000): the log is a ring
+    /// buffer that keeps the latest ones, each URI cut to its first
+    /// [`RecordedRequest::URI_LIMIT`] bytes, so a flood of requests cannot
+    /// grow it without bound. 0 keeps none.
+    pub fn request_log_capacity(mut self, capacity: usize) -> Self {
+        self.request_log_capacity = capacity;
+        self
+    }
+
+    /// How long a client has to send a request's headers once its connection is open or has
+    /// answered its last request (default 5 s): a silent, slow or idle connection is closed
+    /// then. (hyper's header-read timeout.)
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request may take from its headers to its answer, the body included (default
+    /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
+    /// [`Fault::Delay`] is not counted. (tower-http's timeout layer.)
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many connections the fake serves at once (default 100, at least 1). At the bound it
+    /// accepts no more until one closes; those waiting stay in the system's listen queue.
+    /// Together with [`header_read_timeout`](Self::header_read_timeout) this keeps held
+    /// connections from exhausting the process's file descriptors or stopping real requests
+    /// for longer than the timeout.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
     /// Starts serving.
     ///
     /// # Errors
@@ -303,6 +358,10 @@ impl FakeInboxBuilder {
             webhook_backoff: self.webhook_backoff,
             webhook_timeout: self.webhook_timeout,
             token_ttl: self.token_ttl,
+            request_log_capacity: self.request_log_capacity,
+            header_read_timeout: self.header_read_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
         };
         let (in_flight, _) = tokio::sync::watch::channel(0usize);
         let inner = Arc::new(Inner {
@@ -339,6 +398,10 @@ pub(crate) struct Config {
     pub(crate) webhook_backoff: Duration,
     pub(crate) webhook_timeout: Duration,
     pub(crate) token_ttl: Duration,
+    pub(crate) request_log_capacity: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 #[derive(Default)]
@@ -349,7 +412,8 @@ pub(crate) struct State {
     pub(crate) tokens: HashMap<String, Instant>,
     pub(crate) events: Vec<SentEvent>,
     pub(crate) deliveries: Vec<Delivery>,
-    pub(crate) requests: Vec<RecordedRequest>,
+    /// The latest requests (at most `config.request_log_capacity`), oldest first.
+    pub(crate) requests: VecDeque<RecordedRequest>,
 }
 
 pub(crate) struct Inner {
@@ -365,6 +429,26 @@ impl Inner {
     /// The state; a panic elsewhere while it was held does not make it unusable.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a request to the log, forgetting the oldest one when the log is full.
+    pub(crate) fn record(&self, mut request: RecordedRequest) {
+        let capacity = self.config.request_log_capacity;
+        if capacity == 0 {
+            return;
+        }
+        if request.uri.len() > RecordedRequest::URI_LIMIT {
+            let mut end = RecordedRequest::URI_LIMIT;
+            while !request.uri.is_char_boundary(end) {
+                end -= 1;
+            }
+            request.uri.truncate(end);
+        }
+        let mut state = self.state();
+        while state.requests.len() >= capacity {
+            state.requests.pop_front();
+        }
+        state.requests.push_back(request);
     }
 }
 
@@ -680,9 +764,11 @@ impl FakeInbox {
         self.inner.state().deliveries.clone()
     }
 
-    /// Every HTTP request received so far, with the status answered.
+    /// The HTTP requests received, oldest first, with the status answered: the latest
+    /// [`request_log_capacity`](FakeInboxBuilder::request_log_capacity) ones (1,000 by default;
+    /// older ones are forgotten).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.inner.state().requests.clone()
+        self.inner.state().requests.iter().cloned().collect()
     }
 
     /// Waits until no delivery is under way: each was answered 200 or ran out of attempts.

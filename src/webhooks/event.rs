@@ -51,72 +51,70 @@ pub struct WebhookEvent {
     pub event: InboxEvent,
 }
 
-/// The body of a webhook event.
-///
-/// An event is recognized by its `eventType` (the canonical `…_message_sent_to_business` or the
-/// hyphenated `…_message-sent-to-business` of older pages) or, failing that, by `entityFqdn` +
-/// `slug`. Any other event is [`Other`](Self::Other), with its body kept: an unknown event is
-/// not an error.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", content = "body")]
-#[non_exhaustive]
-pub enum InboxEvent {
-    /// `wix.crm.inbox.v2.conversation_conversations_merged`: old conversations were merged into
-    /// a target conversation.
-    ConversationsMerged(types::ConversationsMerged),
-    /// `wix.crm.inbox.v2.message_message_sent_to_business`: a visitor, contact or member wrote.
-    MessageSentToBusiness(types::MessageSentToBusiness),
-    /// `wix.crm.inbox.v2.message_message_sent_to_participant`: the business wrote.
-    MessageSentToParticipant(types::MessageSentToParticipant),
-    /// `wix.crm.inbox.v2.message_button_interacted`: a participant pressed a postback button.
-    ButtonInteracted(types::ButtonInteracted),
-    /// An event this crate does not know, with its body as sent (a body sent as JSON text is
-    /// parsed when it is valid JSON; `null` when there is none).
-    #[serde(rename_all = "camelCase")]
-    Other {
-        /// The envelope's `eventType`, or `entityFqdn` and `slug` joined by `_` when it has none.
-        event_type: String,
-        /// `actionEvent.body`.
-        body: serde_json::Value,
-    },
+/// Defines the webhook events of the spec: build.rs writes `$OUT_DIR/events.rs`, one invocation
+/// listing each component schema with `x-wix-event` (its description, `entityFqdn` and `slug`),
+/// and this macro makes, from that list alone, each body type's names, [`InboxEvent`] and the
+/// decoder's table. Adding an event to the spec adds it everywhere here.
+macro_rules! inbox_events {
+    ($( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal), )*) => {
+        $(
+            impl types::$name {
+                /// `entityFqdn` of the webhook event whose body this is.
+                pub const ENTITY_FQDN: &'static str = $fqdn;
+                /// `slug` of the webhook event whose body this is.
+                pub const SLUG: &'static str = $slug;
+                /// `eventType` of the webhook event whose body this is: `entityFqdn` and `slug`
+                /// joined by `_`.
+                pub const EVENT_TYPE: &'static str = concat!($fqdn, "_", $slug);
+            }
+        )*
+
+        /// The body of a webhook event.
+        ///
+        /// An event is recognized by its `eventType` (the canonical `…_message_sent_to_business`
+        /// or the hyphenated `…_message-sent-to-business` of older pages) or, failing that, by
+        /// `entityFqdn` + `slug`. Any other event is [`Other`](Self::Other), with its body kept:
+        /// an unknown event is not an error.
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[serde(tag = "kind", content = "body")]
+        #[non_exhaustive]
+        pub enum InboxEvent {
+            $(
+                #[doc = concat!("`", $fqdn, "_", $slug, "`: ", $doc)]
+                $name(types::$name),
+            )*
+            /// An event this crate does not know, with its body as sent (a body sent as JSON text
+            /// is parsed when it is valid JSON; `null` when there is none).
+            #[serde(rename_all = "camelCase")]
+            Other {
+                /// The envelope's `eventType`, or `entityFqdn` and `slug` joined by `_` when it
+                /// has none.
+                event_type: String,
+                /// `actionEvent.body`.
+                body: serde_json::Value,
+            },
+        }
+
+        /// The events of the spec: `(eventType, entityFqdn, slug, decoder of its body)`.
+        const KNOWN: &[Known] = &[$(
+            (
+                concat!($fqdn, "_", $slug),
+                $fqdn,
+                $slug,
+                |body| typed_body(body).map(InboxEvent::$name),
+            ),
+        )*];
+    };
 }
 
-/// The four events of the Inbox, and how each is named.
-#[derive(Clone, Copy)]
-enum Kind {
-    ConversationsMerged,
-    MessageSentToBusiness,
-    MessageSentToParticipant,
-    ButtonInteracted,
-}
+type Known = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(Option<RawJson>) -> Result<InboxEvent, WebhookError>,
+);
 
-/// `(kind, eventType, entityFqdn, slug)`: the names come from the spec (`x-wix-event`).
-const KINDS: [(Kind, &str, &str, &str); 4] = [
-    (
-        Kind::ConversationsMerged,
-        types::ConversationsMerged::EVENT_TYPE,
-        types::ConversationsMerged::ENTITY_FQDN,
-        types::ConversationsMerged::SLUG,
-    ),
-    (
-        Kind::MessageSentToBusiness,
-        types::MessageSentToBusiness::EVENT_TYPE,
-        types::MessageSentToBusiness::ENTITY_FQDN,
-        types::MessageSentToBusiness::SLUG,
-    ),
-    (
-        Kind::MessageSentToParticipant,
-        types::MessageSentToParticipant::EVENT_TYPE,
-        types::MessageSentToParticipant::ENTITY_FQDN,
-        types::MessageSentToParticipant::SLUG,
-    ),
-    (
-        Kind::ButtonInteracted,
-        types::ButtonInteracted::EVENT_TYPE,
-        types::ButtonInteracted::ENTITY_FQDN,
-        types::ButtonInteracted::SLUG,
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 /// Whether `sent` names `canonical`, reading a `-` in `sent` as `_` (the spelling of older
 /// pages).
@@ -128,17 +126,21 @@ fn same_name(sent: &str, canonical: &str) -> bool {
             .all(|(s, c)| s == c || (s == b'-' && c == b'_'))
 }
 
-fn kind_of(event_type: Option<&str>, fqdn: Option<&str>, slug: Option<&str>) -> Option<Kind> {
+/// The known event these names name, if any.
+fn known(
+    event_type: Option<&str>,
+    fqdn: Option<&str>,
+    slug: Option<&str>,
+) -> Option<&'static Known> {
     if let Some(sent) = event_type {
-        if let Some(&(kind, ..)) = KINDS.iter().find(|(_, t, ..)| same_name(sent, t)) {
-            return Some(kind);
+        if let Some(known) = KNOWN.iter().find(|(t, ..)| same_name(sent, t)) {
+            return Some(known);
         }
     }
     let (fqdn, slug) = (fqdn?, slug?);
-    KINDS
+    KNOWN
         .iter()
-        .find(|(_, _, f, s)| *f == fqdn && same_name(slug, s))
-        .map(|&(kind, ..)| kind)
+        .find(|(_, f, s, _)| *f == fqdn && same_name(slug, s))
 }
 
 /// How the claims' times are checked.
@@ -212,17 +214,12 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
     };
 
     let body = domain.action_event.and_then(|action| action.body);
-    let event = match kind_of(
+    let event = match known(
         envelope.event_type.as_deref(),
         domain.entity_fqdn.as_deref(),
         domain.slug.as_deref(),
     ) {
-        Some(Kind::ConversationsMerged) => InboxEvent::ConversationsMerged(typed_body(body)?),
-        Some(Kind::MessageSentToBusiness) => InboxEvent::MessageSentToBusiness(typed_body(body)?),
-        Some(Kind::MessageSentToParticipant) => {
-            InboxEvent::MessageSentToParticipant(typed_body(body)?)
-        }
-        Some(Kind::ButtonInteracted) => InboxEvent::ButtonInteracted(typed_body(body)?),
+        Some((.., decode)) => decode(body)?,
         None => InboxEvent::Other {
             event_type: envelope.event_type.clone().unwrap_or_else(|| {
                 format!(
@@ -326,14 +323,15 @@ mod tests {
 
     #[test]
     fn kind_by_fqdn_and_slug() {
-        assert!(matches!(
-            kind_of(
-                None,
-                Some("wix.crm.inbox.v2.message"),
-                Some("button-interacted")
-            ),
-            Some(Kind::ButtonInteracted)
-        ));
-        assert!(kind_of(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());
+        let by_names = known(
+            None,
+            Some("wix.crm.inbox.v2.message"),
+            Some("button-interacted"),
+        );
+        assert_eq!(
+            by_names.map(|k| k.0),
+            Some(types::ButtonInteracted::EVENT_TYPE)
+        );
+        assert!(known(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());
     }
 }

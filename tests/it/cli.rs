@@ -170,12 +170,29 @@ impl Drop for TempDir {
 }
 
 /// A child process killed and waited for on drop, so that a failing test leaves none behind.
-struct KillOnDrop(std::process::Child);
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn new(child: std::process::Child) -> Self {
+        KillOnDrop(Some(child))
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is there until dropped")
+    }
+
+    /// The child, no longer killed on drop.
+    fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("the child is there until dropped")
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -581,7 +598,7 @@ fn fake_sign_usage_errors() {
 async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let dir = TempDir::new();
     // Killed and waited for however the test ends.
-    let mut serve = KillOnDrop(
+    let mut serve = KillOnDrop::new(
         cli()
             .args(["fake", "serve", "--key-dir"])
             .arg(dir.path())
@@ -590,7 +607,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .spawn()
             .unwrap(),
     );
-    let stdout = serve.0.stdout.take().unwrap();
+    let stdout = serve.child().stdout.take().unwrap();
     let lines = read_lines_until(stdout, "private key:").await;
     let get = |prefix: &str| {
         lines
@@ -686,4 +703,243 @@ fn a_hanging_child_fails_the_test_instead_of_hanging_it() {
         "the child {pid} is still there"
     );
     drop(stdin);
+}
+
+/// `fake serve` with `args`; waits for it to either print its key paths (then kills it) or
+/// end; the lines it printed and its output if it ended.
+async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) {
+    let mut serve = KillOnDrop::new(
+        cli()
+            .args(["fake", "serve"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = serve.child().stdout.take().unwrap();
+    let lines = read_lines_until(stdout, "private key:").await;
+    if lines.iter().any(|l| l.starts_with("private key:")) {
+        return (lines, None);
+    }
+    // Its output ended without the key paths: it is exiting.
+    let child = serve.into_inner();
+    let out = tokio::task::spawn_blocking(move || output_within(child, CHILD_TIMEOUT))
+        .await
+        .unwrap();
+    (lines, Some(out))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_refuses_a_key_dir_others_can_write_to_or_that_is_not_ours() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for mode in [0o777, 0o770, 0o722] {
+        let dir = TempDir::new();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+        let out = out.unwrap_or_else(|| panic!("served with a key dir of mode {mode:o}"));
+        assert_fails(&out, 2, "writable by");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "a file was written in a directory of mode {mode:o}"
+        );
+    }
+
+    // Another user's directory (as root: one given to `nobody`; otherwise: `/`, root's).
+    let dir = TempDir::new();
+    let ours = std::fs::metadata(dir.path()).unwrap().uid();
+    let foreign = if ours == 0 {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        dir.path().to_owned()
+    } else {
+        std::path::PathBuf::from("/")
+    };
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), foreign.as_os_str()]).await;
+    let out = out.expect("served with another user's key dir");
+    assert_fails(&out, 2, "belongs to another user");
+    assert!(!foreign.join("private.pem").exists());
+}
+
+/// A `private.pem` (or `public.pem`) that is a symlink to another file: the key does not go
+/// through it; the link is replaced by a file of this user's only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_writes_keys_without_following_symlinks() {
+    use std::os::unix::fs::PermissionsExt;
+    let victims = TempDir::new();
+    let profile = victims.file("profile", b"export PATH=/usr/bin\n");
+    let notes = victims.file("notes", b"my notes\n");
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&profile, dir.path().join("private.pem")).unwrap();
+    std::os::unix::fs::symlink(&notes, dir.path().join("public.pem")).unwrap();
+
+    let (lines, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    assert!(lines.iter().any(|l| l.starts_with("private key:")));
+    assert_eq!(
+        std::fs::read_to_string(&profile).unwrap(),
+        "export PATH=/usr/bin\n",
+        "the key went through the symlink"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    assert_eq!(
+        std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let private = dir.path().join("private.pem");
+    let meta = std::fs::symlink_metadata(&private).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&private)
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert!(std::fs::symlink_metadata(dir.path().join("public.pem"))
+        .unwrap()
+        .file_type()
+        .is_file());
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+/// A key dir that does not exist yet is created for this user only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_creates_a_private_key_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = TempDir::new();
+    let dir = parent.path().join("keys");
+    let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.as_os_str()]).await;
+    assert!(out.is_none(), "fake serve ended: {out:?}");
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+/// Streams `byte` into `child`'s stdin, up to `most` bytes, until the child stops reading;
+/// how many bytes it wrote.
+fn feed_stdin(
+    child: &mut std::process::Child,
+    byte: u8,
+    most: usize,
+) -> std::thread::JoinHandle<usize> {
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let chunk = vec![byte; 64 * 1024];
+        let mut sent = 0;
+        while sent < most {
+            match stdin.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break, // the child closed its end
+            }
+        }
+        sent
+    })
+}
+
+#[test]
+fn webhook_verify_reads_a_body_only_up_to_the_verifiers_limit() {
+    let limit = wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+    let dir = TempDir::new();
+    let (public, _, _) = keys(&dir);
+
+    // A file one byte over the limit.
+    let big = dir.file("big.jwt", &vec![b'a'; limit + 1]);
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .arg("--body")
+        .arg(&big)
+        .finish();
+    assert_fails(&out, 1, &format!("over the limit of {limit} bytes"));
+
+    // An endless stream on stdin (64 MiB at most): read no further than the limit.
+    let most = 64 * 1024 * 1024;
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&public)
+        .args(["--body", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = feed_stdin(&mut child, b'y', most);
+    let out = output_within(child, CHILD_TIMEOUT);
+    let sent = feeder.join().unwrap();
+    assert_fails(&out, 1, &format!("over the limit of {limit} bytes"));
+    assert!(sent < most, "the whole {most} bytes were read");
+}
+
+#[test]
+fn keys_and_event_files_are_read_only_up_to_their_limits() {
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    let body = dir.file("body.jwt", b"a.b.c");
+
+    // A public key of 20 KiB (a PEM key is well under 2 KiB).
+    let mut big_key = signer_pem_padded(&std::fs::read_to_string(&public).unwrap());
+    big_key.truncate(20 * 1024);
+    let big_key = dir.file("big-public.pem", big_key.as_bytes());
+    let out = cli()
+        .args(["webhook", "verify", "--public-key"])
+        .arg(&big_key)
+        .arg("--body")
+        .arg(&body)
+        .finish();
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // An endless key on stdin.
+    let most = 64 * 1024 * 1024;
+    let mut child = cli()
+        .args(["webhook", "verify", "--public-key", "-", "--body"])
+        .arg(&body)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = feed_stdin(&mut child, b'A', most);
+    let out = output_within(child, CHILD_TIMEOUT);
+    assert!(feeder.join().unwrap() < most, "the whole stream was read");
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // A private key of 20 KiB.
+    let big_private = dir.file("big-private.pem", &vec![b'A'; 20 * 1024]);
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&big_private)
+        .args(["--event", "button-interacted", "--conversation-id", "c"])
+        .finish();
+    assert_fails(&out, 2, "over the limit of 16384 bytes");
+
+    // An event file over the verifier's body limit.
+    let limit = wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+    let mut event = serde_json::to_vec(&serde_json::json!({
+        "id": "e1", "entityFqdn": "wix.crm.inbox.v2.message", "slug": "button_interacted",
+        "actionEvent": {"body": {}}
+    }))
+    .unwrap();
+    event.pop();
+    event.extend_from_slice(b", \"padding\": \"");
+    event.resize(limit + 10, b'x');
+    event.extend_from_slice(b"\"}");
+    let event = dir.file("big-event.json", &event);
+    let out = cli()
+        .args(["fake", "sign", "--private-key"])
+        .arg(&private)
+        .arg("--event-file")
+        .arg(&event)
+        .finish();
+    assert_fails(&out, 2, &format!("over the limit of {limit} bytes"));
+}
+
+/// `pem` followed by comment lines, to make a key file large.
+fn signer_pem_padded(pem: &str) -> String {
+    let mut text = pem.to_owned();
+    while text.len() < 32 * 1024 {
+        text.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    text
 }

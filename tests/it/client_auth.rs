@@ -7,21 +7,26 @@ use std::{
     time::Duration,
 };
 
+use axum::response::Response;
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use wix_inbox::{Client, ErrorKind};
 
-use crate::harness::{conversation, json, Server};
+use crate::harness::{conversation, json, Seen, Server};
 
 const TOKEN_PATH: &str = "/oauth2/token";
 const GET_PATH: &str = "/inbox/v2/conversations/conv-1";
 
-/// A server with a token endpoint that hands out `tok-1`, `tok-2`, ... (after `delay`, living
+/// A handler with a token endpoint that hands out `tok-1`, `tok-2`, ... (after `delay`, living
 /// `expires_in` seconds) and an API that accepts only the newest token.
-async fn app_server(delay: Duration, expires_in: u64) -> Server {
+fn app_handler(
+    delay: Duration,
+    expires_in: u64,
+) -> impl Fn(Seen, usize) -> BoxFuture<'static, Response> + Send + Sync + 'static {
     let issued = Arc::new(AtomicUsize::new(0));
-    Server::start(move |seen, _| {
+    move |seen, _| {
         let issued = issued.clone();
-        async move {
+        Box::pin(async move {
             if seen.path == TOKEN_PATH {
                 tokio::time::sleep(delay).await;
                 let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
@@ -36,9 +41,13 @@ async fn app_server(delay: Duration, expires_in: u64) -> Server {
                 return json(401, json!({"message": "invalid token"}), &[]);
             }
             json(200, conversation("conv-1"), &[])
-        }
-    })
-    .await
+        })
+    }
+}
+
+/// A server on `app_handler`.
+async fn app_server(delay: Duration, expires_in: u64) -> Server {
+    Server::start(app_handler(delay, expires_in)).await
 }
 
 fn app_client(server: &Server) -> Client {
@@ -167,18 +176,84 @@ async fn a_401_after_a_new_token_is_returned_not_retried_again() {
     assert_eq!(server.count(TOKEN_PATH), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_token_is_renewed_shortly_before_it_expires() {
-    let server = app_server(Duration::ZERO, 1).await;
+    let server = crate::client_retry::server_on_its_own_runtime(app_handler(Duration::ZERO, 100));
+    let _clock = crate::client_retry::hold_clock();
     let client = app_client(&server);
     get(&client).await.unwrap();
     get(&client).await.unwrap();
     assert_eq!(server.count(TOKEN_PATH), 1);
-    // A 1 s token is renewed after 0.9 s, before Wix would refuse it.
-    tokio::time::sleep(Duration::from_millis(950)).await;
+    // A 100 s token is renewed 10 s before it expires, before Wix would refuse it.
+    tokio::time::advance(Duration::from_millis(89_999)).await;
+    get(&client).await.unwrap();
+    assert_eq!(server.count(TOKEN_PATH), 1, "still fresh");
+    tokio::time::advance(Duration::from_millis(1)).await;
     get(&client).await.unwrap();
     assert_eq!(server.count(TOKEN_PATH), 2);
-    assert_eq!(server.count(GET_PATH), 3, "no call was refused");
+    assert_eq!(server.count(GET_PATH), 4, "no call was refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_waiting_for_a_token_share_one_attempt_sequence() {
+    // The token endpoint is down: the first caller's attempts are every caller's attempts.
+    let server = Server::start(|seen, _| async move {
+        if seen.path == TOKEN_PATH {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return json(503, json!({}), &[("x-wix-request-id", "tok-503")]);
+        }
+        json(200, conversation("conv-1"), &[])
+    })
+    .await;
+    let client = app_client(&server);
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { get(&client).await })
+        })
+        .collect();
+    for call in calls {
+        let e = call.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Token, "{e:?}");
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+        assert_eq!(e.attempts(), 3);
+        assert_eq!(e.request_id(), Some("tok-503"));
+    }
+    assert_eq!(
+        server.count(TOKEN_PATH),
+        3,
+        "the policy's 3 attempts, not 3 per caller"
+    );
+    assert_eq!(server.count(GET_PATH), 0);
+    // A failure is shared only with the callers that waited for it: a later call tries again.
+    get(&client).await.unwrap_err();
+    assert_eq!(server.count(TOKEN_PATH), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_refused_with_a_401_fetch_one_token() {
+    let server = app_server(Duration::from_millis(50), 14_400).await;
+    let client = app_client(&server);
+    get(&client).await.unwrap();
+    // Another holder of the app's credentials gets a token: every caller's `tok-1` is refused.
+    get(&app_client(&server)).await.unwrap();
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { get(&client).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    // Ours, the other client's, and one renewal for the 20 callers.
+    assert_eq!(server.count(TOKEN_PATH), 3);
+    let refused = server
+        .seen()
+        .iter()
+        .filter(|s| s.path == GET_PATH && s.header("authorization") == Some("tok-1"))
+        .count();
+    assert!(refused >= 2, "the callers were refused: {refused}");
 }
 
 #[tokio::test]
@@ -289,6 +364,36 @@ fn operation_futures_are_send() {
     fn assert_send<T: Send>(_: T) {}
     let client = Client::builder().no_auth().build().unwrap();
     assert_send(client.get_conversation().conversation_id("c").send());
-    assert_send(client.get_conversation().conversation_id("c").send());
+    assert_send(
+        client
+            .send_message()
+            .body(wix_inbox::types::SendMessageRequest::new(
+                "c",
+                wix_inbox::types::Message::reply("hi"),
+            ))
+            .send(),
+    );
+    assert_send(
+        client
+            .get_or_create_conversation()
+            .body(wix_inbox::types::GetOrCreateConversationRequest {
+                participant_id: wix_inbox::types::ParticipantId::ContactId("c-1".into()),
+            })
+            .send(),
+    );
+    assert_send(
+        client
+            .list_messages()
+            .conversation_id("c")
+            .visibility(wix_inbox::types::MessageVisibility::Business)
+            .send(),
+    );
+    assert_send(
+        client
+            .list_messages()
+            .conversation_id("c")
+            .visibility(wix_inbox::types::MessageVisibility::Business)
+            .stream(),
+    );
     assert_send(client.list_all_messages("c", wix_inbox::types::MessageVisibility::Business));
 }

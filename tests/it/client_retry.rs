@@ -1,12 +1,14 @@
 //! Retries: what is retried, how often, how long the client waits, and that a send is never
 //! duplicated.
 
-use std::time::{Duration, Instant};
+use std::{future::Future, time::Duration};
 
+use axum::response::Response;
 use serde_json::json;
+use tokio::time::{advance, Instant};
 use wix_inbox::{types, Client, ErrorKind, RetryPolicy};
 
-use crate::harness::{conversation, json, raw_server, refused_url, Misbehave, Server};
+use crate::harness::{conversation, json, raw_server, refused_url, Misbehave, Seen, Server};
 
 const GET_PATH: &str = "/inbox/v2/conversations/conv-1";
 const SEND_PATH: &str = "/inbox/v2/messages";
@@ -47,6 +49,62 @@ fn raw_client(url: &str) -> Client {
         .retry(crate::harness::quick_retries())
         .build()
         .unwrap()
+}
+
+/// A recording server on its own thread and runtime, on the real clock: for tests whose client
+/// runs on tokio's paused clock.
+pub(crate) fn server_on_its_own_runtime<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Seen, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            tx.send(Server::start(handler).await).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
+}
+
+/// Keeps tokio's paused clock from jumping to the next timer while the runtime waits for a
+/// server (tokio does not auto-advance while a blocking task runs): time then moves only when
+/// the test calls `advance`. Drop it to let the blocking task end.
+pub(crate) struct HeldClock(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+
+pub(crate) fn hold_clock() -> HeldClock {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        let _ = rx.recv();
+    });
+    HeldClock(tx)
+}
+
+/// Waits (on the real clock, at most 10 s) until `done` holds.
+pub(crate) async fn until(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        // A blocking sleep: it keeps the paused clock still too.
+        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)))
+            .await
+            .unwrap();
+    }
+}
+
+/// Lets the client run for a few real milliseconds without moving the paused clock.
+pub(crate) async fn settle() {
+    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(50)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -100,52 +158,67 @@ async fn max_attempts_and_disabled_retries_are_honoured() {
     assert_eq!(server.count(GET_PATH), 6);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_total_time_bounds_the_retries() {
-    // Each answer takes at least 400 ms and the backoff waits at most 10 ms: after the first
-    // answer (about 400 ms in) a retry fits in the 700 ms; after the second (at least 800 ms in)
-    // none does, whatever the jitter. Only `max_elapsed` stops at 2 of the 100 attempts.
-    let server = Server::start(|_, _| async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        json(503, json!({}), &[])
-    })
-    .await;
+    // Every answer asks to wait 1 s. Attempt 1 at 0 s, attempt 2 at 1 s, attempt 3 at 2 s; a
+    // fourth would start at 3 s, past the 2.5 s allowed: only `max_elapsed` stops at 3 of 100.
+    let server =
+        server_on_its_own_runtime(|_, _| async { json(503, json!({}), &[("retry-after", "1")]) });
+    let _clock = hold_clock();
     let policy = RetryPolicy::default()
         .max_attempts(100)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(10))
-        .max_elapsed(Duration::from_millis(700));
+        .max_elapsed(Duration::from_millis(2500));
     let client = server.builder().retry(policy).build().unwrap();
     let started = Instant::now();
-    let e = get(&client).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(e.attempts(), 2);
-    assert_eq!(server.count(GET_PATH), 2);
+    let call = tokio::spawn(async move { get(&client).await });
+    for attempts in 1..=2 {
+        until("an attempt", || server.count(GET_PATH) == attempts).await;
+        advance(Duration::from_secs(1)).await;
+    }
+    let e = call.await.unwrap().unwrap_err();
+    assert_eq!(e.attempts(), 3);
+    assert_eq!(server.count(GET_PATH), 3);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "no wait after the last"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
-    let server = Server::start(|_, n| async move {
+    let server = server_on_its_own_runtime(|_, n| async move {
         match n {
             0 => json(429, json!({}), &[("retry-after", "1")]),
             _ => json(200, conversation("conv-1"), &[]),
         }
-    })
-    .await;
-    let started = Instant::now();
-    get(&server.client()).await.unwrap();
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(1), "{waited:?}");
-    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    });
+    let _clock = hold_clock();
+    let client = server.client();
+    let call = tokio::spawn(async move { get(&client).await });
+    until("the first attempt", || server.count(GET_PATH) == 1).await;
+    advance(Duration::from_millis(999)).await;
+    settle().await;
+    assert_eq!(
+        server.count(GET_PATH),
+        1,
+        "not before the second has passed"
+    );
+    advance(Duration::from_millis(1)).await;
+    until("the retry", || server.count(GET_PATH) == 2).await;
+    call.await.unwrap().unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_beyond_the_bound_gives_up_at_once_and_tells_it() {
-    let server =
-        Server::start(|_, _| async { json(429, json!({}), &[("retry-after", "3600")]) }).await;
+    let server = server_on_its_own_runtime(|_, _| async {
+        json(429, json!({}), &[("retry-after", "3600")])
+    });
+    // The clock moves only if the test moves it: a client that waited would never return.
+    let _clock = hold_clock();
     let started = Instant::now();
     let e = get(&server.client()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(started.elapsed(), Duration::ZERO);
     assert_eq!(e.attempts(), 1);
     assert!(e.is_rate_limited());
     assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
@@ -252,46 +325,53 @@ async fn a_get_or_create_is_retried() {
     assert_eq!(server.count("/inbox/v2/conversations"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_timeout_is_retried_for_a_get() {
-    let server = Server::start(|_, n| async move {
+    // The first request is never answered; the second is.
+    let server = server_on_its_own_runtime(|_, n| async move {
         if n == 0 {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            std::future::pending::<()>().await;
         }
         json(200, conversation("conv-1"), &[])
-    })
-    .await;
+    });
+    let _clock = hold_clock();
     let client = server
         .builder()
         .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::default().initial_backoff(Duration::ZERO))
         .build()
         .unwrap();
-    get(&client).await.unwrap();
-    assert_eq!(server.count(GET_PATH), 2);
+    let call = tokio::spawn(async move { get(&client).await });
+    until("the first attempt", || server.count(GET_PATH) == 1).await;
+    advance(Duration::from_millis(299)).await;
+    settle().await;
+    assert_eq!(server.count(GET_PATH), 1, "still waiting for the answer");
+    advance(Duration::from_millis(1)).await;
+    until("the retry", || server.count(GET_PATH) == 2).await;
+    call.await.unwrap().unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_after_as_an_http_date_is_honoured() {
-    let server = Server::start(|_, n| async move {
+    let server = server_on_its_own_runtime(|_, n| async move {
         match n {
             0 => {
-                // Two seconds from the moment of the answer, not of the test's start.
-                let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
-                    .format("%a, %d %b %Y %H:%M:%S GMT")
-                    .to_string();
+                // Two seconds from the moment of the answer (whole seconds: the wait is 1-2 s).
+                let at =
+                    httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
                 json(503, json!({}), &[("retry-after", at.as_str())])
             }
             _ => json(200, conversation("conv-1"), &[]),
         }
-    })
-    .await;
-    let started = Instant::now();
-    get(&server.client()).await.unwrap();
-    // Whole seconds: the wait is between 1 and 2 s.
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(server.count(GET_PATH), 2);
+    });
+    let _clock = hold_clock();
+    let client = server.client();
+    let call = tokio::spawn(async move { get(&client).await });
+    until("the first attempt", || server.count(GET_PATH) == 1).await;
+    advance(Duration::from_millis(900)).await;
+    settle().await;
+    assert_eq!(server.count(GET_PATH), 1, "the date is waited for");
+    advance(Duration::from_millis(2100)).await;
+    until("the retry", || server.count(GET_PATH) == 2).await;
+    call.await.unwrap().unwrap();
 }

@@ -125,6 +125,8 @@ async fn errors_do_not_show_secrets() {
     let e = crate::harness::get_conversation(&client, "c")
         .await
         .unwrap_err();
+    assert_eq!(e.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
     assert_no_secret(&format!("{e} {e:?} {e:#}"));
     // A token refused after it was issued, and an unusable token endpoint.
     for token_status in [200, 500] {
@@ -148,6 +150,14 @@ async fn errors_do_not_show_secrets() {
         let e = crate::harness::get_conversation(&client, "c")
             .await
             .unwrap_err();
+        // A token refused after it was issued is the API's 401; an unusable endpoint, a token
+        // error with the endpoint's status.
+        let (kind, status) = match token_status {
+            200 => (wix_inbox::ErrorKind::Api, 401),
+            _ => (wix_inbox::ErrorKind::Token, 500),
+        };
+        assert_eq!(e.kind(), kind, "{e:?}");
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(status));
         assert_no_secret(&format!("{e} {e:?}"));
         let plain = client
             .get_conversation()
@@ -155,6 +165,7 @@ async fn errors_do_not_show_secrets() {
             .send()
             .await
             .unwrap_err();
+        assert_eq!(plain.kind(), kind);
         assert_no_secret(&format!("{plain} {plain:?}"));
     }
 }
@@ -226,4 +237,82 @@ fn generated_token_types_hide_the_secret_and_the_token_in_debug() {
         serde_json::from_str(r#"{"access_token": "the-token", "expires_in": 14400}"#).unwrap();
     assert!(!format!("{response:?}").contains("the-token"));
     assert_eq!(response.access_token.expose(), "the-token");
+}
+
+#[tokio::test]
+async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
+    // An API key echoed in the message and in a field violation.
+    let server = Server::start(|_, _| async {
+        json(
+            401,
+            json!({"message": format!("the key {API_KEY} is not valid"),
+                   "details": {"validationError": {"fieldViolations": [
+                       {"field": "authorization", "description": format!("{API_KEY} expired")}]}}}),
+            &[("x-wix-request-id", "echo-1")],
+        )
+    })
+    .await;
+    let client = Client::builder()
+        .base_url(&server.url)
+        .api_key(API_KEY)
+        .site_id("s")
+        .build()
+        .unwrap();
+    let e = crate::harness::get_conversation(&client, "c")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), wix_inbox::ErrorKind::Api);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(401));
+    assert_eq!(e.request_id(), Some("echo-1"));
+    let shown = format!(
+        "{} {e:?} {:?} {:?}",
+        crate::hardening::chain(&e),
+        e.message(),
+        e.answer()
+    );
+    assert_no_secret(&shown);
+    assert!(shown.contains("is not valid"), "the rest is kept: {shown}");
+
+    // An app secret echoed by the token endpoint, and an access token echoed by the API.
+    let server = Server::start(|seen, _| async move {
+        if seen.path == "/oauth2/token" && seen.json()["client_secret"] == "wrong-secret-0004" {
+            return json(
+                400,
+                json!({"message": "client_secret wrong-secret-0004 is unknown"}),
+                &[],
+            );
+        }
+        if seen.path == "/oauth2/token" {
+            return json(
+                200,
+                json!({"access_token": ACCESS_TOKEN, "expires_in": 14400}),
+                &[],
+            );
+        }
+        json(
+            403,
+            json!({"message": format!("{ACCESS_TOKEN} lacks a scope")}),
+            &[],
+        )
+    })
+    .await;
+    for (secret, status, kind) in [
+        ("wrong-secret-0004", 400, wix_inbox::ErrorKind::Token),
+        (APP_SECRET, 403, wix_inbox::ErrorKind::Api),
+    ] {
+        let client = Client::builder()
+            .base_url(&server.url)
+            .app("app-1", secret, "inst-1")
+            .retry(RetryPolicy::disabled())
+            .build()
+            .unwrap();
+        let e = crate::harness::get_conversation(&client, "c")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), kind, "{e:?}");
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(status));
+        let shown = format!("{} {e:?} {:?}", crate::hardening::chain(&e), e.answer());
+        assert_no_secret(&shown);
+        assert!(!shown.contains("wrong-secret-0004"), "{shown}");
+    }
 }

@@ -1618,3 +1618,185 @@ async fn a_webhook_senders_participant_id_leads_to_the_current_conversation() {
     );
     assert_eq!(sender.contact_id.as_deref(), Some("c-v"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Limits: the request log, slow and held connections
+
+#[tokio::test]
+async fn the_request_log_keeps_only_the_latest_requests() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(10)
+        .start()
+        .await
+        .unwrap();
+    let http = http_client();
+    // Unauthenticated requests, each with its own URI: every one is answered 401.
+    for i in 0..25 {
+        let response = http
+            .get(format!("{}/inbox/v2/conversations/c-{i}", fake.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let uris: Vec<String> = fake.requests().into_iter().map(|r| r.uri).collect();
+    let expected: Vec<String> = (15..25)
+        .map(|i| format!("/inbox/v2/conversations/c-{i}"))
+        .collect();
+    assert_eq!(uris, expected, "the latest 10, oldest first");
+
+    // A long URI is kept cut to the limit.
+    let long = format!("/inbox/v2/conversations/{}", "x".repeat(20_000));
+    let response = http
+        .get(format!("{}{long}", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 10);
+    let last = requests.last().unwrap();
+    assert_eq!(last.uri.len(), wix_inbox::fake::RecordedRequest::URI_LIMIT);
+    assert!(long.starts_with(&last.uri));
+    assert_eq!(last.status, Some(401));
+}
+
+#[tokio::test]
+async fn a_request_log_of_capacity_zero_keeps_nothing() {
+    let fake = FakeInbox::builder()
+        .request_log_capacity(0)
+        .start()
+        .await
+        .unwrap();
+    conversation_id(&client(&fake), visitor("v")).await;
+    assert!(fake.requests().is_empty());
+}
+
+/// How long the tests below wait for the fake to close a connection before they fail.
+const NEVER: Duration = Duration::from_secs(600);
+
+/// Reads until the fake closes the connection (a reset counts too); how long that took (on
+/// the test's clock) and what was read. Panics if the connection is still open after [`NEVER`].
+async fn time_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, String) {
+    use tokio::io::AsyncReadExt as _;
+    let start = tokio::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(NEVER, stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(read.is_ok(), "still open after {NEVER:?}; read {answer:?}");
+    (start.elapsed(), answer)
+}
+
+/// Whether `elapsed` is the timeout (on the paused clock, it is exact but for scheduling).
+fn about(elapsed: Duration, timeout: Duration) -> bool {
+    elapsed >= timeout && elapsed < timeout + Duration::from_millis(100)
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(3);
+    let fake = FakeInbox::builder()
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+
+    // Silent: connects and sends nothing.
+    let mut silent = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut silent).await;
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    // Slow: drips its headers, one byte every half second.
+    let mut slow = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    let (mut read, mut write) = slow.split();
+    let drip = async {
+        for byte in b"GET /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\n\r\n" {
+            if write.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let closed = async {
+        use tokio::io::AsyncReadExt as _;
+        let start = tokio::time::Instant::now();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(NEVER, read.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "still open after {NEVER:?}");
+        start.elapsed()
+    };
+    let (_, elapsed) = tokio::join!(drip, closed);
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+
+    // Idle: one request answered, then nothing more on the kept-alive connection.
+    let mut idle = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    idle.write_all(b"GET /inbox/v2/conversations/c HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (elapsed, answer) = time_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(about(elapsed, timeout), "closed after {elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_is_answered_408_at_the_request_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let timeout = Duration::from_secs(4);
+    let fake = FakeInbox::builder()
+        .request_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(fake.addr()).await.unwrap();
+    // Announces 1,000 bytes, sends 10.
+    let head = format!(
+        "POST /inbox/v2/conversations HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\n\
+         wix-site-id: {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n\
+         {{\"partici",
+        fake.api_key(),
+        fake.site_id()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (elapsed, answer) = time_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(about(elapsed, timeout), "answered after {elapsed:?}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].status, Some(408));
+    assert!(fake.conversations().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_connections_do_not_stop_a_real_request() {
+    let timeout = Duration::from_secs(2);
+    let fake = FakeInbox::builder()
+        .max_connections(4)
+        .header_read_timeout(timeout)
+        .start()
+        .await
+        .unwrap();
+    // Twice the bound of connections that never send anything.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(tokio::net::TcpStream::connect(fake.addr()).await.unwrap());
+    }
+    let start = tokio::time::Instant::now();
+    let found = tokio::time::timeout(NEVER, get_or_create(&client(&fake), visitor("v")))
+        .await
+        .expect("the real request was answered");
+    let elapsed = start.elapsed();
+    assert_eq!(found.new_conversation, Some(true));
+    // The first four were served (and closed) first, then the next four: the real request
+    // waited for two header-read timeouts, no more.
+    assert!(about(elapsed, 2 * timeout), "answered after {elapsed:?}");
+    // Every held connection was closed by the fake.
+    for mut stream in held {
+        let (elapsed, _) = time_until_closed(&mut stream).await;
+        assert_eq!(elapsed, Duration::ZERO, "already closed");
+    }
+}

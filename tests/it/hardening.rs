@@ -107,16 +107,38 @@ async fn a_send_whose_answer_cannot_be_read_says_the_message_was_sent() {
     assert!(e.to_string().contains("was sent"), "{e}");
 }
 
+/// The error as a reporter that walks the chain prints it (`anyhow`'s `{:#}`): each text once.
+pub(crate) fn chain(e: &wix_inbox::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 #[tokio::test]
 async fn a_cause_quoting_the_answer_is_printed_cut_short() {
-    let server =
-        Server::start(|_, _| async { json(200, json!({"conversation": "x".repeat(5000)}), &[]) })
-            .await;
+    let long = "x".repeat(5000);
+    let answer = json!({"conversation": long});
+    let server = Server::start(move |_, _| {
+        let answer = answer.clone();
+        async move { json(200, answer, &[]) }
+    })
+    .await;
     let e = get_conversation(&server.client(), "conv-1")
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
-    let text = e.to_string();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
+    let text = chain(&e);
+    assert!(
+        !text.contains(&long[..400]),
+        "the answer is not printed as is: {text}"
+    );
+    assert!(text.contains("xxxx"), "but its start is: {text}");
     assert!(
         text.chars().count() < 1200,
         "{} chars",
@@ -499,4 +521,99 @@ async fn an_unreachable_token_endpoint_is_a_connect_error_that_names_the_token()
     assert_eq!(e.kind(), ErrorKind::Connect, "{e:?}");
     assert!(e.to_string().contains("app access token"), "{e}");
     assert!(!e.to_string().contains("secret-1"), "{e}");
+}
+
+#[tokio::test]
+async fn errors_never_quote_the_token() {
+    const TOKEN: &str = "tok-0123456789-never-printed";
+    let long = format!("{TOKEN}{}", "t".repeat(70 * 1024));
+    for answer in [
+        // Not the JSON expected (a number where the lifetime goes).
+        json!({"access_token": TOKEN, "expires_in": {"seconds": 10}}),
+        // Not a header value.
+        json!({"access_token": format!("{TOKEN}\n"), "expires_in": 3600}),
+        // Over the token endpoint's 64 KiB.
+        json!({"access_token": long, "expires_in": 3600}),
+    ] {
+        let server = token_server(answer.clone()).await;
+        let e = get_conversation(&app_client(&server.url), "conv-1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Token, "{answer}: {e:?}");
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
+        let text = format!("{} {e:?}", chain(&e));
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(!text.contains("0123456789"), "{text}");
+        assert_eq!(server.count("/inbox/v2/conversations/conv-1"), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_answer_over_the_limit_is_too_large_and_not_read_to_its_end() {
+    // No Content-Length: a chunked body that never ends. Only counting the bytes stops it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    transfer-encoding: chunked\r\nx-wix-request-id: chunky\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
+        // Until the client hangs up.
+        while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    let client = Client::builder()
+        .base_url(&url)
+        .no_auth()
+        .max_response_size(4096)
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), get_conversation(&client, "conv-1"))
+        .await
+        .expect("the body was read past the limit")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
+    assert_eq!(e.request_id(), Some("chunky"));
+    assert!(e.to_string().contains("4096 bytes"), "{e}");
+}
+
+/// The CLI (a `ClientBuilder` user) with a base URL that is not this machine and `HTTP_PROXY`
+/// set: the request goes to the proxy, a recording server on 127.0.0.1 (nothing leaves the
+/// machine: the proxy answers itself).
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn a_base_url_elsewhere_goes_through_the_environments_proxy() {
+    let (proxy, requests) =
+        crate::harness::raw_server(vec![crate::harness::Misbehave::Answer]).await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wix-inbox"));
+    cmd.args(["conversations", "get", "conv-1"])
+        .env("WIX_API_KEY", "key-1")
+        .env("WIX_SITE_ID", "site-1")
+        .env("WIX_BASE_URL", "http://inbox.wix.invalid")
+        .env_remove("WIX_APP_ID")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env("HTTP_PROXY", &proxy)
+        .env("http_proxy", &proxy);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["conversation"]["id"], "conv-1");
+    assert_eq!(
+        *requests.lock().unwrap(),
+        ["GET http://inbox.wix.invalid/inbox/v2/conversations/conv-1 HTTP/1.1"]
+    );
 }

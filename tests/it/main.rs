@@ -1,10 +1,12 @@
 //! The crate's integration tests, in one binary so that the crate is linked once.
 
+mod accessors;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
 mod fake;
 mod fixtures;
+mod lifecycle;
 mod operations;
 mod quickstart;
 mod snapshot;

@@ -222,3 +222,122 @@ async fn a_streamed_request_missing_a_required_parameter_yields_that_error_once(
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert!(server.seen().is_empty());
 }
+
+/// A server whose every page is empty and names a cursor never seen before.
+async fn endless_empty_pages() -> Server {
+    Server::start(|_, n| async move {
+        json(
+            200,
+            json!({"messages": [], "pagingMetadata": {"cursors": {"next": format!("new-{n}")}}}),
+            &[],
+        )
+    })
+    .await
+}
+
+/// The stream's next item, or a failure if it takes more than 10 s (a pager that never ends).
+async fn next_within<S: futures_util::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the pager did not answer within 10 s")
+}
+
+#[tokio::test]
+async fn empty_pages_with_ever_new_cursors_end_in_a_paging_error() {
+    let server = endless_empty_pages().await;
+    let mut stream = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business);
+    let e = next_within(&mut stream).await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Paging, "{e:?}");
+    assert_eq!(e.operation(), Some("list_messages"));
+    let text = e.to_string();
+    assert!(text.contains("10 empty pages"), "{text}");
+    assert!(!e.is_retryable());
+    assert_eq!(server.seen().len(), 10, "the default run of empty pages");
+    assert!(next_within(&mut stream).await.is_none(), "the stream ends");
+    assert_eq!(server.seen().len(), 10);
+}
+
+#[tokio::test]
+async fn the_run_of_empty_pages_is_configurable_and_counts_only_a_run() {
+    let server = endless_empty_pages().await;
+    let mut stream = server
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .max_empty_pages(2);
+    let e = next_within(&mut stream).await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Paging);
+    assert!(e.to_string().contains("2 empty pages"), "{e}");
+    assert_eq!(server.seen().len(), 2);
+
+    // Empty pages between pages with messages are no run: 40 pages, every other one empty.
+    let gappy = Server::start(|_, n| async move {
+        let messages: Vec<Value> = if n % 2 == 0 {
+            vec![]
+        } else {
+            vec![json!({"id": n.to_string()})]
+        };
+        let next = (n < 39).then(|| format!("c-{n}"));
+        json(
+            200,
+            json!({"messages": messages, "pagingMetadata": {"cursors": {"next": next}}}),
+            &[],
+        )
+    })
+    .await;
+    let ids: Vec<_> = gappy
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .max_empty_pages(2)
+        .map_ok(|m| m.id.unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(gappy.seen().len(), 40);
+}
+
+#[tokio::test]
+async fn a_page_budget_ends_the_stream_with_a_paging_error() {
+    // Every page has a message and a new cursor: only a budget ends it.
+    let server = Server::start(|_, n| async move {
+        json(
+            200,
+            json!({"messages": [{"id": n.to_string()}],
+                   "pagingMetadata": {"cursors": {"next": format!("c-{n}")}}}),
+            &[],
+        )
+    })
+    .await;
+    let client = server.client();
+    let items: Vec<_> = client
+        .list_messages()
+        .conversation_id("conv-1")
+        .visibility(MessageVisibility::Business)
+        .stream()
+        .max_pages(5)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 6);
+    let ids: Vec<_> = items[..5]
+        .iter()
+        .map(|m| m.as_ref().unwrap().id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+    let e = items[5].as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Paging);
+    assert!(e.to_string().contains("5 pages"), "{e}");
+    assert_eq!(server.seen().len(), 5);
+
+    // A budget the pages fit in ends the stream as usual.
+    let paged = paged_server().await;
+    let all: Vec<_> = paged
+        .client()
+        .list_all_messages("conv-1", MessageVisibility::Business)
+        .max_pages(3)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), TOTAL);
+}

@@ -641,6 +641,10 @@ fn errors_never_quote_the_token() {
         let err = verify(&case).unwrap_err();
         let shown = format!("{err} {err:?}");
         assert!(shown.len() < 400, "{shown}");
+        // Neither the token nor a long run of what it carries is shown.
+        assert!(!shown.contains(&case), "{shown}");
+        assert!(!shown.contains(&"x".repeat(200)), "{shown}");
+        assert!(!shown.contains(&"9".repeat(200)), "{shown}");
     }
 }
 

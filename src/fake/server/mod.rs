@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
 
 use super::{Fault, Inner, RecordedRequest};
 
@@ -37,10 +40,26 @@ impl std::error::Error for Dropped {}
 
 /// Accepts connections until aborted; each is served by hyper (HTTP/1.1) with the router
 /// behind a layer that injects faults, records requests and adds `x-wix-request-id`.
+///
+/// Bounds, from the builder: at most `max_connections` connections at once (a semaphore's
+/// permit per connection; at the bound the next waits in the listen queue); hyper's
+/// header-read timeout, which also closes a connection idle after its last answer; and
+/// tower-http's timeout on the router, so a body that never ends is answered 408.
 pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
-    let router = router(inner.clone());
+    let config = &inner.config;
+    let router = router(inner.clone()).layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        config.request_timeout,
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return; // never closed
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(_) => {
@@ -51,15 +70,16 @@ pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
         };
         let router = router.clone();
         let inner = inner.clone();
+        let http = http.clone();
         connections.spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
                 handle(inner.clone(), router.clone(), req.map(Body::new))
             });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // Errors here are the client's going away, or a dropped connection: nothing to do.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
+            let io = TokioIo::new(stream);
+            // Errors here are the client's going away, a timeout, or a dropped connection:
+            // nothing to do.
+            let _ = http.serve_connection(io, service).await;
         });
         while connections.try_join_next().is_some() {}
     }
@@ -100,7 +120,7 @@ async fn handle(
     };
     let mut response = match fault {
         Some(Fault::Drop) => {
-            inner.state().requests.push(RecordedRequest {
+            inner.record(RecordedRequest {
                 method,
                 uri,
                 status: None,
@@ -121,7 +141,7 @@ async fn handle(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-wix-request-id", value);
     }
-    inner.state().requests.push(RecordedRequest {
+    inner.record(RecordedRequest {
         method,
         uri,
         status: Some(response.status().as_u16()),

@@ -1,0 +1,102 @@
+//! How progenitor is told to generate the client: everything that a setting can do is done here.
+
+use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
+use progenitor::{GenerationSettings, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use quote::quote;
+use schemars::schema::{InstanceType, SchemaObject};
+
+/// The settings, and the open enums that replace typify's closed ones (`$OUT_DIR/enums.rs`,
+/// included in the `types` module).
+pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> {
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("PartialEq")
+        // The production transport (auth, retries, tracing; `src/client.rs`) is the client's
+        // inner value and its `ClientHooks` implementation, which must exist.
+        .with_inner_type(quote!(crate::client::Transport))
+        .with_hooks(HooksMode::Expected)
+        // progenitor sends the spec's `info.version` as an `api-version` header; Wix documents
+        // no such header. Dropping it before the request is sent costs a map removal.
+        .with_pre_hook(quote!(|_, request: &mut ::reqwest::Request| {
+            request.headers_mut().remove("api-version");
+        }));
+    // An event body is decoded once its event is known: keep it as raw JSON, not a `Value` tree.
+    settings.with_replacement(
+        "ActionEventBody",
+        "crate::wire::RawJson",
+        std::iter::empty(),
+    );
+    // Secrets (`format: password`) never show in `Debug` output; an `int32` also reads `1200.0`
+    // and `"1200"` (typify keeps its own `NonZeroU32` for an int32 with `minimum: 1`).
+    let mut convert = |instance_type: InstanceType, format: &str, to: &str, impls: &[TypeImpl]| {
+        let schema = SchemaObject {
+            instance_type: Some(instance_type.into()),
+            format: Some(format.to_string()),
+            ..Default::default()
+        };
+        settings.with_conversion(schema, to, impls.iter().cloned());
+    };
+    convert(InstanceType::String, "password", "crate::wire::Secret", &[]);
+    let impls = [TypeImpl::Display, TypeImpl::FromStr];
+    convert(InstanceType::Integer, "int32", "crate::wire::Int32", &impls);
+
+    // typify makes closed enums, which would reject a value Wix adds tomorrow: every string enum
+    // of `components/schemas` is replaced by an open one (`crate::wire::open_enum!`).
+    let mut enums = String::new();
+    for (name, schema) in spec.components.iter().flat_map(|c| &c.schemas) {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let SchemaKind::Type(Type::String(StringType { enumeration, .. })) = &schema.schema_kind
+        else {
+            continue;
+        };
+        if enumeration.is_empty() {
+            continue;
+        }
+        let impls = [TypeImpl::Display, TypeImpl::FromStr];
+        settings.with_replacement(name, format!("crate::types::{name}"), impls.into_iter());
+        let described = match schema.schema_data.extensions.get("x-enum-descriptions") {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            Some(_) => return Err(format!("schema {name}: x-enum-descriptions is not a map")),
+        };
+        let doc = schema
+            .schema_data
+            .description
+            .as_deref()
+            .unwrap_or_default();
+        enums += &format!(
+            "crate::wire::open_enum! {{\n    #[doc = {doc:?}]\n    {name}, {name}Other {{\n"
+        );
+        for value in enumeration {
+            let value = value
+                .as_deref()
+                .ok_or(format!("schema {name}: `null` in an enum"))?;
+            let variant = heck::ToUpperCamelCase::to_upper_camel_case(value);
+            enums += &match described.get(value) {
+                None => format!("        {variant} = {value:?},\n"),
+                Some(serde_json::Value::String(doc)) => {
+                    format!("        {variant} = {value:?}: {doc:?},\n")
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "schema {name}: x-enum-descriptions.{value} is not text"
+                    ))
+                }
+            };
+        }
+        enums += "    }\n}\n";
+        if let Some(stray) = described
+            .keys()
+            .find(|k| !enumeration.contains(&Some(k.to_string())))
+        {
+            return Err(format!(
+                "schema {name}: x-enum-descriptions describes `{stray}`, which is not in its enum"
+            ));
+        }
+    }
+    Ok((settings, enums))
+}

@@ -1,0 +1,110 @@
+//! Reading the spec, and what the generator needs to know about its operations.
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use openapiv3::OpenAPI;
+use serde_yaml::Value;
+
+/// The spec, checked for what progenitor and typify would panic on or silently get wrong.
+pub fn read(path: &str) -> Result<OpenAPI, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the spec: {e}"))?;
+    let raw: Value = serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    reject_inline_enums(&raw, &mut Vec::new())?;
+    check_refs(&raw, &raw)?;
+    serde_yaml::from_value(raw).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))
+}
+
+/// An operation, named as progenitor names it after the spec's `operationId`.
+pub struct Operation {
+    /// The `Client` method (`get_conversation`), also `OperationInfo::operation_id`.
+    pub method: String,
+    /// The request builder type in the `builder` module (`GetConversation`).
+    pub builder: String,
+    pub summary: String,
+    /// Whether sending it twice does nothing twice: a GET, or `x-wix-idempotent: true`.
+    pub repeatable: bool,
+    /// How many parameters its path has (`{conversationId}`).
+    pub path_params: usize,
+}
+
+pub fn operations(spec: &OpenAPI) -> Result<Vec<Operation>, String> {
+    let operations = spec.operations().map(|(path, method, op)| {
+        let id = op.operation_id.as_deref().filter(|id| !id.is_empty());
+        let id = id.ok_or(format!("the operation {method} {path} has no operationId"))?;
+        Ok(Operation {
+            method: id.to_snake_case(),
+            builder: id.to_upper_camel_case(),
+            summary: op.summary.clone().unwrap_or_else(|| id.to_snake_case()),
+            repeatable: method.eq_ignore_ascii_case("get")
+                || op.extensions.get("x-wix-idempotent") == Some(&serde_json::Value::Bool(true)),
+            path_params: path.matches('{').count(),
+        })
+    });
+    operations.collect()
+}
+
+/// The operations, for the hand-written layer (retries, error messages).
+pub fn operations_table(operations: &[Operation]) -> syn::Item {
+    let rows = operations.iter().map(|op| {
+        let (method, summary, repeatable) = (&op.method, &op.summary, op.repeatable);
+        quote::quote!((#method, #summary, #repeatable))
+    });
+    syn::parse_quote! {
+        /// Each operation: `(method name, summary, whether repeating it is harmless)`.
+        pub(crate) const OPERATIONS: &[(&str, &str, bool)] = &[#(#rows),*];
+    }
+}
+
+/// typify makes a closed Rust enum of an inline `enum`; only component enums are made open, so an
+/// inline one would silently be closed. Refuse it and say where it is.
+fn reject_inline_enums(value: &Value, path: &mut Vec<String>) -> Result<(), String> {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap_or("?").to_string(), v))
+            .collect(),
+        Value::Sequence(seq) => seq
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return Ok(()),
+    };
+    for (key, child) in children {
+        let is_component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
+        if key == "enum" && !is_component && value.is_mapping() {
+            return Err(format!(
+                "an inline `enum` at {}: declare it under components/schemas and $ref it, \
+                 so that it is generated as an open enum",
+                path.join("/")
+            ));
+        }
+        path.push(key);
+        reject_inline_enums(child, path)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+/// Every local `$ref` must point at something; typify would panic on a dangling one.
+fn check_refs(node: &Value, root: &Value) -> Result<(), String> {
+    match node {
+        Value::Mapping(map) => map.iter().try_for_each(|(k, v)| {
+            if k.as_str() != Some("$ref") {
+                return check_refs(v, root);
+            }
+            let target = v.as_str().ok_or("a `$ref` that is not a string")?;
+            let pointer = target
+                .strip_prefix('#')
+                .ok_or(format!("`$ref: {target}` is not local to the document"))?;
+            let resolves = pointer
+                .split('/')
+                .skip(1)
+                .try_fold(root, |at, part| at.get(part));
+            resolves
+                .map(drop)
+                .ok_or(format!("`$ref: {target}` does not resolve"))
+        }),
+        Value::Sequence(seq) => seq.iter().try_for_each(|v| check_refs(v, root)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,211 @@
+//! Accessors for the paths every webhook handler walks, on the generated types.
+//!
+//! The generated types follow the spec, where almost every field is optional; these methods
+//! give the values a handler needs without an `unwrap` or an `and_then` chain. Each answers
+//! `None` (or `false`) when a field on the way is absent, never panics, and, like
+//! [`IdentificationData::participant_id`](crate::types::IdentificationData::participant_id),
+//! counts an empty ID as absent.
+//!
+//! A handler that answers every visitor, contact and member — and never itself:
+//!
+//! ```no_run
+//! use wix_inbox::types::{Message, SendMessageRequest};
+//! use wix_inbox::webhooks::{InboxEvent, WebhookEvent};
+//!
+//! # async fn run(client: wix_inbox::Client, event: WebhookEvent) -> Result<(), wix_inbox::Error> {
+//! const APP_ID: &str = "a0c38670-6845-41e0-8f41-85a6054ccd98";
+//! if let InboxEvent::MessageSentToBusiness(sent) = &event.event {
+//!     // An app's own message sent as the participant comes back here with the visitor as
+//!     // sender: only the message's appId tells.
+//!     if sent.is_from_app(APP_ID) {
+//!         return Ok(());
+//!     }
+//!     if let (Some(conversation), Some(text)) = (sent.conversation_id(), sent.plain_text()) {
+//!         let reply = Message::reply(format!("Thanks, we got: {text}"));
+//!         client
+//!             .send_message()
+//!             .body(SendMessageRequest::new(conversation, reply))
+//!             .send()
+//!             .await?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Who wrote a message
+//!
+//! `message.sender` is whom the message is *attributed* to, not who sent the request. An app
+//! that sends with `sendAs: PARTICIPANT` and direction `PARTICIPANT_TO_BUSINESS` (to record
+//! what a visitor wrote elsewhere, say) gets its message back as a Message Sent To Business
+//! event whose sender is the visitor, exactly as if the visitor had written it. Only the
+//! message's `appId` shows that the app sent it: check [`MessageSentToBusiness::is_from_app`]
+//! before answering, or a bot answers itself.
+
+use crate::types::{
+    ButtonInteracted, Conversation, ConversationsMerged, GetOrCreateConversationResponse, Message,
+    MessageSentToBusiness, MessageSentToParticipant, ParticipantId,
+};
+use crate::webhooks::{InboxEvent, WebhookEvent};
+
+/// `Some(id)` unless absent or empty.
+fn present(id: &Option<String>) -> Option<&str> {
+    id.as_deref().filter(|id| !id.is_empty())
+}
+
+impl Message {
+    /// The message's text: the text items of a basic message joined by new lines, or the text
+    /// of a minimal or system message
+    /// ([`MessageContent::plain_text`](crate::types::MessageContent::plain_text)); `None`
+    /// without content or text.
+    pub fn plain_text(&self) -> Option<String> {
+        self.content.as_ref()?.plain_text()
+    }
+
+    /// The summary Wix shows in the message list (`content.previewText`): present for every
+    /// kind of content, forms and files included, where [`plain_text`](Self::plain_text) may be
+    /// `None`.
+    pub fn preview_text(&self) -> Option<&str> {
+        self.content.as_ref()?.preview_text.as_deref()
+    }
+
+    /// The participant ID of the sender: member over contact over visitor
+    /// ([`IdentificationData::participant_id`](crate::types::IdentificationData::participant_id));
+    /// `None` when the sender is the business, an app, or absent.
+    ///
+    /// **The sender is not always who wrote.** A message an app sent with `sendAs: PARTICIPANT`
+    /// has the participant as sender; only [`app_id`](Self::app_id) says it was the app. Check
+    /// [`is_from_app`](Self::is_from_app) before treating the message as the participant's.
+    pub fn sender_participant_id(&self) -> Option<ParticipantId> {
+        self.sender.as_ref()?.participant_id()
+    }
+
+    /// Whether the app `app_id` sent this message: the message's `appId` is `app_id`, or the
+    /// app sent it as itself (the sender's `appId`). Whatever the sender shows: a message an
+    /// app sends as the participant (`sendAs: PARTICIPANT`) has the participant as sender and
+    /// only the message's `appId` tells. `false` for an empty `app_id`.
+    ///
+    /// The message's `appId` names any app that created the message, including a form or
+    /// booking app that submitted it for the participant: it is the check for "my own
+    /// message", not for "written by a person".
+    pub fn is_from_app(&self, app_id: &str) -> bool {
+        !app_id.is_empty()
+            && (present(&self.app_id) == Some(app_id)
+                || self
+                    .sender
+                    .as_ref()
+                    .is_some_and(|s| present(&s.app_id) == Some(app_id)))
+    }
+}
+
+impl MessageSentToBusiness {
+    /// The conversation ID.
+    pub fn conversation_id(&self) -> Option<&str> {
+        present(&self.conversation_id)
+    }
+
+    /// The message's text ([`Message::plain_text`]).
+    pub fn plain_text(&self) -> Option<String> {
+        self.message.as_ref()?.plain_text()
+    }
+
+    /// The participant ID of the sender ([`Message::sender_participant_id`]): the visitor,
+    /// contact or member the conversation is with.
+    ///
+    /// **Not necessarily who wrote**: a message your app sent with `sendAs: PARTICIPANT` comes
+    /// back as this event with the participant as sender. Check [`is_from_app`](Self::is_from_app)
+    /// first.
+    pub fn sender_participant_id(&self) -> Option<ParticipantId> {
+        self.message.as_ref()?.sender_participant_id()
+    }
+
+    /// Whether the app `app_id` sent the message ([`Message::is_from_app`]): an auto-reply bot
+    /// returns early on its own messages, which come back as this event with the participant as
+    /// sender when it sent them with `sendAs: PARTICIPANT`.
+    pub fn is_from_app(&self, app_id: &str) -> bool {
+        self.message.as_ref().is_some_and(|m| m.is_from_app(app_id))
+    }
+}
+
+impl MessageSentToParticipant {
+    /// The conversation ID.
+    pub fn conversation_id(&self) -> Option<&str> {
+        present(&self.conversation_id)
+    }
+
+    /// The message's text ([`Message::plain_text`]).
+    pub fn plain_text(&self) -> Option<String> {
+        self.message.as_ref()?.plain_text()
+    }
+
+    /// Whether the app `app_id` sent the message ([`Message::is_from_app`]).
+    pub fn is_from_app(&self, app_id: &str) -> bool {
+        self.message.as_ref().is_some_and(|m| m.is_from_app(app_id))
+    }
+}
+
+impl ButtonInteracted {
+    /// The conversation ID.
+    pub fn conversation_id(&self) -> Option<&str> {
+        present(&self.conversation_id)
+    }
+
+    /// The participant ID of who pressed the button (member over contact over visitor).
+    pub fn participant_id(&self) -> Option<ParticipantId> {
+        self.interacted_by.as_ref()?.participant_id()
+    }
+}
+
+impl ConversationsMerged {
+    /// The old conversation IDs, merged into the [`target`](Self::target) (empty IDs skipped).
+    pub fn sources(&self) -> impl Iterator<Item = &str> + '_ {
+        self.old_conversation_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The conversation the old ones were merged into.
+    pub fn target(&self) -> Option<&str> {
+        present(&self.target_conversation_id)
+    }
+}
+
+impl Conversation {
+    /// The conversation ID.
+    pub fn id(&self) -> Option<&str> {
+        present(&self.id)
+    }
+
+    /// The participant ID of the visitor, contact or member the conversation is with (member
+    /// over contact over visitor).
+    pub fn participant_id(&self) -> Option<ParticipantId> {
+        self.participant.as_ref()?.participant_id()
+    }
+}
+
+impl GetOrCreateConversationResponse {
+    /// The ID of the conversation got or created: the participant's current conversation.
+    pub fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref()?.id()
+    }
+}
+
+impl WebhookEvent {
+    /// The app instance the event is for (the envelope's `instanceId`): which installation of
+    /// the app, on which site, to answer through.
+    pub fn instance_id(&self) -> Option<&str> {
+        present(&self.instance_id)
+    }
+
+    /// Whether the event is about a message the app `app_id` sent ([`Message::is_from_app`]):
+    /// a Message Sent To Business or To Participant whose message it sent, whatever the sender
+    /// shows. `false` for every other event (a Button Interacted names the app whose button
+    /// was pressed, but the participant pressed it).
+    pub fn is_from_app(&self, app_id: &str) -> bool {
+        match &self.event {
+            InboxEvent::MessageSentToBusiness(sent) => sent.is_from_app(app_id),
+            InboxEvent::MessageSentToParticipant(sent) => sent.is_from_app(app_id),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The in-process merge store.
+
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::error::DirectoryError;
+use super::plan::{resolve, MergePlan, Move};
+use super::store::MergeStore;
+
+/// A [`MergeStore`] in this process: a map from each merged-away conversation ID to the
+/// conversation it was merged into, behind a read-write lock. Clones share the map.
+///
+/// **Memory.** One entry per conversation that was merged away (not per conversation, nor per
+/// message): its ID, the ID it was merged into, and the map's slot. With Wix's 36-character
+/// IDs that is 115–126 bytes of heap per entry (measured with a counting allocator: 1.26 MB for
+/// 10,000 merges, 11.5 MB for 100,000; the allocator's own overhead comes on top).
+///
+/// It is not bounded and forgets nothing, on purpose: a link dropped to save memory would
+/// silently cut the chains through it, and [`current`](MergeStore::current) would answer an ID
+/// that no longer exists. A participant's conversation is merged a few times in its life, so
+/// the map grows with the site's participants, not with traffic. An app that must bound it, or
+/// share it between processes, implements [`MergeStore`] on a shared store.
+///
+/// A merge takes the write lock for its plan and its inserts (a few hash look-ups per source);
+/// `current` takes the read lock for the walk along the chain. No lock is held across an
+/// `.await`.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryMergeStore {
+    links: Arc<RwLock<HashMap<Box<str>, Box<str>>>>,
+}
+
+impl InMemoryMergeStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many conversation IDs were recorded as merged away.
+    pub fn len(&self) -> usize {
+        self.links
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no merge was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`MergeStore::apply`], synchronous.
+    pub fn apply_now(&self, sources: &[String], target: &str) -> Result<Vec<Move>, DirectoryError> {
+        // The map is only changed after a plan succeeded, so a poisoned lock (a panic elsewhere
+        // while it was held) still guards a whole map.
+        let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
+        let plan = MergePlan::new(sources, target, |id| links.get(id).map(|to| &**to))?;
+        links.reserve(plan.links.len());
+        for (from, into) in plan.links {
+            links.insert(from.into_boxed_str(), into.into_boxed_str());
+        }
+        Ok(plan.moves)
+    }
+
+    /// [`MergeStore::current`], synchronous.
+    pub fn current_now(&self, id: &str) -> Result<String, DirectoryError> {
+        if id.is_empty() {
+            return Err(DirectoryError::Invalid("the conversation ID is empty"));
+        }
+        let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
+        resolve(id, |id| links.get(id).map(|to| &**to)).map(str::to_owned)
+    }
+}
+
+impl MergeStore for InMemoryMergeStore {
+    fn apply(
+        &self,
+        sources: &[String],
+        target: &str,
+    ) -> impl Future<Output = Result<Vec<Move>, DirectoryError>> + Send {
+        ready(self.apply_now(sources, target))
+    }
+
+    fn current(&self, id: &str) -> impl Future<Output = Result<String, DirectoryError>> + Send {
+        ready(self.current_now(id))
+    }
+}
