@@ -45,6 +45,9 @@ pub enum Command {
 pub enum Webhook {
     /// Verify a webhook body (a JWT) and print the event as JSON.
     Verify(Verify),
+    /// Verify, de-duplicate and forward webhooks to an app as JSON, answering Wix 200 only
+    /// once the app answered 2xx.
+    Relay(crate::relay::Relay),
 }
 
 #[derive(Args, Debug)]

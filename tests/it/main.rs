@@ -9,6 +9,8 @@ mod fixtures;
 mod lifecycle;
 mod operations;
 mod quickstart;
+#[cfg(feature = "cli")]
+mod relay;
 mod snapshot;
 mod spec;
 mod wire;
