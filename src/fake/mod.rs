@@ -92,6 +92,8 @@
 //!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
 //!   connections are served at once ([`FakeInboxBuilder::max_connections`]).
 
+mod control;
+mod drive;
 mod server;
 mod signing;
 mod store;
@@ -146,6 +148,8 @@ pub struct DeliveryAttempt {
     pub status: Option<u16>,
     /// Why there was no status (connection refused, timed out...).
     pub error: Option<String>,
+    /// How long the attempt took, from sending the request to the status (or the error).
+    pub latency: Duration,
 }
 
 /// The delivery of one event to one receiver, with every attempt so far.
@@ -364,10 +368,12 @@ impl FakeInboxBuilder {
             max_connections: self.max_connections,
         };
         let (in_flight, _) = tokio::sync::watch::channel(0usize);
+        let (changes, _) = tokio::sync::watch::channel(0u64);
         let inner = Arc::new(Inner {
             config,
             signer,
             state: Mutex::new(State::default()),
+            changes,
             runtime: tokio::runtime::Handle::current(),
             in_flight,
             // Receivers are local: never through a proxy from the environment.
@@ -420,15 +426,23 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) signer: signing::Signer,
     pub(crate) state: Mutex<State>,
+    /// Bumped after every change of `state` (see [`StateGuard`]): the simulator's live
+    /// updates wait on it.
+    pub(crate) changes: tokio::sync::watch::Sender<u64>,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
 }
 
 impl Inner {
-    /// The state; a panic elsewhere while it was held does not make it unusable.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The state; a panic elsewhere while it was held does not make it unusable. Changing it
+    /// (any mutable access) bumps [`changes`](Self::changes) when the guard is dropped.
+    pub(crate) fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            changes: &self.changes,
+            changed: false,
+        }
     }
 
     /// Adds a request to the log, forgetting the oldest one when the log is full.
@@ -449,6 +463,37 @@ impl Inner {
             state.requests.pop_front();
         }
         state.requests.push_back(request);
+    }
+}
+
+/// The locked state. Reading goes through `Deref`; a mutable access marks the state changed,
+/// and dropping the guard then tells the watchers of [`Inner::changes`].
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changes: &'a tokio::sync::watch::Sender<u64>,
+    changed: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.changed = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 }
 

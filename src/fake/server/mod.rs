@@ -47,10 +47,13 @@ impl std::error::Error for Dropped {}
 /// tower-http's timeout on the router, so a body that never ends is answered 408.
 pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
     let config = &inner.config;
-    let router = router(inner.clone()).layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        config.request_timeout,
-    ));
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout);
+    let router = router(inner.clone()).layer(timeout);
+    // The simulator's page and control API, beside the Inbox routes (see `control`).
+    let simulator = listener
+        .local_addr()
+        .map(|addr| super::control::router(inner.clone(), addr).layer(timeout));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
@@ -69,12 +72,18 @@ pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
             }
         };
         let router = router.clone();
+        let simulator = simulator.as_ref().ok().cloned();
         let inner = inner.clone();
         let http = http.clone();
         connections.spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
-                handle(inner.clone(), router.clone(), req.map(Body::new))
+                let req = req.map(Body::new);
+                let to = match &simulator {
+                    Some(s) if super::control::owns(req.uri().path()) => s.clone(),
+                    _ => router.clone(),
+                };
+                handle(inner.clone(), to, req)
             });
             let io = TokioIo::new(stream);
             // Errors here are the client's going away, a timeout, or a dropped connection:
@@ -111,6 +120,10 @@ async fn handle(
     router: Router,
     req: axum::http::Request<Body>,
 ) -> Result<Response, Dropped> {
+    if super::control::owns(req.uri().path()) {
+        // The simulator's own requests: no fault, not in the request log.
+        return Ok(serve_with(router, req).await);
+    }
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let fault = if req.uri().path().starts_with("/inbox/") {
