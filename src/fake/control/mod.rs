@@ -16,14 +16,12 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
 
 use super::{FakeInbox, Inner};
-
-/// The prefix of the control API's paths.
-pub(crate) const PREFIX: &str = "/_fake/";
 
 /// The largest body the control API reads.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -38,20 +36,17 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
                    img-src 'self' data:; base-uri 'none'; form-action 'none'; \
                    frame-ancestors 'none'";
 
-/// Whether a request is the simulator's (the page or the control API) rather than Wix's API:
-/// those are served by [`router`], outside the fault queue and the request log.
-pub(crate) fn owns(path: &str) -> bool {
-    path == "/" || path.starts_with(PREFIX)
-}
-
-/// The simulator's routes, behind the [`guard`].
-pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr) -> Router {
+/// The simulator's routes, each behind the [`guard`](Guard::check), the body limit and
+/// `timeout`. Only the page (`/`) and paths under `/_fake/` are routed here; the fake serves
+/// the rest with the Inbox routes, as the router's fallback.
+pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr, timeout: TimeoutLayer) -> Router {
     let fake = FakeInbox {
         inner,
         addr,
         base_url: format!("http://{addr}"),
-        // A view of the fake: dropping it does not stop the server.
+        // A view of the fake: dropping it stops nothing.
         server: None,
+        apps: std::sync::Mutex::new(Vec::new()),
     };
     let guard = Arc::new(Guard::new(addr));
     Router::new()
@@ -78,9 +73,11 @@ pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr) -> Router {
         .route("/_fake/faults", post(api::add_faults))
         .route("/_fake/faults/clear", post(api::clear_faults))
         .route("/_fake/tokens/expire", post(api::expire_tokens))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(guard, guard_layer))
+        .route("/_fake/{*rest}", any(not_found))
+        // Route layers: the Inbox routes, this router's fallback, go without them.
+        .route_layer(timeout)
+        .route_layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .route_layer(middleware::from_fn_with_state(guard, guard_layer))
         .with_state(Arc::new(fake))
 }
 

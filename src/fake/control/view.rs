@@ -31,23 +31,28 @@ pub(super) async fn state(fake: Fake) -> Json<Value> {
 
 pub(super) async fn stream(fake: Fake) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let fake = fake.0;
-    let mut changes = fake.inner.changes.subscribe();
-    changes.mark_changed();
-    let stream = futures_util::stream::unfold(
-        (fake, changes, true),
-        |(fake, mut changes, first)| async move {
-            if !first {
-                tokio::time::sleep(STREAM_GAP).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(1);
+    tokio::spawn(async move {
+        loop {
+            // Registered before the snapshot is taken, so that no change after it is missed.
+            let changed = fake.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if tx.send(snapshot(&fake).to_string()).await.is_err() {
+                return;
             }
-            // Ends when the fake is gone.
-            changes.changed().await.ok()?;
-            changes.borrow_and_update();
-            let event = Event::default()
-                .event("state")
-                .data(snapshot(&fake).to_string());
-            Some((Ok(event), (fake, changes, false)))
-        },
-    );
+            tokio::time::sleep(STREAM_GAP).await;
+            tokio::select! {
+                () = changed => {}
+                // The page went away (or the fake stopped): no more snapshots.
+                () = tx.closed() => return,
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let data = rx.recv().await?;
+        Some((Ok(Event::default().event("state").data(data)), rx))
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -161,7 +166,6 @@ fn who(identity: &WebhookIdentity) -> Value {
 /// The whole state the page shows. The API key and app secret are not in it: the page shows
 /// no secret.
 pub(super) fn snapshot(fake: &FakeInbox) -> Value {
-    let version = *fake.inner.changes.borrow();
     let config = &fake.inner.config;
     let state = fake.inner.state();
 
@@ -220,7 +224,6 @@ pub(super) fn snapshot(fake: &FakeInbox) -> Value {
         .collect();
 
     json!({
-        "version": version,
         "fake": {
             "baseUrl": fake.base_url,
             "siteId": config.site_id,

@@ -605,7 +605,6 @@ function connect() {
   const source = new EventSource("/_fake/stream");
   source.addEventListener("state", (e) => {
     snap = JSON.parse(e.data);
-    document.body.dataset.version = snap.version;
     live.textContent = "live";
     live.dataset.live = "true";
     render();
