@@ -386,7 +386,7 @@ fn fake_serve_keeps_its_private_key_private() {
     let private_path = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("private key: ").map(str::to_owned));
+        .find_map(|line| line.strip_prefix("# private key: ").map(str::to_owned));
     let _ = child.kill();
     let _ = child.wait();
     let private_path = std::path::PathBuf::from(private_path.expect("the key path is printed"));
