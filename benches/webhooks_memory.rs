@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use wix_inbox::webhooks::test_signer::TestSigner;
-use wix_inbox::webhooks::{InMemoryDeduplicator, Sighting};
+use wix_inbox::webhooks::{Claim, InMemoryDeduplicator};
 
 use common::{event, floor, floor_key};
 
@@ -118,7 +118,10 @@ fn main() {
         for token in &tokens {
             let event = verifier.verify(token.as_bytes()).expect("valid token");
             id_bytes += event.id.len();
-            assert_eq!(dedup.check_and_insert_now(&event.id), Sighting::First);
+            let Claim::First(lease) = dedup.claim_now(&event.id) else {
+                panic!("a new ID is claimed first");
+            };
+            dedup.complete_now(&lease).expect("the claim is held");
         }
     });
     let retained = LIVE.load(Ordering::Relaxed).saturating_sub(baseline);

@@ -45,7 +45,7 @@ use crate::types::{
     ButtonInteracted, Conversation, ConversationsMerged, GetOrCreateConversationResponse, Message,
     MessageSentToBusiness, MessageSentToParticipant, ParticipantId,
 };
-use crate::webhooks::WebhookEvent;
+use crate::webhooks::{InboxEvent, WebhookEvent};
 
 /// `Some(id)` unless absent or empty.
 fn present(id: &Option<String>) -> Option<&str> {
@@ -53,9 +53,10 @@ fn present(id: &Option<String>) -> Option<&str> {
 }
 
 impl Message {
-    /// The message's text ([`MessageContent::plain_text`](crate::types::MessageContent::plain_text):
-    /// the text items of a basic message joined by new lines, or the text of a minimal or
-    /// system message); `None` without content or text.
+    /// The message's text: the text items of a basic message joined by new lines, or the text
+    /// of a minimal or system message
+    /// ([`MessageContent::plain_text`](crate::types::MessageContent::plain_text)); `None`
+    /// without content or text.
     pub fn plain_text(&self) -> Option<String> {
         self.content.as_ref()?.plain_text()
     }
@@ -67,9 +68,9 @@ impl Message {
         self.content.as_ref()?.preview_text.as_deref()
     }
 
-    /// The participant ID of the sender (member over contact over visitor,
-    /// [`IdentificationData::participant_id`](crate::types::IdentificationData::participant_id)); `None` when the sender is the business, an app,
-    /// or absent.
+    /// The participant ID of the sender: member over contact over visitor
+    /// ([`IdentificationData::participant_id`](crate::types::IdentificationData::participant_id));
+    /// `None` when the sender is the business, an app, or absent.
     ///
     /// **The sender is not always who wrote.** A message an app sent with `sendAs: PARTICIPANT`
     /// has the participant as sender; only [`app_id`](Self::app_id) says it was the app. Check
@@ -194,5 +195,17 @@ impl WebhookEvent {
     /// the app, on which site, to answer through.
     pub fn instance_id(&self) -> Option<&str> {
         present(&self.instance_id)
+    }
+
+    /// Whether the event is about a message the app `app_id` sent ([`Message::is_from_app`]):
+    /// a Message Sent To Business or To Participant whose message it sent, whatever the sender
+    /// shows. `false` for every other event (a Button Interacted names the app whose button
+    /// was pressed, but the participant pressed it).
+    pub fn is_from_app(&self, app_id: &str) -> bool {
+        match &self.event {
+            InboxEvent::MessageSentToBusiness(sent) => sent.is_from_app(app_id),
+            InboxEvent::MessageSentToParticipant(sent) => sent.is_from_app(app_id),
+            _ => false,
+        }
     }
 }

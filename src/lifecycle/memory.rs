@@ -14,12 +14,13 @@ use super::store::MergeStore;
 /// **Memory.** One entry per conversation that was merged away (not per conversation, nor per
 /// message): its ID, the ID it was merged into, and the map's slot. With Wix's 36-character
 /// IDs that is 115–126 bytes of heap per entry (measured with a counting allocator: 1.26 MB for
-/// 10,000 merges, 11.5 MB for 100,000; the allocator's own overhead comes on top). It is not bounded and forgets nothing, on purpose: a link
-/// dropped to save memory would silently cut the chains through it, and
-/// [`current`](MergeStore::current) would answer an ID that no longer exists. A participant's
-/// conversation is merged a few times in its life, so the map grows with the site's
-/// participants, not with traffic. An app that must bound it, or share it between processes,
-/// uses a shared store (the Redis store).
+/// 10,000 merges, 11.5 MB for 100,000; the allocator's own overhead comes on top).
+///
+/// It is not bounded and forgets nothing, on purpose: a link dropped to save memory would
+/// silently cut the chains through it, and [`current`](MergeStore::current) would answer an ID
+/// that no longer exists. A participant's conversation is merged a few times in its life, so
+/// the map grows with the site's participants, not with traffic. An app that must bound it, or
+/// share it between processes, implements [`MergeStore`] on a shared store.
 ///
 /// A merge takes the write lock for its plan and its inserts (a few hash look-ups per source);
 /// `current` takes the read lock for the walk along the chain. No lock is held across an

@@ -1,21 +1,37 @@
 //! A ready webhook endpoint for [axum](https://docs.rs/axum) 0.8 (feature `axum`).
 //!
 //! [`WebhookReceiver`] reads the raw body whatever its `Content-Type` (Wix sends `text/plain`
-//! or none), enforces the verifier's size limit while reading, verifies, drops duplicates and
-//! answers at once:
+//! or none), enforces the verifier's size limit while reading, verifies, claims the event ID in
+//! its [`Deduplicator`], hands the event on, and answers 200 only once the event was handed on:
 //!
 //! | outcome | status |
 //! |---|---|
-//! | accepted, or a duplicate of an accepted event | 200 |
+//! | handed on (the callback ran, the channel took it, the handler returned `Ok`) | 200 |
+//! | a duplicate of an event handed on (its claim is done) | 200 |
 //! | bad signature, wrong algorithm, expired, not yet valid, no `exp` | 401 |
 //! | not a JWT, or a broken layer inside it | 400 |
 //! | body over the limit | 413 |
 //! | body not received within the deadline ([`DEFAULT_BODY_TIMEOUT`]) | 408 |
-//! | accepted but the event channel is full or closed (Wix will retry) | 503 |
-//! | the callback or the deduplicator panicked (Wix will retry) | 500 |
+//! | not handed on: the channel is full or closed, the handler returned `Err` | 503 |
+//! | the deduplicator failed (a store error: nothing is known about the event) | 503 |
+//! | another request holds the event's claim (it is being handed on now) | 503 |
+//! | the callback, the handler or the deduplicator panicked | 500 |
 //!
-//! Accepted events go to your code through a callback or a channel; do the slow work there, not
-//! in the request (Wix wants an answer within 1250 ms).
+//! Wix retries every answer but 200, so nothing that was not handed on is answered 200, and
+//! whatever is not handed on leaves nothing claimed: the claim is released (and if even that
+//! fails, its lease ends). See [`dedup`](super::Deduplicator) for the guarantee: at least once
+//! handed on, never twice while a lease holds.
+//!
+//! **Why 503, not 200, for an event in progress elsewhere.** Wix gives up on a request after
+//! 1,250 ms and retries it, possibly at another process, while the first is still handing the
+//! event on. If the second answered 200, Wix would count the event as delivered; should the
+//! first then fail and release its claim, it would answer a request Wix no longer listens to,
+//! and the event would be lost. With 503 Wix retries once more: by then the claim is done
+//! (answered 200 as a duplicate) or released (handled again). It costs one redelivery.
+//!
+//! Accepted events go to your code through a callback, a channel or an async handler
+//! ([`WebhookReceiver::with_handler`]); do slow work after handing on, not in the request
+//! (Wix wants an answer within 1,250 ms).
 //!
 //! The receiver bounds what one request can cost (body size, time to send the body). What it
 //! cannot see, the server must bound: how long a client may take to send its headers, how long
@@ -60,12 +76,24 @@ use tokio::task::JoinSet;
 use tower::Layer as _;
 use tower_http::timeout::{Timeout, TimeoutLayer};
 
+use futures_util::future::BoxFuture;
+
 use super::{
-    Deduplicator, InMemoryDeduplicator, Sighting, WebhookError, WebhookEvent, WebhookVerifier,
+    Claim, DedupError, Deduplicator, InMemoryDeduplicator, Lease, WebhookError, WebhookEvent,
+    WebhookVerifier,
 };
 
-/// Takes an accepted event; gives it back (boxed: the error path is rare) when it cannot.
-type Sink = dyn Fn(WebhookEvent) -> Result<(), Box<WebhookEvent>> + Send + Sync;
+/// Why a handler could not hand an event on.
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where accepted events go.
+enum Sink {
+    /// A callback or a channel: takes the event, or gives it back (boxed: the error path is
+    /// rare) when it cannot.
+    Now(Box<dyn Fn(WebhookEvent) -> Result<(), Box<WebhookEvent>> + Send + Sync>),
+    /// An async handler: `Ok` once the event was handed on.
+    Later(Box<dyn Fn(WebhookEvent) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>),
+}
 
 /// A webhook endpoint: verifier, deduplicator and where accepted events go.
 ///
@@ -112,17 +140,49 @@ impl WebhookReceiver<InMemoryDeduplicator> {
         WebhookReceiver {
             verifier,
             dedup: Arc::new(InMemoryDeduplicator::new()),
-            sink: Arc::new(move |event| {
+            sink: Arc::new(Sink::Now(Box::new(move |event| {
                 on_event(event);
                 Ok(())
-            }),
+            }))),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+
+    /// A receiver that awaits `handler` with each accepted event and answers 200 once it
+    /// returned `Ok`; when it returns `Err` (logged) the answer is 503 and the claim is
+    /// released, so Wix's retry is handled. It runs within the request: keep it well within
+    /// the deduplicator's lease and Wix's 1,250 ms (hand the event to a queue, an app).
+    ///
+    /// ```
+    /// # use wix_inbox::webhooks::{axum::WebhookReceiver, WebhookVerifier};
+    /// # fn demo(verifier: WebhookVerifier, queue: tokio::sync::mpsc::Sender<String>) {
+    /// let receiver = WebhookReceiver::with_handler(verifier, move |event| {
+    ///     let queue = queue.clone();
+    ///     async move { queue.send(event.id).await }
+    /// });
+    /// # }
+    /// ```
+    pub fn with_handler<F, Fut, E>(verifier: WebhookVerifier, handler: F) -> Self
+    where
+        F: Fn(WebhookEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<HandlerError>,
+    {
+        let handler = move |event| -> BoxFuture<'static, Result<(), HandlerError>> {
+            let handled = handler(event);
+            Box::pin(async move { handled.await.map_err(Into::into) })
+        };
+        WebhookReceiver {
+            verifier,
+            dedup: Arc::new(InMemoryDeduplicator::new()),
+            sink: Arc::new(Sink::Later(Box::new(handler))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 
     /// A receiver that sends each accepted event into a bounded channel, and the channel's
     /// receiving end. When the channel is full or closed the delivery is answered with 503 and
-    /// its event ID forgotten, so Wix's retry is processed.
+    /// its claim released, so Wix's retry is processed.
     pub fn with_channel(
         verifier: WebhookVerifier,
         capacity: usize,
@@ -131,7 +191,9 @@ impl WebhookReceiver<InMemoryDeduplicator> {
         let receiver = WebhookReceiver {
             verifier,
             dedup: Arc::new(InMemoryDeduplicator::new()),
-            sink: Arc::new(move |event| tx.try_send(event).map_err(|e| Box::new(e.into_inner()))),
+            sink: Arc::new(Sink::Now(Box::new(move |event| {
+                tx.try_send(event).map_err(|e| Box::new(e.into_inner()))
+            }))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
         };
         (receiver, rx)
@@ -175,8 +237,9 @@ impl<D: Deduplicator> WebhookReceiver<D> {
 
     /// Handles one delivery; for use inside your own handler.
     ///
-    /// A panic in the callback or the deduplicator is caught: the answer is 500 (so that Wix
-    /// retries) and the event ID is forgotten.
+    /// A panic in the callback, the handler or the deduplicator is caught: the answer is 500
+    /// (so that Wix retries) and the claim is released. When the request is dropped before it
+    /// is answered (a server's request timeout), the claim is released too.
     pub async fn handle(&self, request: Request) -> Response {
         match AssertUnwindSafe(self.handle_unguarded(request))
             .catch_unwind()
@@ -210,29 +273,127 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             Err(err) => return reject(&err),
         };
         drop(body);
-        match self.dedup.check_and_insert(&event.id).await {
-            Sighting::Duplicate => {
-                tracing::debug!(event_id = %event.id, "duplicate webhook dropped");
-                (StatusCode::OK, "duplicate").into_response()
+        let event_id = event.id.clone();
+        let lease = match self.dedup.claim(&event_id).await {
+            Ok(Claim::First(lease)) => lease,
+            Ok(Claim::Done) => {
+                tracing::debug!(%event_id, "duplicate webhook dropped");
+                return (StatusCode::OK, "duplicate").into_response();
             }
-            Sighting::First => {
-                let id = event.id.clone();
-                match std::panic::catch_unwind(AssertUnwindSafe(|| (self.sink)(event))) {
-                    Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
-                    Ok(Err(event)) => {
-                        tracing::warn!(event_id = %event.id, "webhook event channel full or closed; asking Wix to retry");
-                        self.dedup.forget(&event.id).await;
-                        (StatusCode::SERVICE_UNAVAILABLE, "busy, retry later").into_response()
-                    }
-                    Err(_) => {
-                        tracing::error!(event_id = %id, "the webhook callback panicked; asking Wix to retry");
-                        self.dedup.forget(&id).await;
-                        handler_failed()
-                    }
+            Ok(Claim::InProgressElsewhere) => {
+                tracing::debug!(%event_id, "webhook being handed on elsewhere; asking Wix to retry");
+                return retry_later("in progress elsewhere, retry later");
+            }
+            Err(error) => {
+                tracing::warn!(%event_id, %error, "webhook not claimed; asking Wix to retry");
+                return retry_later("de-duplication store unavailable, retry later");
+            }
+        };
+        let held = HeldClaim {
+            dedup: Arc::clone(&self.dedup),
+            lease: Some(lease),
+        };
+        match self.hand_on(event).await {
+            Ok(()) => {
+                if let Err(error) = held.complete().await {
+                    // Handed on all the same: answering 503 would only have it handed on again.
+                    tracing::warn!(%event_id, %error, "webhook handed on but its claim not completed; a redelivery after the lease would be handed on again");
+                }
+                (StatusCode::OK, "ok").into_response()
+            }
+            Err(NotHandedOn::Refused(error)) => {
+                tracing::warn!(%event_id, %error, "webhook not handed on; asking Wix to retry");
+                held.release().await;
+                retry_later("not handed on, retry later")
+            }
+            Err(NotHandedOn::Panicked) => {
+                tracing::error!(%event_id, "the webhook callback panicked; asking Wix to retry");
+                held.release().await;
+                handler_failed()
+            }
+        }
+    }
+
+    /// Hands `event` to the sink, catching panics.
+    async fn hand_on(&self, event: WebhookEvent) -> Result<(), NotHandedOn> {
+        match &*self.sink {
+            Sink::Now(take) => match std::panic::catch_unwind(AssertUnwindSafe(|| take(event))) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_event)) => Err(NotHandedOn::Refused(
+                    "the event channel is full or closed".into(),
+                )),
+                Err(_) => Err(NotHandedOn::Panicked),
+            },
+            Sink::Later(handle) => {
+                let Ok(handled) = std::panic::catch_unwind(AssertUnwindSafe(|| handle(event)))
+                else {
+                    return Err(NotHandedOn::Panicked);
+                };
+                match AssertUnwindSafe(handled).catch_unwind().await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(NotHandedOn::Refused(error)),
+                    Err(_) => Err(NotHandedOn::Panicked),
                 }
             }
         }
     }
+}
+
+/// Why an event was not handed on.
+enum NotHandedOn {
+    /// The sink refused it (channel full, handler error).
+    Refused(HandlerError),
+    /// The sink panicked.
+    Panicked,
+}
+
+/// A claim this request holds: completed or released explicitly, or released in the background
+/// when the request is dropped before either (a server's timeout, a panic).
+struct HeldClaim<D: Deduplicator> {
+    dedup: Arc<D>,
+    lease: Option<Lease>,
+}
+
+impl<D: Deduplicator> HeldClaim<D> {
+    async fn complete(mut self) -> Result<(), DedupError> {
+        let Some(lease) = &self.lease else {
+            return Ok(());
+        };
+        let completed = self.dedup.complete(lease).await;
+        self.lease = None;
+        completed
+    }
+
+    async fn release(mut self) {
+        if let Some(lease) = &self.lease {
+            if let Err(error) = self.dedup.release(lease).await {
+                tracing::warn!(event_id = %lease.event_id(), %error, "claim not released; it ends with its lease");
+            }
+        }
+        self.lease = None;
+    }
+}
+
+impl<D: Deduplicator> Drop for HeldClaim<D> {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let dedup = Arc::clone(&self.dedup);
+        runtime.spawn(async move {
+            if let Err(error) = dedup.release(&lease).await {
+                tracing::warn!(event_id = %lease.event_id(), %error, "claim not released; it ends with its lease");
+            }
+        });
+    }
+}
+
+/// A 503: Wix retries.
+fn retry_later(text: &'static str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
 }
 
 /// The answer when the callback or the deduplicator panicked: Wix retries a 500.

@@ -15,12 +15,15 @@
 //! - [`WebhookVerifier`] checks the token (size, RS256 only, signature, `exp`/`nbf`) with a key
 //!   parsed once, and decodes all layers into a [`WebhookEvent`] whose [`InboxEvent`] is typed
 //!   for the Inbox's four events. Every failure is a distinct [`WebhookError`].
-//! - [`Deduplicator`] / [`InMemoryDeduplicator`] drop redeliveries (Wix retries for 48 hours).
+//! - [`Deduplicator`] / [`InMemoryDeduplicator`] claim event IDs with a lease, so that a
+//!   redelivery (Wix retries for about 47 hours) is not handed on twice and an event whose
+//!   handling failed is not lost; `RedisDeduplicator` (feature `redis`) shares the claims
+//!   between processes.
 //! - [`axum::WebhookReceiver`] (feature `axum`) is a ready endpoint.
 //! - [`test_signer`] (feature `test-util`) signs events as Wix does, for tests.
 //!
 //! ```
-//! use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, InboxEvent, Sighting, WebhookVerifier};
+//! use wix_inbox::webhooks::{Claim, InMemoryDeduplicator, InboxEvent, WebhookVerifier};
 //! # use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 //! # let public_key_pem = TestSigner::shared().public_key_pem();
 //! # let body = TestSigner::shared().sign_event(&TestEvent::new(
@@ -34,10 +37,11 @@
 //!
 //! // Per request (`body` is the raw request body):
 //! let event = verifier.verify(body.as_bytes())?;
-//! if seen.check_and_insert_now(&event.id) == Sighting::First {
+//! if let Claim::First(lease) = seen.claim_now(&event.id) {
 //!     if let InboxEvent::MessageSentToBusiness(sent) = &event.event {
 //!         println!("new message in {:?}", sent.conversation_id);
 //!     }
+//!     seen.complete_now(&lease)?; // handed on: a redelivery is now a duplicate
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -52,9 +56,12 @@ pub mod axum;
 #[cfg(feature = "test-util")]
 pub mod test_signer;
 
-pub use dedup::{Deduplicator, InMemoryDeduplicator, Sighting, DEFAULT_CAPACITY, DEFAULT_TTL};
+pub use dedup::{
+    Claim, DedupError, Deduplicator, InMemoryDeduplicator, Lease, DEFAULT_CAPACITY, DEFAULT_LEASE,
+    DEFAULT_TTL,
+};
 pub use error::{Layer, WebhookError};
-pub use event::{InboxEvent, WebhookEvent};
+pub use event::{InboxEvent, WebhookEvent, MAX_EVENT_ID_LEN};
 pub use verify::{WebhookVerifier, DEFAULT_LEEWAY, DEFAULT_MAX_BODY_SIZE};
 
 /// The decode path after the signature check, for fuzzing: `claims` is the JSON of a JWT's

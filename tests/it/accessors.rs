@@ -20,7 +20,7 @@ const MY_APP: &str = "5bd1a3c2-6f38-4e4a-9b1a-000000000abc";
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 
 /// Wix's example domain event `tests/fixtures/webhooks/<name>DomainEvent.json`.
-fn fixture(name: &str) -> Value {
+pub fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/tests/fixtures/webhooks/{name}DomainEvent.json",
         env!("CARGO_MANIFEST_DIR")
@@ -29,8 +29,9 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str::<Value>(&text).unwrap()["body"].take()
 }
 
-/// `domain_event` signed as Wix does and verified: the event a handler gets.
-fn delivered(event_type: &str, domain_event: Value) -> WebhookEvent {
+/// `domain_event` signed as Wix does and verified: the event a handler gets. `event_type` is
+/// the part after `wix.crm.inbox.v2.`.
+pub fn delivered(event_type: &str, domain_event: Value) -> WebhookEvent {
     let signer = TestSigner::shared();
     let token = signer.sign_event(&TestEvent::new(
         format!("wix.crm.inbox.v2.{event_type}"),
@@ -103,6 +104,7 @@ fn on_wix_message_sent_to_participant_example() {
         "a Wix user is no participant"
     );
     assert!(sent.is_from_app(EXAMPLE_APP));
+    assert!(event.is_from_app(EXAMPLE_APP));
 }
 
 #[test]
@@ -114,6 +116,10 @@ fn on_wix_button_interacted_and_conversations_merged_examples() {
     assert_eq!(
         pressed.conversation_id(),
         Some("5f65164f-b373-3cb9-be2e-f1fdc00c86a9")
+    );
+    assert!(
+        !event.is_from_app(EXAMPLE_APP),
+        "the participant pressed the app's button"
     );
     assert_eq!(
         pressed.participant_id(),
@@ -281,6 +287,7 @@ fn an_apps_message_sent_as_the_participant_is_told_by_app_id_alone() {
         "message_message_sent_to_business",
         own_message_as_participant(Some(MY_APP)),
     );
+    assert!(event.is_from_app(MY_APP), "the event as a whole");
     let sent = sent_to_business(&event);
     // Everything a handler looks at says "the visitor wrote" ...
     assert_eq!(
@@ -314,6 +321,7 @@ fn an_apps_message_sent_as_the_participant_is_told_by_app_id_alone() {
         Some(ParticipantId::AnonymousVisitorId(VISITOR.into()))
     );
     assert!(!sent.is_from_app(MY_APP));
+    assert!(!event.is_from_app(MY_APP));
 }
 
 #[test]

@@ -53,7 +53,11 @@ async fn app_server(delay: Duration, expires_in: u64) -> Server {
 fn app_client(server: &Server) -> Client {
     Client::builder()
         .base_url(&server.url)
-        .app("app-1", "app-secret-xyz", "inst-1")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: "app-secret-xyz".into(),
+            instance_id: "inst-1".into(),
+        })
         .retry(crate::harness::quick_retries())
         .build()
         .unwrap()
@@ -274,7 +278,11 @@ async fn a_token_endpoint_failure_is_a_typed_error_with_the_request_id() {
     assert!(e.is_auth());
     let text = e.to_string();
     assert!(text.contains("tok-req-7"), "{text}");
-    assert!(text.contains("app secret"), "says what to check: {text}");
+    assert!(
+        e.hint().unwrap().contains("app secret"),
+        "says what to check: {:?}",
+        e.hint()
+    );
     assert!(!text.contains("app-secret-xyz"));
     assert_eq!(server.count(GET_PATH), 0);
 }
@@ -312,12 +320,29 @@ fn bad_configuration_is_a_config_error_that_says_what_to_do() {
             Client::builder()
                 .api_key("k")
                 .site_id("s")
-                .app("a", "b", "c"),
+                .app(wix_inbox::AppCredentials {
+                    app_id: "a".into(),
+                    app_secret: "b".into(),
+                    instance_id: "c".into(),
+                }),
             "more than one",
         ),
-        (Client::builder().app("a", "", "c"), "must not be empty"),
         (
-            Client::builder().app("a", "b", "c").site_id("s"),
+            Client::builder().app(wix_inbox::AppCredentials {
+                app_id: "a".into(),
+                app_secret: "".into(),
+                instance_id: "c".into(),
+            }),
+            "must not be empty",
+        ),
+        (
+            Client::builder()
+                .app(wix_inbox::AppCredentials {
+                    app_id: "a".into(),
+                    app_secret: "b".into(),
+                    instance_id: "c".into(),
+                })
+                .site_id("s"),
             "site ID goes with an API key",
         ),
         (
@@ -396,4 +421,60 @@ fn operation_futures_are_send() {
             .stream(),
     );
     assert_send(client.list_all_messages("c", wix_inbox::types::MessageVisibility::Business));
+}
+
+#[tokio::test]
+async fn the_latest_x_wix_consistent_is_sent_on_every_later_request_of_the_client() {
+    // Each response carries a new value; request n should carry the value of response n - 1.
+    let server = Server::start(|_, n| async move {
+        let value = format!("consistent-{n}");
+        json(
+            200,
+            conversation("conv-1"),
+            &[("x-wix-consistent", value.as_str())],
+        )
+    })
+    .await;
+    let client = server.client();
+    let clone = client.clone();
+    for _ in 0..3 {
+        get(&client).await.unwrap();
+    }
+    get(&clone).await.unwrap();
+    // Another client (another site or instance) never sees this client's value.
+    let other = server.client();
+    get(&other).await.unwrap();
+    let sent: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| s.header("x-wix-consistent").map(str::to_string))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            None,
+            Some("consistent-0".into()),
+            Some("consistent-1".into()),
+            Some("consistent-2".into()),
+            None,
+        ]
+    );
+    // An error response's value counts too.
+    let failing = Server::start(|_, n| async move {
+        let value = format!("after-error-{n}");
+        let status = if n == 0 { 404 } else { 200 };
+        json(
+            status,
+            conversation("conv-1"),
+            &[("x-wix-consistent", value.as_str())],
+        )
+    })
+    .await;
+    let client = failing.client();
+    get(&client).await.unwrap_err();
+    get(&client).await.unwrap();
+    assert_eq!(
+        failing.seen()[1].header("x-wix-consistent"),
+        Some("after-error-0")
+    );
 }

@@ -46,11 +46,16 @@ async fn an_application_error_is_classified() {
         "404",
         "CONVERSATION_NOT_FOUND",
         "Conversation not found",
-        "Get Or Create Conversation",
         "request ID 1700000000.123",
     ] {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
+    let hint = e.hint().unwrap();
+    assert!(hint.contains("Get Or Create Conversation"), "{hint}");
+    assert!(
+        !text.contains(hint),
+        "the advice is not in the error's text"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +86,7 @@ async fn every_documented_code_is_known_and_others_are_kept() {
     let code = e.code().unwrap();
     assert!(matches!(code, ErrorCode::Other(_)), "{code:?}");
     assert_eq!(code.as_str(), "APP_NOT_INSTALLED");
-    assert!(e.to_string().contains("installed"), "{e}");
+    assert!(e.hint().unwrap().contains("installed"), "{e}");
 }
 
 #[tokio::test]
@@ -207,7 +212,8 @@ async fn statuses_get_advice() {
     ] {
         let server = Server::start(move |_, _| async move { json(status, json!({}), &[]) }).await;
         let e = get(&server).await.unwrap_err();
-        assert!(e.to_string().contains(advice), "{status}: {e}");
+        let hint = e.hint().unwrap();
+        assert!(hint.contains(advice), "{status}: {hint}");
         assert_eq!(e.is_auth(), status == 401 || status == 403);
     }
 }
@@ -217,4 +223,102 @@ fn the_error_is_a_std_error_that_crosses_threads() {
     fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
     assert_error::<wix_inbox::Error>();
     assert_error::<wix_inbox::NotAParticipant>();
+}
+
+#[tokio::test]
+async fn an_error_walked_as_a_chain_shows_each_text_once() {
+    // A refused connection: the error, reqwest's, hyper's, and the system's words.
+    let refused = crate::harness::refused_url();
+    let client = wix_inbox::Client::builder()
+        .base_url(&refused.url)
+        .no_auth()
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let e = client
+        .get_conversation()
+        .conversation_id("c")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connect);
+    let mut texts = vec![e.to_string()];
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        texts.push(c.to_string());
+        cause = c.source();
+    }
+    assert!(texts.len() >= 2, "{texts:?}");
+    assert_eq!(texts[0], "Get Conversation failed: could not connect");
+    for (i, outer) in texts.iter().enumerate() {
+        for inner in &texts[i + 1..] {
+            assert!(
+                !outer.contains(inner.as_str()),
+                "{outer:?} repeats {inner:?}"
+            );
+        }
+    }
+    // The advice is not in the text either: it is the hint.
+    assert_eq!(e.hint(), Some("Check the network and the base URL."));
+}
+
+#[tokio::test]
+async fn each_field_violation_is_printed_once() {
+    // Wix's (and the fake's) message already lists the violations.
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({"message": "conversationId: must be a GUID", "details": {"validationError": {
+                "fieldViolations": [{"field": "conversationId", "description": "must be a GUID",
+                                     "violatedRule": "FORMAT"}]}}}),
+            &[],
+        )
+    })
+    .await;
+    let e = get(&server).await.unwrap_err();
+    assert!(e.is_validation());
+    let text = e.to_string();
+    assert_eq!(text.matches("must be a GUID").count(), 1, "{text}");
+    assert_eq!(text.matches("conversationId").count(), 1, "{text}");
+    assert!(text.contains("FORMAT"), "{text}");
+    // A message that says something else is kept beside the violations.
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({"message": "invalid request", "details": {"validationError": {
+                "fieldViolations": [{"field": "conversationId", "description": "must be a GUID"}]}}}),
+            &[],
+        )
+    })
+    .await;
+    let text = get(&server).await.unwrap_err().to_string();
+    assert!(text.contains("invalid request"), "{text}");
+    assert_eq!(text.matches("must be a GUID").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn a_non_json_error_body_says_so_with_its_first_line_cleaned() {
+    let server = Server::start(|_, _| async {
+        raw(
+            502,
+            "<html><head><title>502 Bad\u{1b}[31m Gateway</title></head>\n<body>nginx</body></html>",
+            &[("content-type", "text/html"), ("x-wix-request-id", "r-html")],
+        )
+    })
+    .await;
+    let e = get(&server).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(502));
+    assert_eq!(e.request_id(), Some("r-html"));
+    assert!(e.response().is_none());
+    let text = crate::hardening::chain(&e);
+    assert!(text.contains("502 Bad Gateway"), "{text}");
+    assert!(text.contains("not JSON"), "{text}");
+    assert!(
+        text.contains("<title>502 Bad\u{fffd}[31m Gateway</title>"),
+        "{text}"
+    );
+    assert!(!text.contains("nginx"), "only the first line: {text}");
+    assert!(!text.contains("expected value"), "{text}");
+    assert!(!text.contains("line 1 column"), "{text}");
 }

@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
+use crate::accessors::{delivered, fixture};
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::lifecycle::{
     ConversationDirectory, DirectoryError, InMemoryMergeStore, MergePlan, MergeStore, Move,
     MAX_CHAIN,
 };
 use wix_inbox::types::{ConversationsMerged, ParticipantId};
-use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
 
 fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
@@ -474,26 +474,13 @@ async fn concurrent_merges_end_consistent_and_move_each_id_once() {
 /// other events move nothing.
 #[tokio::test]
 async fn wix_example_events_feed_the_directory() {
-    let fixture = |name: &str| {
-        let path = format!(
-            "{}/tests/fixtures/webhooks/{name}DomainEvent.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["body"].take()
-    };
-    let signer = TestSigner::shared();
-    let verify = |event_type: &str, name: &str| {
-        let token = signer.sign_event(&TestEvent::new(event_type, fixture(name)));
-        signer.verifier().verify(token.as_bytes()).unwrap()
-    };
-    let merged = verify(
-        "wix.crm.inbox.v2.conversation_conversations_merged",
-        "ConversationsMerged",
+    let merged = delivered(
+        "conversation_conversations_merged",
+        fixture("ConversationsMerged"),
     );
-    let sent = verify(
-        "wix.crm.inbox.v2.message_message_sent_to_business",
-        "MessageSentToBusiness",
+    let sent = delivered(
+        "message_message_sent_to_business",
+        fixture("MessageSentToBusiness"),
     );
 
     let directory = ConversationDirectory::new();

@@ -1,17 +1,31 @@
-//! Exactly-once under concurrency.
+//! Claims with leases: exactly one first claim under concurrency, leases that end on tokio's
+//! (paused) clock, completion and release only by the holder, bounded memory.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
-use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, Sighting};
+use wix_inbox::webhooks::{Claim, Deduplicator, InMemoryDeduplicator, Lease};
 
-/// A thousand concurrent checks of each ID, from 8 OS threads (not 1,000: a container's
-/// thread limit must not break the test), over 50 IDs: exactly one first sighting each.
+fn first(claim: Claim) -> Lease {
+    match claim {
+        Claim::First(lease) => lease,
+        other => panic!("expected a first claim, got {other:?}"),
+    }
+}
+
+/// Claims and completes `id`: the way a receiver records an event handed on.
+fn done(dedup: &InMemoryDeduplicator, id: &str) {
+    dedup.complete_now(&first(dedup.claim_now(id))).unwrap();
+}
+
+/// A thousand concurrent claims of each ID, from 8 OS threads (not 1,000: a container's
+/// thread limit must not break the test), over 50 IDs: exactly one first claim each.
 #[test]
-fn concurrent_threads_one_first_sighting_per_id() {
+fn concurrent_threads_one_first_claim_per_id() {
     const THREADS: usize = 8;
     const IDS: usize = 50;
-    const CHECKS_PER_THREAD: usize = 125;
+    const CLAIMS_PER_THREAD: usize = 125;
     let dedup = InMemoryDeduplicator::new();
     let firsts: Vec<AtomicUsize> = (0..IDS).map(|_| AtomicUsize::new(0)).collect();
     let barrier = Barrier::new(THREADS);
@@ -20,9 +34,13 @@ fn concurrent_threads_one_first_sighting_per_id() {
             s.spawn(|| {
                 for (id, first) in firsts.iter().enumerate() {
                     barrier.wait();
-                    for _ in 0..CHECKS_PER_THREAD {
-                        if dedup.check_and_insert_now(&format!("event-{id}")) == Sighting::First {
-                            first.fetch_add(1, Ordering::SeqCst);
+                    for _ in 0..CLAIMS_PER_THREAD {
+                        match dedup.claim_now(&format!("event-{id}")) {
+                            Claim::First(_) => {
+                                first.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Claim::InProgressElsewhere => {}
+                            Claim::Done => panic!("nobody completed event-{id}"),
                         }
                     }
                 }
@@ -36,7 +54,7 @@ fn concurrent_threads_one_first_sighting_per_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_tasks_one_first_sighting() {
+async fn a_thousand_tasks_one_first_claim() {
     let dedup = Arc::new(InMemoryDeduplicator::new());
     let barrier = Arc::new(tokio::sync::Barrier::new(1000));
     let tasks: Vec<_> = (0..1000)
@@ -44,64 +62,148 @@ async fn a_thousand_tasks_one_first_sighting() {
             let (dedup, barrier) = (Arc::clone(&dedup), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                dedup.check_and_insert("the-event").await
+                dedup.claim("the-event").await.unwrap()
             })
         })
         .collect();
     let mut firsts = 0;
     for task in tasks {
-        if task.await.unwrap() == Sighting::First {
-            firsts += 1;
+        match task.await.unwrap() {
+            Claim::First(_) => firsts += 1,
+            Claim::InProgressElsewhere => {}
+            Claim::Done => panic!("nobody completed the event"),
         }
     }
     assert_eq!(firsts, 1);
 }
 
-#[test]
-fn memory_stays_bounded() {
-    let dedup = InMemoryDeduplicator::with_limits(std::time::Duration::from_secs(3600), 1000);
-    for i in 0..10_000 {
-        assert_eq!(dedup.check_and_insert_now(&i.to_string()), Sighting::First);
-    }
-    assert_eq!(dedup.len(), 1000);
-    assert_eq!(dedup.check_and_insert_now("9999"), Sighting::Duplicate);
-    assert_eq!(dedup.check_and_insert_now("0"), Sighting::First);
+/// The protocol through the trait: first, in progress, done; a released claim lets the next
+/// claim through.
+#[tokio::test]
+async fn claim_complete_release_through_the_trait() {
+    let dedup = Arc::new(InMemoryDeduplicator::new());
+    let lease = first(dedup.claim("a").await.unwrap());
+    assert_eq!(lease.event_id(), "a");
+    assert_eq!(lease.duration(), Duration::from_secs(60));
+    assert_eq!(dedup.claim("a").await.unwrap(), Claim::InProgressElsewhere);
+    dedup.complete(&lease).await.unwrap();
+    assert_eq!(dedup.claim("a").await.unwrap(), Claim::Done);
+    // A completed claim cannot be released or completed again.
+    assert!(dedup.release(&lease).await.unwrap_err().is_lease_lost());
+    assert!(dedup.complete(&lease).await.unwrap_err().is_lease_lost());
+    assert_eq!(dedup.claim("a").await.unwrap(), Claim::Done);
+
+    let lease = first(dedup.claim("b").await.unwrap());
+    dedup.release(&lease).await.unwrap();
+    let again = first(dedup.claim("b").await.unwrap());
+    assert_ne!(again.token(), lease.token());
+    assert!(dedup.complete(&lease).await.unwrap_err().is_lease_lost());
+    dedup.complete(&again).await.unwrap();
+    assert_eq!(dedup.claim("b").await.unwrap(), Claim::Done);
 }
 
-/// Issue 16, bug 3: forgetting an ID and recording it again must not use up capacity, or
-/// forget-and-reinsert cycles evict live IDs early.
+/// A lease that ends (the holder died) lets exactly one redelivery through; the paused clock
+/// ends it.
+#[tokio::test(start_paused = true)]
+async fn an_ended_lease_lets_exactly_one_redelivery_through() {
+    let dedup = Arc::new(InMemoryDeduplicator::new().with_lease(Duration::from_secs(30)));
+    let dead = first(dedup.claim("evt").await.unwrap());
+    tokio::time::advance(Duration::from_secs(29)).await;
+    assert_eq!(
+        dedup.claim("evt").await.unwrap(),
+        Claim::InProgressElsewhere
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+
+    let claims: Vec<Claim> = futures_util::future::join_all((0..100).map(|_| {
+        let dedup = Arc::clone(&dedup);
+        async move { dedup.claim("evt").await.unwrap() }
+    }))
+    .await;
+    let mut leases: Vec<Lease> = claims
+        .into_iter()
+        .filter_map(|c| match c {
+            Claim::First(lease) => Some(lease),
+            Claim::InProgressElsewhere => None,
+            Claim::Done => panic!("not done"),
+        })
+        .collect();
+    assert_eq!(leases.len(), 1);
+    let new = leases.pop().unwrap();
+
+    // The stale holder comes back: it can neither complete nor release the new claim.
+    assert!(dedup.complete(&dead).await.unwrap_err().is_lease_lost());
+    assert!(dedup.release(&dead).await.unwrap_err().is_lease_lost());
+    assert_eq!(
+        dedup.claim("evt").await.unwrap(),
+        Claim::InProgressElsewhere
+    );
+    dedup.complete(&new).await.unwrap();
+    assert_eq!(dedup.claim("evt").await.unwrap(), Claim::Done);
+}
+
+/// A holder whose lease ended cannot complete even when nobody claimed since: the claim is no
+/// longer its (as with a shared store, where the key is gone).
+#[tokio::test(start_paused = true)]
+async fn an_ended_lease_cannot_complete() {
+    let dedup = InMemoryDeduplicator::new().with_lease(Duration::from_secs(5));
+    let lease = first(dedup.claim_now("evt"));
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let err = dedup.complete_now(&lease).unwrap_err();
+    assert!(err.is_lease_lost());
+    assert_eq!(
+        err.to_string(),
+        "the claim on event \"evt\" is not held any more (its lease ended)"
+    );
+    assert!(matches!(dedup.claim_now("evt"), Claim::First(_)));
+}
+
 #[test]
-fn forget_and_reinsert_cycles_do_not_evict_live_ids() {
-    let dedup = InMemoryDeduplicator::with_limits(std::time::Duration::from_secs(3600), 3);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::First);
-    assert_eq!(dedup.check_and_insert_now("b"), Sighting::First);
-    for _ in 0..2 {
-        dedup.forget_now("b");
-        assert_eq!(dedup.check_and_insert_now("b"), Sighting::First);
+fn memory_stays_bounded() {
+    let dedup = InMemoryDeduplicator::with_limits(Duration::from_secs(3600), 1000);
+    for i in 0..10_000 {
+        done(&dedup, &i.to_string());
     }
+    assert_eq!(dedup.len(), 1000);
+    assert_eq!(dedup.claim_now("9999"), Claim::Done);
+    assert!(matches!(dedup.claim_now("0"), Claim::First(_)));
+}
+
+/// Issue 16, bug 3: releasing a claim and claiming again must not use up capacity, or
+/// release-and-claim cycles evict live IDs early.
+#[test]
+fn release_and_claim_cycles_do_not_evict_live_ids() {
+    let dedup = InMemoryDeduplicator::with_limits(Duration::from_secs(3600), 3);
+    done(&dedup, "a");
+    let mut b = first(dedup.claim_now("b"));
+    for _ in 0..2 {
+        dedup.release_now(&b).unwrap();
+        b = first(dedup.claim_now("b"));
+    }
+    dedup.complete_now(&b).unwrap();
     assert_eq!(dedup.len(), 2);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::Duplicate);
-    assert_eq!(dedup.check_and_insert_now("b"), Sighting::Duplicate);
+    assert_eq!(dedup.claim_now("a"), Claim::Done);
+    assert_eq!(dedup.claim_now("b"), Claim::Done);
     // Room for one more ID without losing either.
-    assert_eq!(dedup.check_and_insert_now("c"), Sighting::First);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::Duplicate);
-    assert_eq!(dedup.check_and_insert_now("b"), Sighting::Duplicate);
-    assert_eq!(dedup.check_and_insert_now("c"), Sighting::Duplicate);
+    done(&dedup, "c");
+    for id in ["a", "b", "c"] {
+        assert_eq!(dedup.claim_now(id), Claim::Done, "{id}");
+    }
     assert_eq!(dedup.len(), 3);
 }
 
-/// The defaults the README promises: 48 hours, 100,000 IDs; a time to live past 100 years is
-/// shortened to 100 years instead of panicking.
+/// The defaults the README promises: 48 hours, 100,000 IDs, 60 s leases; a time to live past
+/// 100 years is shortened to 100 years instead of panicking.
 #[test]
 fn defaults_and_limits() {
-    use std::time::Duration;
-    use wix_inbox::webhooks::{DEFAULT_CAPACITY, DEFAULT_TTL};
+    use wix_inbox::webhooks::{DEFAULT_CAPACITY, DEFAULT_LEASE, DEFAULT_TTL};
     assert_eq!(DEFAULT_TTL, Duration::from_secs(48 * 3600));
     assert_eq!(DEFAULT_CAPACITY, 100_000);
+    assert_eq!(DEFAULT_LEASE, Duration::from_secs(60));
     let text = format!("{:?}", InMemoryDeduplicator::new());
     assert_eq!(
         text,
-        "InMemoryDeduplicator { ttl: Some(172800s), capacity: Some(100000), .. }"
+        "InMemoryDeduplicator { ttl: Some(172800s), capacity: Some(100000), lease: 60s, .. }"
     );
     let century = Duration::from_secs(100 * 365 * 24 * 3600);
     let text = format!(
@@ -118,36 +220,26 @@ fn defaults_and_limits() {
 }
 
 #[test]
-fn empty_until_an_id_is_recorded() {
+fn empty_until_an_id_is_claimed() {
     let dedup = InMemoryDeduplicator::new();
     assert!(dedup.is_empty());
     assert_eq!(dedup.len(), 0);
-    dedup.check_and_insert_now("a");
+    let lease = first(dedup.claim_now("a"));
     assert!(!dedup.is_empty());
     assert_eq!(dedup.len(), 1);
-    dedup.forget_now("a");
+    dedup.release_now(&lease).unwrap();
     assert!(dedup.is_empty());
 }
 
-/// An ID is remembered for its time to live, then seen as new. (moka keeps its own clock, so
-/// this sleeps; the time to live is long enough for a loaded machine to check twice within it.)
+/// A done ID is remembered for its time to live, then claimed as new. (moka keeps its own
+/// clock, so this sleeps; the time to live is long enough for a loaded machine to check twice
+/// within it.)
 #[test]
-fn ids_expire_after_their_time_to_live() {
-    let dedup = InMemoryDeduplicator::with_limits(std::time::Duration::from_millis(500), 10);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::First);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::Duplicate);
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::First);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::Duplicate);
-}
-
-/// The async trait methods are the synchronous ones.
-#[tokio::test]
-async fn the_trait_forgets_too() {
-    let dedup = Arc::new(InMemoryDeduplicator::new());
-    assert_eq!(dedup.check_and_insert("a").await, Sighting::First);
-    assert_eq!(dedup.check_and_insert("a").await, Sighting::Duplicate);
-    dedup.forget("a").await;
-    assert_eq!(dedup.check_and_insert("a").await, Sighting::First);
-    assert_eq!(dedup.check_and_insert_now("a"), Sighting::Duplicate);
+fn done_ids_expire_after_their_time_to_live() {
+    let dedup = InMemoryDeduplicator::with_limits(Duration::from_millis(500), 10);
+    done(&dedup, "a");
+    assert_eq!(dedup.claim_now("a"), Claim::Done);
+    std::thread::sleep(Duration::from_millis(600));
+    done(&dedup, "a");
+    assert_eq!(dedup.claim_now("a"), Claim::Done);
 }

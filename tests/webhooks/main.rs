@@ -6,6 +6,11 @@ mod dedup;
 mod http;
 mod props;
 mod receiver;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+#[path = "../common/redis_server.rs"]
+mod redis_server;
 mod wix_examples;
 
 use serde_json::Value;

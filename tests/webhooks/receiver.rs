@@ -1,7 +1,12 @@
 //! The axum receiver: it trusts no size the sender declares, and works with any deduplicator.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wix_inbox::webhooks::axum::WebhookReceiver;
+use wix_inbox::webhooks::{Claim, DedupError, Deduplicator, Lease};
 
 use super::{good_token, verifier};
 
@@ -45,25 +50,73 @@ async fn a_lying_content_length_reserves_nothing_even_without_a_limit() {
 }
 
 /// A deduplicator shared by two receivers (two instances of an app behind a load balancer), as
-/// a database would be; it logs what it is asked.
+/// a database would be; it logs what it is asked, and fails on demand.
 #[derive(Default)]
 struct SharedStore {
-    seen: std::sync::Mutex<std::collections::HashSet<String>>,
-    forgotten: std::sync::Mutex<Vec<String>>,
+    ids: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    released: std::sync::Mutex<Vec<String>>,
+    next: std::sync::atomic::AtomicU64,
+    /// While set, every call fails as an unreachable store would.
+    down: std::sync::atomic::AtomicBool,
 }
 
-impl wix_inbox::webhooks::Deduplicator for SharedStore {
-    async fn check_and_insert(&self, event_id: &str) -> wix_inbox::webhooks::Sighting {
-        if self.seen.lock().unwrap().insert(event_id.to_owned()) {
-            wix_inbox::webhooks::Sighting::First
+impl SharedStore {
+    fn check(&self) -> Result<(), DedupError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(DedupError::unavailable("connection refused"))
         } else {
-            wix_inbox::webhooks::Sighting::Duplicate
+            Ok(())
+        }
+    }
+}
+
+impl Deduplicator for SharedStore {
+    async fn claim(&self, event_id: &str) -> Result<Claim, DedupError> {
+        self.check()?;
+        let mut ids = self.ids.lock().unwrap();
+        Ok(match ids.get(event_id) {
+            Some(None) => Claim::Done,
+            Some(Some(_)) => Claim::InProgressElsewhere,
+            None => {
+                let token = self
+                    .next
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .to_string();
+                ids.insert(event_id.to_owned(), Some(token.clone()));
+                Claim::First(Lease::new(event_id, token, Duration::from_secs(60)))
+            }
+        })
+    }
+
+    async fn complete(&self, lease: &Lease) -> Result<(), DedupError> {
+        self.check()?;
+        let mut ids = self.ids.lock().unwrap();
+        match ids.get_mut(lease.event_id()) {
+            Some(held @ Some(_)) if held.as_deref() == Some(lease.token()) => {
+                *held = None;
+                Ok(())
+            }
+            _ => Err(DedupError::LeaseLost {
+                event_id: lease.event_id().to_owned(),
+            }),
         }
     }
 
-    async fn forget(&self, event_id: &str) {
-        self.seen.lock().unwrap().remove(event_id);
-        self.forgotten.lock().unwrap().push(event_id.to_owned());
+    async fn release(&self, lease: &Lease) -> Result<(), DedupError> {
+        self.check()?;
+        let mut ids = self.ids.lock().unwrap();
+        if ids.get(lease.event_id()) == Some(&Some(lease.token().to_owned())) {
+            ids.remove(lease.event_id());
+            self.released
+                .lock()
+                .unwrap()
+                .push(lease.event_id().to_owned());
+            Ok(())
+        } else {
+            Err(DedupError::LeaseLost {
+                event_id: lease.event_id().to_owned(),
+            })
+        }
     }
 }
 
@@ -79,10 +132,7 @@ fn token_with_id(id: &str) -> String {
     super::signer().sign_event(&event)
 }
 
-async fn answer(
-    receiver: &WebhookReceiver<std::sync::Arc<SharedStore>>,
-    token: &str,
-) -> (u16, String) {
+async fn answer<D: Deduplicator>(receiver: &WebhookReceiver<D>, token: &str) -> (u16, String) {
     let response = receiver.handle(delivery(token)).await;
     let status = response.status().as_u16();
     let body = axum::body::to_bytes(response.into_body(), 1024)
@@ -92,8 +142,8 @@ async fn answer(
 }
 
 #[tokio::test]
-async fn a_shared_deduplicator_spans_receivers_and_forgets_what_could_not_be_handed_on() {
-    let store = std::sync::Arc::new(SharedStore::default());
+async fn a_shared_deduplicator_spans_receivers_and_releases_what_could_not_be_handed_on() {
+    let store = Arc::new(SharedStore::default());
     let (a, mut events_a) = WebhookReceiver::with_channel(verifier(), 1);
     let a = a.with_deduplicator(store.clone());
     let (b, _events_b) = WebhookReceiver::with_channel(verifier(), 1);
@@ -104,10 +154,10 @@ async fn a_shared_deduplicator_spans_receivers_and_forgets_what_could_not_be_han
     assert_eq!(answer(&a, &first).await, (200, "ok".into()));
     assert_eq!(answer(&b, &first).await, (200, "duplicate".into()));
 
-    // A's channel is full: 503, and the ID is forgotten so that Wix's retry gets through.
+    // A's channel is full: 503, and the claim is released so that Wix's retry gets through.
     let second = token_with_id("evt-2");
     assert_eq!(answer(&a, &second).await.0, 503);
-    assert_eq!(*store.forgotten.lock().unwrap(), ["evt-2"]);
+    assert_eq!(*store.released.lock().unwrap(), ["evt-2"]);
     assert_eq!(events_a.recv().await.unwrap().id, "evt-1");
     assert_eq!(answer(&a, &second).await, (200, "ok".into()));
     assert_eq!(events_a.recv().await.unwrap().id, "evt-2");
@@ -136,8 +186,8 @@ async fn serve_receiver<D: wix_inbox::webhooks::Deduplicator>(
     addr
 }
 
-/// A callback that panics gets Wix a 500 (not a dropped connection), and the event ID is
-/// forgotten so that Wix's retry is processed.
+/// A callback that panics gets Wix a 500 (not a dropped connection), and the claim is
+/// released so that Wix's retry is processed.
 #[tokio::test]
 async fn a_panicking_handler_is_answered_500_and_the_retry_is_processed() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -164,14 +214,212 @@ async fn a_panicking_handler_is_answered_500_and_the_retry_is_processed() {
 #[tokio::test]
 async fn a_panicking_deduplicator_is_answered_500() {
     struct Broken;
-    impl wix_inbox::webhooks::Deduplicator for Broken {
-        async fn check_and_insert(&self, _: &str) -> wix_inbox::webhooks::Sighting {
+    impl Deduplicator for Broken {
+        async fn claim(&self, _: &str) -> Result<Claim, DedupError> {
             panic!("the store's client has a bug")
         }
-        async fn forget(&self, _: &str) {}
+        async fn complete(&self, _: &Lease) -> Result<(), DedupError> {
+            Ok(())
+        }
+        async fn release(&self, _: &Lease) -> Result<(), DedupError> {
+            Ok(())
+        }
     }
     let receiver = WebhookReceiver::new(verifier(), |_| {}).with_deduplicator(Broken);
     let addr = serve_receiver(receiver).await;
     let answer = deliver_raw(addr, &good_token()).await;
     assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+}
+
+/// An event ID longer than 256 bytes (Wix's are 36-character GUIDs) is a bad event: refused
+/// before the deduplicator stores it, so the store's memory is bounded by count and size.
+#[tokio::test]
+async fn an_event_id_over_256_bytes_is_refused_before_the_deduplicator() {
+    let store = std::sync::Arc::new(SharedStore::default());
+    let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 4);
+    let receiver = receiver.with_deduplicator(store.clone());
+
+    let longest = "i".repeat(256);
+    assert_eq!(
+        answer(&receiver, &token_with_id(&longest)).await,
+        (200, "ok".into())
+    );
+    assert_eq!(events.recv().await.unwrap().id, longest);
+
+    let too_long = "i".repeat(257);
+    let err = verifier()
+        .verify(token_with_id(&too_long).as_bytes())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wix_inbox::webhooks::WebhookError::Malformed {
+                layer: wix_inbox::webhooks::Layer::DomainEvent,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("256"), "{err}");
+    let huge = "i".repeat(700 * 1024);
+    for id in [too_long, huge] {
+        assert_eq!(answer(&receiver, &token_with_id(&id)).await.0, 400);
+    }
+    assert!(events.try_recv().is_err());
+    assert_eq!(
+        store.ids.lock().unwrap().len(),
+        1,
+        "only the 256-byte ID is stored"
+    );
+}
+
+/// A store that fails is an error, never a guess: 503, the handler is not called; once the
+/// store is back the retry is handed on, exactly once.
+#[tokio::test]
+async fn a_store_error_is_answered_503_and_nothing_is_handed_on() {
+    let store = Arc::new(SharedStore::default());
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let receiver = WebhookReceiver::new(verifier(), move |event| h.lock().unwrap().push(event.id))
+        .with_deduplicator(store.clone());
+    let token = token_with_id("evt-down");
+    store.down.store(true, Ordering::SeqCst);
+    assert_eq!(
+        answer(&receiver, &token).await,
+        (503, "de-duplication store unavailable, retry later".into())
+    );
+    assert!(handled.lock().unwrap().is_empty());
+    assert!(store.ids.lock().unwrap().is_empty());
+
+    store.down.store(false, Ordering::SeqCst);
+    assert_eq!(answer(&receiver, &token).await, (200, "ok".into()));
+    assert_eq!(answer(&receiver, &token).await, (200, "duplicate".into()));
+    assert_eq!(*handled.lock().unwrap(), ["evt-down"]);
+}
+
+/// An async handler: 200 only once it returned `Ok`; an `Err` is answered 503 and the claim
+/// released, so the retry is handed on.
+#[tokio::test]
+async fn an_async_handler_answers_200_only_once_it_handed_on() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (c, h) = (calls.clone(), handled.clone());
+    let store = Arc::new(SharedStore::default());
+    let receiver = WebhookReceiver::with_handler(verifier(), move |event| {
+        let (c, h) = (c.clone(), h.clone());
+        async move {
+            tokio::task::yield_now().await;
+            if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err("the app is down");
+            }
+            h.lock().unwrap().push(event.id);
+            Ok(())
+        }
+    })
+    .with_deduplicator(store.clone());
+    let token = token_with_id("evt-async");
+    assert_eq!(
+        answer(&receiver, &token).await,
+        (503, "not handed on, retry later".into())
+    );
+    assert_eq!(*store.released.lock().unwrap(), ["evt-async"]);
+    assert!(handled.lock().unwrap().is_empty());
+    assert_eq!(answer(&receiver, &token).await, (200, "ok".into()));
+    assert_eq!(answer(&receiver, &token).await, (200, "duplicate".into()));
+    assert_eq!(*handled.lock().unwrap(), ["evt-async"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// While one request hands an event on, a second delivery of it is answered 503 (Wix will
+/// retry: see the module docs for why not 200) and not handed on again; after the first
+/// completed, a redelivery is a duplicate (200).
+#[tokio::test]
+async fn an_event_in_progress_elsewhere_is_not_handled_again() {
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let entered_tx = Arc::new(Mutex::new(Some(entered_tx)));
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (g, c) = (gate.clone(), calls.clone());
+    let receiver = WebhookReceiver::with_handler(verifier(), move |_event| {
+        let (g, c, entered) = (g.clone(), c.clone(), entered_tx.lock().unwrap().take());
+        async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            if let Some(entered) = entered {
+                let _ = entered.send(());
+            }
+            g.notified().await;
+            Ok::<(), std::convert::Infallible>(())
+        }
+    });
+    let token = token_with_id("evt-slow");
+    let first = tokio::spawn({
+        let (receiver, token) = (receiver.clone(), token.clone());
+        async move { answer(&receiver, &token).await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), entered_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        answer(&receiver, &token).await,
+        (503, "in progress elsewhere, retry later".into())
+    );
+    gate.notify_one();
+    assert_eq!(first.await.unwrap(), (200, "ok".into()));
+    assert_eq!(answer(&receiver, &token).await, (200, "duplicate".into()));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A request dropped while its handler runs (a server's request timeout) leaves nothing
+/// claimed: the retry is handed on.
+#[tokio::test]
+async fn a_dropped_request_releases_its_claim() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let hang = Arc::new(AtomicBool::new(true));
+    let (c, hg) = (calls.clone(), hang.clone());
+    let store = Arc::new(SharedStore::default());
+    let receiver = WebhookReceiver::with_handler(verifier(), move |_event| {
+        let (c, hg) = (c.clone(), hg.clone());
+        async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            if hg.swap(false, Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            Ok::<(), std::convert::Infallible>(())
+        }
+    })
+    .with_deduplicator(store.clone());
+    let token = token_with_id("evt-dropped");
+    let timed_out =
+        tokio::time::timeout(Duration::from_millis(50), answer(&receiver, &token)).await;
+    assert!(timed_out.is_err());
+    // The release runs in the background: wait for it, bounded.
+    for _ in 0..200 {
+        if !store.released.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(*store.released.lock().unwrap(), ["evt-dropped"]);
+    assert_eq!(answer(&receiver, &token).await, (200, "ok".into()));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// Handed on, but the store fails before the claim is completed: still 200 (the event was
+/// handed on; a 503 would only have it handed on again), and it was handed on once.
+#[tokio::test]
+async fn handed_on_but_not_completed_is_still_200() {
+    let store = Arc::new(SharedStore::default());
+    let handled = Arc::new(AtomicUsize::new(0));
+    let (s, h) = (store.clone(), handled.clone());
+    let receiver = WebhookReceiver::new(verifier(), move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+        s.down.store(true, Ordering::SeqCst);
+    })
+    .with_deduplicator(store.clone());
+    assert_eq!(
+        answer(&receiver, &token_with_id("evt-half")).await,
+        (200, "ok".into())
+    );
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
 }

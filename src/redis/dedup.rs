@@ -1,0 +1,265 @@
+//! [`RedisDeduplicator`]: claims on webhook event IDs shared by every process.
+
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::Script;
+
+use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use crate::webhooks::{Claim, DedupError, Deduplicator, Lease, DEFAULT_LEASE};
+
+/// How long a done event ID is remembered by default: 72 hours. Wix retries a delivery for
+/// about 47 hours; the margin covers clocks, queues and a redelivery started at the very end.
+pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(72 * 60 * 60);
+
+/// The value of a done event's key. Claim tokens are 32 hex digits, so never this.
+const DONE: &str = "done";
+
+/// Claims the key for the token (`SET NX PX`), or tells who has it: 1 first, 2 held by another
+/// claim, 3 done.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            return 1
+        end
+        if redis.call('GET', KEYS[1]) == ARGV[3] then
+            return 3
+        end
+        return 2
+        ",
+    )
+});
+
+/// Marks the key done for a time to live, only if this claim's token holds it: 1 done, 0 not
+/// held.
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+            return 1
+        end
+        return 0
+        ",
+    )
+});
+
+/// Deletes the key, only if this claim's token holds it: 1 released, 0 not held.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+        end
+        return 0
+        ",
+    )
+});
+
+/// A [`Deduplicator`] in Redis, shared by every process that uses the same Redis and prefix.
+///
+/// - **Claim**: one atomic script around `SET key token NX PX lease` (the key is
+///   `<prefix>event:<event ID>`, the token 128 random bits unique to the claim): exactly one of
+///   any number of concurrent claims, from any process, is [`Claim::First`]; the others read the
+///   key and answer [`Claim::InProgressElsewhere`] or [`Claim::Done`]. A holder that dies holds
+///   the key only until Redis expires it with the lease (60 s by default).
+/// - **Complete / release**: a script that checks the key still holds this claim's token and
+///   then sets it to `done` for the done-TTL ([`DEFAULT_DONE_TTL`], 72 hours: Wix resends for
+///   about 47) or deletes it, atomically. A stale holder (its lease ended, another claimed
+///   since) changes nothing and gets [`DedupError::LeaseLost`].
+/// - **Failures**: a lost, refused or slow connection is [`DedupError::Unavailable`] after at
+///   most the operation timeout (1 s by default); the connection manager reconnects in the
+///   background and a later operation works again. Nothing is guessed.
+///
+/// Clones share one connection manager (one multiplexed connection). Memory in Redis: one key
+/// per event ID for the done-TTL, a few dozen bytes plus the ID.
+#[derive(Clone)]
+pub struct RedisDeduplicator {
+    redis: ConnectionManager,
+    prefix: Arc<str>,
+    lease: Duration,
+    done_ttl: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisDeduplicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the connection: its address may hold a password.
+        f.debug_struct("RedisDeduplicator")
+            .field("prefix", &self.prefix)
+            .field("lease", &self.lease)
+            .field("done_ttl", &self.done_ttl)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisDeduplicator {
+    /// Connects to the Redis at `url` (see [`connect`](super::connect)) with the defaults:
+    /// prefix `wix-inbox:`, 60 s leases, done IDs kept 72 hours, 1 s per operation. Fails when
+    /// Redis cannot be reached now.
+    pub async fn connect(url: &str) -> Result<Self, DedupError> {
+        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
+    }
+
+    /// A store on a connection manager of your own (its settings: timeouts, retries, TLS).
+    pub fn new(redis: ConnectionManager) -> Self {
+        RedisDeduplicator {
+            redis,
+            prefix: Arc::from(DEFAULT_PREFIX),
+            lease: DEFAULT_LEASE,
+            done_ttl: DEFAULT_DONE_TTL,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the prefix of the keys (default `wix-inbox:`).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// Sets how long a claim holds (default 60 s; at least 1 ms).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how long a done event ID is remembered (default 72 hours; at least 1 ms). Keep it
+    /// over Wix's resend window of about 47 hours.
+    pub fn with_done_ttl(mut self, ttl: Duration) -> Self {
+        self.done_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how long one operation may take, reconnecting included (default 1 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The key of an event ID.
+    fn key(&self, event_id: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + 6 + event_id.len());
+        key.push_str(&self.prefix);
+        key.push_str("event:");
+        key.push_str(event_id);
+        key
+    }
+
+    /// The connection manager: for other keys of your own on the same connection.
+    pub fn connection(&self) -> &ConnectionManager {
+        &self.redis
+    }
+}
+
+/// The longest `PX` sent: 100 years (Redis refuses times that overflow its clock).
+const MAX_MILLIS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// Milliseconds for `PX`, from 1 (0 is refused by Redis) to 100 years.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_MILLIS)
+}
+
+/// A token unique to one claim among all processes: 128 random bits, in hex.
+fn new_token() -> Result<String, DedupError> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| DedupError::store("no random bytes for a claim token"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Deduplicator for RedisDeduplicator {
+    fn claim(&self, event_id: &str) -> impl Future<Output = Result<Claim, DedupError>> + Send {
+        let key = self.key(event_id);
+        let event_id = event_id.to_owned();
+        let mut redis = self.redis.clone();
+        async move {
+            let token = new_token()?;
+            let answer: i64 = within(
+                self.timeout,
+                CLAIM
+                    .key(&key)
+                    .arg(&token)
+                    .arg(millis(self.lease))
+                    .arg(DONE)
+                    .invoke_async(&mut redis),
+            )
+            .await?;
+            match answer {
+                1 => Ok(Claim::First(Lease::new(event_id, token, self.lease))),
+                2 => Ok(Claim::InProgressElsewhere),
+                3 => Ok(Claim::Done),
+                other => Err(DedupError::store(format!(
+                    "the claim script answered {other}"
+                ))),
+            }
+        }
+    }
+
+    fn complete(&self, lease: &Lease) -> impl Future<Output = Result<(), DedupError>> + Send {
+        self.settle(&COMPLETE, lease, Some(self.done_ttl))
+    }
+
+    fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), DedupError>> + Send {
+        self.settle(&RELEASE, lease, None)
+    }
+}
+
+impl RedisDeduplicator {
+    /// Runs COMPLETE or RELEASE for `lease`.
+    fn settle(
+        &self,
+        script: &'static Script,
+        lease: &Lease,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<(), DedupError>> + Send + 'static {
+        let key = self.key(lease.event_id());
+        let token = lease.token().to_owned();
+        let event_id = lease.event_id().to_owned();
+        let mut redis = self.redis.clone();
+        let timeout = self.timeout;
+        async move {
+            let mut invocation = script.key(&key);
+            invocation.arg(&token);
+            if let Some(ttl) = ttl {
+                invocation.arg(millis(ttl)).arg(DONE);
+            }
+            let held: i64 = within(timeout, invocation.invoke_async(&mut redis)).await?;
+            if held == 1 {
+                Ok(())
+            } else {
+                Err(DedupError::LeaseLost { event_id })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_hex_and_never_done() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert_ne!(a, DONE);
+    }
+
+    #[test]
+    fn px_is_never_zero() {
+        assert_eq!(millis(Duration::ZERO), 1);
+        assert_eq!(millis(Duration::from_secs(60)), 60_000);
+        assert_eq!(millis(Duration::MAX), MAX_MILLIS);
+    }
+}
