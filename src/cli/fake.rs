@@ -39,6 +39,7 @@ pub async fn serve(args: Serve) -> Outcome {
         .await
         .map_err(|e| Failure::Failed(format!("cannot start the fake Inbox: {e}")))?;
     println!("fake Wix Inbox listening; stop it with Ctrl-C");
+    println!("simulator: {}/ (open it in a browser)", fake.base_url());
     println!("WIX_BASE_URL={}", fake.base_url());
     println!("WIX_API_KEY={}", fake.api_key());
     println!("WIX_SITE_ID={}", fake.site_id());
