@@ -4,11 +4,17 @@ mod accessors;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
+// The simulator's control API.
+mod control;
 mod fake;
 mod fixtures;
 mod lifecycle;
 mod operations;
 mod quickstart;
+#[cfg(feature = "cli")]
+mod relay;
+// The simulator page, in headless Chromium.
+mod simulator;
 mod snapshot;
 mod spec;
 mod wire;
