@@ -259,11 +259,10 @@ fn compiled_example(
     let mut params = vec!["client: &wix_inbox::Client".to_owned()];
     let mut calls = String::new();
     for (setter, ty) in setters {
-        // `types::X` and `crate::X` as a user of the crate writes them.
+        // `types::X` and `crate::X` (also inside `Vec<crate::types::X>`) as a user of the crate
+        // writes them.
         let ty = ty.to_token_stream().to_string().replace(' ', "");
-        let ty = ty
-            .strip_prefix("crate::")
-            .map_or(ty.clone(), |rest| format!("wix_inbox::{rest}"));
+        let ty = ty.replace("crate::", "wix_inbox::");
         let ty = if ty.starts_with("types::") {
             format!("wix_inbox::{ty}")
         } else {

@@ -108,8 +108,8 @@ const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHA
     .remove(b'_')
     .remove(b'~');
 
-/// A path parameter (a conversation ID) as one path segment: every character but the
-/// unreserved ones is percent-encoded, so `/`, `\`, `%`, `?` or `#` cannot change which endpoint
+/// A path parameter (a conversation, contact or member ID) as one path segment: every character
+/// but the unreserved ones is percent-encoded, so `/`, `\`, `%`, `?` or `#` cannot change which endpoint
 /// is called, and `""`, `.` and `..`, which a URL parser drops or resolves, are refused. Used by
 /// the generated code in place of progenitor's `encode_path`.
 // The error is the generated code's own, so that its `?` takes it; the path is cold.
@@ -119,7 +119,7 @@ pub(crate) fn path_segment(
 ) -> Result<String, crate::GeneratedError<crate::types::ErrorResponse>> {
     if matches!(value, "" | "." | "..") {
         return Err(crate::GeneratedError::InvalidRequest(format!(
-            "an ID in the path (the conversation ID) must not be empty, `.` or `..`; got {value:?}"
+            "an ID in the path (a conversation, contact or member ID) must not be empty, `.` or `..`; got {value:?}"
         )));
     }
     Ok(percent_encoding::utf8_percent_encode(value, NOT_UNRESERVED).to_string())

@@ -45,11 +45,44 @@ fn every_operation_has_an_id_a_description_and_a_scope() {
         ("getOrCreateConversation", "post", "/inbox/v2/conversations"),
         ("listMessages", "get", "/inbox/v2/messages"),
         ("sendMessage", "post", "/inbox/v2/messages"),
+        ("queryContacts", "post", "/contacts/v4/contacts/query"),
+        ("listContacts", "get", "/contacts/v4/contacts"),
+        ("getContact", "get", "/contacts/v4/contacts/{contactId}"),
+        ("createContact", "post", "/contacts/v4/contacts"),
+        ("queryMembers", "post", "/members/v1/members/query"),
+        ("listMembers", "get", "/members/v1/members"),
+        ("getMember", "get", "/members/v1/members/{memberId}"),
     ]
     .into_iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
     .collect();
     assert_eq!(ids, expected);
+}
+
+/// What may be sent twice (a retry after a lost answer): a GET, or a POST the spec marks
+/// `x-wix-idempotent`. The queries only read; creating a contact or sending a message does not.
+#[test]
+fn which_posts_may_be_repeated() {
+    let spec = spec();
+    let mut repeatable = BTreeSet::new();
+    let mut not = BTreeSet::new();
+    for (_, method, op) in spec.operations() {
+        if method != "post" {
+            continue;
+        }
+        let id = op.operation_id.clone().unwrap();
+        match op.extensions.get("x-wix-idempotent") {
+            Some(serde_json::Value::Bool(true)) => repeatable.insert(id),
+            None => not.insert(id),
+            Some(other) => panic!("{id}: x-wix-idempotent is {other}, not `true`"),
+        };
+    }
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        repeatable,
+        names(&["getOrCreateConversation", "queryContacts", "queryMembers"])
+    );
+    assert_eq!(not, names(&["createContact", "sendMessage"]));
 }
 
 #[test]
@@ -161,6 +194,25 @@ fn the_named_schemas_exist() {
         "WebhookIdentity",
         "AccountInfo",
         "DomainEvent",
+        "Contact",
+        "ContactInfo",
+        "ContactEmail",
+        "ContactPhone",
+        "ContactFieldSet",
+        "QueryContactsRequest",
+        "QueryContactsResponse",
+        "ListContactsResponse",
+        "GetContactResponse",
+        "CreateContactRequest",
+        "CreateContactResponse",
+        "Member",
+        "MemberFieldSet",
+        "MemberStatus",
+        "QueryMembersRequest",
+        "QueryMembersResponse",
+        "ListMembersResponse",
+        "GetMemberResponse",
+        "PagingMetadata",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }
