@@ -50,12 +50,13 @@ use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: the client (builder, credentials, retries, errors), paging, messages,
-// participant IDs, accessors, lifecycle; and the sanitiser of what others send, shared with the
+// participant IDs, accessors, lifecycle, lookups of contacts and members; and the sanitiser of what others send, shared with the
 // webhooks.
 pub mod accessors;
 pub mod client;
 pub mod error;
 pub mod lifecycle;
+pub mod lookup;
 mod message;
 pub mod paging;
 pub mod participant;

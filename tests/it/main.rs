@@ -9,6 +9,7 @@ mod control;
 mod fake;
 mod fixtures;
 mod lifecycle;
+mod lookup;
 mod operations;
 mod quickstart;
 #[cfg(feature = "cli")]
