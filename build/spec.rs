@@ -8,8 +8,7 @@ use serde_yaml::Value;
 pub fn read(path: &str) -> Result<OpenAPI, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the spec: {e}"))?;
     let raw: Value = serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
-    reject_inline_enums(&raw, &mut Vec::new())?;
-    check_refs(&raw, &raw)?;
+    check(&raw, &raw, &mut Vec::new())?;
     serde_yaml::from_value(raw).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))
 }
 
@@ -54,13 +53,13 @@ pub fn operations_table(operations: &[Operation]) -> syn::Item {
     }
 }
 
-/// typify makes a closed Rust enum of an inline `enum`; only component enums are made open, so an
-/// inline one would silently be closed. Refuse it and say where it is.
-fn reject_inline_enums(value: &Value, path: &mut Vec<String>) -> Result<(), String> {
-    let children: Vec<(String, &Value)> = match value {
+/// Refuses what typify would get wrong: an inline `enum` (typify makes it a closed Rust enum; only
+/// component enums are made open) and a `$ref` that does not resolve (typify panics on it).
+fn check(node: &Value, root: &Value, path: &mut Vec<String>) -> Result<(), String> {
+    let children: Vec<(String, &Value)> = match node {
         Value::Mapping(map) => map
             .iter()
-            .map(|(k, v)| (k.as_str().unwrap_or("?").to_string(), v))
+            .map(|(k, v)| (k.as_str().unwrap_or("?").into(), v))
             .collect(),
         Value::Sequence(seq) => seq
             .iter()
@@ -70,41 +69,31 @@ fn reject_inline_enums(value: &Value, path: &mut Vec<String>) -> Result<(), Stri
         _ => return Ok(()),
     };
     for (key, child) in children {
-        let is_component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
-        if key == "enum" && !is_component && value.is_mapping() {
+        let component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
+        if key == "enum" && node.is_mapping() && !component {
             return Err(format!(
                 "an inline `enum` at {}: declare it under components/schemas and $ref it, \
                  so that it is generated as an open enum",
                 path.join("/")
             ));
         }
+        if key == "$ref" {
+            let target = child.as_str().ok_or("a `$ref` that is not a string")?;
+            let pointer = target.strip_prefix('#');
+            let pointer =
+                pointer.ok_or(format!("`$ref: {target}` is not local to the document"))?;
+            if pointer
+                .split('/')
+                .skip(1)
+                .try_fold(root, |at, part| at.get(part))
+                .is_none()
+            {
+                return Err(format!("`$ref: {target}` does not resolve"));
+            }
+        }
         path.push(key);
-        reject_inline_enums(child, path)?;
+        check(child, root, path)?;
         path.pop();
     }
     Ok(())
-}
-
-/// Every local `$ref` must point at something; typify would panic on a dangling one.
-fn check_refs(node: &Value, root: &Value) -> Result<(), String> {
-    match node {
-        Value::Mapping(map) => map.iter().try_for_each(|(k, v)| {
-            if k.as_str() != Some("$ref") {
-                return check_refs(v, root);
-            }
-            let target = v.as_str().ok_or("a `$ref` that is not a string")?;
-            let pointer = target
-                .strip_prefix('#')
-                .ok_or(format!("`$ref: {target}` is not local to the document"))?;
-            let resolves = pointer
-                .split('/')
-                .skip(1)
-                .try_fold(root, |at, part| at.get(part));
-            resolves
-                .map(drop)
-                .ok_or(format!("`$ref: {target}` does not resolve"))
-        }),
-        Value::Sequence(seq) => seq.iter().try_for_each(|v| check_refs(v, root)),
-        _ => Ok(()),
-    }
 }

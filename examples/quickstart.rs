@@ -18,7 +18,6 @@
 //! `WIX_QUICKSTART_REPLY` if set (nothing is sent otherwise), and list every message.
 //! `WIX_BASE_URL` overrides `https://www.wixapis.com`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -100,9 +99,12 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         .map_err(|e| format!("starting the fake Inbox: {e}"))?;
     say(format!("1. fake Inbox serving at {}", fake.base_url()));
 
-    // Our app: a webhook receiver that verifies each event with the app's public key…
-    let (receiver_url, mut events) = start_receiver(fake.public_key_pem()).await?;
-    fake.add_webhook_receiver(&receiver_url);
+    // Our app: a webhook receiver that verifies each event with the app's public key, served
+    // by the fake, which delivers every event to it…
+    let (router, mut events) = receiver_router(fake.public_key_pem())?;
+    let receiver_url = fake
+        .add_webhook_router("/webhooks", router)
+        .map_err(|e| format!("serving the receiver: {e}"))?;
     say(format!("2. our webhook receiver listens at {receiver_url}"));
     // …and an API client with the site's API key.
     let client = api_client(fake.base_url(), fake.api_key(), fake.site_id())?;
@@ -369,27 +371,17 @@ fn text_of(m: &Message) -> String {
 // -------------------------------------------------------------------------------------------
 // The webhook receiver
 
-/// An axum server on 127.0.0.1 with the crate's [`WebhookReceiver`]: it verifies each webhook
-/// (RS256 with the app's public key), drops redeliveries and hands the decoded event over. It
-/// answers 200 to what verifies, 401 (or 400) otherwise, so such a webhook never reaches us.
-async fn start_receiver(
+/// An axum router with the crate's [`WebhookReceiver`] at `/webhooks`: it verifies each
+/// webhook (RS256 with the app's public key), drops redeliveries and hands the decoded event
+/// over. It answers 200 to what verifies, 401 (or 400) otherwise, so such a webhook never
+/// reaches us.
+fn receiver_router(
     public_key_pem: &str,
-) -> Result<(String, mpsc::Receiver<WebhookEvent>), String> {
+) -> Result<(axum::Router, mpsc::Receiver<WebhookEvent>), String> {
     let verifier = WebhookVerifier::from_public_key(public_key_pem)
         .map_err(|e| format!("the app's public key: {e}"))?;
     let (receiver, events) = WebhookReceiver::with_channel(verifier, 256);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| format!("binding the receiver: {e}"))?;
-    let url = format!(
-        "http://{}/webhooks",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let app = receiver.into_router("/webhooks");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((url, events))
+    Ok((receiver.into_router("/webhooks"), events))
 }
 
 /// The next event `pick` wants, skipping others; an error if none comes within 10 s.

@@ -49,17 +49,17 @@ mod generated {
 use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
-// The hand-written layer: builder, auth, retries, errors, paging, messages, participant IDs.
+// The hand-written layer: the client (builder, credentials, retries, errors), paging, messages,
+// participant IDs, accessors, lifecycle; and the sanitiser of what others send, shared with the
+// webhooks.
 pub mod accessors;
-pub mod auth;
 pub mod client;
 pub mod error;
 pub mod lifecycle;
-pub mod message;
+mod message;
 pub mod paging;
 pub mod participant;
-pub mod retry;
-pub use client::ClientBuilder;
+mod text;
+pub use client::{AppCredentials, ClientBuilder, RetryPolicy};
 pub use error::{Error, ErrorCode, ErrorKind};
 pub use participant::NotAParticipant;
-pub use retry::RetryPolicy;

@@ -27,7 +27,11 @@ fn client(global: &Global) -> Result<Client, Failure> {
             builder.api_key(key).site_id(site)
         }
         (None, Some(app_id)) => match (var("WIX_APP_SECRET"), var("WIX_INSTANCE_ID")) {
-            (Some(secret), Some(instance)) => builder.app(app_id, secret, instance),
+            (Some(app_secret), Some(instance_id)) => builder.app(wix_inbox::AppCredentials {
+                app_id,
+                app_secret,
+                instance_id,
+            }),
             _ => {
                 return Err(Failure::Usage(
                     "WIX_APP_ID is set: WIX_APP_SECRET and WIX_INSTANCE_ID are needed too".into(),
@@ -49,9 +53,18 @@ fn client(global: &Global) -> Result<Client, Failure> {
 }
 
 /// An API error: one line with what happened and Wix's request id (the error's Display says
-/// both, and never holds a secret).
+/// both, and never holds a secret), its causes, and what to do about it.
 fn failed(e: wix_inbox::Error) -> Failure {
-    Failure::Failed(e.to_string())
+    let mut line = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        line = format!("{line}: {c}");
+        cause = c.source();
+    }
+    if let Some(hint) = e.hint() {
+        line = format!("{line}. {hint}");
+    }
+    Failure::Failed(line)
 }
 
 fn visibility(v: Visibility) -> MessageVisibility {
@@ -103,12 +116,7 @@ pub async fn list_messages(global: &Global, args: List) -> Outcome {
     let client = client(global)?;
     let visibility = visibility(args.visibility);
     if args.all {
-        let messages: Vec<Message> = client
-            .list_all_messages(args.conversation_id, visibility)
-            .try_collect()
-            .await
-            .map_err(failed)?;
-        return print_json(&messages);
+        return print_json_lines(client.list_all_messages(args.conversation_id, visibility)).await;
     }
     let response = client
         .list_messages()
@@ -133,4 +141,28 @@ pub async fn send_message(global: &Global, args: Send) -> Outcome {
         .await
         .map_err(failed)?;
     print_json(&*response)
+}
+
+/// Prints each message as one line of JSON as soon as its page arrives: nothing is collected, so
+/// a conversation of any length (or a server that never stops sending pages) takes constant
+/// memory. When the reader goes away (`| head`), it stops quietly.
+async fn print_json_lines(
+    messages: impl futures_util::Stream<Item = Result<Message, wix_inbox::Error>>,
+) -> Outcome {
+    use std::io::Write as _;
+    let mut messages = std::pin::pin!(messages);
+    let stdout = std::io::stdout();
+    let mut line = Vec::new();
+    while let Some(message) = messages.try_next().await.map_err(failed)? {
+        line.clear();
+        serde_json::to_writer(&mut line, &message)
+            .map_err(|e| Failure::Failed(format!("cannot print a message as JSON: {e}")))?;
+        line.push(b'\n');
+        match stdout.lock().write_all(&line) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(Failure::Failed(format!("cannot write to stdout: {e}"))),
+        }
+    }
+    Ok(())
 }

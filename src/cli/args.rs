@@ -115,7 +115,8 @@ pub struct List {
     /// Which messages: `business` lists all of them.
     #[arg(long, value_enum, default_value = "business-and-participant")]
     pub visibility: Visibility,
-    /// Follow every page and print all messages as one JSON array.
+    /// Follow every page and print each message as one line of JSON (JSON Lines), as its
+    /// page arrives.
     #[arg(long)]
     pub all: bool,
 }

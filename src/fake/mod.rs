@@ -78,9 +78,26 @@
 //!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
 //!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
 //!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//!
+//!   *Order and repeats.* As Wix does, the fake delivers every event, and every redelivery, in
+//!   its own task: a receiver gets events **out of order** (two events emitted one after the
+//!   other, a visitor's two messages or Conversations Merged and the message after it, arrive
+//!   in either order; a redelivery after the events that followed) and **more than once** (a
+//!   receiver that answers 200 too late, or whose answer is lost, gets the same event ID
+//!   again, although it processed it). Cope as with Wix: drop repeats by event ID (the
+//!   [`WebhookReceiver`](crate::webhooks::axum::WebhookReceiver) does, with its
+//!   [`Deduplicator`](crate::webhooks::Deduplicator)); order messages by their `sequence`, not
+//!   by arrival; and never take the order of events for the order of what happened: find a
+//!   participant's current conversation from their ID (Get Or Create Conversation) or through
+//!   the merges seen so far, whichever event came first.
 //! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
 //!   fake with an API key or the app's credentials.
+//! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
+//!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
+//!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
+//!   what was awaited and what the fake saw; [`FakeInbox::participant_messages`] and
+//!   [`FakeInbox::message_texts`] read a conversation in order.
 //! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
@@ -90,17 +107,24 @@
 //!   5 s of opening or of its last answer, or it is closed
 //!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
 //!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
-//!   connections are served at once ([`FakeInboxBuilder::max_connections`]).
+//!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
+//!   most (then closed after its current request). The fake serves with the crate's webhook
+//!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
 
+mod app_helpers;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
+pub use app_helpers::WaitTimeout;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 use crate::types::{
     ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
@@ -122,7 +146,8 @@ pub enum Fault {
     StatusRetryAfter(u16, u64),
     /// Close the TCP connection without answering.
     Drop,
-    /// Wait this long, then serve the call normally (for client timeouts).
+    /// Wait this long, then serve the call normally (for client timeouts). The wait is not
+    /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
     Delay(Duration),
 }
 
@@ -298,7 +323,8 @@ impl FakeInboxBuilder {
 
     /// How long a client has to send a request's headers once its connection is open or has
     /// answered its last request (default 5 s): a silent, slow or idle connection is closed
-    /// then. (hyper's header-read timeout.)
+    /// then. ([`ServeOptions::header_read_timeout`](crate::webhooks::axum::ServeOptions::header_read_timeout):
+    /// the fake serves as the crate's webhook server does.)
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -306,7 +332,7 @@ impl FakeInboxBuilder {
 
     /// How long a request may take from its headers to its answer, the body included (default
     /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
-    /// [`Fault::Delay`] is not counted. (tower-http's timeout layer.)
+    /// [`Fault::Delay`] is not counted (up to an hour of it). (tower-http's timeout layer.)
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -368,6 +394,7 @@ impl FakeInboxBuilder {
             config,
             signer,
             state: Mutex::new(State::default()),
+            changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
             // Receivers are local: never through a proxy from the environment.
@@ -382,6 +409,7 @@ impl FakeInboxBuilder {
             addr,
             base_url: format!("http://{addr}"),
             server: Some(server),
+            apps: Mutex::new(Vec::new()),
         })
     }
 }
@@ -419,16 +447,53 @@ pub(crate) struct State {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) signer: signing::Signer,
-    pub(crate) state: Mutex<State>,
+    state: Mutex<State>,
+    /// Woken each time the state is changed (see [`StateGuard`]).
+    pub(crate) changed: Notify,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
 }
 
+/// The locked state. Changing it (anything that needs `&mut State`) wakes whoever waits for a
+/// change ([`FakeInbox::wait_until`]) when the lock is released; reading it does not.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changed: &'a Notify,
+    dirty: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.dirty = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.dirty {
+            self.changed.notify_waiters();
+        }
+    }
+}
+
 impl Inner {
     /// The state; a panic elsewhere while it was held does not make it unusable.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            changed: &self.changed,
+            dirty: false,
+        }
     }
 
     /// Adds a request to the log, forgetting the oldest one when the log is full.
@@ -458,6 +523,8 @@ pub struct FakeInbox {
     addr: SocketAddr,
     base_url: String,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The apps' routers served by [`add_webhook_router`](Self::add_webhook_router).
+    apps: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for FakeInbox {
@@ -473,6 +540,14 @@ impl Drop for FakeInbox {
     fn drop(&mut self) {
         if let Some(server) = &self.server {
             server.abort();
+        }
+        for app in self
+            .apps
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            app.abort();
         }
     }
 }
@@ -496,12 +571,15 @@ impl FakeInbox {
         FakeInbox::builder().port(port).start().await
     }
 
-    /// Stops serving and waits until the port is closed (dropping the fake stops it too, but
-    /// without waiting). Deliveries under way go on until they end.
+    /// Stops serving, and serving the routers given to
+    /// [`add_webhook_router`](Self::add_webhook_router), and waits until their ports are closed
+    /// (dropping the fake stops them too, but without waiting). Deliveries under way go on
+    /// until they end.
     pub async fn shutdown(mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-            let _ = server.await;
+        let apps = std::mem::take(self.apps.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for task in self.server.take().into_iter().chain(apps) {
+            task.abort();
+            let _ = task.await;
         }
     }
 
@@ -569,7 +647,11 @@ impl FakeInbox {
     /// client credentials for its instance (the client gets its tokens from the fake).
     pub fn app_client_builder(&self) -> crate::ClientBuilder {
         crate::Client::builder()
-            .app(self.app_id(), self.app_secret(), self.instance_id())
+            .app(crate::AppCredentials {
+                app_id: self.app_id().into(),
+                app_secret: self.app_secret().into(),
+                instance_id: self.instance_id().into(),
+            })
             .base_url(self.base_url())
     }
 

@@ -232,9 +232,9 @@ impl fmt::Display for WebhookError {
 impl std::error::Error for WebhookError {}
 
 /// Cuts sender-controlled text to [`MAX_ECHO`] characters and replaces control characters, so it
-/// is safe to log (the crate's one sanitiser, [`Printable`](crate::error::Printable)).
+/// is safe to log (the crate's one sanitiser, [`Printable`](crate::text::Printable)).
 fn sanitize(text: &str) -> String {
-    crate::error::Printable(text, MAX_ECHO).to_string()
+    crate::text::Printable(text, MAX_ECHO).to_string()
 }
 
 #[cfg(test)]

@@ -146,3 +146,16 @@ fn a_panic_inside_the_generator_becomes_one_line() {
     assert!(!ok);
     assert_one_line_error(&stderr, "progenitor cannot generate");
 }
+
+#[test]
+fn an_operation_without_an_operation_id_is_refused() {
+    // Operation names (methods, builders, the OPERATIONS table) come from operationIds.
+    let spec = SPEC.replacen("      operationId: getConversation\n", "", 1);
+    assert_ne!(spec, SPEC, "the test spec was not changed");
+    let (ok, stderr) = run_on(&spec);
+    assert!(!ok);
+    assert_one_line_error(
+        &stderr,
+        "the operation get /inbox/v2/conversations/{conversationId} has no operationId",
+    );
+}

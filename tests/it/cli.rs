@@ -343,8 +343,20 @@ async fn messages_send_list_and_list_all() {
         "--visibility",
         "business",
     ]);
-    let all = json(&run(cmd).await);
-    assert_eq!(all.as_array().unwrap().len(), 36);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One JSON object per line.
+    let all: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a line is a JSON object"))
+        .collect();
+    assert_eq!(all.len(), 36);
+    assert_eq!(all[0]["content"]["previewText"], "We ship to Norway.");
     assert_eq!(fake.messages(&conversation).len(), 36);
 }
 
@@ -608,7 +620,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .unwrap(),
     );
     let stdout = serve.child().stdout.take().unwrap();
-    let lines = read_lines_until(stdout, "private key:").await;
+    let lines = read_lines_until(stdout, |l| l.starts_with("private key:")).await;
     let get = |prefix: &str| {
         lines
             .iter()
@@ -650,15 +662,18 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
     assert_eq!(json(&out)["event"]["kind"], "MessageSentToParticipant");
 }
 
-/// The lines `out` prints up to and including the first that starts with `last`, within
+/// The lines `out` prints up to and including the first for which `last` holds, within
 /// [`CHILD_TIMEOUT`] (the test fails after that; its child is killed on drop, which ends the
 /// reading thread).
-async fn read_lines_until(out: impl Read + Send + 'static, last: &'static str) -> Vec<String> {
+async fn read_lines_until(
+    out: impl Read + Send + 'static,
+    last: impl Fn(&str) -> bool + Send + 'static,
+) -> Vec<String> {
     let reading = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(out).lines() {
             let Ok(line) = line else { break };
-            let done = line.starts_with(last);
+            let done = last(&line);
             lines.push(line);
             if done {
                 break;
@@ -668,7 +683,7 @@ async fn read_lines_until(out: impl Read + Send + 'static, last: &'static str) -
     });
     tokio::time::timeout(CHILD_TIMEOUT, reading)
         .await
-        .unwrap_or_else(|_| panic!("no line starting with {last:?} within {CHILD_TIMEOUT:?}"))
+        .unwrap_or_else(|_| panic!("not the expected lines within {CHILD_TIMEOUT:?}"))
         .unwrap()
 }
 
@@ -718,7 +733,7 @@ async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) 
             .unwrap(),
     );
     let stdout = serve.child().stdout.take().unwrap();
-    let lines = read_lines_until(stdout, "private key:").await;
+    let lines = read_lines_until(stdout, |l| l.starts_with("private key:")).await;
     if lines.iter().any(|l| l.starts_with("private key:")) {
         return (lines, None);
     }
@@ -942,4 +957,64 @@ fn signer_pem_padded(pem: &str) -> String {
         text.push_str("# padding padding padding padding padding padding padding\n");
     }
     text
+}
+
+/// A List Messages server that never ends: every page holds one message and a new cursor.
+async fn endless_pages() -> String {
+    use axum::extract::Query;
+    async fn page(
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> axum::Json<Value> {
+        let n: u64 = query
+            .get("paging.cursor")
+            .and_then(|c| c.strip_prefix("page-"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        axum::Json(serde_json::json!({
+            "messages": [{"id": format!("message-{n}"), "sequence": n.to_string()}],
+            "pagingMetadata": {"count": 1, "cursors": {"next": format!("page-{}", n + 1)}}
+        }))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/inbox/v2/messages", axum::routing::get(page));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// `messages list --all` prints each message as a JSON line as its page arrives: against a
+/// server whose pages never end, the first lines come at once (before, it collected every page
+/// first and printed nothing, for ever), and it stops quietly when its reader goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_list_all_streams_json_lines() {
+    let base_url = endless_pages().await;
+    let mut list = KillOnDrop::new(
+        cli()
+            .env("WIX_API_KEY", "key")
+            .env("WIX_SITE_ID", "site")
+            .env("WIX_BASE_URL", &base_url)
+            .args(["messages", "list", "conversation-1", "--all"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = list.child().stdout.take().unwrap();
+    let lines = read_lines_until(stdout, |l| l.contains("\"message-99\"")).await;
+    assert_eq!(lines.len(), 100, "{lines:?}");
+    for (n, line) in lines.iter().enumerate() {
+        let message: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(message["id"], format!("message-{n}"));
+    }
+    // The reader is gone (its end of the pipe closed): the command ends, without a panic.
+    let child = list.into_inner();
+    let out = tokio::task::spawn_blocking(move || output_within(child, CHILD_TIMEOUT))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("internal error") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

@@ -53,7 +53,11 @@ async fn app_server(delay: Duration, expires_in: u64) -> Server {
 fn app_client(server: &Server) -> Client {
     Client::builder()
         .base_url(&server.url)
-        .app("app-1", "app-secret-xyz", "inst-1")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: "app-secret-xyz".into(),
+            instance_id: "inst-1".into(),
+        })
         .retry(crate::harness::quick_retries())
         .build()
         .unwrap()
@@ -274,7 +278,11 @@ async fn a_token_endpoint_failure_is_a_typed_error_with_the_request_id() {
     assert!(e.is_auth());
     let text = e.to_string();
     assert!(text.contains("tok-req-7"), "{text}");
-    assert!(text.contains("app secret"), "says what to check: {text}");
+    assert!(
+        e.hint().unwrap().contains("app secret"),
+        "says what to check: {:?}",
+        e.hint()
+    );
     assert!(!text.contains("app-secret-xyz"));
     assert_eq!(server.count(GET_PATH), 0);
 }
@@ -312,12 +320,29 @@ fn bad_configuration_is_a_config_error_that_says_what_to_do() {
             Client::builder()
                 .api_key("k")
                 .site_id("s")
-                .app("a", "b", "c"),
+                .app(wix_inbox::AppCredentials {
+                    app_id: "a".into(),
+                    app_secret: "b".into(),
+                    instance_id: "c".into(),
+                }),
             "more than one",
         ),
-        (Client::builder().app("a", "", "c"), "must not be empty"),
         (
-            Client::builder().app("a", "b", "c").site_id("s"),
+            Client::builder().app(wix_inbox::AppCredentials {
+                app_id: "a".into(),
+                app_secret: "".into(),
+                instance_id: "c".into(),
+            }),
+            "must not be empty",
+        ),
+        (
+            Client::builder()
+                .app(wix_inbox::AppCredentials {
+                    app_id: "a".into(),
+                    app_secret: "b".into(),
+                    instance_id: "c".into(),
+                })
+                .site_id("s"),
             "site ID goes with an API key",
         ),
         (

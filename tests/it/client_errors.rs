@@ -46,11 +46,16 @@ async fn an_application_error_is_classified() {
         "404",
         "CONVERSATION_NOT_FOUND",
         "Conversation not found",
-        "Get Or Create Conversation",
         "request ID 1700000000.123",
     ] {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
+    let hint = e.hint().unwrap();
+    assert!(hint.contains("Get Or Create Conversation"), "{hint}");
+    assert!(
+        !text.contains(hint),
+        "the advice is not in the error's text"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +86,7 @@ async fn every_documented_code_is_known_and_others_are_kept() {
     let code = e.code().unwrap();
     assert!(matches!(code, ErrorCode::Other(_)), "{code:?}");
     assert_eq!(code.as_str(), "APP_NOT_INSTALLED");
-    assert!(e.to_string().contains("installed"), "{e}");
+    assert!(e.hint().unwrap().contains("installed"), "{e}");
 }
 
 #[tokio::test]
@@ -207,7 +212,8 @@ async fn statuses_get_advice() {
     ] {
         let server = Server::start(move |_, _| async move { json(status, json!({}), &[]) }).await;
         let e = get(&server).await.unwrap_err();
-        assert!(e.to_string().contains(advice), "{status}: {e}");
+        let hint = e.hint().unwrap();
+        assert!(hint.contains(advice), "{status}: {hint}");
         assert_eq!(e.is_auth(), status == 401 || status == 403);
     }
 }
@@ -217,4 +223,41 @@ fn the_error_is_a_std_error_that_crosses_threads() {
     fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
     assert_error::<wix_inbox::Error>();
     assert_error::<wix_inbox::NotAParticipant>();
+}
+
+#[tokio::test]
+async fn an_error_walked_as_a_chain_shows_each_text_once() {
+    // A refused connection: the error, reqwest's, hyper's, and the system's words.
+    let refused = crate::harness::refused_url();
+    let client = wix_inbox::Client::builder()
+        .base_url(&refused.url)
+        .no_auth()
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let e = client
+        .get_conversation()
+        .conversation_id("c")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connect);
+    let mut texts = vec![e.to_string()];
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        texts.push(c.to_string());
+        cause = c.source();
+    }
+    assert!(texts.len() >= 2, "{texts:?}");
+    assert_eq!(texts[0], "Get Conversation failed: could not connect");
+    for (i, outer) in texts.iter().enumerate() {
+        for inner in &texts[i + 1..] {
+            assert!(
+                !outer.contains(inner.as_str()),
+                "{outer:?} repeats {inner:?}"
+            );
+        }
+    }
+    // The advice is not in the text either: it is the hint.
+    assert_eq!(e.hint(), Some("Check the network and the base URL."));
 }

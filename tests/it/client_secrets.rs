@@ -99,7 +99,11 @@ async fn app_server() -> Server {
 #[test]
 fn builders_and_clients_do_not_show_secrets() {
     let key = Client::builder().api_key(API_KEY).site_id("site-1");
-    let app = Client::builder().app("app-1", APP_SECRET, "inst-1");
+    let app = Client::builder().app(wix_inbox::AppCredentials {
+        app_id: "app-1".into(),
+        app_secret: APP_SECRET.into(),
+        instance_id: "inst-1".into(),
+    });
     assert_no_secret(&format!("{key:?} {app:?}"));
     assert!(
         format!("{app:?}").contains("app-1"),
@@ -143,7 +147,11 @@ async fn errors_do_not_show_secrets() {
         .await;
         let client = Client::builder()
             .base_url(&server.url)
-            .app("app-1", APP_SECRET, "inst-1")
+            .app(wix_inbox::AppCredentials {
+                app_id: "app-1".into(),
+                app_secret: APP_SECRET.into(),
+                instance_id: "inst-1".into(),
+            })
             .retry(RetryPolicy::disabled())
             .build()
             .unwrap();
@@ -184,7 +192,11 @@ async fn tracing_names_the_request_and_shows_no_secret() {
     let server = app_server().await;
     let client = Client::builder()
         .base_url(&server.url)
-        .app("app-1", APP_SECRET, "inst-1")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: APP_SECRET.into(),
+            instance_id: "inst-1".into(),
+        })
         .retry(crate::harness::quick_retries())
         .build()
         .unwrap();
@@ -268,7 +280,7 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
         "{} {e:?} {:?} {:?}",
         crate::hardening::chain(&e),
         e.message(),
-        e.answer()
+        e.response()
     );
     assert_no_secret(&shown);
     assert!(shown.contains("is not valid"), "the rest is kept: {shown}");
@@ -302,7 +314,11 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
     ] {
         let client = Client::builder()
             .base_url(&server.url)
-            .app("app-1", secret, "inst-1")
+            .app(wix_inbox::AppCredentials {
+                app_id: "app-1".into(),
+                app_secret: secret.into(),
+                instance_id: "inst-1".into(),
+            })
             .retry(RetryPolicy::disabled())
             .build()
             .unwrap();
@@ -311,7 +327,7 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
             .unwrap_err();
         assert_eq!(e.kind(), kind, "{e:?}");
         assert_eq!(e.status().map(|s| s.as_u16()), Some(status));
-        let shown = format!("{} {e:?} {:?}", crate::hardening::chain(&e), e.answer());
+        let shown = format!("{} {e:?} {:?}", crate::hardening::chain(&e), e.response());
         assert_no_secret(&shown);
         assert!(!shown.contains("wrong-secret-0004"), "{shown}");
     }

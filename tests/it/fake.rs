@@ -101,7 +101,7 @@ fn seq(m: &Message) -> i64 {
 /// The status and Wix error body of a failed call.
 fn wix_error<T: std::fmt::Debug>(result: Result<T, wix_inbox::Error>) -> (u16, ErrorResponse) {
     let e = result.unwrap_err();
-    match (e.status(), e.answer()) {
+    match (e.status(), e.response()) {
         (Some(status), Some(answer)) => (status.as_u16(), answer.clone()),
         _ => panic!("expected a Wix error response, got {e:?}"),
     }
@@ -1799,4 +1799,180 @@ async fn held_connections_do_not_stop_a_real_request() {
         let (elapsed, _) = time_until_closed(&mut stream).await;
         assert_eq!(elapsed, Duration::ZERO, "already closed");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for an app's tests
+
+/// A verifier with the fake's key, as the app under test makes it.
+fn app_verifier(fake: &FakeInbox) -> WebhookVerifier {
+    WebhookVerifier::from_public_key(fake.public_key_pem()).unwrap()
+}
+
+#[tokio::test]
+async fn an_apps_router_becomes_a_webhook_receiver_in_one_call() {
+    use wix_inbox::webhooks::axum::WebhookReceiver;
+    let fake = FakeInbox::start().await.unwrap();
+    let (receiver, mut events) = WebhookReceiver::with_channel(app_verifier(&fake), 16);
+    let url = fake
+        .add_webhook_router("/hooks/wix", receiver.into_router("/hooks/wix"))
+        .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.ends_with("/hooks/wix"), "{url}");
+
+    let written = fake.visitor_writes("v", "hi");
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("the app got the event")
+        .unwrap();
+    assert_eq!(event.event, InboxEvent::MessageSentToBusiness(written));
+    fake.settle().await;
+    let deliveries = fake.deliveries();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].receiver, url);
+    assert!(deliveries[0].delivered);
+    assert_eq!(deliveries[0].attempts[0].status, Some(200));
+
+    // The app's server stops with the fake.
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hooks/wix")
+        .to_owned();
+    tokio::net::TcpStream::connect(&addr).await.unwrap();
+    fake.shutdown().await;
+    let refused = tokio::net::TcpStream::connect(&addr).await;
+    assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn wait_until_sees_what_the_app_does_after_it_answered() {
+    use wix_inbox::webhooks::axum::WebhookReceiver;
+    let fake = FakeInbox::start().await.unwrap();
+    // The app answers the webhook at once and replies through the API afterwards, as an app
+    // that must answer Wix within 1,250 ms does.
+    let api = client(&fake);
+    let app = WebhookReceiver::new(app_verifier(&fake), move |event| {
+        let InboxEvent::MessageSentToBusiness(sent) = event.event else {
+            return;
+        };
+        let api = api.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let conversation = sent.conversation_id.unwrap();
+            let text = sent.message.unwrap().content.unwrap().plain_text().unwrap();
+            let reply = format!("Thanks, we got: {text}");
+            send(&api, send_request(&conversation, &reply)).await;
+        });
+    });
+    fake.add_webhook_router("/webhooks", app.into_router("/webhooks"))
+        .unwrap();
+
+    let conversation = fake.visitor_writes("v", "hello").conversation_id.unwrap();
+    fake.wait_until("the app's reply", Duration::from_secs(10), |fake| {
+        fake.messages(&conversation).len() == 2
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.message_texts(&conversation),
+        ["hello", "Thanks, we got: hello"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_wakes_when_the_fakes_state_changes() {
+    let fake = Arc::new(FakeInbox::start().await.unwrap());
+    let writer = fake.clone();
+    // The change comes between two of the 100 ms re-checks: only its notification can wake
+    // the wait at that very moment.
+    let change = Duration::from_millis(3050);
+    tokio::spawn(async move {
+        tokio::time::sleep(change).await;
+        writer.visitor_writes("v", "late");
+    });
+    let start = tokio::time::Instant::now();
+    fake.wait_until("the visitor's message", Duration::from_secs(10), |fake| {
+        fake.current_conversation_id(&visitor("v")).is_some()
+    })
+    .await
+    .unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= change && elapsed < change + Duration::from_millis(10),
+        "{elapsed:?}"
+    );
+
+    // A condition that holds already: no wait at all.
+    let start = tokio::time::Instant::now();
+    fake.wait_until("nothing", Duration::from_secs(10), |_| true)
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn wait_until_fails_naming_what_it_awaited_and_what_the_fake_saw() {
+    let fake = FakeInbox::builder()
+        .webhook_attempts(1)
+        .start()
+        .await
+        .unwrap();
+    // An app whose receiver refuses every delivery (a wrong key, say).
+    let refusing = receiver(vec![401]).await;
+    fake.add_webhook_receiver(&refusing.url);
+    let conversation = fake.visitor_writes("v", "hi").conversation_id.unwrap();
+    fake.settle().await;
+
+    let timeout = Duration::from_millis(300);
+    let start = Instant::now();
+    let error = fake
+        .wait_until("the app's reply", timeout, |fake| {
+            fake.messages(&conversation).len() == 2
+        })
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() >= timeout);
+    assert_eq!(error.what, "the app's reply");
+    assert_eq!(error.timeout, timeout);
+    let text = error.to_string();
+    assert!(
+        text.starts_with("gave up waiting for the app's reply after 300ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 conversations, 1 messages, 1 webhook events"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "wix.crm.inbox.v2.message_message_sent_to_business to {}: answered 401",
+            refusing.url
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_participants_messages_are_read_in_order_across_merges() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = client(&fake);
+    let first = fake.visitor_writes("v", "1 hello").conversation_id.unwrap();
+    send(&client, send_request(&first, "2 hi, who are you?")).await;
+    let merged = fake.visitor_becomes_contact("v", "c").unwrap();
+    fake.contact_writes("c", "3 it's me");
+    let target = merged.target_conversation_id.unwrap();
+
+    let expected = ["1 hello", "2 hi, who are you?", "3 it's me"];
+    for participant in [visitor("v"), ParticipantId::ContactId("c".into())] {
+        let texts: Vec<String> = fake
+            .participant_messages(&participant)
+            .iter()
+            .map(text_of)
+            .collect();
+        assert_eq!(texts, expected, "{participant:?}");
+    }
+    assert_eq!(fake.message_texts(&target), expected);
+    // The old conversation's messages moved; nobody's conversation is empty.
+    assert!(fake.message_texts(&first).is_empty());
+    assert!(fake.participant_messages(&visitor("nobody")).is_empty());
 }

@@ -104,7 +104,7 @@ async fn a_send_whose_answer_cannot_be_read_says_the_message_was_sent() {
     let e = send_hi(&server.client()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
     assert!(e.maybe_delivered());
-    assert!(e.to_string().contains("was sent"), "{e}");
+    assert!(e.hint().unwrap().contains("was sent"), "{e}");
 }
 
 /// The error as a reporter that walks the chain prints it (`anyhow`'s `{:#}`): each text once.
@@ -153,7 +153,7 @@ async fn a_too_large_answer_to_a_send_says_the_message_was_sent() {
     let e = send_hi(&client).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge);
     assert!(e.maybe_delivered());
-    assert!(e.to_string().contains("was sent"), "{e}");
+    assert!(e.hint().unwrap().contains("was sent"), "{e}");
     assert_eq!(server.seen().len(), 1, "never sent twice");
 }
 
@@ -169,7 +169,11 @@ async fn a_token_answer_over_64_kib_is_a_token_error() {
     .await;
     let client = Client::builder()
         .base_url(&server.url)
-        .app("app-1", "secret-1", "inst-1")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: "secret-1".into(),
+            instance_id: "inst-1".into(),
+        })
         .retry(quick_retries())
         .build()
         .unwrap();
@@ -434,7 +438,7 @@ async fn a_send_that_times_out_after_reaching_the_server_is_not_repeated() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
     assert_eq!(e.attempts(), 1);
     assert!(e.maybe_delivered());
-    assert!(e.to_string().contains("may have been sent"), "{e}");
+    assert!(e.hint().unwrap().contains("may have been sent"), "{e}");
     assert_eq!(server.seen().len(), 1, "the message was not sent again");
 }
 
@@ -455,7 +459,11 @@ async fn token_server(token_answer: serde_json::Value) -> Server {
 fn app_client(url: &str) -> Client {
     Client::builder()
         .base_url(url)
-        .app("app-1", "secret-1", "inst-1")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: "secret-1".into(),
+            instance_id: "inst-1".into(),
+        })
         .retry(quick_retries())
         .build()
         .unwrap()

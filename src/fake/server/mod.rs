@@ -1,6 +1,6 @@
-//! The HTTP side of the fake. This file: the accept loop, the layer every request goes through
-//! (fault injection, the request log, `x-wix-request-id`) and the routes. Each route has its
-//! file: [`oauth`] (the token endpoint, and who a call is from), [`conversations`],
+//! The HTTP side of the fake. This file: how it is served, the layer every request goes
+//! through (fault injection, the request log, `x-wix-request-id`) and the routes. Each route
+//! has its file: [`oauth`] (the token endpoint, and who a call is from), [`conversations`],
 //! [`messages`]; [`errors`] makes Wix's error bodies.
 
 mod conversations;
@@ -8,81 +8,48 @@ mod errors;
 mod messages;
 mod oauth;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 use super::{Fault, Inner, RecordedRequest};
+use crate::webhooks::axum::ServeOptions;
 
 type Shared = Arc<Inner>;
 
-/// The connection was dropped on purpose ([`Fault::Drop`]); hyper closes it without answering.
-#[derive(Debug)]
-struct Dropped;
+/// How much longer than the fake's own request timeout the server lets a request run: room for
+/// a [`Fault::Delay`], which the fake's timeout does not count.
+const DELAY_ROOM: Duration = Duration::from_secs(3600);
 
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped by an injected fault")
-    }
-}
-
-impl std::error::Error for Dropped {}
-
-/// Accepts connections until aborted; each is served by hyper (HTTP/1.1) with the router
-/// behind a layer that injects faults, records requests and adds `x-wix-request-id`.
+/// Serves until aborted, with the crate's server ([`ServeOptions`]: a permit per connection,
+/// hyper's header-read timeout, which also closes idle connections, a maximum connection age)
+/// and the builder's bounds.
 ///
-/// Bounds, from the builder: at most `max_connections` connections at once (a semaphore's
-/// permit per connection; at the bound the next waits in the listen queue); hyper's
-/// header-read timeout, which also closes a connection idle after its last answer; and
-/// tower-http's timeout on the router, so a body that never ends is answered 408.
+/// Inside the router, the fake's layer ([`handle`]) wraps tower-http's request timeout, so a
+/// request answered 408 is recorded like any other, and an injected delay is not counted.
 pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
     let config = &inner.config;
-    let router = router(inner.clone()).layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        config.request_timeout,
-    ));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    let slots = Arc::new(Semaphore::new(config.max_connections));
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return; // never closed
-        };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of file descriptors and the like: wait and go on.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let router = router.clone();
-        let inner = inner.clone();
-        let http = http.clone();
-        connections.spawn(async move {
-            let _slot = slot;
-            let service = hyper::service::service_fn(move |req| {
-                handle(inner.clone(), router.clone(), req.map(Body::new))
-            });
-            let io = TokioIo::new(stream);
-            // Errors here are the client's going away, a timeout, or a dropped connection:
-            // nothing to do.
-            let _ = http.serve_connection(io, service).await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
+    let router = router(inner.clone())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(inner.clone(), handle));
+    ServeOptions::new()
+        .header_read_timeout(config.header_read_timeout)
+        .max_connections(config.max_connections)
+        .request_timeout(config.request_timeout.saturating_add(DELAY_ROOM))
+        .serve(listener, router)
+        .await;
 }
 
 fn router(inner: Shared) -> Router {
@@ -104,13 +71,9 @@ fn router(inner: Shared) -> Router {
         .with_state(inner)
 }
 
-/// Every request: an injected fault (Inbox calls only) or the router, then the request ID and
+/// Every request: an injected fault (Inbox calls only) or the routes, then the request ID and
 /// the record of the request.
-async fn handle(
-    inner: Shared,
-    router: Router,
-    req: axum::http::Request<Body>,
-) -> Result<Response, Dropped> {
+async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let fault = if req.uri().path().starts_with("/inbox/") {
@@ -125,7 +88,7 @@ async fn handle(
                 uri,
                 status: None,
             });
-            return Err(Dropped);
+            return dropped();
         }
         Some(Fault::Status(status)) => errors::fault_response(status, None),
         Some(Fault::StatusRetryAfter(status, seconds)) => {
@@ -133,9 +96,9 @@ async fn handle(
         }
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
-            serve_with(router, req).await
+            next.run(req).await
         }
-        None => serve_with(router, req).await,
+        None => next.run(req).await,
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -146,13 +109,16 @@ async fn handle(
         uri,
         status: Some(response.status().as_u16()),
     });
-    Ok(response)
+    response
 }
 
-async fn serve_with(router: Router, req: axum::http::Request<Body>) -> Response {
-    let result: Result<Response, Infallible> = tower::ServiceExt::oneshot(router, req).await;
-    match result {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
+/// The answer to [`Fault::Drop`]: its body fails before its first byte, so hyper closes the
+/// connection without writing any of it.
+fn dropped() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::other(
+            "connection dropped by an injected fault",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
 }

@@ -1,39 +1,12 @@
-//! Building a [`Client`], and the transport its generated operations run on.
-//!
-//! ```no_run
-//! use wix_inbox::{types::MessageVisibility};
-//!
-//! # async fn run() -> Result<(), wix_inbox::Error> {
-//! // An API key of the site's account, with the site's ID ...
-//! let client = wix_inbox::Client::builder()
-//!     .api_key(std::env::var("WIX_API_KEY").unwrap_or_default())
-//!     .site_id("0d3c7c5a-2d3b-4a8e-9d9a-7d1d2b6f2a41")
-//!     .build()?;
-//! // ... or an app's credentials, for the instance of the app on the site.
-//! let app = wix_inbox::Client::builder()
-//!     .app("app-id", std::env::var("WIX_APP_SECRET").unwrap_or_default(), "instance-id")
-//!     .build()?;
-//!
-//! let page = client
-//!     .list_messages()
-//!     .conversation_id("6202c3bb-f263-3c16-8c90-d6387d9ed420")
-//!     .visibility(MessageVisibility::BusinessAndParticipant)
-//!     .send()
-//!     .await?;
-//! # let _ = (app, page);
-//! # Ok(()) }
-//! ```
-//!
-//! The operations themselves are generated from the spec. What this crate adds sits in the
-//! generated client's hooks ([`ClientHooks`]): before a request, the credentials are added ([`auth`](crate::auth)); the
-//! request is then sent, retried as [`retry`](mod@crate::retry) says, inside a tracing span
-//! `wix_inbox.request` with the operation, attempt, status and request ID.
+//! [`ClientBuilder`]: the one way to make a [`Client`].
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
-use progenitor_client::{ClientHooks, OperationInfo};
-
-use crate::{auth::Auth, error, retry, Client, Error, GeneratedError, RetryPolicy};
+use super::{
+    credentials::Credentials, error::Error, http, policy::RetryPolicy, state::ClientState,
+    token::TokenEndpoint,
+};
+use crate::Client;
 
 /// Where Wix's REST API lives.
 pub const DEFAULT_BASE_URL: &str = "https://www.wixapis.com";
@@ -54,7 +27,7 @@ impl Client {
 #[derive(Clone)]
 pub struct ClientBuilder {
     base_url: String,
-    credentials: Credentials,
+    credentials: Chosen,
     site_id: Option<String>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -63,46 +36,77 @@ pub struct ClientBuilder {
     max_response_size: usize,
 }
 
+/// The credentials chosen so far.
 #[derive(Clone)]
-enum Credentials {
+enum Chosen {
     Unset,
     None,
     ApiKey(String),
-    App {
-        app_id: String,
-        secret: String,
-        instance_id: String,
-    },
+    App(AppCredentials),
     Conflicting,
+}
+
+/// What an app authorizes with: its ID and secret key (from the app's OAuth settings in the Wix
+/// Dev Center) and the ID of its instance on the site (from the installation, or any webhook's
+/// `instanceId`). See [`ClientBuilder::app`].
+///
+/// ```
+/// use wix_inbox::AppCredentials;
+///
+/// let credentials = AppCredentials {
+///     app_id: "app-id".into(),
+///     app_secret: std::env::var("WIX_APP_SECRET").unwrap_or_default(),
+///     instance_id: "instance-id".into(),
+/// };
+/// assert!(!format!("{credentials:?}").contains("WIX_APP_SECRET"));
+/// ```
+#[derive(Clone)]
+pub struct AppCredentials {
+    /// The app's ID.
+    pub app_id: String,
+    /// The app's secret key; never shown by `Debug`.
+    pub app_secret: String,
+    /// The ID of the app's instance on the site.
+    pub instance_id: String,
+}
+
+impl fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"<redacted>")
+            .field("instance_id", &self.instance_id)
+            .finish()
+    }
 }
 
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             base_url: DEFAULT_BASE_URL.to_string(),
-            credentials: Credentials::Unset,
+            credentials: Chosen::Unset,
             site_id: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             user_agent: None,
             retry: RetryPolicy::default(),
-            max_response_size: retry::DEFAULT_MAX_RESPONSE_SIZE,
+            max_response_size: http::DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 }
 
 impl ClientBuilder {
-    fn credentials(mut self, credentials: Credentials) -> Self {
+    fn credentials(mut self, credentials: Chosen) -> Self {
         self.credentials = match self.credentials {
-            Credentials::Unset => credentials,
-            _ => Credentials::Conflicting,
+            Chosen::Unset => credentials,
+            _ => Chosen::Conflicting,
         };
         self
     }
 
     /// Authorize with an API key (sent raw in `Authorization`); needs [`site_id`](Self::site_id).
     pub fn api_key(self, key: impl Into<String>) -> Self {
-        self.credentials(Credentials::ApiKey(key.into()))
+        self.credentials(Chosen::ApiKey(key.into()))
     }
 
     /// The site the API key acts on (sent as `wix-site-id`).
@@ -113,22 +117,13 @@ impl ClientBuilder {
 
     /// Authorize as an app: its ID and secret key, and the ID of its instance on the site. The
     /// client gets and renews access tokens at `{base_url}/oauth2/token`.
-    pub fn app(
-        self,
-        app_id: impl Into<String>,
-        app_secret: impl Into<String>,
-        instance_id: impl Into<String>,
-    ) -> Self {
-        self.credentials(Credentials::App {
-            app_id: app_id.into(),
-            secret: app_secret.into(),
-            instance_id: instance_id.into(),
-        })
+    pub fn app(self, credentials: AppCredentials) -> Self {
+        self.credentials(Chosen::App(credentials))
     }
 
     /// Send no credentials: for a proxy that adds them, or a fake Inbox.
     pub fn no_auth(self) -> Self {
-        self.credentials(Credentials::None)
+        self.credentials(Chosen::None)
     }
 
     /// Where to send requests instead of `https://www.wixapis.com` (a fake, a proxy).
@@ -137,7 +132,7 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest one attempt may take, answer included (30 s by default).
+    /// The longest one attempt may take, response included (30 s by default).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -161,7 +156,7 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest answer body read, in bytes (16 MiB by default). A larger answer fails with
+    /// The largest response body read, in bytes (16 MiB by default). A larger response fails with
     /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read further, so a
     /// broken or hostile server (or proxy) cannot exhaust memory.
     pub fn max_response_size(mut self, bytes: usize) -> Self {
@@ -193,55 +188,48 @@ impl ClientBuilder {
         }
         let base_url = self.base_url.trim_end_matches('/').to_string();
         let blank = |s: &str| s.trim().is_empty();
-        let auth = match (self.credentials, self.site_id) {
-            (Credentials::Unset, _) => {
+        let credentials = match (self.credentials, self.site_id) {
+            (Chosen::Unset, _) => {
                 return Err(Error::config(
                     "no credentials: call .api_key(..).site_id(..), .app(..) or .no_auth()",
                 ))
             }
-            (Credentials::Conflicting, _) => {
+            (Chosen::Conflicting, _) => {
                 return Err(Error::config(
                     "more than one kind of credentials: choose one of .api_key(..), .app(..) \
                      and .no_auth()",
                 ))
             }
-            (Credentials::ApiKey(_), None) => {
+            (Chosen::ApiKey(_), None) => {
                 return Err(Error::config(
                     "an API key needs the site it acts on: call .site_id(..)",
                 ))
             }
-            (Credentials::ApiKey(key), Some(site)) if blank(&key) || blank(&site) => {
+            (Chosen::ApiKey(key), Some(site)) if blank(&key) || blank(&site) => {
                 return Err(Error::config(
                     "the API key and the site ID must not be empty",
                 ))
             }
-            (Credentials::ApiKey(key), Some(site)) => Auth::api_key(&key, &site)?,
-            (Credentials::App { .. } | Credentials::None, Some(_)) => {
+            (Chosen::ApiKey(key), Some(site)) => Credentials::api_key(&key, &site)?,
+            (Chosen::App { .. } | Chosen::None, Some(_)) => {
                 return Err(Error::config(
                     "a site ID goes with an API key only (an app's instance names the site)",
                 ))
             }
-            (
-                Credentials::App {
-                    app_id,
-                    secret,
-                    instance_id,
-                },
-                None,
-            ) => {
-                if blank(&app_id) || blank(&secret) || blank(&instance_id) {
+            (Chosen::App(app), None) => {
+                if blank(&app.app_id) || blank(&app.app_secret) || blank(&app.instance_id) {
                     return Err(Error::config(
                         "the app ID, app secret and instance ID must not be empty",
                     ));
                 }
-                Auth::app(
-                    format!("{base_url}/oauth2/token"),
-                    app_id,
-                    secret,
-                    instance_id,
-                )
+                Credentials::app(TokenEndpoint {
+                    url: format!("{base_url}/oauth2/token"),
+                    app_id: app.app_id,
+                    secret: app.app_secret,
+                    instance_id: app.instance_id,
+                })
             }
-            (Credentials::None, None) => Auth::None,
+            (Chosen::None, None) => Credentials::None,
         };
         let user_agent = match &self.user_agent {
             Some(product) => format!("{product} {USER_AGENT}"),
@@ -258,12 +246,8 @@ impl ClientBuilder {
         let http = http
             .build()
             .map_err(|e| Error::config("the HTTP client cannot be built").with_source(e))?;
-        let transport = Transport(Arc::new(Shared {
-            auth,
-            retry: self.retry,
-            max_response_size: self.max_response_size,
-        }));
-        Ok(Client::new_with_client(&base_url, http, transport))
+        let state = ClientState::new(credentials, self.retry, self.max_response_size);
+        Ok(Client::new_with_client(&base_url, http, state))
     }
 }
 
@@ -282,18 +266,14 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let credentials = match &self.credentials {
-            Credentials::Unset => "unset",
-            Credentials::None => "none",
-            Credentials::ApiKey(_) => "API key <redacted>",
-            Credentials::App { .. } => "app, secret <redacted>",
-            Credentials::Conflicting => "conflicting",
+            Chosen::Unset => "unset",
+            Chosen::None => "none",
+            Chosen::ApiKey(_) => "API key <redacted>",
+            Chosen::App { .. } => "app, secret <redacted>",
+            Chosen::Conflicting => "conflicting",
         };
         let app = match &self.credentials {
-            Credentials::App {
-                app_id,
-                instance_id,
-                ..
-            } => Some((app_id, instance_id)),
+            Chosen::App(app) => Some((&app.app_id, &app.instance_id)),
             _ => None,
         };
         f.debug_struct("ClientBuilder")
@@ -307,65 +287,5 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("max_response_size", &self.max_response_size)
             .finish()
-    }
-}
-
-/// The state a [`Client`] keeps beside the generated code: credentials (and the cached app
-/// token) and the retry policy. Made by [`ClientBuilder::build`]; clones share it.
-#[derive(Clone)]
-pub struct Transport(Arc<Shared>);
-
-#[derive(Debug)]
-struct Shared {
-    auth: Auth,
-    retry: RetryPolicy,
-    max_response_size: usize,
-}
-
-impl Transport {
-    pub(crate) fn auth(&self) -> &Auth {
-        &self.0.auth
-    }
-
-    pub(crate) fn retry(&self) -> &RetryPolicy {
-        &self.0.retry
-    }
-
-    pub(crate) fn max_response_size(&self) -> usize {
-        self.0.max_response_size
-    }
-}
-
-impl fmt::Debug for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ClientHooks<Transport> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), GeneratedError<E>> {
-        let transport = &self.inner;
-        transport
-            .auth()
-            .authorize(&self.client, transport.retry(), request)
-            .await
-            .map_err(|e| {
-                let e = e.with_operation(info.operation_id);
-                let message = e.to_string();
-                error::record(|call| call.token_error = Some(e));
-                GeneratedError::Custom(message)
-            })
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        retry::execute(&self.client, &self.inner, request, info.operation_id).await
     }
 }

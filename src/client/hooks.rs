@@ -1,0 +1,170 @@
+//! The generated client's hooks: before a request, the credentials are added; the request is
+//! then sent through the [attempt loop](super::attempts), each attempt in a tracing span
+//! `wix_inbox.request` with the operation, attempt, method, status and request ID.
+
+use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::{header::AUTHORIZATION, StatusCode};
+use tracing::{field::Empty, Span};
+
+use super::{
+    attempts::{self, Attempt, Step},
+    call, http, operations,
+    state::ClientState,
+};
+use crate::{Client, GeneratedError};
+
+impl ClientHooks<ClientState> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), GeneratedError<E>> {
+        let state = &self.inner;
+        state
+            .credentials()
+            .authorize(&self.client, state.policy(), request)
+            .await
+            .map_err(|e| {
+                let e = e.with_operation(info.operation_id);
+                let message = e.to_string();
+                call::record(|call| call.token_error = Some(e));
+                GeneratedError::Custom(message)
+            })
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let state = &self.inner;
+        let attempt = ApiCall {
+            http: &self.client,
+            state,
+            operation: info.operation_id,
+            method: request.method().clone(),
+            repeatable: operations::is_repeatable(info.operation_id),
+            token_renewed: false,
+        };
+        attempts::with_retries(state.policy(), attempt, request).await
+    }
+}
+
+/// One request of an operation: sent, its response read in full (within the limit), and what
+/// it calls for decided.
+struct ApiCall<'a> {
+    http: &'a reqwest::Client,
+    state: &'a ClientState,
+    operation: &'static str,
+    method: reqwest::Method,
+    repeatable: bool,
+    token_renewed: bool,
+}
+
+impl Attempt for ApiCall<'_> {
+    type Input = reqwest::Request;
+    type Outcome = reqwest::Result<reqwest::Response>;
+
+    fn span(&self, attempt: u32) -> Span {
+        tracing::info_span!(
+            "wix_inbox.request",
+            operation = self.operation,
+            attempt,
+            method = %self.method,
+            status = Empty,
+            request_id = Empty,
+        )
+    }
+
+    async fn attempt(
+        &mut self,
+        n: u32,
+        request: reqwest::Request,
+        span: &Span,
+    ) -> Step<reqwest::Request, Self::Outcome> {
+        let spare = request.try_clone();
+        let secret = self.state.credentials().secret();
+        let outcome = http::send(self.http, request, self.state.max_response_size(), secret).await;
+        let retry_after = match &outcome {
+            Ok(response) => {
+                let status = response.status();
+                let request_id = response.headers().get(http::REQUEST_ID).cloned();
+                let retry_after = (!status.is_success())
+                    .then(|| http::retry_after(response.headers()))
+                    .flatten();
+                span.record("status", status.as_u16());
+                if let Some(id) = request_id.as_ref().and_then(|id| id.to_str().ok()) {
+                    span.record("request_id", id);
+                }
+                call::record(|call| {
+                    call.attempts = n;
+                    call.status = Some(status);
+                    call.request_id = request_id;
+                    call.retry_after = retry_after;
+                });
+                if status == StatusCode::UNAUTHORIZED
+                    && !self.token_renewed
+                    && self.state.credentials().renews()
+                {
+                    let Some(spare) = spare else {
+                        return Step::Done(outcome);
+                    };
+                    return self.renew_token(spare, outcome).await;
+                }
+                if !(self.repeatable && http::is_retryable_status(status)) {
+                    return Step::Done(outcome);
+                }
+                retry_after
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "request failed");
+                call::record(|call| {
+                    call.attempts = n;
+                    call.status = None;
+                    call.request_id = None;
+                    call.retry_after = None;
+                });
+                // A connection that could not be made provably never reached Wix.
+                let never_sent = e.is_connect();
+                if !(never_sent || (self.repeatable && !e.is_builder())) {
+                    return Step::Done(outcome);
+                }
+                None
+            }
+        };
+        match spare {
+            Some(next) => Step::Retry {
+                outcome,
+                retry_after,
+                next,
+            },
+            None => Step::Done(outcome),
+        }
+    }
+}
+
+impl ApiCall<'_> {
+    /// After a 401: `next` with a token other than the refused one, or the 401 if none can be
+    /// had (the reason is recorded for the error).
+    async fn renew_token(
+        &mut self,
+        mut next: reqwest::Request,
+        refused: reqwest::Result<reqwest::Response>,
+    ) -> Step<reqwest::Request, reqwest::Result<reqwest::Response>> {
+        self.token_renewed = true;
+        let stale = next.headers().get(AUTHORIZATION).cloned();
+        let credentials = self.state.credentials();
+        // Boxed: a rare path, kept out of the size of every call's future.
+        let renewal = Box::pin(credentials.renew(self.http, self.state.policy(), stale.as_ref()));
+        match renewal.await {
+            Ok(fresh) => {
+                next.headers_mut().insert(AUTHORIZATION, fresh);
+                Step::Again(next)
+            }
+            Err(e) => {
+                call::record(|call| call.token_error = Some(e));
+                Step::Done(refused)
+            }
+        }
+    }
+}
