@@ -9,6 +9,11 @@ mod fixtures;
 mod lifecycle;
 mod operations;
 mod quickstart;
+#[cfg(feature = "redis")]
+mod redis_directory;
+#[cfg(feature = "redis")]
+#[path = "../common/redis_server.rs"]
+mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
 mod snapshot;
