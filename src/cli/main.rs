@@ -75,7 +75,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Messages(Messages::List(a)) => api::list_messages(&cli.global, a).await,
         Command::Messages(Messages::Send(a)) => api::send_message(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
-        Command::Fake(Fake::Sign(a)) => fake::sign(a),
+        Command::Fake(Fake::Sign(a)) => fake::sign(*a),
     }
 }
 

@@ -4,6 +4,8 @@ mod accessors;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
+// The simulator's control API.
+mod control;
 mod fake;
 mod fixtures;
 mod lifecycle;
@@ -16,6 +18,8 @@ mod redis_directory;
 mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
+// The simulator page, in headless Chromium.
+mod simulator;
 mod snapshot;
 mod spec;
 mod wire;
