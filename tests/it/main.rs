@@ -11,6 +11,8 @@ mod fixtures;
 mod lifecycle;
 mod operations;
 mod quickstart;
+#[cfg(feature = "cli")]
+mod relay;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;
