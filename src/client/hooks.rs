@@ -6,10 +6,13 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::{header::AUTHORIZATION, StatusCode};
 use tracing::{field::Empty, Span};
 
+use std::sync::Arc;
+
 use super::{
     attempts::{self, Attempt, Step},
     call, http, operations,
     state::ClientState,
+    tenant::Tenant,
 };
 use crate::{Client, GeneratedError};
 
@@ -20,16 +23,16 @@ impl ClientHooks<ClientState> for Client {
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
         let state = &self.inner;
-        state
-            .credentials()
-            .authorize(&self.client, state.policy(), request)
-            .await
-            .map_err(|e| {
-                let e = e.with_operation(info.operation_id);
-                let message = e.to_string();
-                call::record(|call| call.token_error = Some(e));
-                GeneratedError::Custom(message)
-            })
+        let authorized = match state.tenant() {
+            Ok(tenant) => state.authorize(&tenant, &self.client, request).await,
+            Err(e) => Err(e),
+        };
+        authorized.map_err(|e| {
+            let e = e.with_operation(info.operation_id);
+            let message = e.to_string();
+            call::record(|call| call.token_error = Some(e));
+            GeneratedError::Custom(message)
+        })
     }
 
     async fn exec(
@@ -41,6 +44,8 @@ impl ClientHooks<ClientState> for Client {
         let attempt = ApiCall {
             http: &self.client,
             state,
+            // Found again (not carried from `pre`): a lookup in the cache of instances.
+            tenant: state.tenant().ok(),
             operation: info.operation_id,
             method: request.method().clone(),
             repeatable: operations::is_repeatable(info.operation_id),
@@ -55,6 +60,8 @@ impl ClientHooks<ClientState> for Client {
 struct ApiCall<'a> {
     http: &'a reqwest::Client,
     state: &'a ClientState,
+    /// The site or instance the call is for.
+    tenant: Option<Arc<Tenant>>,
     operation: &'static str,
     method: reqwest::Method,
     repeatable: bool,
@@ -82,6 +89,9 @@ impl Attempt for ApiCall<'_> {
         request: reqwest::Request,
         span: &Span,
     ) -> Step<reqwest::Request, Self::Outcome> {
+        if let (Some(rate), Some(tenant)) = (self.state.rate(), &self.tenant) {
+            tenant.pacer.wait(rate).await;
+        }
         let spare = request.try_clone();
         let secret = self.state.credentials().secret();
         let outcome = http::send(self.http, request, self.state.max_response_size(), secret).await;
@@ -153,9 +163,11 @@ impl ApiCall<'_> {
     ) -> Step<reqwest::Request, reqwest::Result<reqwest::Response>> {
         self.token_renewed = true;
         let stale = next.headers().get(AUTHORIZATION).cloned();
-        let credentials = self.state.credentials();
+        let Some(tenant) = self.tenant.clone() else {
+            return Step::Done(refused);
+        };
         // Boxed: a rare path, kept out of the size of every call's future.
-        let renewal = Box::pin(credentials.renew(self.http, self.state.policy(), stale.as_ref()));
+        let renewal = Box::pin(self.state.renew(&tenant, self.http, stale.as_ref()));
         match renewal.await {
             Ok(fresh) => {
                 next.headers_mut().insert(AUTHORIZATION, fresh);
