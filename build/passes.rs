@@ -56,7 +56,7 @@ fn methods<'a>(items: &'a mut [Item], name: &'a str) -> impl Iterator<Item = &'a
     })
 }
 
-/// The name of a path type, and its arguments: `Vec` and `[T]` for `::std::vec::Vec<T>`.
+/// The name of a path type or path, `Vec` for `::std::vec::Vec<T>`, and a path's arguments, `T`.
 fn ident(ty: &syn::Type) -> Option<&syn::Ident> {
     path_ident(match ty {
         syn::Type::Path(p) => &p.path,

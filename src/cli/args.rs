@@ -45,6 +45,9 @@ pub enum Command {
 pub enum Webhook {
     /// Verify a webhook body (a JWT) and print the event as JSON.
     Verify(Verify),
+    /// Verify, de-duplicate and forward webhooks to an app as JSON, answering Wix 200 only
+    /// once the app answered 2xx.
+    Relay(crate::relay::Relay),
 }
 
 #[derive(Args, Debug)]
@@ -135,7 +138,7 @@ pub enum Fake {
     /// Run the fake Inbox until interrupted.
     Serve(Serve),
     /// Print a webhook body signed as Wix does, to test a receiver with curl.
-    Sign(Sign),
+    Sign(Box<Sign>),
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +152,18 @@ pub struct Serve {
     /// written through.
     #[arg(long, value_name = "DIR")]
     pub key_dir: Option<PathBuf>,
+    /// Which credentials to print as `export` lines (the other way is shown as comments):
+    /// exporting both would make every command refuse to choose.
+    #[arg(long, value_enum, default_value = "api-key")]
+    pub auth: Auth,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Auth {
+    /// WIX_API_KEY and WIX_SITE_ID.
+    ApiKey,
+    /// WIX_APP_ID and WIX_APP_SECRET (with WIX_INSTANCE_ID, printed either way).
+    App,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -184,13 +199,18 @@ pub struct Sign {
     /// The text of a message event.
     #[arg(long, default_value = "Hello from wix-inbox")]
     pub text: String,
-    /// The sender of Message Sent To Business: an anonymous visitor ID.
+    /// The envelope's `instanceId`: the app instance, as `fake serve` prints it (default: a
+    /// fixed test instance).
+    #[arg(long, value_name = "ID", env = "WIX_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// The participant (the sender of Message Sent To Business, who pressed the button, who
+    /// became a contact or member), and the envelope's `identity`: an anonymous visitor ID.
     #[arg(long, value_name = "ID", conflicts_with_all = ["contact", "member"])]
     pub visitor: Option<String>,
-    /// The sender: a contact ID.
+    /// The participant: a contact ID (`identity` UNKNOWN, as a contact has no field there).
     #[arg(long, value_name = "ID", conflicts_with = "member")]
     pub contact: Option<String>,
-    /// The sender: a member ID.
+    /// The participant: a member ID.
     #[arg(long, value_name = "ID")]
     pub member: Option<String>,
     /// The interaction of a Button Interacted event.

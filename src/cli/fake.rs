@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent, IdentificationData, Message,
-    MessageContent, MessageDirection, MessageSentToBusiness, MessageSentToParticipant,
-    MessageVisibility,
+    ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent, IdentificationData,
+    IdentityType, Message, MessageContent, MessageDirection, MessageSentToBusiness,
+    MessageSentToParticipant, MessageVisibility, WebhookIdentity,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 use wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
 use wix_inbox::wire::RawJson;
 
-use crate::args::{EventKind, Serve, Sign};
+use crate::args::{Auth, EventKind, Serve, Sign};
 use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 /// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
@@ -38,15 +38,7 @@ pub async fn serve(args: Serve) -> Outcome {
         .start()
         .await
         .map_err(|e| Failure::Failed(format!("cannot start the fake Inbox: {e}")))?;
-    println!("fake Wix Inbox listening; stop it with Ctrl-C");
-    println!("WIX_BASE_URL={}", fake.base_url());
-    println!("WIX_API_KEY={}", fake.api_key());
-    println!("WIX_SITE_ID={}", fake.site_id());
-    println!("WIX_APP_ID={}", fake.app_id());
-    println!("WIX_APP_SECRET={}", fake.app_secret());
-    println!("WIX_INSTANCE_ID={}", fake.instance_id());
-    println!("public key: {}", public_path.display());
-    println!("private key: {}", private_path.display());
+    print!("{}", exports(&fake, args.auth, &public_path, &private_path));
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c()
@@ -54,6 +46,44 @@ pub async fn serve(args: Serve) -> Outcome {
         .map_err(|e| Failure::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
     fake.shutdown().await;
     Ok(())
+}
+
+/// What `fake serve` prints: shell lines to paste, `export` for the chosen way to authenticate
+/// (both exported would make every command refuse), the other way and the key paths as comments.
+fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> String {
+    let line = |name: &str, value: &str| format!("export {name}={}\n", shell_word(value));
+    let api_key = line("WIX_API_KEY", fake.api_key()) + &line("WIX_SITE_ID", fake.site_id());
+    let app = line("WIX_APP_ID", fake.app_id()) + &line("WIX_APP_SECRET", fake.app_secret());
+    let commented = |lines: &str| {
+        lines
+            .lines()
+            .map(|l| format!("# {l}\n"))
+            .collect::<String>()
+    };
+    let (chosen, other, other_flag) = match auth {
+        Auth::ApiKey => (api_key, app, "--auth app"),
+        Auth::App => (app, api_key, "--auth api-key"),
+    };
+    format!(
+        "# fake Wix Inbox listening; stop it with Ctrl-C\n{}{chosen}{}\
+         # or authenticate the other way ({other_flag}) instead:\n{}\
+         # public key: {}\n# private key: {}\n",
+        line("WIX_BASE_URL", fake.base_url()),
+        line("WIX_INSTANCE_ID", fake.instance_id()),
+        commented(&other),
+        public.display(),
+        private.display(),
+    )
+}
+
+/// `value` as one shell word: as it is when it holds only safe characters, else single-quoted.
+fn shell_word(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-.,:/@%+=".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 /// A new directory in the temporary directory, with an unguessable name and (on Unix) open to
@@ -155,12 +185,19 @@ pub fn sign(args: Sign) -> Outcome {
     let key = String::from_utf8_lossy(&key);
     let signer = TestSigner::from_private_key_pem(&key)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.private_key.display())))?;
-    let (event_type, domain_event) = match (&args.event, &args.event_file) {
-        (_, Some(file)) => from_file(file)?,
+    let (event_type, domain_event, identity) = match (&args.event, &args.event_file) {
+        (_, Some(file)) => {
+            let (event_type, domain_event) = from_file(file)?;
+            (event_type, domain_event, participant_identity(&args))
+        }
         (Some(kind), None) => made(*kind, &args)?,
         (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
     };
     let mut event = TestEvent::new(event_type, domain_event);
+    if let Some(instance) = &args.instance_id {
+        event.instance_id = instance.clone();
+    }
+    event.identity = Some(identity);
     let exp = event.iat.checked_add(args.expires_in).ok_or_else(|| {
         Failure::Usage(format!("--expires-in {} is out of range", args.expires_in))
     })?;
@@ -191,8 +228,31 @@ fn from_file(file: &Path) -> Result<(String, Value), Failure> {
     Ok((event_type, value))
 }
 
-/// A domain event of `kind` built from the flags, with the generated types.
-fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
+/// Who the participant flags name, as a webhook's `identity` (as the fake sends it: a member,
+/// else a visitor; a contact has no field of its own there, so it is UNKNOWN, as is no
+/// participant at all).
+fn participant_identity(args: &Sign) -> WebhookIdentity {
+    match (&args.member, &args.visitor) {
+        (Some(member), _) => WebhookIdentity {
+            identity_type: Some(IdentityType::Member),
+            member_id: Some(member.clone()),
+            ..Default::default()
+        },
+        (None, Some(visitor)) => WebhookIdentity {
+            identity_type: Some(IdentityType::AnonymousVisitor),
+            anonymous_visitor_id: Some(visitor.clone()),
+            ..Default::default()
+        },
+        (None, None) => WebhookIdentity {
+            identity_type: Some(IdentityType::Unknown),
+            ..Default::default()
+        },
+    }
+}
+
+/// A domain event of `kind` built from the flags, with the generated types, and the identity
+/// that caused it.
+fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity), Failure> {
     let need_conversation = || {
         args.conversation_id
             .clone()
@@ -207,6 +267,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         ..Default::default()
     };
     let id = uuid::Uuid::new_v4().to_string();
+    let mut identity = participant_identity(args);
     let (fqdn, slug, entity_id, body) = match kind {
         EventKind::ConversationsMerged => {
             let target = need_conversation()?;
@@ -255,12 +316,19 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
             )
         }
         EventKind::MessageSentToParticipant => {
+            // The business replied: a Wix user, the same in the sender and the identity.
+            let user = uuid::Uuid::new_v4().to_string();
+            identity = WebhookIdentity {
+                identity_type: Some(IdentityType::WixUser),
+                wix_user_id: Some(user.clone()),
+                ..Default::default()
+            };
             let body = MessageSentToParticipant {
                 conversation_id: Some(need_conversation()?),
                 message: Some(text_message(
                     MessageDirection::BusinessToParticipant,
                     IdentificationData {
-                        wix_user_id: Some(uuid::Uuid::new_v4().to_string()),
+                        wix_user_id: Some(user),
                         ..Default::default()
                     },
                 )),
@@ -301,7 +369,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value), Failure> {
         action_event: Some(ActionEvent { body: Some(body) }),
         ..Default::default()
     };
-    Ok((format!("{fqdn}_{slug}"), json(&domain_event)?))
+    Ok((format!("{fqdn}_{slug}"), json(&domain_event)?, identity))
 }
 
 fn raw(value: &impl serde::Serialize) -> Result<RawJson, Failure> {

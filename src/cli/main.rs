@@ -7,6 +7,7 @@
 mod api;
 mod args;
 mod fake;
+mod relay;
 mod webhook;
 
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ async fn run(cli: args::Cli) -> Outcome {
     use args::{Command, Conversations, Fake, Messages, Webhook};
     match cli.command {
         Command::Webhook(Webhook::Verify(a)) => webhook::verify(a),
+        Command::Webhook(Webhook::Relay(a)) => relay::relay(a).await,
         Command::Conversations(Conversations::Get { id }) => {
             api::get_conversation(&cli.global, id).await
         }
@@ -73,7 +75,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Messages(Messages::List(a)) => api::list_messages(&cli.global, a).await,
         Command::Messages(Messages::Send(a)) => api::send_message(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
-        Command::Fake(Fake::Sign(a)) => fake::sign(a),
+        Command::Fake(Fake::Sign(a)) => fake::sign(*a),
     }
 }
 

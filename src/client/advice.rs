@@ -1,11 +1,15 @@
 //! What to do about an [`Error`]: [`Error::hint`].
 
-use super::error::{Error, ErrorCode, ErrorKind};
+use super::{
+    error::{Error, ErrorCode, ErrorKind},
+    http,
+};
 
 impl Error {
     /// What to do about this error, in a sentence or two, when there is something to say: check
     /// the ID, the credentials, the network; try again later; list the conversation's messages
-    /// before sending again.
+    /// before sending again. It agrees with [`is_retryable`](Self::is_retryable): an error
+    /// with a status is advised to be tried again exactly when it is retryable.
     ///
     /// ```no_run
     /// # async fn run(client: wix_inbox::Client) {
@@ -20,6 +24,9 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         // Only Send Message is not safe to repeat.
         let sending = !self.operation_is_repeatable();
+        let retryable = |status: u16| {
+            reqwest::StatusCode::from_u16(status).is_ok_and(http::is_retryable_status)
+        };
         let advice = match (self.code(), self.kind(), self.status().map(|s| s.as_u16())) {
             (Some(ErrorCode::ConversationNotFound), _, _) | (_, ErrorKind::Api, Some(404)) => {
                 "Check the ID. If the participant became a contact or member, Wix merged their \
@@ -45,6 +52,12 @@ impl Error {
             }
             (_, ErrorKind::Config, _) => "",
             (_, ErrorKind::InvalidRequest, _) => "Set every required argument of the operation.",
+            (_, ErrorKind::Redirect, _) => {
+                "Wix's API does not redirect: check the base URL (a proxy, or another host?)."
+            }
+            (_, ErrorKind::Token, Some(s)) if retryable(s) => {
+                "The token endpoint is unavailable for now: try again later."
+            }
             (_, ErrorKind::Token, _) => {
                 "Check the app ID, app secret and instance ID, and that the app is installed on \
                  the site."
@@ -87,12 +100,44 @@ impl Error {
             (_, _, Some(429)) => {
                 "Wix allows 200 requests a minute per app instance: slow down and try again later."
             }
-            (_, _, Some(500..=599)) => {
+            (_, _, Some(s)) if retryable(s) => {
                 "Wix has a problem on its side: try again later; if it persists, give Wix support \
                  the request ID."
+            }
+            (_, _, Some(500..=599)) => {
+                "Wix has a problem on its side: if it persists, give Wix support the request ID."
             }
             _ => "",
         };
         (!advice.is_empty()).then_some(advice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::{header::HeaderMap, StatusCode};
+
+    use super::super::error::{Error, ErrorKind};
+
+    #[test]
+    fn the_hint_says_try_again_exactly_when_the_error_is_retryable() {
+        for status in 400..=599 {
+            let status = StatusCode::from_u16(status).unwrap();
+            for kind in [ErrorKind::Api, ErrorKind::Token] {
+                for operation in ["get_conversation", "send_message"] {
+                    let e = Error::from_response(kind, status, &HeaderMap::new(), None)
+                        .with_operation(operation);
+                    let says_again = e
+                        .hint()
+                        .is_some_and(|h| h.to_lowercase().contains("try again"));
+                    assert_eq!(
+                        says_again,
+                        e.is_retryable(),
+                        "{kind:?} {status} {operation}: {:?}",
+                        e.hint()
+                    );
+                }
+            }
+        }
     }
 }

@@ -132,6 +132,9 @@ impl Settings {
             None => USER_AGENT.to_string(),
         };
         let mut http = reqwest::Client::builder()
+            // Wix's API does not redirect: a redirect is an error, never a request elsewhere
+            // with the credentials or the message.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(user_agent)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout);

@@ -91,18 +91,23 @@ fn from_generated(e: GeneratedError<types::ErrorResponse>, call: Call) -> Error 
                 Some(response.into_inner()),
             )
         }
+        GeneratedError::UnexpectedResponse(response) if response.status().is_redirection() => {
+            Error::redirect("Wix", response.status(), response.headers(), response.url())
+        }
         GeneratedError::UnexpectedResponse(response) => {
             Error::from_response(ErrorKind::Api, response.status(), response.headers(), None)
         }
+        // An error status whose body is not Wix's JSON (say an HTML page of a proxy) is still an
+        // error response: it says so, with the body's first line rather than the parser's words.
+        GeneratedError::InvalidResponsePayload(body, _)
+            if call.status.is_some_and(|s| !s.is_success()) =>
+        {
+            recorded(Error::new(ErrorKind::Api).with_body_not_json(&body))
+        }
+        // A 2xx whose body does not parse is a decode error.
         GeneratedError::InvalidResponsePayload(_, source) => {
-            // An error status whose body is not Wix's JSON (say an HTML page of a proxy) is
-            // still an error response; a 2xx whose body does not parse is a decode error.
-            let kind = match call.status {
-                Some(s) if !s.is_success() => ErrorKind::Api,
-                _ => ErrorKind::Decode,
-            };
             let cause = ParseError(Printable(&source.to_string(), 300).to_string());
-            recorded(Error::new(kind).with_source(cause))
+            recorded(Error::new(ErrorKind::Decode).with_source(cause))
         }
         GeneratedError::CommunicationError(source)
         | GeneratedError::ResponseBodyError(source)

@@ -34,6 +34,11 @@ pub enum ErrorKind {
     /// Wix's response was larger than [`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size)
     /// allows; it was not read past the limit.
     TooLarge,
+    /// Wix's response (or the token endpoint's) was a redirect (3xx). Wix's API does not
+    /// redirect, and the client follows none: a request is never sent, with its credentials or
+    /// body, anywhere but the base URL. The error names the status and where the redirect
+    /// pointed (its host, never its path or query).
+    Redirect,
     /// A [`MessageStream`](crate::paging::MessageStream) stopped early: Wix kept responding with
     /// new cursors to pages without messages, or the stream's page budget ran out.
     Paging,
@@ -158,6 +163,32 @@ impl Error {
         Self::new(kind).with_source(e)
     }
 
+    /// An error of a redirect (3xx) from `what` (Wix, the token endpoint) at `from`: its status,
+    /// request ID and the host it points to.
+    pub(crate) fn redirect(
+        what: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        from: &reqwest::Url,
+    ) -> Self {
+        let message = match http::redirect_host(from, headers) {
+            Some(host) => format!("{what} redirects to {host}; the client follows no redirect"),
+            None => format!("{what} redirects; the client follows no redirect"),
+        };
+        Self::from_response(ErrorKind::Redirect, status, headers, None).with_message(message)
+    }
+
+    /// Says that the body was not JSON, with its first line (cleaned).
+    pub(crate) fn with_body_not_json(self, body: &[u8]) -> Self {
+        let line = http::first_line(body);
+        let message = if line.is_empty() {
+            "the body is not JSON".to_string()
+        } else {
+            format!("the body is not JSON: {line}")
+        };
+        self.with_message(message)
+    }
+
     /// An error of a response with an error status: status, request ID, `Retry-After`, and what
     /// the body says if it is Wix's error JSON.
     pub(crate) fn from_response(
@@ -256,8 +287,8 @@ impl Error {
             || self.code() == Some(&ErrorCode::ConversationNotFound)
     }
 
-    /// Whether the same call may succeed later: 429, 503, 504, or a connection that could not be
-    /// made, timed out or broke. (The client already retried what was safe to retry.)
+    /// Whether the same call may succeed later: 429, 502, 503, 504, or a connection that could
+    /// not be made, timed out or broke. (The client already retried what was safe to retry.)
     pub fn is_retryable(&self) -> bool {
         match self.0.kind {
             ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport => true,
@@ -337,14 +368,31 @@ impl fmt::Display for Error {
         if let Some(code) = self.code() {
             write!(f, " ({})", Printable(code.as_str(), 100))?;
         }
-        if let Some(message) = self.message() {
+        // Wix's message often lists the violations already: then they are printed once, from
+        // the violations (which also name the rule broken).
+        let violations = self.field_violations();
+        let message = self.message().filter(|message| {
+            e.message.is_some()
+                || violations.is_empty()
+                || !violations.iter().all(|v| is_said_in(v, message))
+        });
+        if let Some(message) = message {
             write!(f, ": {}", Printable(message, 500))?;
         }
-        let violations = self.field_violations();
-        for v in violations.iter().take(20) {
+        for (i, v) in violations.iter().take(20).enumerate() {
             let field = v.field.as_deref().unwrap_or("?");
             let what = v.description.as_deref().unwrap_or("invalid");
-            write!(f, "; `{}`: {}", Printable(field, 100), Printable(what, 200))?;
+            let separator = if message.is_none() && i == 0 {
+                ": "
+            } else {
+                "; "
+            };
+            write!(
+                f,
+                "{separator}`{}`: {}",
+                Printable(field, 100),
+                Printable(what, 200)
+            )?;
             if let Some(rule) = &v.violated_rule {
                 write!(f, " ({})", Printable(rule, 100))?;
             }
@@ -387,4 +435,10 @@ impl std::error::Error for Error {
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
+}
+
+/// Whether `message` already says `violation`: its field and its description.
+fn is_said_in(violation: &types::FieldViolation, message: &str) -> bool {
+    let said = |part: &Option<String>| part.as_deref().is_none_or(|p| message.contains(p));
+    said(&violation.field) && said(&violation.description)
 }

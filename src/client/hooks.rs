@@ -1,6 +1,7 @@
 //! The generated client's hooks: before a request, the credentials are added; the request is
 //! then sent through the [attempt loop](super::attempts), each attempt in a tracing span
-//! `wix_inbox.request` with the operation, attempt, method, status and request ID.
+//! `wix_inbox.request` with the operation, attempt, method, status and request ID, and with the
+//! latest `X-Wix-Consistent` a response for the same site or app instance carried (not logged).
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::{header::AUTHORIZATION, StatusCode};
@@ -86,17 +87,29 @@ impl Attempt for ApiCall<'_> {
     async fn attempt(
         &mut self,
         n: u32,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
         span: &Span,
     ) -> Step<reqwest::Request, Self::Outcome> {
-        if let (Some(rate), Some(tenant)) = (self.state.rate(), &self.tenant) {
-            tenant.pacer.wait(rate).await;
+        if let Some(tenant) = &self.tenant {
+            if let Some(rate) = self.state.rate() {
+                tenant.pacer.wait(rate).await;
+            }
+            // Wix's read-your-writes token: the latest any response for this site or
+            // instance carried.
+            if let Some(consistent) = tenant.consistent() {
+                request.headers_mut().insert(http::CONSISTENT, consistent);
+            }
         }
         let spare = request.try_clone();
         let secret = self.state.credentials().secret();
         let outcome = http::send(self.http, request, self.state.max_response_size(), secret).await;
         let retry_after = match &outcome {
             Ok(response) => {
+                if let (Some(tenant), Some(consistent)) =
+                    (&self.tenant, response.headers().get(http::CONSISTENT))
+                {
+                    tenant.keep_consistent(consistent);
+                }
                 let status = response.status();
                 let request_id = response.headers().get(http::REQUEST_ID).cloned();
                 let retry_after = (!status.is_success())

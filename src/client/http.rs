@@ -1,15 +1,19 @@
 //! HTTP helpers below everything else of the client: sending one request and reading its body
-//! within a limit, the request ID, `Retry-After`, which statuses say "try again later", and
-//! keeping echoed credentials out of error bodies.
+//! within a limit, the request ID, `Retry-After`, which statuses say "try again later", where a
+//! redirect points, and keeping echoed credentials out of error bodies.
 
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use reqwest::{
-    header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER},
+    header::{
+        HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER,
+    },
     ResponseBuilderExt as _, StatusCode,
 };
+
+use crate::text::Printable;
 
 /// The header in which Wix names a request; give it to Wix support.
 pub(crate) const REQUEST_ID: &str = "x-wix-request-id";
@@ -28,14 +32,39 @@ pub(crate) fn header_text(value: &HeaderValue) -> Option<String> {
     value.to_str().ok().map(str::to_string)
 }
 
-/// The statuses that say "try again later": 429, 503, 504.
+/// Wix's read-your-writes token: the latest value a response of a client carried is sent on
+/// every later request of that client.
+pub(crate) const CONSISTENT: HeaderName = HeaderName::from_static("x-wix-consistent");
+
+/// The statuses that say "try again later": 429, 502, 503, 504.
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(
         status,
         StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
             | StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::GATEWAY_TIMEOUT
     )
+}
+
+/// Where a redirect points, as `host` or `host:port` (a relative `Location` is resolved against
+/// `from`): never its path or query, which may hold what is not ours to print.
+pub(crate) fn redirect_host(from: &reqwest::Url, headers: &HeaderMap) -> Option<String> {
+    let location = headers.get(LOCATION)?.to_str().ok()?;
+    let to = from.join(location).ok()?;
+    let host = to.host_str()?;
+    Some(match to.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
+}
+
+/// The first line of a body that is not JSON (an HTML page of a proxy, say), that is not blank,
+/// cleaned and cut short.
+pub(crate) fn first_line(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    Printable(line.unwrap_or_default(), 200).to_string()
 }
 
 /// `Retry-After` in seconds or as an HTTP date (any of its three forms); a date in the past is
@@ -201,6 +230,36 @@ mod tests {
         assert_eq!(retry_after_of("7"), Some(Duration::from_secs(7)));
         assert_eq!(retry_after_of("soon"), None);
         assert_eq!(retry_after_of("-1"), None);
+    }
+
+    #[test]
+    fn a_redirect_names_its_host_and_port_only() {
+        let from = reqwest::Url::parse("http://127.0.0.1:8080/oauth2/token").unwrap();
+        let host = |location: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(LOCATION, location.parse().unwrap());
+            redirect_host(&from, &headers)
+        };
+        assert_eq!(
+            host("https://evil.example/x?secret=1").as_deref(),
+            Some("evil.example")
+        );
+        assert_eq!(
+            host("http://10.0.0.1:81/p#f").as_deref(),
+            Some("10.0.0.1:81")
+        );
+        assert_eq!(host("/elsewhere?q=1").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(redirect_host(&from, &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_first_line_is_the_first_that_is_not_blank_cleaned() {
+        assert_eq!(
+            first_line(b"\n  \r\n<html>\x1b[2J</html>\nmore"),
+            "<html>\u{fffd}[2J</html>"
+        );
+        assert_eq!(first_line(b""), "");
+        assert_eq!(first_line(&[b'x'; 500]).chars().count(), 201);
     }
 
     #[test]

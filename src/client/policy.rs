@@ -8,7 +8,7 @@ use std::{
 /// How the client retries.
 ///
 /// What is retried:
-/// - a response 429, 503 or 504, and a connection that timed out or broke, for the operations
+/// - a response 429, 502, 503 or 504, and a connection that timed out or broke, for the operations
 ///   that are safe to repeat: Get Conversation, List Messages, Get Or Create Conversation (and
 ///   the app token request);
 /// - a connection that could not be made at all, for every operation, Send Message included:

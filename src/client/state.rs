@@ -20,7 +20,8 @@ const SITE_ID: HeaderName = HeaderName::from_static("wix-site-id");
 
 /// The state a [`Client`](crate::Client) keeps beside the generated code: its credentials, its
 /// retry policy, its response size limit, and the site or app instance it acts for (with that
-/// one's access token and pacing). Made by [`ClientBuilder::build`](crate::ClientBuilder::build)
+/// one's access token, pacing and Wix's latest read-your-writes token, `X-Wix-Consistent`,
+/// which is never sent for another site or instance). Made by [`ClientBuilder::build`](crate::ClientBuilder::build)
 /// or [`App::instance`](crate::App::instance); clones of a client share it, and the clients of
 /// one [`App`](crate::App) share all but the instance.
 #[derive(Clone)]

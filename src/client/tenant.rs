@@ -1,5 +1,5 @@
 //! What a client keeps per site (API keys) or per app instance: the instance's access token,
-//! the pacing of its requests; and the bounded cache of them that an
+//! Wix's read-your-writes token (`X-Wix-Consistent`), the pacing of its requests; and the bounded cache of them that an
 //! [`App`](crate::App) (or an API key's client, for [`for_site`](crate::Client::for_site))
 //! keeps, keyed by instance or site ID.
 //!
@@ -7,7 +7,10 @@
 //! past it, entries whose token has expired go first, then the least recently used. An evicted
 //! instance simply gets a new token the next time it is used.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use moka::{policy::EvictionPolicy, sync::Cache, Expiry};
 use reqwest::header::HeaderValue;
@@ -27,6 +30,9 @@ pub(crate) struct Tenant {
     pub(crate) token: TokenSlot,
     /// The pacing of its requests, when the client paces them.
     pub(crate) pacer: Pacer,
+    /// Wix's read-your-writes token: the latest `X-Wix-Consistent` of a response for this site
+    /// or instance, sent on its later requests (and never on another's).
+    consistent: Mutex<Option<HeaderValue>>,
 }
 
 impl Tenant {
@@ -37,6 +43,7 @@ impl Tenant {
             site: None,
             token: TokenSlot::default(),
             pacer: Pacer::default(),
+            consistent: Mutex::new(None),
         }
     }
 
@@ -56,6 +63,25 @@ impl Tenant {
     /// `wix-site-id`, for an API key's site.
     pub(crate) fn site_header(&self) -> Option<&HeaderValue> {
         self.site.as_ref()
+    }
+
+    /// The latest `X-Wix-Consistent` a response carried, to send on the next request.
+    pub(crate) fn consistent(&self) -> Option<HeaderValue> {
+        self.consistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps a response's `X-Wix-Consistent`.
+    pub(crate) fn keep_consistent(&self, value: &HeaderValue) {
+        let mut kept = self
+            .consistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if kept.as_ref() != Some(value) {
+            *kept = Some(value.clone());
+        }
     }
 }
 

@@ -96,12 +96,13 @@ impl Attempt for TokenAttempt<'_> {
                 .json(self.body)
                 .send()
                 .await?;
+            let url = response.url().clone();
             let (parts, body) = ::http::Response::from(response).into_parts();
             let body = http::read_limited(&parts.headers, body, MAX_TOKEN_RESPONSE).await?;
-            Ok::<_, reqwest::Error>((parts.status, parts.headers, body))
+            Ok::<_, reqwest::Error>((url, parts.status, parts.headers, body))
         }
         .await;
-        let (status, headers, body) = match sent {
+        let (url, status, headers, body) = match sent {
             Ok(sent) => sent,
             Err(e) => {
                 let e = Error::from_reqwest(e).with_message("while getting an app access token");
@@ -121,9 +122,22 @@ impl Attempt for TokenAttempt<'_> {
         if status.is_success() {
             return Step::Done(read_token(&body, &headers, n));
         }
+        if status.is_redirection() {
+            let e = Error::redirect("the token endpoint", status, &headers, &url);
+            return Step::Done(Err(e.with_attempts(n)));
+        }
         let body = http::redact(body, [self.endpoint.secret.as_bytes()]);
-        let wix_says = serde_json::from_slice(&body).ok();
-        let e = Error::from_response(ErrorKind::Token, status, &headers, wix_says).with_attempts(n);
+        let e = match serde_json::from_slice(&body) {
+            Ok(wix_says) => {
+                Error::from_response(ErrorKind::Token, status, &headers, Some(wix_says))
+            }
+            Err(_) if body.iter().all(u8::is_ascii_whitespace) => {
+                Error::from_response(ErrorKind::Token, status, &headers, None)
+            }
+            Err(_) => Error::from_response(ErrorKind::Token, status, &headers, None)
+                .with_body_not_json(&body),
+        };
+        let e = e.with_attempts(n);
         if http::is_retryable_status(status) {
             retry(Err(e), http::retry_after(&headers))
         } else {

@@ -112,6 +112,8 @@
 //!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
 
 mod app_helpers;
+mod control;
+mod drive;
 mod server;
 mod signing;
 mod store;
@@ -171,6 +173,8 @@ pub struct DeliveryAttempt {
     pub status: Option<u16>,
     /// Why there was no status (connection refused, timed out...).
     pub error: Option<String>,
+    /// How long the attempt took, from sending the request to the status (or the error).
+    pub latency: Duration,
 }
 
 /// The delivery of one event to one receiver, with every attempt so far.

@@ -131,17 +131,61 @@ fn emit<B: Serialize>(
             domain_event,
             jwt: jwt.clone(),
         });
-        let receivers: Vec<(usize, String)> = state
-            .receivers
-            .clone()
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (state.deliveries.len() + i, r))
-            .collect();
-        for (_, receiver) in &receivers {
+        state.receivers.clone()
+    };
+    start_deliveries(inner, &event_id, event, jwt, receivers);
+}
+
+/// Delivers a sent event again, with the same event ID and signed anew, to `receivers` (each
+/// a new [`Delivery`], tried and retried as the first one was). `None` if no event has that
+/// ID.
+pub(crate) fn redeliver(
+    inner: &Arc<Inner>,
+    event_id: &str,
+    receivers: Vec<String>,
+) -> Option<usize> {
+    let sent = inner
+        .state()
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.domain_event.id.as_deref() == Some(event_id))
+        .cloned()?;
+    let envelope = sent.envelope;
+    let mut event = TestEvent {
+        event_type: sent.event_type,
+        instance_id: envelope.instance_id.unwrap_or_default(),
+        identity: envelope
+            .identity
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok()),
+        account_info: envelope.account_info,
+        domain_event: serde_json::to_value(&sent.domain_event).expect("generated types serialize"),
+        iat: 0,
+        exp: None,
+        nbf: None,
+    };
+    let jwt = sign_now(inner, &mut event);
+    let n = receivers.len();
+    start_deliveries(inner, event_id, event, jwt, receivers);
+    Some(n)
+}
+
+/// Records a [`Delivery`] of `event` per receiver and starts each in its own task.
+fn start_deliveries(
+    inner: &Arc<Inner>,
+    event_id: &str,
+    event: TestEvent,
+    jwt: String,
+    receivers: Vec<String>,
+) {
+    let receivers = {
+        let mut state = inner.state();
+        let first = state.deliveries.len();
+        for receiver in &receivers {
             state.deliveries.push(Delivery {
-                event_id: event_id.clone(),
-                event_type: event_type.to_owned(),
+                event_id: event_id.to_owned(),
+                event_type: event.event_type.clone(),
                 receiver: receiver.clone(),
                 attempts: Vec::new(),
                 delivered: false,
@@ -150,6 +194,9 @@ fn emit<B: Serialize>(
         }
         inner.in_flight.send_modify(|n| *n += receivers.len());
         receivers
+            .into_iter()
+            .enumerate()
+            .map(move |(i, r)| (first + i, r))
     };
     for (index, receiver) in receivers {
         let task = deliver(inner.clone(), receiver, index, event.clone(), jwt.clone());
@@ -194,6 +241,7 @@ async fn deliver(
             // A redelivery is signed anew; the event (and its ID) is the same.
             jwt = sign_now(&inner, &mut event);
         }
+        let started = std::time::Instant::now();
         let result = inner
             .http
             .post(&receiver)
@@ -206,6 +254,7 @@ async fn deliver(
             Ok(response) => DeliveryAttempt {
                 status: Some(response.status().as_u16()),
                 error: None,
+                latency: started.elapsed(),
             },
             Err(e) => DeliveryAttempt {
                 status: None,
@@ -214,6 +263,7 @@ async fn deliver(
                 } else {
                     e.to_string()
                 }),
+                latency: started.elapsed(),
             },
         };
         let delivered = record.status == Some(200);

@@ -24,6 +24,7 @@ use crate::wire::RawJson;
 #[non_exhaustive]
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
+    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes (a longer one is refused as malformed).
     pub id: String,
     /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
     pub event_type: Option<String>,
@@ -189,6 +190,10 @@ fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
     }
 }
 
+/// The longest event `id` accepted, in bytes: Wix's are 36-character GUIDs. A deduplicator
+/// stores every ID it sees, so this bounds its memory by size as well as by count.
+pub const MAX_EVENT_ID_LEN: usize = 256;
+
 /// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it.
 pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> {
     let envelope: types::WebhookEnvelope = parse(data, Layer::Envelope)?;
@@ -204,6 +209,12 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
     let domain: types::DomainEvent = parse(domain_text, Layer::DomainEvent)?;
 
     let id = match domain.id {
+        Some(id) if id.len() > MAX_EVENT_ID_LEN => {
+            return Err(WebhookError::malformed_because(
+                Layer::DomainEvent,
+                "its event `id` is longer than 256 bytes",
+            ))
+        }
         Some(id) if !id.is_empty() => id,
         _ => {
             return Err(WebhookError::malformed_because(

@@ -61,7 +61,7 @@ pub use dedup::{
     DEFAULT_TTL,
 };
 pub use error::{Layer, WebhookError};
-pub use event::{InboxEvent, WebhookEvent};
+pub use event::{InboxEvent, WebhookEvent, MAX_EVENT_ID_LEN};
 pub use verify::{WebhookVerifier, DEFAULT_LEEWAY, DEFAULT_MAX_BODY_SIZE};
 
 /// The decode path after the signature check, for fuzzing: `claims` is the JSON of a JWT's

@@ -42,6 +42,8 @@ struct Seen {
     revoked: Mutex<HashSet<String>>,
     /// API calls, with the token they carried.
     calls: Mutex<Vec<(String, String)>>,
+    /// API calls, with the `X-Wix-Consistent` they carried.
+    consistent: Mutex<Vec<(String, Option<String>)>>,
     /// Calls whose token was another instance's.
     crossed: AtomicUsize,
     /// `expires_in` of the tokens issued.
@@ -137,6 +139,11 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
         .get("wix-site-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let consistent = request
+        .headers()
+        .get("x-wix-consistent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     if path == "/oauth2/token" {
         let body = axum::body::to_bytes(request.into_body(), 1 << 16)
             .await
@@ -171,14 +178,25 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
         );
     }
     let instance = path.rsplit('/').next().unwrap_or_default().to_owned();
-    seen.calls
+    let n = {
+        let mut calls = seen.calls.lock().unwrap();
+        calls.push((instance.clone(), authorization.clone()));
+        calls.len()
+    };
+    seen.consistent
         .lock()
         .unwrap()
-        .push((instance.clone(), authorization.clone()));
+        .push((instance.clone(), consistent));
+    // Each answer carries a new read-your-writes token, naming whom it was for.
+    let consistent = format!("rw.{instance}.{n}");
     if authorization == "test-key" {
         // An API key: the site it names is the one the call is for.
         return match site {
-            Some(site) if site == instance => json(200, conversation(&instance), &[]),
+            Some(site) if site == instance => json(
+                200,
+                conversation(&instance),
+                &[("x-wix-consistent", &consistent)],
+            ),
             _ => json(403, json!({"message": "wrong site"}), &[]),
         };
     }
@@ -191,7 +209,10 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
         return json(403, json!({"message": "token of another instance"}), &[]);
     }
     (
-        [("content-type", "application/json")],
+        [
+            ("content-type", "application/json"),
+            ("x-wix-consistent", consistent.as_str()),
+        ],
         conversation(&instance).to_string(),
     )
         .into_response()
@@ -501,4 +522,67 @@ async fn pacing_holds_back_a_burst_to_one_instance_and_not_the_others() {
         .filter(|(i, _)| i == "inst-a")
         .count();
     assert_eq!(a_calls, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn x_wix_consistent_is_kept_per_instance_and_per_site_never_carried_across() {
+    let wix = Wix::start();
+    let app = wix.app().build().unwrap();
+    // Interleaved calls for three instances, from clients made anew each time and from
+    // clones: each call carries the latest value an answer *for its instance* carried.
+    let calls: Vec<_> = (0..60)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let instance = format!("inst-{}", i % 3);
+                let client = app.instance(&instance);
+                for _ in 0..3 {
+                    get(&client, &instance).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+    let key = Client::builder()
+        .api_key("test-key")
+        .site_id("site-0")
+        .base_url(&wix.url)
+        .build()
+        .unwrap();
+    for site in ["site-0", "site-1", "site-0", "site-1"] {
+        get(&key.for_site(site), site).await.unwrap();
+    }
+    let seen = wix.seen.consistent.lock().unwrap().clone();
+    let mut carried_some = HashSet::new();
+    for (instance, carried) in &seen {
+        // None: the first calls of an instance, which went together, had none to carry.
+        if let Some(value) = carried {
+            assert!(
+                value.starts_with(&format!("rw.{instance}.")),
+                "{value} was sent for {instance}"
+            );
+            carried_some.insert(instance.clone());
+        }
+    }
+    assert_eq!(carried_some.len(), 5, "{carried_some:?}");
+    // Sequential calls of one instance carry exactly the previous answer's value.
+    let single = app.instance("inst-solo");
+    for _ in 0..3 {
+        get(&single, "inst-solo").await.unwrap();
+    }
+    let seen = wix.seen.consistent.lock().unwrap().clone();
+    let calls = wix.seen.calls.lock().unwrap().len();
+    let solo: Vec<_> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, (i, _))| i == "inst-solo")
+        .map(|(n, (_, c))| (n + 1, c.clone()))
+        .collect();
+    assert_eq!(solo.len(), 3);
+    assert_eq!(solo[0].1, None);
+    assert_eq!(solo[1].1, Some(format!("rw.inst-solo.{}", solo[0].0)));
+    assert_eq!(solo[2].1, Some(format!("rw.inst-solo.{}", solo[1].0)));
+    assert_eq!(calls, seen.len());
 }

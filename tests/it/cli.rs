@@ -620,7 +620,7 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .unwrap(),
     );
     let stdout = serve.child().stdout.take().unwrap();
-    let lines = read_lines_until(stdout, |l| l.starts_with("private key:")).await;
+    let lines = read_lines_until(stdout, |l| l.starts_with("# private key:")).await;
     let get = |prefix: &str| {
         lines
             .iter()
@@ -628,8 +628,8 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
             .unwrap_or_else(|| panic!("no {prefix} in {lines:?}"))
             .to_owned()
     };
-    let base_url = get("WIX_BASE_URL=");
-    let public_key = get("public key: ");
+    let base_url = get("export WIX_BASE_URL=");
+    let public_key = get("# public key: ");
     assert!(base_url.starts_with("http://127.0.0.1:"));
     assert!(std::fs::read_to_string(&public_key)
         .unwrap()
@@ -637,8 +637,8 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
 
     let mut cmd = cli();
     cmd.env("WIX_BASE_URL", &base_url)
-        .env("WIX_API_KEY", get("WIX_API_KEY="))
-        .env("WIX_SITE_ID", get("WIX_SITE_ID="))
+        .env("WIX_API_KEY", get("export WIX_API_KEY="))
+        .env("WIX_SITE_ID", get("export WIX_SITE_ID="))
         .args(["conversations", "get-or-create", "--member", "member-1"]);
     let out = run(cmd).await;
     drop(serve);
@@ -720,9 +720,11 @@ fn a_hanging_child_fails_the_test_instead_of_hanging_it() {
     drop(stdin);
 }
 
-/// `fake serve` with `args`; waits for it to either print its key paths (then kills it) or
-/// end; the lines it printed and its output if it ended.
-async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) {
+/// `fake serve` with `args`; waits for it to either print its key paths or end. The lines it
+/// printed, its output if it ended, and the process if it is serving (killed on drop).
+async fn fake_serve(
+    args: &[&std::ffi::OsStr],
+) -> (Vec<String>, Option<Output>, Option<KillOnDrop>) {
     let mut serve = KillOnDrop::new(
         cli()
             .args(["fake", "serve"])
@@ -733,16 +735,16 @@ async fn fake_serve(args: &[&std::ffi::OsStr]) -> (Vec<String>, Option<Output>) 
             .unwrap(),
     );
     let stdout = serve.child().stdout.take().unwrap();
-    let lines = read_lines_until(stdout, |l| l.starts_with("private key:")).await;
-    if lines.iter().any(|l| l.starts_with("private key:")) {
-        return (lines, None);
+    let lines = read_lines_until(stdout, |l| l.starts_with("# private key:")).await;
+    if lines.iter().any(|l| l.starts_with("# private key:")) {
+        return (lines, None, Some(serve));
     }
     // Its output ended without the key paths: it is exiting.
     let child = serve.into_inner();
     let out = tokio::task::spawn_blocking(move || output_within(child, CHILD_TIMEOUT))
         .await
         .unwrap();
-    (lines, Some(out))
+    (lines, Some(out), None)
 }
 
 #[cfg(unix)]
@@ -752,7 +754,7 @@ async fn fake_serve_refuses_a_key_dir_others_can_write_to_or_that_is_not_ours() 
     for mode in [0o777, 0o770, 0o722] {
         let dir = TempDir::new();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
-        let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+        let (_, out, _serving) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
         let out = out.unwrap_or_else(|| panic!("served with a key dir of mode {mode:o}"));
         assert_fails(&out, 2, "writable by");
         assert!(
@@ -771,7 +773,7 @@ async fn fake_serve_refuses_a_key_dir_others_can_write_to_or_that_is_not_ours() 
     } else {
         std::path::PathBuf::from("/")
     };
-    let (_, out) = fake_serve(&["--key-dir".as_ref(), foreign.as_os_str()]).await;
+    let (_, out, _serving) = fake_serve(&["--key-dir".as_ref(), foreign.as_os_str()]).await;
     let out = out.expect("served with another user's key dir");
     assert_fails(&out, 2, "belongs to another user");
     assert!(!foreign.join("private.pem").exists());
@@ -791,9 +793,9 @@ async fn fake_serve_writes_keys_without_following_symlinks() {
     std::os::unix::fs::symlink(&profile, dir.path().join("private.pem")).unwrap();
     std::os::unix::fs::symlink(&notes, dir.path().join("public.pem")).unwrap();
 
-    let (lines, out) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
+    let (lines, out, _serving) = fake_serve(&["--key-dir".as_ref(), dir.path().as_os_str()]).await;
     assert!(out.is_none(), "fake serve ended: {out:?}");
-    assert!(lines.iter().any(|l| l.starts_with("private key:")));
+    assert!(lines.iter().any(|l| l.starts_with("# private key:")));
     assert_eq!(
         std::fs::read_to_string(&profile).unwrap(),
         "export PATH=/usr/bin\n",
@@ -826,7 +828,7 @@ async fn fake_serve_creates_a_private_key_dir() {
     use std::os::unix::fs::PermissionsExt;
     let parent = TempDir::new();
     let dir = parent.path().join("keys");
-    let (_, out) = fake_serve(&["--key-dir".as_ref(), dir.as_os_str()]).await;
+    let (_, out, _serving) = fake_serve(&["--key-dir".as_ref(), dir.as_os_str()]).await;
     assert!(out.is_none(), "fake serve ended: {out:?}");
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
@@ -1017,4 +1019,187 @@ async fn messages_list_all_streams_json_lines() {
         "{stderr}"
     );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+/// `fake serve` prints shell lines: `export` for one way to authenticate (the API key by
+/// default, the app with `--auth app`), the other way as comments. Running exactly what it
+/// printed, then a command, works: before, both ways were printed and exporting them all made
+/// every command fail ("both WIX_API_KEY and WIX_APP_ID are set").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_prints_exports_that_work_as_printed() {
+    for (auth, exported, commented) in [
+        (
+            None,
+            ["WIX_API_KEY", "WIX_SITE_ID"],
+            ["WIX_APP_ID", "WIX_APP_SECRET"],
+        ),
+        (
+            Some("app"),
+            ["WIX_APP_ID", "WIX_APP_SECRET"],
+            ["WIX_API_KEY", "WIX_SITE_ID"],
+        ),
+    ] {
+        let dir = TempDir::new();
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--key-dir".as_ref(), dir.path().as_os_str()];
+        if let Some(auth) = auth {
+            args.extend([std::ffi::OsStr::new("--auth"), std::ffi::OsStr::new(auth)]);
+        }
+        let (lines, out, _serving) = fake_serve(&args).await;
+        assert!(out.is_none(), "fake serve ended: {out:?}");
+        for name in exported {
+            let prefix = format!("export {name}=");
+            assert!(
+                lines.iter().any(|l| l.starts_with(&prefix)),
+                "{auth:?}: {lines:?}"
+            );
+        }
+        for name in commented {
+            let export = format!("export {name}=");
+            assert!(
+                !lines.iter().any(|l| l.starts_with(&export)),
+                "{auth:?}: {lines:?}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with('#') && l.contains(&format!("{name}="))),
+                "{auth:?}: {name} not shown as a comment: {lines:?}"
+            );
+        }
+        // Every line is shell: a comment or an export.
+        for line in &lines {
+            assert!(
+                line.starts_with("# ") || line.starts_with("export WIX_"),
+                "{line}"
+            );
+        }
+        // Paste what it printed into a shell, then call the fake.
+        let script = format!(
+            "{}\nexec \"$0\" conversations get-or-create --member member-1",
+            lines.join("\n")
+        );
+        let mut cmd = cli();
+        cmd.arg0_sh(&script);
+        let out = run(cmd).await;
+        assert_eq!(
+            json(&out)["conversation"]["participant"]["memberId"],
+            "member-1"
+        );
+    }
+}
+
+/// A command that runs `script` with `sh`, the binary as `$0`.
+trait Sh {
+    fn arg0_sh(&mut self, script: &str) -> &mut Self;
+}
+
+impl Sh for Command {
+    fn arg0_sh(&mut self, script: &str) -> &mut Self {
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(script).arg(BIN);
+        for (name, value) in self.get_envs() {
+            match value {
+                Some(value) => sh.env(name, value),
+                None => sh.env_remove(name),
+            };
+        }
+        *self = sh;
+        self
+    }
+}
+
+/// The envelope `fake sign` makes: its `instanceId` is `--instance-id`, else `WIX_INSTANCE_ID`
+/// (what `fake serve` prints), and its `identity` follows `--visitor`/`--contact`/`--member`.
+#[test]
+fn fake_sign_instance_and_identity_follow_the_flags() {
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    let verify = |body: Vec<u8>| {
+        let body = dir.file("body.jwt", &body);
+        json(
+            &cli()
+                .args(["webhook", "verify", "--public-key"])
+                .arg(&public)
+                .arg("--body")
+                .arg(&body)
+                .finish(),
+        )
+    };
+    let message = [
+        "--event",
+        "message-sent-to-business",
+        "--conversation-id",
+        "c1",
+    ];
+
+    let event = verify(sign(
+        &private,
+        &[
+            &message[..],
+            &["--member", "m-7", "--instance-id", "inst-1"],
+        ]
+        .concat(),
+    ));
+    assert_eq!(event["instanceId"], "inst-1");
+    assert_eq!(event["identity"]["identityType"], "MEMBER");
+    assert_eq!(event["identity"]["memberId"], "m-7");
+    assert_eq!(
+        event["event"]["body"]["message"]["sender"]["memberId"],
+        "m-7"
+    );
+
+    let event = verify(sign(
+        &private,
+        &[&message[..], &["--visitor", "v-3"]].concat(),
+    ));
+    assert_eq!(event["identity"]["identityType"], "ANONYMOUS_VISITOR");
+    assert_eq!(event["identity"]["anonymousVisitorId"], "v-3");
+    assert!(event["identity"]["memberId"].is_null());
+
+    // A contact has no field of its own in a webhook identity (as the fake sends it).
+    let event = verify(sign(
+        &private,
+        &[&message[..], &["--contact", "c-9"]].concat(),
+    ));
+    assert_eq!(event["identity"]["identityType"], "UNKNOWN");
+    assert!(event["identity"]["anonymousVisitorId"].is_null());
+
+    // The business's reply: a Wix user, the one in the message's sender.
+    let event = verify(sign(
+        &private,
+        &[
+            "--event",
+            "message-sent-to-participant",
+            "--conversation-id",
+            "c1",
+        ],
+    ));
+    assert_eq!(event["identity"]["identityType"], "WIX_USER");
+    assert_eq!(
+        event["identity"]["wixUserId"],
+        event["event"]["body"]["message"]["sender"]["wixUserId"]
+    );
+
+    // The instance from the environment, as `fake serve` exports it.
+    let out = cli()
+        .env("WIX_INSTANCE_ID", "inst-from-env")
+        .args(["fake", "sign", "--private-key"])
+        .arg(&private)
+        .args([
+            "--event",
+            "button-interacted",
+            "--conversation-id",
+            "c",
+            "--member",
+            "m",
+        ])
+        .finish();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event = verify(out.stdout);
+    assert_eq!(event["instanceId"], "inst-from-env");
+    assert_eq!(event["identity"]["memberId"], "m");
 }

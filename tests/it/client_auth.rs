@@ -422,3 +422,59 @@ fn operation_futures_are_send() {
     );
     assert_send(client.list_all_messages("c", wix_inbox::types::MessageVisibility::Business));
 }
+
+#[tokio::test]
+async fn the_latest_x_wix_consistent_is_sent_on_every_later_request_of_the_client() {
+    // Each response carries a new value; request n should carry the value of response n - 1.
+    let server = Server::start(|_, n| async move {
+        let value = format!("consistent-{n}");
+        json(
+            200,
+            conversation("conv-1"),
+            &[("x-wix-consistent", value.as_str())],
+        )
+    })
+    .await;
+    let client = server.client();
+    let clone = client.clone();
+    for _ in 0..3 {
+        get(&client).await.unwrap();
+    }
+    get(&clone).await.unwrap();
+    // Another client (another site or instance) never sees this client's value.
+    let other = server.client();
+    get(&other).await.unwrap();
+    let sent: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| s.header("x-wix-consistent").map(str::to_string))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            None,
+            Some("consistent-0".into()),
+            Some("consistent-1".into()),
+            Some("consistent-2".into()),
+            None,
+        ]
+    );
+    // An error response's value counts too.
+    let failing = Server::start(|_, n| async move {
+        let value = format!("after-error-{n}");
+        let status = if n == 0 { 404 } else { 200 };
+        json(
+            status,
+            conversation("conv-1"),
+            &[("x-wix-consistent", value.as_str())],
+        )
+    })
+    .await;
+    let client = failing.client();
+    get(&client).await.unwrap_err();
+    get(&client).await.unwrap();
+    assert_eq!(
+        failing.seen()[1].header("x-wix-consistent"),
+        Some("after-error-0")
+    );
+}

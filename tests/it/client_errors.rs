@@ -261,3 +261,64 @@ async fn an_error_walked_as_a_chain_shows_each_text_once() {
     // The advice is not in the text either: it is the hint.
     assert_eq!(e.hint(), Some("Check the network and the base URL."));
 }
+
+#[tokio::test]
+async fn each_field_violation_is_printed_once() {
+    // Wix's (and the fake's) message already lists the violations.
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({"message": "conversationId: must be a GUID", "details": {"validationError": {
+                "fieldViolations": [{"field": "conversationId", "description": "must be a GUID",
+                                     "violatedRule": "FORMAT"}]}}}),
+            &[],
+        )
+    })
+    .await;
+    let e = get(&server).await.unwrap_err();
+    assert!(e.is_validation());
+    let text = e.to_string();
+    assert_eq!(text.matches("must be a GUID").count(), 1, "{text}");
+    assert_eq!(text.matches("conversationId").count(), 1, "{text}");
+    assert!(text.contains("FORMAT"), "{text}");
+    // A message that says something else is kept beside the violations.
+    let server = Server::start(|_, _| async {
+        json(
+            400,
+            json!({"message": "invalid request", "details": {"validationError": {
+                "fieldViolations": [{"field": "conversationId", "description": "must be a GUID"}]}}}),
+            &[],
+        )
+    })
+    .await;
+    let text = get(&server).await.unwrap_err().to_string();
+    assert!(text.contains("invalid request"), "{text}");
+    assert_eq!(text.matches("must be a GUID").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn a_non_json_error_body_says_so_with_its_first_line_cleaned() {
+    let server = Server::start(|_, _| async {
+        raw(
+            502,
+            "<html><head><title>502 Bad\u{1b}[31m Gateway</title></head>\n<body>nginx</body></html>",
+            &[("content-type", "text/html"), ("x-wix-request-id", "r-html")],
+        )
+    })
+    .await;
+    let e = get(&server).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(502));
+    assert_eq!(e.request_id(), Some("r-html"));
+    assert!(e.response().is_none());
+    let text = crate::hardening::chain(&e);
+    assert!(text.contains("502 Bad Gateway"), "{text}");
+    assert!(text.contains("not JSON"), "{text}");
+    assert!(
+        text.contains("<title>502 Bad\u{fffd}[31m Gateway</title>"),
+        "{text}"
+    );
+    assert!(!text.contains("nginx"), "only the first line: {text}");
+    assert!(!text.contains("expected value"), "{text}");
+    assert!(!text.contains("line 1 column"), "{text}");
+}

@@ -388,3 +388,23 @@ async fn retry_after_as_an_http_date_is_honoured() {
     );
     call.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_502_is_retried_for_a_get_but_never_for_a_send() {
+    let server = Server::start(|seen, n| async move {
+        match (seen.method.as_str(), n) {
+            ("GET", 0) => json(502, json!({}), &[]),
+            ("GET", _) => json(200, conversation("conv-1"), &[]),
+            _ => json(502, json!({}), &[]),
+        }
+    })
+    .await;
+    let client = server.client();
+    get(&client).await.unwrap();
+    assert_eq!(server.count(GET_PATH), 2);
+    let e = send(&client).await.unwrap_err();
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(502));
+    assert_eq!(e.attempts(), 1);
+    assert!(e.is_retryable());
+    assert_eq!(server.count(SEND_PATH), 1, "a message is never sent twice");
+}

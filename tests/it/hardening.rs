@@ -386,7 +386,7 @@ fn fake_serve_keeps_its_private_key_private() {
     let private_path = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("private key: ").map(str::to_owned));
+        .find_map(|line| line.strip_prefix("# private key: ").map(str::to_owned));
     let _ = child.kill();
     let _ = child.wait();
     let private_path = std::path::PathBuf::from(private_path.expect("the key path is printed"));
@@ -623,5 +623,110 @@ async fn a_base_url_elsewhere_goes_through_the_environments_proxy() {
     assert_eq!(
         *requests.lock().unwrap(),
         ["GET http://inbox.wix.invalid/inbox/v2/conversations/conv-1 HTTP/1.1"]
+    );
+}
+
+/// A server that records every request and answers 200 `{}`: where a redirect points.
+async fn elsewhere() -> Server {
+    Server::start(|_, _| async { json(200, json!({}), &[]) }).await
+}
+
+#[tokio::test]
+async fn a_token_endpoint_redirect_is_not_followed_and_the_secret_stays_home() {
+    let other = elsewhere().await;
+    let location = format!("{}/oauth2/token?leak=query-part", other.url);
+    let server = Server::start(move |seen, _| {
+        let location = location.clone();
+        async move {
+            if seen.path == "/oauth2/token" {
+                return raw(307, "", &[("location", location.as_str())]);
+            }
+            json(200, conversation("conv-1"), &[])
+        }
+    })
+    .await;
+    let e = get_conversation(&app_client(&server.url), "conv-1")
+        .await
+        .unwrap_err();
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+    assert_eq!(server.count("/oauth2/token"), 1);
+    assert_eq!(server.count("/inbox/v2/conversations/conv-1"), 0);
+    assert_eq!(e.kind(), ErrorKind::Redirect, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(307));
+    let host = other.url.trim_start_matches("http://");
+    let text = format!("{} {e:?}", chain(&e));
+    assert!(text.contains(host), "names where it points: {text}");
+    assert!(
+        !text.contains("query-part") && !text.contains("leak"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-1"), "{text}");
+}
+
+#[tokio::test]
+async fn a_redirected_send_is_an_error_and_the_other_server_gets_nothing() {
+    let other = elsewhere().await;
+    let location = format!("{}/inbox/v2/messages?token=abc", other.url);
+    let server = Server::start(move |_, _| {
+        let location = location.clone();
+        async move { raw(307, "", &[("location", location.as_str())]) }
+    })
+    .await;
+    let e = send_hi(&server.client()).await.unwrap_err();
+    assert!(other.seen().is_empty(), "{:?}", other.seen());
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(e.kind(), ErrorKind::Redirect, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(307));
+    assert_eq!(e.attempts(), 1);
+    assert!(!e.maybe_delivered());
+    let text = chain(&e);
+    assert!(
+        text.contains(other.url.trim_start_matches("http://")),
+        "{text}"
+    );
+    assert!(!text.contains("token=abc"), "{text}");
+    // A relative Location names the server's own host.
+    let same = Server::start(|_, _| async { raw(301, "", &[("location", "/moved?x=1")]) }).await;
+    let e = get_conversation(&same.client(), "conv-1")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Redirect, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(301));
+    assert!(
+        e.to_string()
+            .contains(same.url.trim_start_matches("http://")),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("x=1"), "{e}");
+    assert_eq!(same.seen().len(), 1, "not followed, not retried");
+}
+
+#[tokio::test]
+async fn direction_and_separator_characters_from_wix_are_replaced() {
+    let tricky = ["\u{202E}", "\u{2028}", "\u{2029}", "\u{200B}", "\u{061C}"];
+    let message = format!(
+        "a{}b{}c{}d{}e{}f",
+        tricky[0], tricky[1], tricky[2], tricky[3], tricky[4]
+    );
+    let server = Server::start(move |_, _| {
+        let message = message.clone();
+        async move { json(400, json!({"message": message}), &[]) }
+    })
+    .await;
+    let e = get_conversation(&server.client(), "conv-1")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+    let text = e.to_string();
+    for c in tricky {
+        assert!(
+            !text.contains(c),
+            "{:?} in {text:?}",
+            c.escape_unicode().to_string()
+        );
+    }
+    assert!(
+        text.contains("a\u{fffd}b\u{fffd}c\u{fffd}d\u{fffd}e\u{fffd}f"),
+        "{text:?}"
     );
 }

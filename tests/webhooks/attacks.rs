@@ -811,3 +811,79 @@ fn pkcs1_pem(spki_der: &[u8]) -> String {
         lines.join("\n")
     )
 }
+
+/// The header limit is inclusive: 4,096 base64 characters are read, the next possible length
+/// (4,098: base64 has no length 4,097) is refused before it is decoded.
+#[test]
+fn header_limit_boundary() {
+    let claims = good_event().claims().to_string();
+    let header_of = |b64_len: usize| {
+        // Base64 without padding of n bytes is ceil(4n / 3) characters.
+        let bytes = b64_len * 3 / 4;
+        let empty = r#"{"alg":"RS256","pad":""}"#.len();
+        let header = format!(r#"{{"alg":"RS256","pad":"{}"}}"#, "x".repeat(bytes - empty));
+        assert_eq!(URL_SAFE_NO_PAD.encode(&header).len(), b64_len);
+        signer().sign_raw(Algorithm::RS256, header.as_bytes(), claims.as_bytes())
+    };
+    assert!(verify(&header_of(4096)).is_ok());
+    assert_eq!(
+        verify(&header_of(4098)).unwrap_err(),
+        WebhookError::NotAJwt {
+            reason: "the header is too long"
+        }
+    );
+}
+
+/// `verify` reads the system clock, not a clock of its own: a token that expired an hour ago
+/// by the wall clock is refused, one that is valid by it is accepted.
+#[test]
+fn verify_checks_against_the_system_clock() {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut event = good_event();
+    event.iat = wall - 7200;
+    event.exp = Some(wall - 3600);
+    match verify(&signer().sign_event(&event)) {
+        Err(WebhookError::Expired { exp, now }) => {
+            assert_eq!(exp, wall - 3600);
+            assert!((wall..wall + 60).contains(&now), "now {now}, wall {wall}");
+        }
+        other => panic!("expected Expired, got {other:?}"),
+    }
+    event.exp = Some(wall + 3600);
+    event.nbf = Some(wall + 3600);
+    assert!(matches!(
+        verify(&signer().sign_event(&event)),
+        Err(WebhookError::NotYetValid { .. })
+    ));
+    event.nbf = Some(wall - 10);
+    assert!(verify(&signer().sign_event(&event)).is_ok());
+}
+
+/// A known event whose body is missing or `null` says so, whichever way it came.
+#[test]
+fn known_event_with_no_or_null_body_says_so() {
+    for body in [None, Some(Value::Null)] {
+        let mut domain = super::fixture("message_sent_to_business");
+        match &body {
+            None => drop(
+                domain["actionEvent"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("body"),
+            ),
+            Some(null) => domain["actionEvent"]["body"] = null.clone(),
+        }
+        let mut envelope = good_envelope();
+        envelope["data"] = json!(domain.to_string());
+        match verify(&sign_envelope(&envelope)) {
+            Err(WebhookError::Malformed { layer, reason }) => {
+                assert_eq!(layer, Layer::EventBody, "{body:?}");
+                assert_eq!(reason, "the event has no `actionEvent.body`", "{body:?}");
+            }
+            other => panic!("{body:?}: expected Malformed, got {other:?}"),
+        }
+    }
+}

@@ -178,7 +178,12 @@ async fn full_channel_is_503_and_the_retry_is_processed() {
     assert_eq!(post(addr, second.clone(), None).await.0, 503);
     events.recv().await.unwrap();
     assert_eq!(post(addr, second, None).await.0, 200);
-    assert_eq!(events.recv().await.unwrap().id, "second");
+    // A retry dropped as a duplicate would leave the channel empty: fail, do not hang.
+    let retried = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv()).await;
+    assert_eq!(
+        retried.expect("the retry was handed on").unwrap().id,
+        "second"
+    );
 }
 
 #[tokio::test]

@@ -231,6 +231,48 @@ async fn a_panicking_deduplicator_is_answered_500() {
     assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
 }
 
+/// An event ID longer than 256 bytes (Wix's are 36-character GUIDs) is a bad event: refused
+/// before the deduplicator stores it, so the store's memory is bounded by count and size.
+#[tokio::test]
+async fn an_event_id_over_256_bytes_is_refused_before_the_deduplicator() {
+    let store = std::sync::Arc::new(SharedStore::default());
+    let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 4);
+    let receiver = receiver.with_deduplicator(store.clone());
+
+    let longest = "i".repeat(256);
+    assert_eq!(
+        answer(&receiver, &token_with_id(&longest)).await,
+        (200, "ok".into())
+    );
+    assert_eq!(events.recv().await.unwrap().id, longest);
+
+    let too_long = "i".repeat(257);
+    let err = verifier()
+        .verify(token_with_id(&too_long).as_bytes())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wix_inbox::webhooks::WebhookError::Malformed {
+                layer: wix_inbox::webhooks::Layer::DomainEvent,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("256"), "{err}");
+    let huge = "i".repeat(700 * 1024);
+    for id in [too_long, huge] {
+        assert_eq!(answer(&receiver, &token_with_id(&id)).await.0, 400);
+    }
+    assert!(events.try_recv().is_err());
+    assert_eq!(
+        store.ids.lock().unwrap().len(),
+        1,
+        "only the 256-byte ID is stored"
+    );
+}
+
 /// A store that fails is an error, never a guess: 503, the handler is not called; once the
 /// store is back the retry is handed on, exactly once.
 #[tokio::test]

@@ -38,12 +38,17 @@ const DELAY_ROOM: Duration = Duration::from_secs(3600);
 /// request answered 408 is recorded like any other, and an injected delay is not counted.
 pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
     let config = &inner.config;
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout);
     let router = router(inner.clone())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
+        .layer(timeout)
         .layer(axum::middleware::from_fn_with_state(inner.clone(), handle));
+    // The simulator's page and control API (see `control`), outside the fault queue and the
+    // request log; everything else goes to the Inbox routes.
+    let router = match listener.local_addr() {
+        Ok(addr) => super::control::router(inner.clone(), addr, timeout).fallback_service(router),
+        Err(_) => router,
+    };
     ServeOptions::new()
         .header_read_timeout(config.header_read_timeout)
         .max_connections(config.max_connections)
