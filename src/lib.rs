@@ -49,10 +49,11 @@ mod generated {
 use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
-// The hand-written layer: the client (builder, credentials, retries, errors), paging, messages,
-// participant IDs, accessors, lifecycle; and the sanitiser of what others send, shared with the
+// The hand-written layer: the client (builder, credentials, retries, errors), the app (a
+// client per instance), paging, messages, participant IDs, accessors, lifecycle; and the sanitiser of what others send, shared with the
 // webhooks.
 pub mod accessors;
+pub mod app;
 pub mod client;
 pub mod error;
 pub mod lifecycle;
@@ -60,6 +61,7 @@ mod message;
 pub mod paging;
 pub mod participant;
 mod text;
+pub use app::{App, AppBuilder};
 pub use client::{AppCredentials, ClientBuilder, RetryPolicy};
 pub use error::{Error, ErrorCode, ErrorKind};
 pub use participant::NotAParticipant;
