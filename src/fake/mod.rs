@@ -795,6 +795,7 @@ impl FakeInbox {
             conversation_id: Some(written.conversation_id),
             message: Some(written.message),
             interaction_info: None,
+            ..Default::default()
         };
         webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
         body
@@ -815,6 +816,7 @@ impl FakeInbox {
             conversation_id: Some(conversation_id),
             interacted_by: Some(interacted_by),
             interaction_id: Some(interaction_id.to_owned()),
+            ..Default::default()
         };
         webhooks::emit_button_interacted(&self.inner, &body, identity);
         Some(body)

@@ -215,11 +215,17 @@ pub(super) async fn list_messages(
         messages: page.messages,
         paging_metadata: Some(PagingMetadataV2 {
             count: Some(count.into()),
-            cursors: Some(Cursors { next, prev: None }),
+            cursors: Some(Cursors {
+                next,
+                prev: None,
+                ..Default::default()
+            }),
             offset: None,
             too_many_to_count: None,
             total: None,
+            ..Default::default()
         }),
+        ..Default::default()
     }))
 }
 
@@ -401,6 +407,7 @@ pub(super) async fn send_message(
                     conversation_id: Some(conversation_id),
                     message: Some(stored.clone()),
                     interaction_info: None,
+                    ..Default::default()
                 },
                 identity,
             );
@@ -411,6 +418,7 @@ pub(super) async fn send_message(
                 &MessageSentToParticipant {
                     conversation_id: Some(conversation_id),
                     message: Some(stored.clone()),
+                    ..Default::default()
                 },
                 identity,
             );
@@ -418,5 +426,6 @@ pub(super) async fn send_message(
     }
     Ok(Json(SendMessageResponse {
         message: Some(stored),
+        ..Default::default()
     }))
 }
