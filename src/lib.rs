@@ -50,7 +50,7 @@ use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: the client (builder, credentials, retries, errors), paging, messages,
-// participant IDs, accessors, lifecycle; and the sanitiser of what others send, shared with the
+// participant IDs, accessors, lifecycle, sending that survives a merge; and the sanitiser of what others send, shared with the
 // webhooks.
 pub mod accessors;
 pub mod client;
@@ -59,6 +59,7 @@ pub mod lifecycle;
 mod message;
 pub mod paging;
 pub mod participant;
+pub mod send;
 mod text;
 pub use client::{AppCredentials, ClientBuilder, RetryPolicy};
 pub use error::{Error, ErrorCode, ErrorKind};

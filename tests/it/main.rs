@@ -13,6 +13,7 @@ mod operations;
 mod quickstart;
 #[cfg(feature = "cli")]
 mod relay;
+mod send;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;
