@@ -1,6 +1,7 @@
 //! The crate's integration tests, in one binary so that the crate is linked once.
 
 mod accessors;
+mod auto_reply;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
