@@ -2,6 +2,7 @@
 
 mod accessors;
 mod app;
+mod auto_reply;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
@@ -19,6 +20,7 @@ mod redis_directory;
 mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
+mod send;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;
