@@ -1212,6 +1212,7 @@ fn fake_sign_instance_and_identity_follow_the_flags() {
     let event = verify(out.stdout);
     assert_eq!(event["instanceId"], "inst-from-env");
     assert_eq!(event["identity"]["memberId"], "m");
+}
 
 /// The CLI prints what Wix sent, fields the spec does not name included (issue 11): the answers
 /// of `conversations get`, `messages list` and `messages list --all` come out whole.

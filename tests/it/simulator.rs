@@ -438,8 +438,10 @@ async fn story(b: &Browser, fake: &FakeInbox, hook: &Server, fail: &AtomicUsize)
                     postback_properties: Some(PostbackProperties {
                         interaction_id: Some("track-1042".into()),
                         app_id: None,
+                        ..Default::default()
                     }),
                     launch_url: None,
+                    ..Default::default()
                 }],
                 ..Default::default()
             }),
