@@ -9,6 +9,7 @@ mod cli;
 // The simulator's control API.
 mod control;
 mod fake;
+mod fake_instances;
 mod fixtures;
 mod lifecycle;
 mod operations;
