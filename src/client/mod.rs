@@ -70,6 +70,3 @@ mod token;
 pub use builder::{AppCredentials, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub use policy::RetryPolicy;
 pub use state::ClientState;
-
-/// The name the generated code gives the client's state (build.rs: `with_inner_type`).
-pub(crate) use state::ClientState as Transport;
