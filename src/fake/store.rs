@@ -413,6 +413,7 @@ impl Store {
             Some(ConversationsMerged {
                 old_conversation_ids: old,
                 target_conversation_id: Some(target_conv),
+                ..Default::default()
             }),
             identity,
         )

@@ -116,9 +116,11 @@ fn emit<B: Serialize>(
         triggered_by_anonymize_request: Some(false),
         action_event: Some(ActionEvent {
             body: Some(RawJson::new(body).expect("generated types serialize")),
+            ..Default::default()
         }),
         entity_event_sequence: None,
         originated_from: None,
+        ..Default::default()
     };
     // The envelope around the domain event is the test signer's, as `fake sign` makes it.
     let mut event = TestEvent {
@@ -129,6 +131,7 @@ fn emit<B: Serialize>(
             account_id: Some(inner.config.account_id.clone()),
             parent_account_id: None,
             site_id: Some(instance.site_id),
+            ..Default::default()
         }),
         domain_event: serde_json::to_value(&domain_event).expect("generated types serialize"),
         iat: 0,

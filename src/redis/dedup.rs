@@ -98,9 +98,10 @@ impl std::fmt::Debug for RedisDeduplicator {
 }
 
 impl RedisDeduplicator {
-    /// Connects to the Redis at `url` (see [`connect`](super::connect)) with the defaults:
-    /// prefix `wix-inbox:`, 60 s leases, done IDs kept 72 hours, 1 s per operation. Fails when
-    /// Redis cannot be reached now.
+    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
+    /// defaults: prefix `wix-inbox:`, 60 s leases, done IDs kept 72 hours, 1 s per operation.
+    /// Fails when Redis cannot be reached now; the error never quotes the URL (it may hold a
+    /// password).
     pub async fn connect(url: &str) -> Result<Self, DedupError> {
         Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
     }

@@ -2,6 +2,7 @@
 
 mod accessors;
 mod app;
+mod auto_reply;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
@@ -13,8 +14,14 @@ mod fixtures;
 mod lifecycle;
 mod operations;
 mod quickstart;
+#[cfg(feature = "redis")]
+mod redis_directory;
+#[cfg(feature = "redis")]
+#[path = "../common/redis_server.rs"]
+mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
+mod send;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;

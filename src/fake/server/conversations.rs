@@ -36,6 +36,7 @@ pub(super) async fn get_conversation(
         .map_err(|why| ApiError::conversation_not_found(&id, why))?;
     Ok(Json(GetConversationResponse {
         conversation: Some(conversation),
+        ..Default::default()
     }))
 }
 
@@ -98,5 +99,6 @@ pub(super) async fn get_or_create_conversation(
     Ok(Json(GetOrCreateConversationResponse {
         conversation: Some(conversation),
         new_conversation: Some(created),
+        ..Default::default()
     }))
 }

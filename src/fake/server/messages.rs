@@ -228,11 +228,17 @@ pub(super) async fn list_messages(
         messages: page.messages,
         paging_metadata: Some(PagingMetadataV2 {
             count: Some(count.into()),
-            cursors: Some(Cursors { next, prev: None }),
+            cursors: Some(Cursors {
+                next,
+                prev: None,
+                ..Default::default()
+            }),
             offset: None,
             too_many_to_count: None,
             total: None,
+            ..Default::default()
         }),
+        ..Default::default()
     }))
 }
 
@@ -424,6 +430,7 @@ pub(super) async fn send_message(
                     conversation_id: Some(conversation_id),
                     message: Some(stored.clone()),
                     interaction_info: None,
+                    ..Default::default()
                 },
                 identity,
             );
@@ -434,6 +441,7 @@ pub(super) async fn send_message(
                 &MessageSentToParticipant {
                     conversation_id: Some(conversation_id),
                     message: Some(stored.clone()),
+                    ..Default::default()
                 },
                 identity,
             );
@@ -441,5 +449,6 @@ pub(super) async fn send_message(
     }
     Ok(Json(SendMessageResponse {
         message: Some(stored),
+        ..Default::default()
     }))
 }
