@@ -3,6 +3,7 @@
 mod accessors;
 mod app;
 mod auto_reply;
+mod bot;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
