@@ -90,9 +90,18 @@
 //!   by arrival; and never take the order of events for the order of what happened: find a
 //!   participant's current conversation from their ID (Get Or Create Conversation) or through
 //!   the merges seen so far, whichever event came first.
+//! - **Several instances.** The fake starts as one app instance on one site;
+//!   [`FakeInbox::add_instance`] installs the app on another site and
+//!   [`FakeInbox::instance`] drives it (a [`FakeInstance`]). Each instance has its own
+//!   participants, conversations, messages and tokens: a token is refused for another
+//!   instance's site (401) and another instance's conversation is not its caller's (Get
+//!   Conversation 403 `NOT_OWNED_BY_BUSINESS`, List and Send Message 404). Webhooks name the
+//!   instance and site of their conversation. The API key is the account's: it serves every
+//!   site, named by `wix-site-id` ([`Client::for_site`](crate::Client::for_site)).
 //! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
-//!   fake with an API key or the app's credentials.
+//!   fake with an API key or the app's credentials; [`FakeInbox::app`] is the fake's
+//!   [`App`](crate::App), for every instance.
 //! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
 //!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
 //!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
@@ -110,16 +119,78 @@
 //!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
 //!   most (then closed after its current request). The fake serves with the crate's webhook
 //!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
+//!
+//! # The simulator and its control API
+//!
+//! The fake serves a page at `/` (`wix-inbox fake serve` prints its address): a site
+//! visitor's chat (write, press a template's buttons, become a contact or a member), the
+//! business inbox (conversations with their participant's kind and merges, messages with
+//! direction, visibility, sender and time; write as the business), the webhook deliveries
+//! (every attempt with its status and latency; open an event to see it decoded and as the JWT
+//! delivered; redeliver it) and controls (receivers, faults, token expiry, the app's latest
+//! requests). The page is a view of the fake's state, updated live whoever changes it: the
+//! page, the app through the API, or Rust code. Its three files are in the binary; it loads
+//! nothing from the network.
+//!
+//! The page drives the fake through a JSON API under `/_fake/`, there for scripts and tests in
+//! any language too. A change is a `POST` with a JSON body and `Content-Type:
+//! application/json` (an empty body reads as `{}`); a refusal is `{"code", "message"}` with 400
+//! (a bad body), 403 (see below), 404, 409, 413 (a body over 64 KiB) or 415 (not JSON). Each
+//! change calls the [`FakeInbox`] method named, so it behaves as that method's docs say.
+//!
+//! | Request | Body | Method | Answer |
+//! |---|---|---|---|
+//! | `GET /_fake/state` | | | the state (below) |
+//! | `GET /_fake/stream` | | | Server-Sent Events: `event: state`, the state as JSON, at once and after each change (at most one per 50 ms) |
+//! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
+//! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
+//! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}` | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, and `"visitorId"` for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
+//! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
+//! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |
+//! | `POST /_fake/faults/clear` | | [`clear_faults`](FakeInbox::clear_faults) | `{"pendingFaults": []}` |
+//! | `POST /_fake/tokens/expire` | | [`expire_tokens`](FakeInbox::expire_tokens) | `{}` |
+//! | `POST /_fake/webhooks/{eventId}/redeliver` | `{}`, or `{"receiver": url}` | [`redeliver`](FakeInbox::redeliver) | `{"deliveries": n}`; 404 for an unknown event, 409 with no receiver |
+//!
+//! The state is `fake` (base URL; site, instance, app and business user IDs), `instances`,
+//! `receivers`, `pendingFaults` (as `/_fake/faults` takes them), `conversations` (in creation
+//! order, each with `id`, `kind` (`visitor`, `contact` or `member`), `participant`,
+//! `mergedInto` and its `messages` in the spec's shape), `webhooks` (`total`, and the latest
+//! 200 `events`, each with `eventId`, `eventType`, `slug`, `instanceId`, `eventTime`,
+//! `identity` and its `deliveries`: `receiver`, `delivered`, `finished`, `attempts` with
+//! `status`, `error` and `latencyMs`) and `requests` (the latest 100 of the request log:
+//! `method`, `uri`, `status`).
+//!
+//! **Who may use it.** The fake listens on 127.0.0.1 only, and the simulator answers only
+//! requests made to it from its own page or from no page at all: `Host` must be
+//! `127.0.0.1:PORT` or `localhost:PORT` (a site that rebinds its name to 127.0.0.1 sends its
+//! own name); `Origin` and `Sec-Fetch-Site`, when sent, must say the fake's own origin (another
+//! page open in the same browser sends its own); a change must be JSON, which a form of
+//! another page cannot send, nor a `fetch` of another origin without a CORS preflight the fake
+//! never grants. Anything else is refused with 403 or 415, before it changes anything. The
+//! page has a strict Content Security Policy, cannot be framed, and shows no secret: neither
+//! the API key nor the app secret is in it or in the state. The simulator's requests take no
+//! injected fault and are not in the request log.
+//!
+//! **Several instances.** The state's `instances` lists the app instances the fake serves (one
+//! today) and the page has a switcher for them; when a fake serves several, each control
+//! request will name its instance with `instanceId`, and a request without one will mean the
+//! first.
 
 mod app_helpers;
 mod control;
 mod drive;
+mod instances;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub use instances::FakeInstance;
+pub(crate) use instances::InstanceIds;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -394,10 +465,17 @@ impl FakeInboxBuilder {
             max_connections: self.max_connections,
         };
         let (in_flight, _) = tokio::sync::watch::channel(0usize);
+        let state = State {
+            instances: vec![InstanceIds {
+                instance_id: config.instance_id.clone(),
+                site_id: config.site_id.clone(),
+            }],
+            ..State::default()
+        };
         let inner = Arc::new(Inner {
             config,
             signer,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
@@ -441,7 +519,11 @@ pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) receivers: Vec<String>,
-    pub(crate) tokens: HashMap<String, Instant>,
+    /// The app's instances (sites), the builder's first: a participant, conversation or token
+    /// is of one of them, by its index here.
+    pub(crate) instances: Vec<InstanceIds>,
+    /// The access tokens issued: when each expires, and its instance.
+    pub(crate) tokens: HashMap<String, (Instant, usize)>,
     pub(crate) events: Vec<SentEvent>,
     pub(crate) deliveries: Vec<Delivery>,
     /// The latest requests (at most `config.request_log_capacity`), oldest first.
@@ -721,21 +803,32 @@ impl FakeInbox {
     pub fn participant_writes(
         &self,
         participant: &ParticipantId,
+        message: Message,
+    ) -> MessageSentToBusiness {
+        self.participant_writes_in(0, participant, message)
+    }
+
+    /// [`participant_writes`](Self::participant_writes) on the instance `instance`.
+    fn participant_writes_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
         mut message: Message,
     ) -> MessageSentToBusiness {
         message.direction = Some(MessageDirection::ParticipantToBusiness);
         if message.visibility.is_none() {
             message.visibility = Some(MessageVisibility::BusinessAndParticipant);
         }
-        let written = self
-            .inner
-            .state()
-            .store
-            .participant_writes(&Key::from(participant), message);
+        let written =
+            self.inner
+                .state()
+                .store
+                .participant_writes(instance, &Key::from(participant), message);
         let body = MessageSentToBusiness {
             conversation_id: Some(written.conversation_id),
             message: Some(written.message),
             interaction_info: None,
+            ..Default::default()
         };
         webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
         body
@@ -749,13 +842,28 @@ impl FakeInbox {
         participant: &ParticipantId,
         interaction_id: &str,
     ) -> Option<ButtonInteracted> {
-        let (conversation_id, interacted_by, identity) =
-            self.inner.state().store.whois(&Key::from(participant))?;
+        self.presses_button_in(0, participant, interaction_id)
+    }
+
+    /// [`participant_presses_button`](Self::participant_presses_button) on the instance
+    /// `instance`.
+    fn presses_button_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+        interaction_id: &str,
+    ) -> Option<ButtonInteracted> {
+        let (conversation_id, interacted_by, identity) = self
+            .inner
+            .state()
+            .store
+            .whois(instance, &Key::from(participant))?;
         let body = ButtonInteracted {
             app_id: Some(self.inner.config.app_id.clone()),
             conversation_id: Some(conversation_id),
             interacted_by: Some(interacted_by),
             interaction_id: Some(interaction_id.to_owned()),
+            ..Default::default()
         };
         webhooks::emit_button_interacted(&self.inner, &body, identity);
         Some(body)
@@ -769,7 +877,12 @@ impl FakeInbox {
         visitor_id: &str,
         contact_id: &str,
     ) -> Option<ConversationsMerged> {
-        self.convert(Key::Visitor(visitor_id.to_owned()), Some(contact_id), None)
+        self.convert(
+            0,
+            Key::Visitor(visitor_id.to_owned()),
+            Some(contact_id),
+            None,
+        )
     }
 
     /// The contact registers as a site member (see
@@ -779,7 +892,12 @@ impl FakeInbox {
         contact_id: &str,
         member_id: &str,
     ) -> Option<ConversationsMerged> {
-        self.convert(Key::Contact(contact_id.to_owned()), None, Some(member_id))
+        self.convert(
+            0,
+            Key::Contact(contact_id.to_owned()),
+            None,
+            Some(member_id),
+        )
     }
 
     /// The anonymous visitor registers as a member directly, becoming a contact at the same
@@ -792,6 +910,7 @@ impl FakeInbox {
         member_id: &str,
     ) -> Option<ConversationsMerged> {
         self.convert(
+            0,
             Key::Visitor(visitor_id.to_owned()),
             Some(contact_id),
             Some(member_id),
@@ -800,11 +919,16 @@ impl FakeInbox {
 
     fn convert(
         &self,
+        instance: usize,
         from: Key,
         contact: Option<&str>,
         member: Option<&str>,
     ) -> Option<ConversationsMerged> {
-        let (merged, identity) = self.inner.state().store.convert(&from, contact, member);
+        let (merged, identity) = self
+            .inner
+            .state()
+            .store
+            .convert(instance, &from, contact, member);
         if let Some(merged) = &merged {
             webhooks::emit_conversations_merged(&self.inner, merged, identity);
         }
@@ -822,17 +946,25 @@ impl FakeInbox {
         self.inner.state().store.conversation(conversation_id).ok()
     }
 
-    /// Every conversation, merged ones included, in creation order.
+    /// Every conversation, of every instance, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.inner.state().store.all_conversations()
     }
 
     /// The current conversation of a participant, by any ID they have had.
     pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
+        self.current_conversation_in(0, participant)
+    }
+
+    fn current_conversation_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+    ) -> Option<String> {
         self.inner
             .state()
             .store
-            .current_conversation(&Key::from(participant))
+            .current_conversation(instance, &Key::from(participant))
     }
 
     /// Where a merged conversation went (`None` if it was not merged).
@@ -852,7 +984,8 @@ impl FakeInbox {
 
     /// The HTTP requests received, oldest first, with the status answered: the latest
     /// [`request_log_capacity`](FakeInboxBuilder::request_log_capacity) ones (1,000 by default;
-    /// older ones are forgotten).
+    /// older ones are forgotten). The simulator's own requests (the page at `/` and the control
+    /// API under `/_fake/`) are not in it.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner.state().requests.iter().cloned().collect()
     }

@@ -2,11 +2,13 @@
 //! (chromedriver on 127.0.0.1). A visitor writes, the app answers through the API, the visitor
 //! becomes a contact, faults and failed deliveries are retried: each seen on the page, live.
 //!
-//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them); without
-//! them the test fails with one line saying so. A screenshot of the page is written to
+//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them; the
+//! environment variables `CHROMIUM` and `CHROMEDRIVER` can name other binaries); without them
+//! the test fails with one line saying so. A screenshot of the page is written to
 //! `target/simulator.png` on every run, failed or not.
 
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,10 +18,12 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt as _;
 use serde_json::{json, Value};
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    GetOrCreateConversationRequest, Message, ParticipantId, SendMessageRequest,
+    Button, ButtonInteracted, GetOrCreateConversationRequest, Message, MessageContent,
+    ParticipantId, PostbackProperties, SendMessageRequest, TemplateMessagePayload,
 };
 
 use crate::harness::Server;
@@ -33,7 +37,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// A program on the `PATH` (or at the path in the environment variable `env`).
 fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -186,14 +190,26 @@ impl Browser {
         input.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the element `css` names, finding it again if the page replaced it meanwhile.
     async fn click(&self, css: &str) {
-        self.client()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let clicked = match self.client().find(Locator::Css(css)).await {
+                Ok(element) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => {
+                    let shot = self.screenshot().await;
+                    panic!(
+                        "cannot click {css} within {WAIT:?}: {e} (the page is in {})",
+                        shot.display()
+                    );
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Ends the session (Chromium quits), then chromedriver.
@@ -246,14 +262,29 @@ const HAS_TEXT: &str = "return [...document.querySelectorAll(arguments[0])]
 async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faults_are_retried() {
     let fail = Arc::new(AtomicUsize::new(0));
     let hook = receiver(fail.clone()).await;
-    let hook_url = format!("{}/webhooks", hook.url);
     let fake = FakeInbox::builder()
         .webhook_backoff(Duration::from_millis(100))
         .start()
         .await
         .unwrap();
     let browser = Browser::start().await;
-    let b = &browser;
+    let outcome = AssertUnwindSafe(story(&browser, &fake, &hook, &fail))
+        .catch_unwind()
+        .await;
+    // On every run, as the story ended (the last event open, as a reviewer would look at it).
+    let shot = browser.screenshot().await;
+    if let Err(panic) = outcome {
+        eprintln!("the page is in {}", shot.display());
+        std::panic::resume_unwind(panic);
+    }
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    shows_text_as_text(&browser, &fake).await;
+    browser.close().await;
+}
+
+/// The story, on the page: each step waited for, with what the fake holds checked too.
+async fn story(b: &Browser, fake: &FakeInbox, hook: &Server, fail: &AtomicUsize) {
+    let hook_url = format!("{}/webhooks", hook.url);
     b.client()
         .goto(&format!("{}/", fake.base_url()))
         .await
@@ -396,6 +427,64 @@ async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faul
     )
     .await;
 
+    // The app sends a template with a postback button; the visitor presses it in the chat.
+    let template = Message {
+        content: Some(MessageContent {
+            template: Some(TemplateMessagePayload {
+                title: Some("Your order #1042".into()),
+                text_lines: vec!["2 × Wool socks".into()],
+                buttons: vec![Button {
+                    label: Some("Track my parcel".into()),
+                    postback_properties: Some(PostbackProperties {
+                        interaction_id: Some("track-1042".into()),
+                        app_id: None,
+                        ..Default::default()
+                    }),
+                    launch_url: None,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            preview_text: Some("Your order #1042".into()),
+            ..Default::default()
+        }),
+        ..Message::reply("")
+    };
+    client
+        .send_message()
+        .body(SendMessageRequest::new(&target, template))
+        .send()
+        .await
+        .unwrap();
+    b.wait_for(
+        "the template's button in the chat",
+        "return document.querySelector('#chat button.postback[data-interaction-id=\"track-1042\"]') !== null",
+        vec![],
+    )
+    .await;
+    b.click("#chat button.postback[data-interaction-id=\"track-1042\"]")
+        .await;
+    b.wait_for(
+        "Button Interacted delivered in the deliveries pane",
+        "return document.querySelector(
+            '.event[data-event-type$=button_interacted] .attempt[data-status=\"200\"]') !== null",
+        vec![],
+    )
+    .await;
+    let pressed: ButtonInteracted = fake
+        .events()
+        .into_iter()
+        .find(|e| e.event_type == ButtonInteracted::EVENT_TYPE)
+        .expect("Button Interacted was emitted")
+        .domain_event
+        .action_event
+        .and_then(|a| a.body)
+        .expect("the event has a body")
+        .parse()
+        .unwrap();
+    assert_eq!(pressed.interaction_id.as_deref(), Some("track-1042"));
+    assert_eq!(pressed.conversation_id.as_deref(), Some(target.as_str()));
+
     // A 503 injected from the page: the app's next call fails and the client retries it
     // (Get Or Create is safe to repeat); the request log shows both.
     b.click("#fault-inject").await; // 503, once: the form's defaults
@@ -505,8 +594,25 @@ async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faul
         json!("yes"),
         "the page was never reloaded"
     );
-    // Leave the last event open for the screenshot, as a reviewer would look at it.
-    let shot = b.screenshot().await;
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
-    browser.close().await;
+}
+
+/// What the fake holds is shown as text, never run as HTML (after the screenshot: it is not
+/// pretty).
+async fn shows_text_as_text(b: &Browser, fake: &FakeInbox) {
+    let hostile = "<img src=x onerror=\"window.pwned=1\"><b>bold</b>";
+    fake.visitor_writes("visitor-hostile", hostile);
+    b.wait_for(
+        "the hostile message, as text, in the inbox's list",
+        HAS_TEXT,
+        vec![json!("#conversations .preview"), json!(hostile)],
+    )
+    .await;
+    assert_eq!(
+        b.js(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main b').length];",
+            vec![]
+        )
+        .await,
+        json!([true, 0])
+    );
 }

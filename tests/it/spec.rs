@@ -184,6 +184,106 @@ fn deprecated_fields_are_marked() {
     }
 }
 
+/// Wix's SDK names what replaces a deprecated field and when it goes: the spec says it too
+/// (`x-wix-replaced-by`, `x-wix-target-removal-date`), and the replacement exists.
+#[test]
+fn deprecated_fields_name_their_replacement() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    for (schema, field, replaced_by, date) in [
+        (
+            "Message",
+            "targetChannels",
+            "targetChannelIds",
+            "2026-06-30",
+        ),
+        ("Message", "sourceChannel", "sourceChannelId", "2026-06-30"),
+        (
+            "SendMessageRequest",
+            "silent",
+            "message.silent",
+            "2026-06-01",
+        ),
+    ] {
+        let prop = &schemas[schema]["properties"][field];
+        assert_eq!(prop["x-wix-replaced-by"].as_str(), Some(replaced_by));
+        assert_eq!(prop["x-wix-target-removal-date"].as_str(), Some(date));
+        let description = prop["description"].as_str().unwrap();
+        assert!(description.contains("Deprecated"), "{schema}.{field}");
+        assert!(description.contains(date), "{schema}.{field}");
+        // The replacement is a field of the spec, and not deprecated itself.
+        let (owner, name) = match replaced_by.split_once('.') {
+            Some(("message", name)) => ("Message", name),
+            _ => (schema, replaced_by),
+        };
+        let replacement = &schemas[owner]["properties"][name];
+        assert!(replacement.is_mapping(), "{owner}.{name} is missing");
+        assert_ne!(replacement["deprecated"].as_bool(), Some(true));
+        assert_ne!(
+            replacement["readOnly"].as_bool(),
+            Some(true),
+            "{owner}.{name}"
+        );
+    }
+}
+
+/// The schemas reachable from `name` through `$ref`s (itself included).
+fn reachable(schemas: &serde_yaml::Value, name: &str, seen: &mut BTreeSet<String>) {
+    if !seen.insert(name.to_owned()) {
+        return;
+    }
+    let mut refs = Vec::new();
+    collect_refs(&schemas[name], &mut refs);
+    for r in refs {
+        let target = r.strip_prefix("#/components/schemas/").unwrap();
+        reachable(schemas, target, seen);
+    }
+}
+
+/// Every object Wix sends (a success response of an operation, a webhook's layers and event
+/// bodies) keeps the fields the spec does not name, with `additionalProperties: {}`: re-serialized,
+/// it gives back what Wix sent. (Error bodies are read by the client, not handed on.)
+#[test]
+fn every_object_wix_sends_keeps_unknown_fields() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    let mut sent = BTreeSet::new();
+    for (_, item) in raw["paths"].as_mapping().unwrap() {
+        for (_, op) in item.as_mapping().unwrap() {
+            let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+            let name = ok
+                .as_str()
+                .unwrap()
+                .strip_prefix("#/components/schemas/")
+                .unwrap();
+            reachable(schemas, name, &mut sent);
+        }
+    }
+    for (name, schema) in schemas.as_mapping().unwrap() {
+        if schema.get("x-wix-event").is_some() {
+            reachable(schemas, name.as_str().unwrap(), &mut sent);
+        }
+    }
+    reachable(schemas, "WebhookPayload", &mut sent);
+    for layer in ["WebhookEnvelope", "WebhookIdentity", "DomainEvent"] {
+        reachable(schemas, layer, &mut sent);
+    }
+    let mut objects = 0;
+    for name in &sent {
+        let schema = &schemas[name.as_str()];
+        if schema["type"].as_str() != Some("object") || schema.get("properties").is_none() {
+            continue;
+        }
+        objects += 1;
+        let extra = &schema["additionalProperties"];
+        assert!(
+            extra.as_mapping().is_some_and(|m| m.is_empty()),
+            "{name} drops the fields Wix adds: give it `additionalProperties: {{}}`"
+        );
+    }
+    assert!(objects >= 35, "only {objects} objects Wix sends were found");
+}
+
 #[test]
 fn every_error_code_an_operation_lists_is_a_known_application_error_code() {
     let spec: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
