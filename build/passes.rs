@@ -13,6 +13,7 @@ pub fn run(file: &mut syn::File, operations: &[Operation]) -> Result<(), String>
     // The open enums (build/settings.rs) join typify's types.
     types.push(code!(include!(concat!(env!("OUT_DIR"), "/enums.rs"));));
     null_arrays(types)?;
+    kept_unknown_fields(types)?;
     documented_builders(types)?;
     path_segments(file, operations.iter().map(|op| op.path_params).sum())?;
     for op in operations {
@@ -111,6 +112,59 @@ fn null_arrays(types: &mut [Item]) -> Result<(), String> {
     found("null_arrays", "defaulted `Vec` field", count > 0)
 }
 
+/// typify writes the unknown fields an `additionalProperties: {}` schema keeps as
+/// `#[serde(flatten)] pub extra: ::serde_json::Map<String, Value>`, undocumented, and its builder
+/// starts with `extra: Err("no value supplied for extra".to_string())`, so a builder left without
+/// one fails. The field says what it holds, and the builder starts with an empty map.
+fn kept_unknown_fields(types: &mut [Item]) -> Result<(), String> {
+    let mut structs = 0;
+    for item in types.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let extra = s.fields.iter_mut().find(|f| {
+            f.ident.as_ref().is_some_and(|i| i == "extra")
+                && f.attrs.iter().any(|a| {
+                    a.path().is_ident("serde")
+                        && a.to_token_stream().to_string().contains("flatten")
+                })
+        });
+        if let Some(field) = extra {
+            field.attrs.push(doc(
+                "The fields Wix sent that the spec does not name (yet), kept as they came so that \
+                 serializing the value gives them back.",
+            ));
+            structs += 1;
+        }
+    }
+    let mut builders = 0;
+    for item in module(types, "builder")? {
+        let Item::Impl(block) = item else { continue };
+        let default = block.trait_.as_ref().and_then(|t| path_ident(&t.1));
+        if default.is_none_or(|t| t != "Default") {
+            continue;
+        }
+        for item in &mut block.items {
+            let ImplItem::Fn(f) = item else { continue };
+            let Some(syn::Stmt::Expr(syn::Expr::Struct(value), None)) = f.block.stmts.last_mut()
+            else {
+                continue;
+            };
+            for field in &mut value.fields {
+                if matches!(&field.member, syn::Member::Named(i) if i == "extra")
+                    && matches!(&field.expr, syn::Expr::Call(c) if c.func.to_token_stream().to_string() == "Err")
+                {
+                    field.expr = code!(Ok(Default::default()));
+                    builders += 1;
+                }
+            }
+        }
+    }
+    let what = format!(
+        "`extra: Err(…)` in the builder of each of the {structs} structs with a flattened `extra` \
+         (found {builders})"
+    );
+    found("kept_unknown_fields", &what, builders == structs)
+}
+
 /// progenitor builds a URL as `format!("{}/inbox/v2/conversations/{}", client.baseurl,
 /// encode_path(&conversation_id.to_string()),)`, and its `encode_path` leaves `\` and dots
 /// alone, which a URL parser reads as separators. Each becomes `crate::wire::path_segment(…)?`,
@@ -150,8 +204,8 @@ fn path_segments(file: &mut syn::File, expected: usize) -> Result<(), String> {
 }
 
 /// progenitor writes `pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> { … }` on
-/// each operation's builder; it fails with the crate's `Error` instead (`crate::error::convert`
-/// of the same body). Returns the builder's setters and the types they take, from
+/// each operation's builder; it fails with the crate's `Error` instead
+/// (`crate::client::call::convert` of the same body). Returns the builder's setters and the types they take, from
 /// `pub fn visibility<V>(mut self, value: V) -> Self where V: std::convert::TryInto<T>`.
 fn converting_send(
     builders: &mut [Item],
@@ -185,7 +239,7 @@ fn converting_send(
             continue;
         };
         let (operation, body) = (&op.method, &f.block);
-        f.block = code!({ crate::error::convert(#operation, async move #body).await });
+        f.block = code!({ crate::client::call::convert(#operation, async move #body).await });
         f.sig.output = code!(-> Result<#ok, crate::Error>);
         f.attrs.extend([doc(""), doc(" A failure is a [`crate::Error`]: the status and Wix's request ID, message and code, and how many attempts were made.")]);
         sends += 1;

@@ -1,7 +1,9 @@
 //! How progenitor is told to generate the client: everything that a setting can do is done here.
 
-use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, StringType, Type};
-use progenitor::{GenerationSettings, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use openapiv3::{
+    AdditionalProperties, AnySchema, OpenAPI, ReferenceOr, Schema, SchemaKind, StringType, Type,
+};
+use progenitor::{GenerationSettings, HooksMode, InterfaceStyle, TagStyle, TypeImpl, TypePatch};
 use quote::quote;
 use schemars::schema::{InstanceType, SchemaObject};
 
@@ -15,7 +17,7 @@ pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> 
         .with_derive("PartialEq")
         // The production transport (auth, retries, tracing; `src/client.rs`) is the client's
         // inner value and its `ClientHooks` implementation, which must exist.
-        .with_inner_type(quote!(crate::client::Transport))
+        .with_inner_type(quote!(crate::client::ClientState))
         .with_hooks(HooksMode::Expected)
         // progenitor sends the spec's `info.version` as an `api-version` header; Wix documents
         // no such header. Dropping it before the request is sent costs a map removal.
@@ -41,6 +43,17 @@ pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> 
     convert(InstanceType::String, "password", "crate::wire::Secret", &[]);
     let impls = [TypeImpl::Display, TypeImpl::FromStr];
     convert(InstanceType::Integer, "int32", "crate::wire::Int32", &impls);
+
+    // An object schema with `additionalProperties: {}` keeps the fields the spec does not name:
+    // typify adds `#[serde(flatten)] pub extra: Map<String, Value>`, but, counting that map as a
+    // required field, no longer derives `Default`. It is derived here when typify would have
+    // derived it without the map (no required field); `kept_unknown_fields` in build/passes.rs
+    // starts its builder with an empty map too.
+    for (name, required) in keeping_unknown_fields(spec)? {
+        if !required {
+            settings.with_patch(name, TypePatch::default().with_derive("Default"));
+        }
+    }
 
     // typify makes closed enums, which would reject a value Wix adds tomorrow: every string enum
     // of `components/schemas` is replaced by an open one (`crate::wire::open_enum!`).
@@ -99,4 +112,40 @@ pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> 
         }
     }
     Ok((settings, enums))
+}
+
+/// The object schemas of `components/schemas` that keep unknown fields (`additionalProperties:
+/// {}`), and whether each has a required field. `additionalProperties: true` beside properties
+/// is refused: typify reads it as "ignore them", so the fields would be dropped while the spec
+/// seems to keep them.
+pub fn keeping_unknown_fields(spec: &OpenAPI) -> Result<Vec<(&str, bool)>, String> {
+    let mut names = Vec::new();
+    for (name, schema) in spec.components.iter().flat_map(|c| &c.schemas) {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+            continue;
+        };
+        if object.properties.is_empty() {
+            continue; // a map: `additionalProperties` types its values
+        }
+        match &object.additional_properties {
+            None | Some(AdditionalProperties::Any(false)) => {}
+            Some(AdditionalProperties::Schema(any)) if is_empty_schema(any) => {
+                names.push((name.as_str(), !object.required.is_empty()))
+            }
+            Some(_) => {
+                return Err(format!(
+                    "schema {name}: `additionalProperties` beside properties must be `{{}}` (keep \
+                     the fields the spec does not name) or left out (accept and drop them)"
+                ))
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn is_empty_schema(schema: &ReferenceOr<Schema>) -> bool {
+    matches!(schema, ReferenceOr::Item(Schema { schema_kind: SchemaKind::Any(any), .. }) if *any == AnySchema::default())
 }

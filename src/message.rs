@@ -55,6 +55,7 @@ impl MessageContent {
                     text: Some(text),
                     ..Default::default()
                 }],
+                ..Default::default()
             }),
             ..Default::default()
         }

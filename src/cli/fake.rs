@@ -65,7 +65,8 @@ fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> Strin
         Auth::App => (app, api_key, "--auth api-key"),
     };
     format!(
-        "# fake Wix Inbox listening; stop it with Ctrl-C\n# simulator: {}/ (open it in a browser)\n{}{chosen}{}\
+        "# fake Wix Inbox listening; stop it with Ctrl-C\n\
+         # simulator: {}/ (open it in a browser)\n{}{chosen}{}\
          # or authenticate the other way ({other_flag}) instead:\n{}\
          # public key: {}\n# private key: {}\n",
         fake.base_url(),
@@ -280,6 +281,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
             let body = ConversationsMerged {
                 old_conversation_ids: args.old_conversation_id.clone(),
                 target_conversation_id: Some(target.clone()),
+                ..Default::default()
             };
             (
                 ConversationsMerged::ENTITY_FQDN,
@@ -308,6 +310,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                     sender,
                 )),
                 interaction_info: None,
+                ..Default::default()
             };
             (
                 MessageSentToBusiness::ENTITY_FQDN,
@@ -333,6 +336,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                         ..Default::default()
                     },
                 )),
+                ..Default::default()
             };
             (
                 MessageSentToParticipant::ENTITY_FQDN,
@@ -352,6 +356,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                     member_id: args.member.clone(),
                     ..Default::default()
                 }),
+                ..Default::default()
             };
             (
                 ButtonInteracted::ENTITY_FQDN,
@@ -367,7 +372,10 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
         slug: Some(slug.into()),
         entity_id: Some(entity_id),
         event_time: Some(chrono::Utc::now()),
-        action_event: Some(ActionEvent { body: Some(body) }),
+        action_event: Some(ActionEvent {
+            body: Some(body),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     Ok((format!("{fqdn}_{slug}"), json(&domain_event)?, identity))

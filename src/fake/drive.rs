@@ -47,6 +47,7 @@ impl FakeInbox {
         let body = MessageSentToParticipant {
             conversation_id: Some(conversation_id.to_owned()),
             message: Some(stored),
+            ..Default::default()
         };
         let identity = WebhookIdentity {
             identity_type: Some(IdentityType::WixUser),

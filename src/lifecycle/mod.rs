@@ -35,6 +35,7 @@
 //! let merge = |from: &str, into: &str| ConversationsMerged {
 //!     old_conversation_ids: vec![from.into()],
 //!     target_conversation_id: Some(into.into()),
+//!     ..Default::default()
 //! };
 //! let directory = ConversationDirectory::new();
 //!

@@ -313,6 +313,7 @@ mod tests {
         let merged = InboxEvent::ConversationsMerged(types::ConversationsMerged {
             old_conversation_ids: vec!["a".into()],
             target_conversation_id: Some("b".into()),
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_value(&merged).unwrap(),

@@ -254,6 +254,7 @@ impl TestEvent {
             identity: self.identity.as_ref().map(to_json_text),
             account_info: self.account_info.clone(),
             data: Some(self.domain_event.to_string()),
+            ..Default::default()
         }
     }
 
@@ -265,6 +266,7 @@ impl TestEvent {
             iat: Some(self.iat),
             exp: self.exp,
             nbf: self.nbf,
+            extra: Default::default(),
         }
     }
 

@@ -203,6 +203,7 @@ fn absent_and_empty_fields_are_none_never_a_panic() {
     let merged = ConversationsMerged {
         old_conversation_ids: vec![String::new(), "a".into()],
         target_conversation_id: empty.clone(),
+        ..Default::default()
     };
     assert_eq!(merged.sources().collect::<Vec<_>>(), ["a"]);
     assert_eq!(merged.target(), None);

@@ -159,3 +159,20 @@ fn an_operation_without_an_operation_id_is_refused() {
         "the operation get /inbox/v2/conversations/{conversationId} has no operationId",
     );
 }
+
+#[test]
+fn additional_properties_true_beside_properties_is_refused() {
+    // typify reads `true` as "drop them": the spec would seem to keep unknown fields and not.
+    let spec = SPEC.replacen(
+        "    Conversation:\n      type: object\n      additionalProperties: {}\n",
+        "    Conversation:\n      type: object\n      additionalProperties: true\n",
+        1,
+    );
+    assert_ne!(spec, SPEC, "the test spec was not changed");
+    let (ok, stderr) = run_on(&spec);
+    assert!(!ok);
+    assert_one_line_error(
+        &stderr,
+        "schema Conversation: `additionalProperties` beside properties must be `{}`",
+    );
+}

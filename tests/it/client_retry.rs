@@ -27,6 +27,7 @@ async fn send(client: &Client) -> Result<types::SendMessageResponse, wix_inbox::
                     text: Some("Hello".into()),
                     ..Default::default()
                 }],
+                ..Default::default()
             }),
             ..Default::default()
         }),

@@ -18,6 +18,7 @@ fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
     ConversationsMerged {
         old_conversation_ids: sources.iter().map(|s| s.to_string()).collect(),
         target_conversation_id: Some(target.into()),
+        ..Default::default()
     }
 }
 
@@ -231,6 +232,7 @@ async fn events_that_are_no_merge_are_invalid() {
         ConversationsMerged {
             old_conversation_ids: vec!["A".into()],
             target_conversation_id: None,
+            ..Default::default()
         },
         merge(&["A"], ""),
         merge(&["A", ""], "B"),
@@ -352,6 +354,7 @@ fn history(rng: &mut Rng, steps: usize) -> (Vec<ConversationsMerged>, BTreeMap<S
         events.push(ConversationsMerged {
             old_conversation_ids: sources,
             target_conversation_id: Some(target),
+            ..Default::default()
         });
     }
     let end = |id: &String| {

@@ -127,6 +127,7 @@ async fn send_message() {
                     text: Some("Hey!".into()),
                     ..Default::default()
                 }],
+                ..Default::default()
             }),
             ..Default::default()
         }),

@@ -15,6 +15,7 @@ fn sender(mask: u8) -> IdentificationData {
         anonymous_visitor_id: id(2, "visitor"),
         wix_user_id: id(3, "user"),
         app_id: id(4, "app"),
+        ..Default::default()
     }
 }
 

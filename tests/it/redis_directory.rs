@@ -18,6 +18,7 @@ fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
     ConversationsMerged {
         old_conversation_ids: sources.iter().map(|s| s.to_string()).collect(),
         target_conversation_id: Some(target.into()),
+        ..Default::default()
     }
 }
 
@@ -126,6 +127,7 @@ async fn scenarios<S: MergeStore>(new: impl Fn() -> S) {
     let no_target = ConversationsMerged {
         old_conversation_ids: vec!["A".into()],
         target_conversation_id: None,
+        ..Default::default()
     };
     assert!(matches!(
         directory.apply(&no_target).await,
@@ -174,6 +176,7 @@ fn events(rng: &mut Rng, steps: usize) -> Vec<ConversationsMerged> {
                     .map(|_| ids[rng.below(ids.len())].clone())
                     .collect(),
                 target_conversation_id: Some(target),
+                ..Default::default()
             }
         })
         .collect()

@@ -227,6 +227,63 @@ fn deprecated_fields_name_their_replacement() {
     }
 }
 
+/// The schemas reachable from `name` through `$ref`s (itself included).
+fn reachable(schemas: &serde_yaml::Value, name: &str, seen: &mut BTreeSet<String>) {
+    if !seen.insert(name.to_owned()) {
+        return;
+    }
+    let mut refs = Vec::new();
+    collect_refs(&schemas[name], &mut refs);
+    for r in refs {
+        let target = r.strip_prefix("#/components/schemas/").unwrap();
+        reachable(schemas, target, seen);
+    }
+}
+
+/// Every object Wix sends (a success response of an operation, a webhook's layers and event
+/// bodies) keeps the fields the spec does not name, with `additionalProperties: {}`: re-serialized,
+/// it gives back what Wix sent. (Error bodies are read by the client, not handed on.)
+#[test]
+fn every_object_wix_sends_keeps_unknown_fields() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    let mut sent = BTreeSet::new();
+    for (_, item) in raw["paths"].as_mapping().unwrap() {
+        for (_, op) in item.as_mapping().unwrap() {
+            let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+            let name = ok
+                .as_str()
+                .unwrap()
+                .strip_prefix("#/components/schemas/")
+                .unwrap();
+            reachable(schemas, name, &mut sent);
+        }
+    }
+    for (name, schema) in schemas.as_mapping().unwrap() {
+        if schema.get("x-wix-event").is_some() {
+            reachable(schemas, name.as_str().unwrap(), &mut sent);
+        }
+    }
+    reachable(schemas, "WebhookPayload", &mut sent);
+    for layer in ["WebhookEnvelope", "WebhookIdentity", "DomainEvent"] {
+        reachable(schemas, layer, &mut sent);
+    }
+    let mut objects = 0;
+    for name in &sent {
+        let schema = &schemas[name.as_str()];
+        if schema["type"].as_str() != Some("object") || schema.get("properties").is_none() {
+            continue;
+        }
+        objects += 1;
+        let extra = &schema["additionalProperties"];
+        assert!(
+            extra.as_mapping().is_some_and(|m| m.is_empty()),
+            "{name} drops the fields Wix adds: give it `additionalProperties: {{}}`"
+        );
+    }
+    assert!(objects >= 35, "only {objects} objects Wix sends were found");
+}
+
 #[test]
 fn every_error_code_an_operation_lists_is_a_known_application_error_code() {
     let spec: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();

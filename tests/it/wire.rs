@@ -31,10 +31,43 @@ fn known_enum_values_stay_typed_and_parse_from_str() {
 }
 
 #[test]
-fn unknown_field_is_accepted() {
+fn unknown_field_is_accepted_and_kept() {
     let body = json!({"message": {"id": "1", "sequence": "2", "brandNewField": {"x": [1, 2]}}});
-    let r: types::SendMessageResponse = serde_json::from_value(body).unwrap();
-    assert_eq!(r.message.unwrap().id.as_deref(), Some("1"));
+    let r: types::SendMessageResponse = serde_json::from_value(body.clone()).unwrap();
+    let message = r.message.as_ref().unwrap();
+    assert_eq!(message.id.as_deref(), Some("1"));
+    // Kept beside the named fields, and given back when serialized.
+    assert_eq!(message.extra["brandNewField"], json!({"x": [1, 2]}));
+    assert!(!message.extra.contains_key("id"));
+    assert_eq!(serde_json::to_value(&r).unwrap(), body);
+}
+
+#[test]
+fn a_value_built_in_code_has_no_unknown_fields() {
+    // `Default` and the builders start with none, and serialize none.
+    let message = types::Message::reply("hi");
+    assert!(message.extra.is_empty());
+    let built: types::Cursors = types::Cursors::builder()
+        .next(Some("c2".to_string()))
+        .try_into()
+        .unwrap();
+    assert!(built.extra.is_empty());
+    assert_eq!(serde_json::to_value(&built).unwrap(), json!({"next": "c2"}));
+    // A builder can carry one on.
+    let mut extra = serde_json::Map::new();
+    extra.insert("later".into(), json!(true));
+    let built: types::Cursors = types::Cursors::builder().extra(extra).try_into().unwrap();
+    assert_eq!(
+        serde_json::to_value(&built).unwrap(),
+        json!({"later": true})
+    );
+}
+
+#[test]
+fn a_known_field_of_the_wrong_type_is_still_an_error() {
+    // Keeping unknown fields does not make a known one lenient.
+    let body = json!({"message": {"id": 7}});
+    assert!(serde_json::from_value::<types::SendMessageResponse>(body).is_err());
 }
 
 #[test]

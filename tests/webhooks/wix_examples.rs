@@ -27,6 +27,7 @@ fn deliver(event_type: &str, name: &str) -> WebhookEvent {
         account_id: Some("account-1".into()),
         parent_account_id: Some("parent-1".into()),
         site_id: Some("site-1".into()),
+        ..Default::default()
     });
     verifier()
         .verify(signer().sign_event(&event).as_bytes())
