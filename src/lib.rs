@@ -49,10 +49,12 @@ mod generated {
 use generated::Error as GeneratedError;
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
-// The hand-written layer: the client (builder, credentials, retries, errors), paging, messages,
-// participant IDs, accessors, lifecycle, lookups of contacts and members; and the sanitiser of what others send, shared with the
-// webhooks.
+// The hand-written layer: the client (builder, credentials, retries, errors), the app (a
+// client per instance), paging, messages, participant IDs, accessors, lifecycle, sending that
+// survives a merge, lookups of contacts and members; and the sanitiser of what others send,
+// shared with the webhooks.
 pub mod accessors;
+pub mod app;
 pub mod client;
 pub mod error;
 pub mod lifecycle;
@@ -60,7 +62,9 @@ pub mod lookup;
 mod message;
 pub mod paging;
 pub mod participant;
+pub mod send;
 mod text;
+pub use app::{App, AppBuilder};
 pub use client::{AppCredentials, ClientBuilder, RetryPolicy};
 pub use error::{Error, ErrorCode, ErrorKind};
 pub use participant::NotAParticipant;

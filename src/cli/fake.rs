@@ -65,7 +65,8 @@ fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> Strin
         Auth::App => (app, api_key, "--auth api-key"),
     };
     format!(
-        "# fake Wix Inbox listening; stop it with Ctrl-C\n# simulator: {}/ (open it in a browser)\n{}{chosen}{}\
+        "# fake Wix Inbox listening; stop it with Ctrl-C\n\
+         # simulator: {}/ (open it in a browser)\n{}{chosen}{}\
          # or authenticate the other way ({other_flag}) instead:\n{}\
          # public key: {}\n# private key: {}\n",
         fake.base_url(),

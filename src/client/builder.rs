@@ -2,9 +2,13 @@
 
 use std::{fmt, time::Duration};
 
+use std::sync::Arc;
+
+use reqwest::header::HeaderValue;
+
 use super::{
-    credentials::Credentials, error::Error, http, policy::RetryPolicy, state::ClientState,
-    token::TokenEndpoint,
+    credentials::Credentials, error::Error, http, pacing::Rate, policy::RetryPolicy,
+    state::ClientState, tenant::Tenant, token::TokenEndpoint,
 };
 use crate::Client;
 
@@ -18,6 +22,33 @@ impl Client {
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
+
+    /// The same client for another site of the API key's account: an API key is the
+    /// account's, and each call names its site (`wix-site-id`). The new client shares this
+    /// one's connection pool and settings; no I/O.
+    ///
+    /// What is kept per site (its pacing, with [`ClientBuilder::rate_limit`]) is shared by
+    /// every client for that site made from this one, and never used for another site; at
+    /// most 10,000 sites are kept, the least recently used forgotten first.
+    ///
+    /// A client whose calls fail with [`ErrorKind::Config`](crate::ErrorKind::Config) comes
+    /// back when this is not an API key's client (an app acts for a site through its
+    /// instance there: [`App::instance`](crate::App::instance)), or when the site ID is empty
+    /// or not a valid HTTP header value.
+    ///
+    /// ```
+    /// # fn run() -> Result<(), wix_inbox::Error> {
+    /// let client = wix_inbox::Client::builder()
+    ///     .api_key("IST.eyJraWQiOi...")
+    ///     .site_id("0d3c7c5a-2d3b-4a8e-9d9a-7d1d2b6f2a41")
+    ///     .build()?;
+    /// let other_site = client.for_site("7f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0");
+    /// # let _ = other_site; Ok(()) }
+    /// ```
+    pub fn for_site(&self, site_id: &str) -> Client {
+        let state = self.inner.for_site(site_id);
+        Client::new_with_client(&self.baseurl, self.client.clone(), state)
+    }
 }
 
 /// Configures a [`Client`]; see [`Client::builder`].
@@ -26,14 +57,100 @@ impl Client {
 /// [`app`](Self::app) (or [`no_auth`](Self::no_auth)); everything else has a default.
 #[derive(Clone)]
 pub struct ClientBuilder {
-    base_url: String,
     credentials: Chosen,
     site_id: Option<String>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    user_agent: Option<String>,
-    retry: RetryPolicy,
-    max_response_size: usize,
+    settings: Settings,
+}
+
+/// What a [`ClientBuilder`] and an [`AppBuilder`](crate::AppBuilder) both set: where and how
+/// requests are sent.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) base_url: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_response_size: usize,
+    /// `(requests, period)`, checked when built.
+    pub(crate) rate: Option<(u32, Duration)>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: None,
+            retry: RetryPolicy::default(),
+            max_response_size: http::DEFAULT_MAX_RESPONSE_SIZE,
+            rate: None,
+        }
+    }
+}
+
+/// Where and how requests are sent, checked and ready: what [`Settings::build`] makes.
+pub(crate) struct Built {
+    /// The base URL without a trailing `/`.
+    pub(crate) base_url: String,
+    /// The one connection pool.
+    pub(crate) http: reqwest::Client,
+    pub(crate) rate: Option<Rate>,
+}
+
+impl Settings {
+    /// Checks the settings and makes the HTTP client, or says what is wrong.
+    pub(crate) fn build(&self) -> Result<Built, Error> {
+        // A URL with a user name or password is never quoted: the password would be printed.
+        let quoted = if self.base_url.contains('@') {
+            "(not shown: it holds `@`)".to_string()
+        } else {
+            format!("{:?}", self.base_url)
+        };
+        let url = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| Error::config(format!("the base URL {quoted} is not a URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::config(
+                "the base URL must not hold a user name or password: credentials go in \
+                 .api_key(..) or .app(..)",
+            ));
+        }
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(Error::config(format!(
+                "the base URL {quoted} must be an http or https URL without a query"
+            )));
+        }
+        let rate = match self.rate {
+            None => None,
+            Some((requests, period)) => Some(Rate::new(requests, period).ok_or_else(|| {
+                Error::config("a rate limit needs at least 1 request per period longer than 0")
+            })?),
+        };
+        let user_agent = match &self.user_agent {
+            Some(product) => format!("{product} {USER_AGENT}"),
+            None => USER_AGENT.to_string(),
+        };
+        let mut http = reqwest::Client::builder()
+            // Wix's API does not redirect: a redirect is an error, never a request elsewhere
+            // with the credentials or the message.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout);
+        // A fake or a proxy on this machine is reached directly, whatever `HTTP_PROXY` says.
+        if is_loopback(&url) {
+            http = http.no_proxy();
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::config("the HTTP client cannot be built").with_source(e))?;
+        Ok(Built {
+            base_url: self.base_url.trim_end_matches('/').to_string(),
+            http,
+            rate,
+        })
+    }
 }
 
 /// The credentials chosen so far.
@@ -83,14 +200,9 @@ impl fmt::Debug for AppCredentials {
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
-            base_url: DEFAULT_BASE_URL.to_string(),
             credentials: Chosen::Unset,
             site_id: None,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            user_agent: None,
-            retry: RetryPolicy::default(),
-            max_response_size: http::DEFAULT_MAX_RESPONSE_SIZE,
+            settings: Settings::default(),
         }
     }
 }
@@ -128,67 +240,61 @@ impl ClientBuilder {
 
     /// Where to send requests instead of `https://www.wixapis.com` (a fake, a proxy).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
+        self.settings.base_url = url.into();
         self
     }
 
     /// The longest one attempt may take, response included (30 s by default).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = timeout;
         self
     }
 
     /// The longest making a connection may take (10 s by default).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
     /// A product to name in the user agent before `wix-inbox/<version>`, such as `my-app/1.2`.
     pub fn user_agent(mut self, product: impl Into<String>) -> Self {
-        self.user_agent = Some(product.into());
+        self.settings.user_agent = Some(product.into());
         self
     }
 
     /// How to retry ([`RetryPolicy::default`] unless set; [`RetryPolicy::disabled`] for never).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.settings.retry = policy;
         self
     }
 
     /// The largest response body read, in bytes (16 MiB by default). A larger response fails with
     /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read further, so a
-    /// broken or hostile server (or proxy) cannot exhaust memory.
+    /// broken or hostile server (or proxy) cannot exhaust memory. The client asks for gzip
+    /// (`Accept-Encoding: gzip`); a compressed body counts by its inflated size, so a small body
+    /// that inflates past the limit is refused as soon as it passes it.
     pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_response_size = bytes;
+        self.settings.max_response_size = bytes;
+        self
+    }
+
+    /// Paces the requests of the site or app instance (and of each site of
+    /// [`Client::for_site`]): at most `requests` at once, then `requests` per `period`, a burst
+    /// waiting its turn instead of collecting 429s. Off by default. Wix allows 200 requests a
+    /// minute per app instance: `.rate_limit(200, Duration::from_secs(60))`. Each attempt
+    /// counts, retries included; token requests do not. See
+    /// [`AppBuilder::rate_limit_per_instance`](crate::AppBuilder::rate_limit_per_instance).
+    pub fn rate_limit(mut self, requests: u32, period: Duration) -> Self {
+        self.settings.rate = Some((requests, period));
         self
     }
 
     /// The client, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what
     /// is wrong.
     pub fn build(self) -> Result<Client, Error> {
-        // A URL with a user name or password is never quoted: the password would be printed.
-        let quoted = if self.base_url.contains('@') {
-            "(not shown: it holds `@`)".to_string()
-        } else {
-            format!("{:?}", self.base_url)
-        };
-        let url = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| Error::config(format!("the base URL {quoted} is not a URL: {e}")))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::config(
-                "the base URL must not hold a user name or password: credentials go in \
-                 .api_key(..) or .app(..)",
-            ));
-        }
-        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-            return Err(Error::config(format!(
-                "the base URL {quoted} must be an http or https URL without a query"
-            )));
-        }
-        let base_url = self.base_url.trim_end_matches('/').to_string();
+        let built = self.settings.build()?;
         let blank = |s: &str| s.trim().is_empty();
-        let credentials = match (self.credentials, self.site_id) {
+        let (credentials, tenant) = match (self.credentials, self.site_id) {
             (Chosen::Unset, _) => {
                 return Err(Error::config(
                     "no credentials: call .api_key(..).site_id(..), .app(..) or .no_auth()",
@@ -210,7 +316,12 @@ impl ClientBuilder {
                     "the API key and the site ID must not be empty",
                 ))
             }
-            (Chosen::ApiKey(key), Some(site)) => Credentials::api_key(&key, &site)?,
+            (Chosen::ApiKey(key), Some(site)) => {
+                let header = HeaderValue::from_str(&site)
+                    .map_err(|_| Error::config("the site ID is not a valid HTTP header value"))?;
+                let tenant = Tenant::site(Arc::from(site), header);
+                (Credentials::api_key(&key)?, tenant)
+            }
             (Chosen::App { .. } | Chosen::None, Some(_)) => {
                 return Err(Error::config(
                     "a site ID goes with an API key only (an app's instance names the site)",
@@ -222,35 +333,27 @@ impl ClientBuilder {
                         "the app ID, app secret and instance ID must not be empty",
                     ));
                 }
-                Credentials::app(TokenEndpoint {
-                    url: format!("{base_url}/oauth2/token"),
+                let endpoint = TokenEndpoint {
+                    url: format!("{}/oauth2/token", built.base_url),
                     app_id: app.app_id,
                     secret: app.app_secret,
-                    instance_id: app.instance_id,
-                })
+                };
+                (
+                    Credentials::App(endpoint),
+                    Tenant::instance(Arc::from(app.instance_id)),
+                )
             }
-            (Chosen::None, None) => Credentials::None,
+            (Chosen::None, None) => (Credentials::None, Tenant::instance(Arc::from(""))),
         };
-        let user_agent = match &self.user_agent {
-            Some(product) => format!("{product} {USER_AGENT}"),
-            None => USER_AGENT.to_string(),
-        };
-        let mut http = reqwest::Client::builder()
-            // Wix's API does not redirect: a redirect is an error, never a request elsewhere
-            // with the credentials or the message.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(user_agent)
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout);
-        // A fake or a proxy on this machine is reached directly, whatever `HTTP_PROXY` says.
-        if is_loopback(&url) {
-            http = http.no_proxy();
-        }
-        let http = http
-            .build()
-            .map_err(|e| Error::config("the HTTP client cannot be built").with_source(e))?;
-        let state = ClientState::new(credentials, self.retry, self.max_response_size);
-        Ok(Client::new_with_client(&base_url, http, state))
+        let settings = self.settings;
+        let state = ClientState::single(
+            credentials,
+            settings.retry,
+            settings.max_response_size,
+            built.rate,
+            tenant,
+        );
+        Ok(Client::new_with_client(&built.base_url, built.http, state))
     }
 }
 
@@ -280,15 +383,16 @@ impl fmt::Debug for ClientBuilder {
             _ => None,
         };
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.settings.base_url)
             .field("credentials", &credentials)
             .field("app_and_instance", &app)
             .field("site_id", &self.site_id)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("user_agent", &self.user_agent)
-            .field("retry", &self.retry)
-            .field("max_response_size", &self.max_response_size)
+            .field("timeout", &self.settings.timeout)
+            .field("connect_timeout", &self.settings.connect_timeout)
+            .field("user_agent", &self.settings.user_agent)
+            .field("retry", &self.settings.retry)
+            .field("max_response_size", &self.settings.max_response_size)
+            .field("rate_limit", &self.settings.rate)
             .finish()
     }
 }

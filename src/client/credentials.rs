@@ -1,14 +1,15 @@
-//! Credentials, and the app access token kept between calls.
+//! Credentials, and the app access token of one instance kept between calls.
 //!
 //! - An **API key** is sent raw in `Authorization`, with the site in `wix-site-id` (Inbox is
-//!   site-level).
-//! - An **app** (OAuth client credentials) trades its ID, secret and the instance ID of its
-//!   installation on a site for an access token at the [token endpoint](super::token), and
-//!   sends the token raw in `Authorization`. The token is kept and reused until shortly before
-//!   it expires (the last tenth of its life, at most 5 minutes); then the next call gets a new
-//!   one. Callers that need a token at the same time wait for the one caller getting it: they
-//!   share its attempts, whether they end in a token or in a failure. A 401 response gets one
-//!   new token and one retry.
+//!   site-level). The key is the account's: one key serves every site of the account, each
+//!   call naming its site.
+//! - An **app** (OAuth client credentials) trades its ID, secret and the instance ID of one of
+//!   its installations for an access token at the [token endpoint](super::token), and sends the
+//!   token raw in `Authorization`. Each instance has its own token, kept in its [`TokenSlot`]
+//!   and reused until shortly before it expires (the last tenth of its life, at most 5
+//!   minutes); then the next call gets a new one. Callers that need an instance's token at the
+//!   same time wait for the one caller getting it: they share its attempts, whether they end in
+//!   a token or in a failure. A 401 response gets one new token and one retry.
 //!
 //! No credential appears in `Debug` output, an error or a tracing event.
 
@@ -21,108 +22,43 @@ use std::{
     time::Duration,
 };
 
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
-use super::{
-    error::{Error, ErrorKind},
-    policy::RetryPolicy,
-    token::TokenEndpoint,
-};
+use super::{error::Error, policy::RetryPolicy, token::TokenEndpoint};
 
-const SITE_ID: HeaderName = HeaderName::from_static("wix-site-id");
 /// The longest a token is renewed before it expires.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(300);
 
-/// How requests are authorized.
+/// How requests are authorized: what every site or instance of a client shares.
 pub(crate) enum Credentials {
     /// Nothing is added (a proxy adds credentials, or a fake needs none).
     None,
-    /// `Authorization: <key>` and `wix-site-id: <site>`.
-    ApiKey {
-        authorization: HeaderValue,
-        site_id: HeaderValue,
-    },
-    /// `Authorization: <access token>` of an app.
-    App(TokenCache),
+    /// `Authorization: <key>`, with the site's `wix-site-id`.
+    ApiKey { authorization: HeaderValue },
+    /// `Authorization: <access token>` of one of the app's instances.
+    App(TokenEndpoint),
 }
 
 impl Credentials {
-    pub(crate) fn api_key(key: &str, site_id: &str) -> Result<Self, Error> {
+    pub(crate) fn api_key(key: &str) -> Result<Self, Error> {
         let mut authorization = HeaderValue::from_str(key)
             .map_err(|_| Error::config("the API key is not a valid HTTP header value"))?;
         authorization.set_sensitive(true);
-        let site_id = HeaderValue::from_str(site_id)
-            .map_err(|_| Error::config("the site ID is not a valid HTTP header value"))?;
-        Ok(Self::ApiKey {
-            authorization,
-            site_id,
-        })
-    }
-
-    pub(crate) fn app(endpoint: TokenEndpoint) -> Self {
-        Self::App(TokenCache {
-            endpoint,
-            token: RwLock::new(None),
-            renewal: tokio::sync::Mutex::new(None),
-            sequences: AtomicU64::new(0),
-        })
+        Ok(Self::ApiKey { authorization })
     }
 
     /// The app secret, to keep out of what an error shows.
     pub(crate) fn secret(&self) -> Option<&[u8]> {
         match self {
-            Self::App(app) => Some(app.endpoint.secret.as_bytes()),
+            Self::App(app) => Some(app.secret.as_bytes()),
             _ => None,
         }
-    }
-
-    /// Adds the credentials to a request, getting an app token first if none is fresh.
-    pub(crate) async fn authorize(
-        &self,
-        http: &reqwest::Client,
-        policy: &RetryPolicy,
-        request: &mut reqwest::Request,
-    ) -> Result<(), Error> {
-        let headers = request.headers_mut();
-        match self {
-            Self::None => {}
-            Self::ApiKey {
-                authorization,
-                site_id,
-            } => {
-                headers.insert(AUTHORIZATION, authorization.clone());
-                headers.insert(SITE_ID, site_id.clone());
-            }
-            Self::App(app) => {
-                let token = match app.fresh(None) {
-                    Some(token) => token,
-                    // Boxed: a rare path, kept out of the size of every call's future.
-                    None => Box::pin(app.token(http, policy, None)).await?,
-                };
-                headers.insert(AUTHORIZATION, token);
-            }
-        }
-        Ok(())
     }
 
     /// Whether a 401 can be answered by getting a new token.
     pub(crate) fn renews(&self) -> bool {
         matches!(self, Self::App(_))
-    }
-
-    /// A token other than `stale` (the one a 401 refused): the one another caller got meanwhile,
-    /// or a new one.
-    pub(crate) async fn renew(
-        &self,
-        http: &reqwest::Client,
-        policy: &RetryPolicy,
-        stale: Option<&HeaderValue>,
-    ) -> Result<HeaderValue, Error> {
-        match self {
-            Self::App(app) => app.token(http, policy, stale).await,
-            _ => Err(Error::new(ErrorKind::Token).with_message("no app credentials")),
-        }
     }
 }
 
@@ -130,19 +66,18 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::None => f.write_str("None"),
-            Self::ApiKey { site_id, .. } => f
+            Self::ApiKey { .. } => f
                 .debug_struct("ApiKey")
                 .field("key", &"<redacted>")
-                .field("site_id", site_id)
                 .finish(),
-            Self::App(app) => f.debug_tuple("App").field(&app.endpoint).finish(),
+            Self::App(app) => f.debug_tuple("App").field(app).finish(),
         }
     }
 }
 
-/// An app's token endpoint and its current access token.
-pub(crate) struct TokenCache {
-    endpoint: TokenEndpoint,
+/// The access token of one app instance.
+#[derive(Default)]
+pub(crate) struct TokenSlot {
     token: RwLock<Option<Kept>>,
     /// Held while a token is requested, so that concurrent callers share one attempt sequence;
     /// it keeps how the last sequence failed, for the callers that waited for it.
@@ -155,11 +90,33 @@ pub(crate) struct TokenCache {
 struct Kept {
     authorization: HeaderValue,
     renew_at: Instant,
+    expires_at: Instant,
 }
 
-impl TokenCache {
-    async fn token(
+impl TokenSlot {
+    /// A token that is fresh and not `stale` (the one a 401 refused), without waiting.
+    pub(crate) fn fresh(&self, stale: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let token = self.token.read().unwrap_or_else(PoisonError::into_inner);
+        token
+            .as_ref()
+            .filter(|t| Instant::now() < t.renew_at && Some(&t.authorization) != stale)
+            .map(|t| t.authorization.clone())
+    }
+
+    /// How long the kept token still lives (`None` without one).
+    pub(crate) fn lifetime_left(&self) -> Option<Duration> {
+        let token = self.token.read().unwrap_or_else(PoisonError::into_inner);
+        token
+            .as_ref()
+            .map(|t| t.expires_at.saturating_duration_since(Instant::now()))
+    }
+
+    /// A fresh token other than `stale`: the one kept, the one another caller got meanwhile,
+    /// or a new one from `endpoint` for `instance_id`.
+    pub(crate) async fn token(
         &self,
+        endpoint: &TokenEndpoint,
+        instance_id: &str,
         http: &reqwest::Client,
         policy: &RetryPolicy,
         stale: Option<&HeaderValue>,
@@ -180,12 +137,14 @@ impl TokenCache {
                 return Err(failure.clone());
             }
         }
-        let outcome = match self.endpoint.request(http, policy).await {
+        let outcome = match endpoint.request(http, policy, instance_id).await {
             Ok(token) => {
                 let margin = (token.lifetime / 10).min(MAX_RENEW_MARGIN);
+                let now = Instant::now();
                 let kept = Kept {
                     authorization: token.authorization.clone(),
-                    renew_at: Instant::now() + token.lifetime - margin,
+                    renew_at: now + token.lifetime - margin,
+                    expires_at: now + token.lifetime,
                 };
                 *self.token.write().unwrap_or_else(PoisonError::into_inner) = Some(kept);
                 *last_failure = None;
@@ -198,13 +157,5 @@ impl TokenCache {
         };
         self.sequences.fetch_add(1, Ordering::Release);
         outcome
-    }
-
-    fn fresh(&self, stale: Option<&HeaderValue>) -> Option<HeaderValue> {
-        let token = self.token.read().unwrap_or_else(PoisonError::into_inner);
-        token
-            .as_ref()
-            .filter(|t| Instant::now() < t.renew_at && Some(&t.authorization) != stale)
-            .map(|t| t.authorization.clone())
     }
 }

@@ -1,16 +1,19 @@
 //! The generated client's hooks: before a request, the credentials are added; the request is
 //! then sent through the [attempt loop](super::attempts), each attempt in a tracing span
 //! `wix_inbox.request` with the operation, attempt, method, status and request ID, and with the
-//! latest `X-Wix-Consistent` a response to this client carried (not logged).
+//! latest `X-Wix-Consistent` a response for the same site or app instance carried (not logged).
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::{header::AUTHORIZATION, StatusCode};
 use tracing::{field::Empty, Span};
 
+use std::sync::Arc;
+
 use super::{
     attempts::{self, Attempt, Step},
     call, http, operations,
     state::ClientState,
+    tenant::Tenant,
 };
 use crate::{Client, GeneratedError};
 
@@ -21,16 +24,16 @@ impl ClientHooks<ClientState> for Client {
         info: &OperationInfo,
     ) -> Result<(), GeneratedError<E>> {
         let state = &self.inner;
-        state
-            .credentials()
-            .authorize(&self.client, state.policy(), request)
-            .await
-            .map_err(|e| {
-                let e = e.with_operation(info.operation_id);
-                let message = e.to_string();
-                call::record(|call| call.token_error = Some(e));
-                GeneratedError::Custom(message)
-            })
+        let authorized = match state.tenant() {
+            Ok(tenant) => state.authorize(&tenant, &self.client, request).await,
+            Err(e) => Err(e),
+        };
+        authorized.map_err(|e| {
+            let e = e.with_operation(info.operation_id);
+            let message = e.to_string();
+            call::record(|call| call.token_error = Some(e));
+            GeneratedError::Custom(message)
+        })
     }
 
     async fn exec(
@@ -42,6 +45,8 @@ impl ClientHooks<ClientState> for Client {
         let attempt = ApiCall {
             http: &self.client,
             state,
+            // Found again (not carried from `pre`): a lookup in the cache of instances.
+            tenant: state.tenant().ok(),
             operation: info.operation_id,
             method: request.method().clone(),
             repeatable: operations::is_repeatable(info.operation_id),
@@ -56,6 +61,8 @@ impl ClientHooks<ClientState> for Client {
 struct ApiCall<'a> {
     http: &'a reqwest::Client,
     state: &'a ClientState,
+    /// The site or instance the call is for.
+    tenant: Option<Arc<Tenant>>,
     operation: &'static str,
     method: reqwest::Method,
     repeatable: bool,
@@ -83,17 +90,25 @@ impl Attempt for ApiCall<'_> {
         mut request: reqwest::Request,
         span: &Span,
     ) -> Step<reqwest::Request, Self::Outcome> {
-        // Wix's read-your-writes token: the latest any response to this client carried.
-        if let Some(consistent) = self.state.consistent() {
-            request.headers_mut().insert(http::CONSISTENT, consistent);
+        if let Some(tenant) = &self.tenant {
+            if let Some(rate) = self.state.rate() {
+                tenant.pacer.wait(rate).await;
+            }
+            // Wix's read-your-writes token: the latest any response for this site or
+            // instance carried.
+            if let Some(consistent) = tenant.consistent() {
+                request.headers_mut().insert(http::CONSISTENT, consistent);
+            }
         }
         let spare = request.try_clone();
         let secret = self.state.credentials().secret();
         let outcome = http::send(self.http, request, self.state.max_response_size(), secret).await;
         let retry_after = match &outcome {
             Ok(response) => {
-                if let Some(consistent) = response.headers().get(http::CONSISTENT) {
-                    self.state.keep_consistent(consistent);
+                if let (Some(tenant), Some(consistent)) =
+                    (&self.tenant, response.headers().get(http::CONSISTENT))
+                {
+                    tenant.keep_consistent(consistent);
                 }
                 let status = response.status();
                 let request_id = response.headers().get(http::REQUEST_ID).cloned();
@@ -161,9 +176,11 @@ impl ApiCall<'_> {
     ) -> Step<reqwest::Request, reqwest::Result<reqwest::Response>> {
         self.token_renewed = true;
         let stale = next.headers().get(AUTHORIZATION).cloned();
-        let credentials = self.state.credentials();
+        let Some(tenant) = self.tenant.clone() else {
+            return Step::Done(refused);
+        };
         // Boxed: a rare path, kept out of the size of every call's future.
-        let renewal = Box::pin(credentials.renew(self.http, self.state.policy(), stale.as_ref()));
+        let renewal = Box::pin(self.state.renew(&tenant, self.http, stale.as_ref()));
         match renewal.await {
             Ok(fresh) => {
                 next.headers_mut().insert(AUTHORIZATION, fresh);

@@ -50,9 +50,11 @@
 // - `call`: the record of the call in progress, and `convert`, which every `send()` goes
 //   through to turn the generated error into an `Error`;
 // - `attempts`: the one attempt-and-retry loop, for API calls and token requests;
-// - `token`: the token endpoint call; `credentials`: API key or app, and the token cache;
+// - `token`: the token endpoint call; `credentials`: API key or app, and an instance's token;
+// - `pacing`: the pacing of one site's or instance's requests;
+// - `tenant`: what is kept per site or instance, and the bounded cache of them;
 // - `state`: `ClientState`, what a `Client` keeps; `hooks`: the generated client's `pre` and
-//   `exec`; `builder`: `ClientBuilder`.
+//   `exec`; `builder`: `ClientBuilder`, `Client::for_site`.
 
 mod advice;
 mod attempts;
@@ -63,13 +65,16 @@ pub(crate) mod error;
 mod hooks;
 mod http;
 mod operations;
+mod pacing;
 mod policy;
 mod state;
+mod tenant;
 mod token;
 
+pub(crate) use builder::Settings;
 pub use builder::{AppCredentials, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
+pub(crate) use credentials::Credentials;
 pub use policy::RetryPolicy;
 pub use state::ClientState;
-
-/// The name the generated code gives the client's state (build.rs: `with_inner_type`).
-pub(crate) use state::ClientState as Transport;
+pub(crate) use tenant::DEFAULT_CAPACITY;
+pub(crate) use token::TokenEndpoint;

@@ -22,12 +22,11 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(14_400);
 /// hundred.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 
-/// Where and as whom an app gets its access tokens.
+/// Where and as whom an app gets its access tokens (for any of its instances).
 pub(crate) struct TokenEndpoint {
     pub(crate) url: String,
     pub(crate) app_id: String,
     pub(crate) secret: String,
-    pub(crate) instance_id: String,
 }
 
 /// An access token, ready to be sent in `Authorization`, and how long it lives.
@@ -37,17 +36,18 @@ pub(crate) struct Token {
 }
 
 impl TokenEndpoint {
-    /// A new token, or why none could be had.
+    /// A new token for the app's instance `instance_id`, or why none could be had.
     pub(crate) async fn request(
         &self,
         http: &reqwest::Client,
         policy: &RetryPolicy,
+        instance_id: &str,
     ) -> Result<Token, Error> {
         let body = types::OAuthTokenRequest {
             grant_type: "client_credentials".to_string(),
             client_id: self.app_id.clone(),
             client_secret: self.secret.clone().into(),
-            instance_id: self.instance_id.clone(),
+            instance_id: instance_id.to_owned(),
         };
         let attempt = TokenAttempt {
             endpoint: self,
@@ -64,7 +64,6 @@ impl fmt::Debug for TokenEndpoint {
             .field("url", &self.url)
             .field("app_id", &self.app_id)
             .field("secret", &"<redacted>")
-            .field("instance_id", &self.instance_id)
             .finish()
     }
 }

@@ -90,9 +90,18 @@
 //!   by arrival; and never take the order of events for the order of what happened: find a
 //!   participant's current conversation from their ID (Get Or Create Conversation) or through
 //!   the merges seen so far, whichever event came first.
+//! - **Several instances.** The fake starts as one app instance on one site;
+//!   [`FakeInbox::add_instance`] installs the app on another site and
+//!   [`FakeInbox::instance`] drives it (a [`FakeInstance`]). Each instance has its own
+//!   participants, conversations, messages and tokens: a token is refused for another
+//!   instance's site (401) and another instance's conversation is not its caller's (Get
+//!   Conversation 403 `NOT_OWNED_BY_BUSINESS`, List and Send Message 404). Webhooks name the
+//!   instance and site of their conversation. The API key is the account's: it serves every
+//!   site, named by `wix-site-id` ([`Client::for_site`](crate::Client::for_site)).
 //! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](crate::Client), set up for the
-//!   fake with an API key or the app's credentials.
+//!   fake with an API key or the app's credentials; [`FakeInbox::app`] is the fake's
+//!   [`App`](crate::App), for every instance.
 //! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
 //!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
 //!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
@@ -173,12 +182,15 @@
 mod app_helpers;
 mod control;
 mod drive;
+mod instances;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub use instances::FakeInstance;
+pub(crate) use instances::InstanceIds;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -453,10 +465,17 @@ impl FakeInboxBuilder {
             max_connections: self.max_connections,
         };
         let (in_flight, _) = tokio::sync::watch::channel(0usize);
+        let state = State {
+            instances: vec![InstanceIds {
+                instance_id: config.instance_id.clone(),
+                site_id: config.site_id.clone(),
+            }],
+            ..State::default()
+        };
         let inner = Arc::new(Inner {
             config,
             signer,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             in_flight,
@@ -500,7 +519,11 @@ pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) receivers: Vec<String>,
-    pub(crate) tokens: HashMap<String, Instant>,
+    /// The app's instances (sites), the builder's first: a participant, conversation or token
+    /// is of one of them, by its index here.
+    pub(crate) instances: Vec<InstanceIds>,
+    /// The access tokens issued: when each expires, and its instance.
+    pub(crate) tokens: HashMap<String, (Instant, usize)>,
     pub(crate) events: Vec<SentEvent>,
     pub(crate) deliveries: Vec<Delivery>,
     /// The latest requests (at most `config.request_log_capacity`), oldest first.
@@ -780,17 +803,27 @@ impl FakeInbox {
     pub fn participant_writes(
         &self,
         participant: &ParticipantId,
+        message: Message,
+    ) -> MessageSentToBusiness {
+        self.participant_writes_in(0, participant, message)
+    }
+
+    /// [`participant_writes`](Self::participant_writes) on the instance `instance`.
+    fn participant_writes_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
         mut message: Message,
     ) -> MessageSentToBusiness {
         message.direction = Some(MessageDirection::ParticipantToBusiness);
         if message.visibility.is_none() {
             message.visibility = Some(MessageVisibility::BusinessAndParticipant);
         }
-        let written = self
-            .inner
-            .state()
-            .store
-            .participant_writes(&Key::from(participant), message);
+        let written =
+            self.inner
+                .state()
+                .store
+                .participant_writes(instance, &Key::from(participant), message);
         let body = MessageSentToBusiness {
             conversation_id: Some(written.conversation_id),
             message: Some(written.message),
@@ -809,8 +842,22 @@ impl FakeInbox {
         participant: &ParticipantId,
         interaction_id: &str,
     ) -> Option<ButtonInteracted> {
-        let (conversation_id, interacted_by, identity) =
-            self.inner.state().store.whois(&Key::from(participant))?;
+        self.presses_button_in(0, participant, interaction_id)
+    }
+
+    /// [`participant_presses_button`](Self::participant_presses_button) on the instance
+    /// `instance`.
+    fn presses_button_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+        interaction_id: &str,
+    ) -> Option<ButtonInteracted> {
+        let (conversation_id, interacted_by, identity) = self
+            .inner
+            .state()
+            .store
+            .whois(instance, &Key::from(participant))?;
         let body = ButtonInteracted {
             app_id: Some(self.inner.config.app_id.clone()),
             conversation_id: Some(conversation_id),
@@ -830,7 +877,12 @@ impl FakeInbox {
         visitor_id: &str,
         contact_id: &str,
     ) -> Option<ConversationsMerged> {
-        self.convert(Key::Visitor(visitor_id.to_owned()), Some(contact_id), None)
+        self.convert(
+            0,
+            Key::Visitor(visitor_id.to_owned()),
+            Some(contact_id),
+            None,
+        )
     }
 
     /// The contact registers as a site member (see
@@ -840,7 +892,12 @@ impl FakeInbox {
         contact_id: &str,
         member_id: &str,
     ) -> Option<ConversationsMerged> {
-        self.convert(Key::Contact(contact_id.to_owned()), None, Some(member_id))
+        self.convert(
+            0,
+            Key::Contact(contact_id.to_owned()),
+            None,
+            Some(member_id),
+        )
     }
 
     /// The anonymous visitor registers as a member directly, becoming a contact at the same
@@ -853,6 +910,7 @@ impl FakeInbox {
         member_id: &str,
     ) -> Option<ConversationsMerged> {
         self.convert(
+            0,
             Key::Visitor(visitor_id.to_owned()),
             Some(contact_id),
             Some(member_id),
@@ -861,11 +919,16 @@ impl FakeInbox {
 
     fn convert(
         &self,
+        instance: usize,
         from: Key,
         contact: Option<&str>,
         member: Option<&str>,
     ) -> Option<ConversationsMerged> {
-        let (merged, identity) = self.inner.state().store.convert(&from, contact, member);
+        let (merged, identity) = self
+            .inner
+            .state()
+            .store
+            .convert(instance, &from, contact, member);
         if let Some(merged) = &merged {
             webhooks::emit_conversations_merged(&self.inner, merged, identity);
         }
@@ -883,17 +946,25 @@ impl FakeInbox {
         self.inner.state().store.conversation(conversation_id).ok()
     }
 
-    /// Every conversation, merged ones included, in creation order.
+    /// Every conversation, of every instance, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.inner.state().store.all_conversations()
     }
 
     /// The current conversation of a participant, by any ID they have had.
     pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
+        self.current_conversation_in(0, participant)
+    }
+
+    fn current_conversation_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+    ) -> Option<String> {
         self.inner
             .state()
             .store
-            .current_conversation(&Key::from(participant))
+            .current_conversation(instance, &Key::from(participant))
     }
 
     /// Where a merged conversation went (`None` if it was not merged).

@@ -1,5 +1,11 @@
-//! The fake's data: participants (with the IDs they have had), conversations and messages.
-//! Pure logic, no HTTP: the server and the test drivers both go through it, under one lock.
+//! The fake's data: participants (with the IDs they have had), conversations and messages, of
+//! every app instance (site) the fake serves. Pure logic, no HTTP: the server and the test
+//! drivers both go through it, under one lock.
+//!
+//! A participant belongs to one instance (the same visitor ID on two sites is two people); a
+//! conversation belongs to its participant's instance. Conversation IDs are GUIDs, unique
+//! across instances: what takes a conversation ID finds it whichever instance it is of, and
+//! [`Store::instance_of`] tells which.
 
 use std::collections::HashMap;
 
@@ -31,6 +37,8 @@ impl From<&ParticipantId> for Key {
 /// A site visitor, contact or member: every ID they have, and their current conversation.
 #[derive(Clone, Debug, Default)]
 struct Person {
+    /// The instance (site) they are a participant of.
+    instance: usize,
     visitor: Option<String>,
     contact: Option<String>,
     member: Option<String>,
@@ -38,8 +46,11 @@ struct Person {
 }
 
 impl Person {
-    fn with(key: &Key) -> Person {
-        let mut p = Person::default();
+    fn with(instance: usize, key: &Key) -> Person {
+        let mut p = Person {
+            instance,
+            ..Person::default()
+        };
         match key {
             Key::Visitor(v) => p.visitor = Some(v.clone()),
             Key::Contact(c) => p.contact = Some(c.clone()),
@@ -100,6 +111,8 @@ impl Person {
 
 #[derive(Clone, Debug)]
 struct Conv {
+    /// The instance (site) it is of.
+    instance: usize,
     participant: IdentificationData,
     person: usize,
     /// Sorted by sequence, ascending.
@@ -132,7 +145,8 @@ pub(crate) struct Page {
 #[derive(Default)]
 pub(crate) struct Store {
     people: Vec<Person>,
-    index: HashMap<Key, usize>,
+    /// Who each ID names, per instance.
+    index: HashMap<(usize, Key), usize>,
     conversations: HashMap<String, Conv>,
     /// Conversation IDs in creation order.
     order: Vec<String>,
@@ -140,14 +154,20 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    fn person_for(&mut self, key: &Key) -> usize {
-        if let Some(&p) = self.index.get(key) {
+    fn person_for(&mut self, instance: usize, key: &Key) -> usize {
+        let indexed = (instance, key.clone());
+        if let Some(&p) = self.index.get(&indexed) {
             return p;
         }
-        self.people.push(Person::with(key));
+        self.people.push(Person::with(instance, key));
         let p = self.people.len() - 1;
-        self.index.insert(key.clone(), p);
+        self.index.insert(indexed, p);
         p
+    }
+
+    /// Who `key` names on `instance`.
+    fn person(&self, instance: usize, key: &Key) -> Option<usize> {
+        self.index.get(&(instance, key.clone())).copied()
     }
 
     fn new_conversation(&mut self, person: usize) -> String {
@@ -155,6 +175,7 @@ impl Store {
         self.conversations.insert(
             id.clone(),
             Conv {
+                instance: self.people[person].instance,
                 participant: self.people[person].identification(),
                 person,
                 messages: Vec::new(),
@@ -174,10 +195,11 @@ impl Store {
         }
     }
 
-    /// Get Or Create Conversation: the current conversation of whoever `key` names (any ID the
-    /// participant has had), created on first use. The flag is `true` when it was created.
-    pub(crate) fn get_or_create(&mut self, key: &Key) -> (Conversation, bool) {
-        let person = self.person_for(key);
+    /// Get Or Create Conversation: the current conversation of whoever `key` names on
+    /// `instance` (any ID the participant has had), created on first use. The flag is `true`
+    /// when it was created.
+    pub(crate) fn get_or_create(&mut self, instance: usize, key: &Key) -> (Conversation, bool) {
+        let person = self.person_for(instance, key);
         let (id, created) = match self.people[person].conversation.clone() {
             Some(id) => (id, false),
             None => (self.new_conversation(person), true),
@@ -192,6 +214,20 @@ impl Store {
             Some(c) if c.merged_into.is_some() => Err(Missing::Merged),
             Some(c) => Ok(self.wire(id, c)),
         }
+    }
+
+    /// The instance a conversation is of (merged ones included).
+    pub(crate) fn instance_of(&self, id: &str) -> Option<usize> {
+        self.conversations.get(id).map(|c| c.instance)
+    }
+
+    /// Every conversation of `instance`, merged ones included, in creation order.
+    pub(crate) fn conversations_of(&self, instance: usize) -> Vec<Conversation> {
+        self.order
+            .iter()
+            .filter(|id| self.conversations[*id].instance == instance)
+            .map(|id| self.wire(id, &self.conversations[id]))
+            .collect()
     }
 
     /// Every conversation, merged ones included, in creation order.
@@ -249,12 +285,17 @@ impl Store {
         Ok(message)
     }
 
-    /// A participant writes: into their current conversation (created if need be), as
-    /// whoever they are now.
-    pub(crate) fn participant_writes(&mut self, key: &Key, mut message: Message) -> Written {
-        let (conversation, _) = self.get_or_create(key);
+    /// A participant of `instance` writes: into their current conversation (created if need
+    /// be), as whoever they are now.
+    pub(crate) fn participant_writes(
+        &mut self,
+        instance: usize,
+        key: &Key,
+        mut message: Message,
+    ) -> Written {
+        let (conversation, _) = self.get_or_create(instance, key);
         let conversation_id = conversation.id.expect("stored conversations have IDs");
-        let person = self.index[key];
+        let person = self.index[&(instance, key.clone())];
         message.sender = Some(self.people[person].identification());
         let message = self
             .append(&conversation_id, message)
@@ -266,16 +307,18 @@ impl Store {
         }
     }
 
-    /// A participant gets new IDs (`contact` and/or `member`): a new conversation is created
-    /// and every conversation the participant (or whoever already had the new IDs) had is
-    /// merged into it, messages in chronological order. `None` when there was nothing to merge.
+    /// A participant of `instance` gets new IDs (`contact` and/or `member`): a new
+    /// conversation is created and every conversation the participant (or whoever already had
+    /// the new IDs on that instance) had is merged into it, messages in chronological order.
+    /// `None` when there was nothing to merge.
     pub(crate) fn convert(
         &mut self,
+        instance: usize,
         from: &Key,
         contact: Option<&str>,
         member: Option<&str>,
     ) -> (Option<ConversationsMerged>, WebhookIdentity) {
-        let source = self.person_for(from);
+        let source = self.person_for(instance, from);
         let new_keys: Vec<Key> = member
             .map(|m| Key::Member(m.to_owned()))
             .into_iter()
@@ -285,13 +328,13 @@ impl Store {
         // conversation first) is the same participant: they are merged together.
         let existing = new_keys
             .iter()
-            .filter_map(|k| self.index.get(k).copied())
+            .filter_map(|k| self.person(instance, k))
             .find(|&p| p != source);
         let target = existing.unwrap_or(source);
         let before = self.people[target].kind();
         let absorbed: Vec<usize> = [source]
             .into_iter()
-            .chain(new_keys.iter().filter_map(|k| self.index.get(k).copied()))
+            .chain(new_keys.iter().filter_map(|k| self.person(instance, k)))
             .filter(|&p| p != target)
             .collect();
 
@@ -325,7 +368,7 @@ impl Store {
             }
         }
         for k in self.people[target].keys() {
-            self.index.insert(k, target);
+            self.index.insert((instance, k), target);
         }
         let identity = self.people[target].webhook_identity();
         let changed_type = self.people[target].kind() != before;
@@ -424,10 +467,14 @@ impl Store {
         })
     }
 
-    /// The current conversation, identification and webhook identity of whoever `key` names,
-    /// if they have a conversation.
-    pub(crate) fn whois(&self, key: &Key) -> Option<(String, IdentificationData, WebhookIdentity)> {
-        let person = &self.people[*self.index.get(key)?];
+    /// The current conversation, identification and webhook identity of whoever `key` names
+    /// on `instance`, if they have a conversation.
+    pub(crate) fn whois(
+        &self,
+        instance: usize,
+        key: &Key,
+    ) -> Option<(String, IdentificationData, WebhookIdentity)> {
+        let person = &self.people[self.person(instance, key)?];
         Some((
             person.conversation.clone()?,
             person.identification(),
@@ -435,9 +482,10 @@ impl Store {
         ))
     }
 
-    /// The ID of the current conversation of whoever `key` names, if they have one.
-    pub(crate) fn current_conversation(&self, key: &Key) -> Option<String> {
-        let p = *self.index.get(key)?;
+    /// The ID of the current conversation of whoever `key` names on `instance`, if they have
+    /// one.
+    pub(crate) fn current_conversation(&self, instance: usize, key: &Key) -> Option<String> {
+        let p = self.person(instance, key)?;
         self.people[p].conversation.clone()
     }
 }
@@ -468,14 +516,14 @@ mod tests {
     fn get_or_create_is_idempotent_and_any_old_id_leads_to_the_current_conversation() {
         let mut s = Store::default();
         let v = Key::Visitor("v".into());
-        let (c1, new1) = s.get_or_create(&v);
-        let (c2, new2) = s.get_or_create(&v);
+        let (c1, new1) = s.get_or_create(0, &v);
+        let (c2, new2) = s.get_or_create(0, &v);
         assert!(new1 && !new2);
         assert_eq!(c1.id, c2.id);
-        let (merged, _) = s.convert(&v, Some("c"), None);
+        let (merged, _) = s.convert(0, &v, Some("c"), None);
         let merged = merged.unwrap();
         assert_eq!(merged.old_conversation_ids, vec![c1.id.clone().unwrap()]);
-        let (c3, new3) = s.get_or_create(&v);
+        let (c3, new3) = s.get_or_create(0, &v);
         assert!(!new3);
         assert_eq!(c3.id, merged.target_conversation_id);
         assert_eq!(
@@ -494,11 +542,11 @@ mod tests {
         let mut s = Store::default();
         let v = Key::Visitor("v".into());
         let c = Key::Contact("c".into());
-        let a = s.participant_writes(&v, text("1"));
-        let b = s.participant_writes(&c, text("2"));
-        let d = s.participant_writes(&v, text("3"));
+        let a = s.participant_writes(0, &v, text("1"));
+        let b = s.participant_writes(0, &c, text("2"));
+        let d = s.participant_writes(0, &v, text("3"));
         assert_ne!(a.conversation_id, b.conversation_id);
-        let (merged, _) = s.convert(&v, Some("c"), None);
+        let (merged, _) = s.convert(0, &v, Some("c"), None);
         let merged = merged.unwrap();
         assert_eq!(
             merged.target_conversation_id.as_deref(),
@@ -517,13 +565,37 @@ mod tests {
     #[test]
     fn conversion_without_a_conversation_merges_nothing() {
         let mut s = Store::default();
-        let (merged, _) = s.convert(&Key::Visitor("v".into()), Some("c"), Some("m"));
+        let (merged, _) = s.convert(0, &Key::Visitor("v".into()), Some("c"), Some("m"));
         assert!(merged.is_none());
-        let (conv, created) = s.get_or_create(&Key::Visitor("v".into()));
+        let (conv, created) = s.get_or_create(0, &Key::Visitor("v".into()));
         assert!(created);
         let p = conv.participant.unwrap();
         assert_eq!(p.member_id.as_deref(), Some("m"));
         assert_eq!(p.contact_id.as_deref(), Some("c"));
         assert_eq!(p.anonymous_visitor_id, None);
+    }
+
+    #[test]
+    fn the_same_id_on_two_instances_is_two_participants() {
+        let mut s = Store::default();
+        let v = Key::Visitor("v".into());
+        let a = s.participant_writes(0, &v, text("on site 0"));
+        let b = s.participant_writes(1, &v, text("on site 1"));
+        assert_ne!(a.conversation_id, b.conversation_id);
+        assert_eq!(s.instance_of(&a.conversation_id), Some(0));
+        assert_eq!(s.instance_of(&b.conversation_id), Some(1));
+        // A conversion on one instance merges nothing of the other.
+        let (merged, _) = s.convert(1, &v, Some("c"), None);
+        assert_eq!(
+            merged.unwrap().old_conversation_ids,
+            vec![b.conversation_id.clone()]
+        );
+        assert_eq!(
+            s.current_conversation(0, &v),
+            Some(a.conversation_id.clone())
+        );
+        assert_eq!(s.current_conversation(0, &Key::Contact("c".into())), None);
+        assert_eq!(s.conversations_of(0).len(), 1);
+        assert_eq!(s.conversations_of(1).len(), 2);
     }
 }

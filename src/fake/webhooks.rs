@@ -26,10 +26,13 @@ pub(crate) fn emit_message_sent_to_business(
     let entity = body.message.as_ref().and_then(|m| m.id.clone());
     emit(
         inner,
-        MessageSentToBusiness::EVENT_TYPE,
-        MessageSentToBusiness::ENTITY_FQDN,
-        MessageSentToBusiness::SLUG,
+        [
+            MessageSentToBusiness::EVENT_TYPE,
+            MessageSentToBusiness::ENTITY_FQDN,
+            MessageSentToBusiness::SLUG,
+        ],
         entity,
+        body.conversation_id.as_deref(),
         body,
         identity,
     );
@@ -43,10 +46,13 @@ pub(crate) fn emit_message_sent_to_participant(
     let entity = body.message.as_ref().and_then(|m| m.id.clone());
     emit(
         inner,
-        MessageSentToParticipant::EVENT_TYPE,
-        MessageSentToParticipant::ENTITY_FQDN,
-        MessageSentToParticipant::SLUG,
+        [
+            MessageSentToParticipant::EVENT_TYPE,
+            MessageSentToParticipant::ENTITY_FQDN,
+            MessageSentToParticipant::SLUG,
+        ],
         entity,
+        body.conversation_id.as_deref(),
         body,
         identity,
     );
@@ -59,10 +65,13 @@ pub(crate) fn emit_button_interacted(
 ) {
     emit(
         inner,
-        ButtonInteracted::EVENT_TYPE,
-        ButtonInteracted::ENTITY_FQDN,
-        ButtonInteracted::SLUG,
+        [
+            ButtonInteracted::EVENT_TYPE,
+            ButtonInteracted::ENTITY_FQDN,
+            ButtonInteracted::SLUG,
+        ],
         body.conversation_id.clone(),
+        body.conversation_id.as_deref(),
         body,
         identity,
     );
@@ -75,24 +84,29 @@ pub(crate) fn emit_conversations_merged(
 ) {
     emit(
         inner,
-        ConversationsMerged::EVENT_TYPE,
-        ConversationsMerged::ENTITY_FQDN,
-        ConversationsMerged::SLUG,
+        [
+            ConversationsMerged::EVENT_TYPE,
+            ConversationsMerged::ENTITY_FQDN,
+            ConversationsMerged::SLUG,
+        ],
         body.target_conversation_id.clone(),
+        body.target_conversation_id.as_deref(),
         body,
         identity,
     );
 }
 
+/// Emits an event: `[event_type, entity_fqdn, slug]` name it.
 fn emit<B: Serialize>(
     inner: &Arc<Inner>,
-    event_type: &str,
-    entity_fqdn: &str,
-    slug: &str,
+    [event_type, entity_fqdn, slug]: [&str; 3],
     entity_id: Option<String>,
+    conversation_id: Option<&str>,
     body: &B,
     identity: WebhookIdentity,
 ) {
+    // The envelope names the instance (and site) of the conversation the event is about.
+    let instance = inner.instance_of_conversation(conversation_id);
     let domain_event = DomainEvent {
         id: Some(uuid::Uuid::new_v4().to_string()),
         entity_fqdn: Some(entity_fqdn.to_owned()),
@@ -111,12 +125,12 @@ fn emit<B: Serialize>(
     // The envelope around the domain event is the test signer's, as `fake sign` makes it.
     let mut event = TestEvent {
         event_type: event_type.to_owned(),
-        instance_id: inner.config.instance_id.clone(),
+        instance_id: instance.instance_id,
         identity: Some(identity),
         account_info: Some(AccountInfo {
             account_id: Some(inner.config.account_id.clone()),
             parent_account_id: None,
-            site_id: Some(inner.config.site_id.clone()),
+            site_id: Some(instance.site_id),
             ..Default::default()
         }),
         domain_event: serde_json::to_value(&domain_event).expect("generated types serialize"),

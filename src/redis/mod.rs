@@ -22,11 +22,12 @@
 //! # async fn run(verifier: WebhookVerifier) -> Result<(), Box<dyn std::error::Error>> {
 //! let claims = RedisDeduplicator::connect("redis://127.0.0.1:6379/").await?;
 //! let receiver = WebhookReceiver::new(verifier, |event| println!("{}", event.id))
-//!     .with_deduplicator(claims);
+//!     .deduplicator(claims);
 //! # Ok(()) }
 //! ```
 
 mod dedup;
+mod directory;
 
 use std::time::Duration;
 
@@ -34,7 +35,9 @@ pub use ::redis::aio::ConnectionManager;
 use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
+pub use directory::RedisMergeStore;
 
+use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;
 
 /// The prefix of every key: `wix-inbox:`.
@@ -44,15 +47,70 @@ pub const DEFAULT_PREFIX: &str = "wix-inbox:";
 /// up waiting for an answer after 1,250 ms.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or `rediss://`
-/// when the client was built with TLS): one connection manager that reconnects, with timeouts
-/// fit for a webhook receiver. Fails when Redis cannot be reached within `timeout`. Errors never
-/// quote the URL (it may hold a password).
-pub async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, DedupError> {
-    let client = ::redis::Client::open(url).map_err(|e| {
-        DedupError::store(format!(
+/// A Redis operation that failed: whether a later attempt may cure it, and why. Each store turns
+/// it into its own error type.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// A lost, refused or slow connection, a server loading or busy: may pass.
+    transient: bool,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Failure {
+    fn timeout(timeout: Duration) -> Self {
+        Failure {
+            transient: true,
+            error: format!("Redis did not answer within {timeout:?}").into(),
+        }
+    }
+}
+
+impl From<::redis::RedisError> for Failure {
+    /// What a later attempt may cure (I/O, timeouts, a server loading or busy) is transient.
+    fn from(e: ::redis::RedisError) -> Self {
+        use ::redis::RetryMethod;
+        let transient = e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || matches!(e.kind(), ::redis::ErrorKind::Server(_))
+                && matches!(
+                    e.retry_method(),
+                    RetryMethod::WaitAndRetry | RetryMethod::RetryImmediately
+                );
+        Failure {
+            transient,
+            error: Box::new(e),
+        }
+    }
+}
+
+impl From<Failure> for DedupError {
+    fn from(f: Failure) -> Self {
+        if f.transient {
+            DedupError::Unavailable(f.error)
+        } else {
+            DedupError::Store(f.error)
+        }
+    }
+}
+
+impl From<Failure> for DirectoryError {
+    fn from(f: Failure) -> Self {
+        DirectoryError::Store(f.error)
+    }
+}
+
+/// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`): one connection
+/// manager that reconnects, with `timeout` for connecting and for each answer. Fails when Redis
+/// cannot be reached within `timeout`. Errors never quote the URL (it may hold a password).
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, Failure> {
+    let client = ::redis::Client::open(url).map_err(|e| Failure {
+        transient: false,
+        error: format!(
             "invalid Redis URL ({e}); expected redis://[user:password@]host[:port][/db]"
-        ))
+        )
+        .into(),
     })?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
@@ -62,45 +120,17 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, 
         .set_number_of_retries(2)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(timeout);
-    match tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config)).await {
-        Ok(Ok(manager)) => Ok(manager),
-        Ok(Err(e)) => Err(error(e)),
-        Err(_) => Err(DedupError::unavailable(format!(
-            "Redis did not answer within {timeout:?}"
-        ))),
-    }
+    within(timeout, ConnectionManager::new_with_config(client, config)).await
 }
 
-/// A redis-rs error as a [`DedupError`]: what a later attempt may cure (I/O, timeouts, a server
-/// loading or busy) is `Unavailable`, the rest `Store`.
-pub(crate) fn error(e: ::redis::RedisError) -> DedupError {
-    use ::redis::RetryMethod;
-    let transient = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || matches!(e.kind(), ::redis::ErrorKind::Server(_))
-            && matches!(
-                e.retry_method(),
-                RetryMethod::WaitAndRetry | RetryMethod::RetryImmediately
-            );
-    if transient {
-        DedupError::unavailable(e)
-    } else {
-        DedupError::store(e)
-    }
-}
-
-/// Runs `operation` within `timeout`; a timeout is [`DedupError::Unavailable`].
+/// Runs `operation` within `timeout`; a timeout is a transient [`Failure`].
 pub(crate) async fn within<T>(
     timeout: Duration,
     operation: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
-) -> Result<T, DedupError> {
+) -> Result<T, Failure> {
     match tokio::time::timeout(timeout, operation).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(error(e)),
-        Err(_) => Err(DedupError::unavailable(format!(
-            "Redis did not answer within {timeout:?}"
-        ))),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(Failure::timeout(timeout)),
     }
 }

@@ -1,33 +1,5 @@
-//! De-duplicating deliveries with claims and leases: Wix retries a delivery that did not get a
-//! 200 within 1,250 ms, up to 12 more times over about 47 hours, so one event (one event
-//! [`id`](super::WebhookEvent::id)) can arrive more than once, even at two processes at once.
-//!
-//! [`Deduplicator`] is the trait a store implements; [`InMemoryDeduplicator`] is the store for
-//! a single receiver process, `RedisDeduplicator` (feature `redis`) the one for several.
-//!
-//! # Claims, not marks
-//!
-//! An event ID is not marked as seen when it arrives: it is *claimed*, with a lease. The holder
-//! hands the event on (to a queue, a handler, an app), then *completes* the claim, which marks
-//! the ID as done for the store's time to live; or, when handing it on failed, *releases* it, so
-//! that Wix's next retry is handled. A holder that dies holds its claim only until the lease
-//! ends; then a redelivery is handled again. A store error is an error ([`DedupError`]), never
-//! guessed as "first" or "duplicate".
-//!
-//! # The guarantee
-//!
-//! With a receiver that answers 200 only after the event was handed on (as
-//! [`WebhookReceiver`](super::axum::WebhookReceiver) does):
-//!
-//! - **at least once**: every event Wix delivers is handed on at least once, as long as Wix
-//!   keeps retrying (about 47 hours) and the store works at some point in that time;
-//! - **never twice while the lease holds**: two holders never hand one event on at once, and an
-//!   event whose claim was completed is not handed on again while the store remembers it.
-//!
-//! An event *can* be handed on twice when a holder hands it on and then cannot complete the
-//! claim (it died, the store failed, or handing on took longer than the lease): after the lease
-//! a redelivery is handed on again. Make the consumer idempotent by event ID if that matters;
-//! keep the handling well within the lease.
+//! De-duplicating deliveries with claims and leases (see [`Deduplicator`] for the protocol and
+//! the guarantee).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,8 +134,37 @@ impl std::error::Error for DedupError {
     }
 }
 
-/// A store of claims on event IDs (see [the module docs](self) for the protocol and the
-/// guarantee).
+/// A store of claims on event IDs: Wix retries a delivery that did not get a 200 within
+/// 1,250 ms, up to 12 more times over about 47 hours, so one event (one event
+/// [`id`](super::WebhookEvent::id)) can arrive more than once, even at two processes at once.
+/// [`InMemoryDeduplicator`] serves a single process; `wix_inbox::redis::RedisDeduplicator`
+/// (feature `redis`) several.
+///
+/// # Claims, not marks
+///
+/// An event ID is not marked as seen when it arrives: it is *claimed*, with a lease. The holder
+/// hands the event on (to a queue, a handler, an app), then *completes* the claim, which marks
+/// the ID as done for the store's time to live; or, when handing it on failed, *releases* it, so
+/// that Wix's next retry is handled. A holder that dies holds its claim only until the lease
+/// ends; then a redelivery is handled again. A store error is an error ([`DedupError`]), never
+/// guessed as "first" or "duplicate".
+///
+/// # The guarantee
+///
+/// With a receiver that answers 200 only after the event was handed on (as
+/// [`WebhookReceiver`](super::axum::WebhookReceiver) does):
+///
+/// - **at least once**: every event Wix delivers is handed on at least once, as long as Wix
+///   keeps retrying (about 47 hours) and the store works at some point in that time;
+/// - **never twice while the lease holds**: two holders never hand one event on at once, and an
+///   event whose claim was completed is not handed on again while the store remembers it.
+///
+/// An event *can* be handed on twice when a holder hands it on and then cannot complete the
+/// claim (it died, the store failed, or handing on took longer than the lease): after the lease
+/// a redelivery is handed on again. Make the consumer idempotent by event ID if that matters;
+/// keep the handling well within the lease.
+///
+/// # Implementing it
 ///
 /// Implementations must be atomic: when many requests claim one ID at once, exactly one gets
 /// [`Claim::First`]; completing and releasing change the store only while the ID's claim is

@@ -1031,57 +1031,6 @@ async fn messages_list_all_streams_json_lines() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
-/// The CLI prints what Wix sent, fields the spec does not name included (issue 11): the answers
-/// of `conversations get`, `messages list` and `messages list --all` come out whole.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cli_prints_fields_the_spec_does_not_name() {
-    let message = serde_json::json!({
-        "id": "1640851963799825",
-        "sequence": "1640851963799825",
-        "content": {"basic": {"items": [{"text": "hi", "reactions": ["👍"]}]}, "tone": "warm"},
-        "threadId": "t-1",
-    });
-    let conversation = serde_json::json!({"conversation": {
-        "id": "6202c3bb-f263-3c16-8c90-d6387d9ed420",
-        "participant": {"anonymousVisitorId": "v-1", "verified": true},
-        "archived": false,
-        "labels": [{"key": "vip"}],
-    }});
-    let page = serde_json::json!({
-        "messages": [message],
-        "pagingMetadata": {"count": 1, "hasNext": false},
-        "unreadCount": 3,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (get, list) = (conversation.clone(), page.clone());
-    let app = axum::Router::new()
-        .route(
-            "/inbox/v2/conversations/{id}",
-            axum::routing::get(move || async move { axum::Json(get) }),
-        )
-        .route(
-            "/inbox/v2/messages",
-            axum::routing::get(move || async move { axum::Json(list) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let command = |args: &[&str]| {
-        let mut cmd = cli();
-        cmd.env("WIX_API_KEY", "key")
-            .env("WIX_SITE_ID", "site")
-            .env("WIX_BASE_URL", format!("http://{addr}"))
-            .args(args);
-        cmd
-    };
-    let id = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
-    let got = json(&run(command(&["conversations", "get", id])).await);
-    assert_eq!(got, conversation);
-    let got = json(&run(command(&["messages", "list", "c-1"])).await);
-    assert_eq!(got, page);
-    let out = run(command(&["messages", "list", "c-1", "--all"])).await;
-    assert_eq!(json(&out), message);
-}
-
 /// `fake serve` prints shell lines: `export` for one way to authenticate (the API key by
 /// default, the app with `--auth app`), the other way as comments. Running exactly what it
 /// printed, then a command, works: before, both ways were printed and exporting them all made
@@ -1263,4 +1212,55 @@ fn fake_sign_instance_and_identity_follow_the_flags() {
     let event = verify(out.stdout);
     assert_eq!(event["instanceId"], "inst-from-env");
     assert_eq!(event["identity"]["memberId"], "m");
+}
+
+/// The CLI prints what Wix sent, fields the spec does not name included (issue 11): the answers
+/// of `conversations get`, `messages list` and `messages list --all` come out whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_fields_the_spec_does_not_name() {
+    let message = serde_json::json!({
+        "id": "1640851963799825",
+        "sequence": "1640851963799825",
+        "content": {"basic": {"items": [{"text": "hi", "reactions": ["👍"]}]}, "tone": "warm"},
+        "threadId": "t-1",
+    });
+    let conversation = serde_json::json!({"conversation": {
+        "id": "6202c3bb-f263-3c16-8c90-d6387d9ed420",
+        "participant": {"anonymousVisitorId": "v-1", "verified": true},
+        "archived": false,
+        "labels": [{"key": "vip"}],
+    }});
+    let page = serde_json::json!({
+        "messages": [message],
+        "pagingMetadata": {"count": 1, "hasNext": false},
+        "unreadCount": 3,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (get, list) = (conversation.clone(), page.clone());
+    let app = axum::Router::new()
+        .route(
+            "/inbox/v2/conversations/{id}",
+            axum::routing::get(move || async move { axum::Json(get) }),
+        )
+        .route(
+            "/inbox/v2/messages",
+            axum::routing::get(move || async move { axum::Json(list) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let command = |args: &[&str]| {
+        let mut cmd = cli();
+        cmd.env("WIX_API_KEY", "key")
+            .env("WIX_SITE_ID", "site")
+            .env("WIX_BASE_URL", format!("http://{addr}"))
+            .args(args);
+        cmd
+    };
+    let id = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
+    let got = json(&run(command(&["conversations", "get", id])).await);
+    assert_eq!(got, conversation);
+    let got = json(&run(command(&["messages", "list", "c-1"])).await);
+    assert_eq!(got, page);
+    let out = run(command(&["messages", "list", "c-1", "--all"])).await;
+    assert_eq!(json(&out), message);
 }

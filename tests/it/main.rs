@@ -1,19 +1,29 @@
 //! The crate's integration tests, in one binary so that the crate is linked once.
 
 mod accessors;
+mod app;
+mod auto_reply;
+mod bot;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
 // The simulator's control API.
 mod control;
 mod fake;
+mod fake_instances;
 mod fixtures;
 mod lifecycle;
 mod lookup;
 mod operations;
 mod quickstart;
+#[cfg(feature = "redis")]
+mod redis_directory;
+#[cfg(feature = "redis")]
+#[path = "../common/redis_server.rs"]
+mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
+mod send;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;

@@ -2,9 +2,6 @@
 //! 2xx, drains on SIGTERM, and three relays sharing one Redis lose nothing when one is killed
 //! while handing events on.
 
-#[path = "../common/redis_server.rs"]
-mod redis_server;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -20,7 +17,7 @@ use serde_json::Value;
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 
-use redis_server::RedisServer;
+use crate::redis_server::RedisServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
 

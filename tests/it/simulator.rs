@@ -2,11 +2,13 @@
 //! (chromedriver on 127.0.0.1). A visitor writes, the app answers through the API, the visitor
 //! becomes a contact, faults and failed deliveries are retried: each seen on the page, live.
 //!
-//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them); without
-//! them the test fails with one line saying so. A screenshot of the page is written to
+//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them; the
+//! environment variables `CHROMIUM` and `CHROMEDRIVER` can name other binaries); without them
+//! the test fails with one line saying so. A screenshot of the page is written to
 //! `target/simulator.png` on every run, failed or not.
 
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt as _;
 use serde_json::{json, Value};
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
@@ -34,7 +37,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// A program on the `PATH` (or at the path in the environment variable `env`).
 fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -259,14 +262,29 @@ const HAS_TEXT: &str = "return [...document.querySelectorAll(arguments[0])]
 async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faults_are_retried() {
     let fail = Arc::new(AtomicUsize::new(0));
     let hook = receiver(fail.clone()).await;
-    let hook_url = format!("{}/webhooks", hook.url);
     let fake = FakeInbox::builder()
         .webhook_backoff(Duration::from_millis(100))
         .start()
         .await
         .unwrap();
     let browser = Browser::start().await;
-    let b = &browser;
+    let outcome = AssertUnwindSafe(story(&browser, &fake, &hook, &fail))
+        .catch_unwind()
+        .await;
+    // On every run, as the story ended (the last event open, as a reviewer would look at it).
+    let shot = browser.screenshot().await;
+    if let Err(panic) = outcome {
+        eprintln!("the page is in {}", shot.display());
+        std::panic::resume_unwind(panic);
+    }
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    shows_text_as_text(&browser, &fake).await;
+    browser.close().await;
+}
+
+/// The story, on the page: each step waited for, with what the fake holds checked too.
+async fn story(b: &Browser, fake: &FakeInbox, hook: &Server, fail: &AtomicUsize) {
+    let hook_url = format!("{}/webhooks", hook.url);
     b.client()
         .goto(&format!("{}/", fake.base_url()))
         .await
@@ -576,8 +594,25 @@ async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faul
         json!("yes"),
         "the page was never reloaded"
     );
-    // Leave the last event open for the screenshot, as a reviewer would look at it.
-    let shot = b.screenshot().await;
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
-    browser.close().await;
+}
+
+/// What the fake holds is shown as text, never run as HTML (after the screenshot: it is not
+/// pretty).
+async fn shows_text_as_text(b: &Browser, fake: &FakeInbox) {
+    let hostile = "<img src=x onerror=\"window.pwned=1\"><b>bold</b>";
+    fake.visitor_writes("visitor-hostile", hostile);
+    b.wait_for(
+        "the hostile message, as text, in the inbox's list",
+        HAS_TEXT,
+        vec![json!("#conversations .preview"), json!(hostile)],
+    )
+    .await;
+    assert_eq!(
+        b.js(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main b').length];",
+            vec![]
+        )
+        .await,
+        json!([true, 0])
+    );
 }

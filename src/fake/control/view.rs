@@ -175,8 +175,10 @@ pub(super) fn snapshot(fake: &FakeInbox) -> Value {
         .into_iter()
         .map(|c| {
             let id = c.id.clone().unwrap_or_default();
+            let instance = state.store.instance_of(&id).unwrap_or(0);
             json!({
                 "id": id,
+                "instanceId": state.instances.get(instance).map(|i| &i.instance_id),
                 "kind": kind(c.participant.as_ref()),
                 "participant": c.participant,
                 "mergedInto": state.store.merged_into(&id),
@@ -231,8 +233,10 @@ pub(super) fn snapshot(fake: &FakeInbox) -> Value {
             "appId": config.app_id,
             "businessUserId": config.business_user_id,
         },
-        // One today; the page's instance switcher lists them (see the module docs).
-        "instances": [{"instanceId": config.instance_id, "siteId": config.site_id}],
+        // The page's instance switcher lists them (see the module docs).
+        "instances": state.instances.iter()
+            .map(|i| json!({"instanceId": i.instance_id, "siteId": i.site_id}))
+            .collect::<Vec<_>>(),
         "receivers": state.receivers,
         "pendingFaults": state.faults.iter().map(fault).collect::<Vec<_>>(),
         "conversations": conversations,

@@ -23,11 +23,14 @@ pub(super) async fn get_conversation(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<GetConversationResponse>, ApiError> {
-    authenticate(&inner, &headers)?;
+    let (_, instance) = authenticate(&inner, &headers)?;
     let Path(id) = path.map_err(|e| ApiError::one("conversationId", &e.body_text(), "FORMAT"))?;
     let id = check_conversation_id(Some(&id)).map_err(|v| ApiError::validation(vec![v]))?;
-    let conversation = inner
-        .state()
+    let state = inner.state();
+    if state.store.instance_of(&id).is_some_and(|i| i != instance) {
+        return Err(ApiError::not_owned_by_business(&id));
+    }
+    let conversation = state
         .store
         .conversation(&id)
         .map_err(|why| ApiError::conversation_not_found(&id, why))?;
@@ -47,7 +50,7 @@ pub(super) async fn get_or_create_conversation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<GetOrCreateConversationResponse>, ApiError> {
-    authenticate(&inner, &headers)?;
+    let (_, instance) = authenticate(&inner, &headers)?;
     let map = parse_json(&body)?;
     let one_of = "participantId must have exactly one of contactId, anonymousVisitorId, memberId";
     match map.get("participantId") {
@@ -92,7 +95,7 @@ pub(super) async fn get_or_create_conversation(
     let (conversation, created) = inner
         .state()
         .store
-        .get_or_create(&Key::from(&request.participant_id));
+        .get_or_create(instance, &Key::from(&request.participant_id));
     Ok(Json(GetOrCreateConversationResponse {
         conversation: Some(conversation),
         new_conversation: Some(created),

@@ -55,6 +55,15 @@ impl ApiError {
         )
     }
 
+    /// What Get Conversation answers for a conversation of another site (instance).
+    pub(super) fn not_owned_by_business(id: &str) -> ApiError {
+        ApiError::application(
+            StatusCode::FORBIDDEN,
+            "NOT_OWNED_BY_BUSINESS",
+            &format!("Conversation {id} belongs to another site"),
+        )
+    }
+
     pub(super) fn validation(violations: Vec<FieldViolation>) -> ApiError {
         let message = violations
             .iter()

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::errors::{check_conversation_id, max_violation, parse_json, violation, ApiError};
 use super::oauth::{authenticate, Caller};
 use super::Shared;
+use crate::fake::store::Missing;
 use crate::fake::webhooks;
 use crate::types::{
     Cursors, FieldViolation, IdentificationData, IdentityType, ListMessagesResponse,
@@ -72,7 +73,7 @@ pub(super) async fn list_messages(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<ListMessagesResponse>, ApiError> {
-    authenticate(&inner, &headers)?;
+    let (_, instance) = authenticate(&inner, &headers)?;
     let Query(pairs) = query.map_err(|e| ApiError::one("query", &e.body_text(), "FORMAT"))?;
     let q: HashMap<String, String> = pairs.into_iter().collect();
     let get = |k: &str| q.get(k).map(String::as_str);
@@ -190,8 +191,19 @@ pub(super) async fn list_messages(
     let (Some(conversation_id), Some(visibility)) = (conversation_id, visibility) else {
         unreachable!("a violation was recorded for each missing value");
     };
-    let page = inner
-        .state()
+    let state = inner.state();
+    if state
+        .store
+        .instance_of(&conversation_id)
+        .is_some_and(|i| i != instance)
+    {
+        // Another site's conversation is none of this caller's.
+        return Err(ApiError::conversation_not_found(
+            &conversation_id,
+            Missing::Unknown,
+        ));
+    }
+    let page = state
         .store
         .page(
             &conversation_id,
@@ -201,6 +213,7 @@ pub(super) async fn list_messages(
             usize::try_from(limit).unwrap_or(30),
         )
         .map_err(|why| ApiError::conversation_not_found(&conversation_id, why))?;
+    drop(state);
     let next = page.last_sequence_if_more.map(|after| {
         Cursor {
             conversation_id: conversation_id.clone(),
@@ -318,7 +331,7 @@ pub(super) async fn send_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SendMessageResponse>, ApiError> {
-    let caller = authenticate(&inner, &headers)?;
+    let (caller, instance) = authenticate(&inner, &headers)?;
     let map = parse_json(&body)?;
     let mut violations = Vec::new();
     let conversation_id = check_conversation_id(map.get("conversationId").and_then(Value::as_str))
@@ -361,6 +374,16 @@ pub(super) async fn send_message(
     let (stored, identity) = {
         let mut state = inner.state();
         let store = &mut state.store;
+        if store
+            .instance_of(&conversation_id)
+            .is_some_and(|i| i != instance)
+        {
+            // Another site's conversation is none of this caller's.
+            return Err(ApiError::conversation_not_found(
+                &conversation_id,
+                Missing::Unknown,
+            ));
+        }
         let participant = store
             .participant(&conversation_id)
             .map_err(|why| ApiError::conversation_not_found(&conversation_id, why))?;

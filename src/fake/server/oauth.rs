@@ -1,6 +1,6 @@
-//! OAuth: `POST /oauth2/token` (client credentials) gives the app access tokens, and
-//! [`authenticate`] tells who an Inbox call is from (an API key with its site, or an app's
-//! token), or answers 401.
+//! OAuth: `POST /oauth2/token` (client credentials) gives the app access tokens for each of its
+//! instances, and [`authenticate`] tells who an Inbox call is from (an API key with its site,
+//! or an app's token) and for which instance, or answers 401.
 
 use std::time::{Duration, Instant};
 
@@ -42,13 +42,18 @@ pub(super) async fn token(State(inner): State<Shared>, body: Bytes) -> Result<Re
     {
         return Err(ApiError::unauthorized("Invalid client_id or client_secret"));
     }
-    if field("instance_id") != inner.config.instance_id {
+    let instance = inner
+        .state()
+        .instances
+        .iter()
+        .position(|i| i.instance_id == field("instance_id"));
+    let Some(instance) = instance else {
         return Err(ApiError::application(
             StatusCode::BAD_REQUEST,
             "INSTANCE_NOT_FOUND",
             "The app is not installed on this instance_id",
         ));
-    }
+    };
     let token = format!("OauthNG.JWS.fake.{}", uuid::Uuid::new_v4().simple());
     let ttl = inner.config.token_ttl;
     let now = Instant::now();
@@ -56,7 +61,10 @@ pub(super) async fn token(State(inner): State<Shared>, body: Bytes) -> Result<Re
     let expiry = now
         .checked_add(ttl)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-    inner.state().tokens.insert(token.clone(), expiry);
+    inner
+        .state()
+        .tokens
+        .insert(token.clone(), (expiry, instance));
     Ok(Json(crate::types::OAuthTokenResponse {
         access_token: token.into(),
         token_type: Some("Bearer".to_owned()),
@@ -79,7 +87,12 @@ pub(super) enum Caller {
     App,
 }
 
-pub(super) fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Who is calling, and for which instance (the index of `State::instances`): the site an API
+/// key names, or the instance a token was issued for.
+pub(super) fn authenticate(
+    inner: &Inner,
+    headers: &HeaderMap,
+) -> Result<(Caller, usize), ApiError> {
     let Some(auth) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "Missing Authorization header: send the API key or an access token, raw",
@@ -102,27 +115,32 @@ pub(super) fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<Caller,
             "Unknown API key or access token"
         }));
     }
+    let state = inner.state();
+    let site_of = |s: &str| state.instances.iter().position(|i| i.site_id == s);
+    // The API key is the account's: it serves every site of the fake, the one it names.
     if auth == inner.config.api_key {
         return match site {
             None => Err(ApiError::unauthorized(
                 "An API key needs the wix-site-id header",
             )),
-            Some(s) if s != inner.config.site_id => Err(ApiError::unauthorized(
-                "The API key has no access to this site (wix-site-id)",
-            )),
-            Some(_) => Ok(Caller::ApiKey),
+            Some(s) => match site_of(s) {
+                None => Err(ApiError::unauthorized(
+                    "The API key has no access to this site (wix-site-id)",
+                )),
+                Some(instance) => Ok((Caller::ApiKey, instance)),
+            },
         };
     }
-    let expiry = inner.state().tokens.get(auth).copied();
-    match expiry {
-        Some(expiry) if expiry <= Instant::now() => {
+    match state.tokens.get(auth).copied() {
+        Some((expiry, _)) if expiry <= Instant::now() => {
             Err(ApiError::unauthorized("The access token has expired"))
         }
-        Some(_) => match site {
-            Some(s) if s != inner.config.site_id => Err(ApiError::unauthorized(
+        // A token acts for its own instance: another site's is refused.
+        Some((_, instance)) => match site {
+            Some(s) if site_of(s) != Some(instance) => Err(ApiError::unauthorized(
                 "The access token is for another site (wix-site-id)",
             )),
-            _ => Ok(Caller::App),
+            _ => Ok((Caller::App, instance)),
         },
         None => Err(ApiError::unauthorized("Unknown API key or access token")),
     }

@@ -1,0 +1,180 @@
+//! What a client keeps per site (API keys) or per app instance: the instance's access token,
+//! Wix's read-your-writes token (`X-Wix-Consistent`), the pacing of its requests; and the bounded cache of them that an
+//! [`App`](crate::App) (or an API key's client, for [`for_site`](crate::Client::for_site))
+//! keeps, keyed by instance or site ID.
+//!
+//! The cache ([moka](https://docs.rs/moka)) holds at most its capacity (10,000 by default);
+//! past it, entries whose token has expired go first, then the least recently used. An evicted
+//! instance simply gets a new token the next time it is used.
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use moka::{policy::EvictionPolicy, sync::Cache, Expiry};
+use reqwest::header::HeaderValue;
+
+use super::{credentials::TokenSlot, pacing::Pacer};
+
+/// How many sites or instances a client keeps by default.
+pub(crate) const DEFAULT_CAPACITY: u64 = 10_000;
+
+/// One site or app instance.
+pub(crate) struct Tenant {
+    /// The instance ID (apps) or site ID (API keys).
+    id: Arc<str>,
+    /// `wix-site-id`, for an API key's site.
+    site: Option<HeaderValue>,
+    /// The instance's access token (apps).
+    pub(crate) token: TokenSlot,
+    /// The pacing of its requests, when the client paces them.
+    pub(crate) pacer: Pacer,
+    /// Wix's read-your-writes token: the latest `X-Wix-Consistent` of a response for this site
+    /// or instance, sent on its later requests (and never on another's).
+    consistent: Mutex<Option<HeaderValue>>,
+}
+
+impl Tenant {
+    /// An app instance.
+    pub(crate) fn instance(id: Arc<str>) -> Tenant {
+        Tenant {
+            id,
+            site: None,
+            token: TokenSlot::default(),
+            pacer: Pacer::default(),
+            consistent: Mutex::new(None),
+        }
+    }
+
+    /// A site, for an API key; `site` is its `wix-site-id` (checked by the caller).
+    pub(crate) fn site(id: Arc<str>, site: HeaderValue) -> Tenant {
+        Tenant {
+            site: Some(site),
+            ..Tenant::instance(id)
+        }
+    }
+
+    /// The instance ID or site ID.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `wix-site-id`, for an API key's site.
+    pub(crate) fn site_header(&self) -> Option<&HeaderValue> {
+        self.site.as_ref()
+    }
+
+    /// The latest `X-Wix-Consistent` a response carried, to send on the next request.
+    pub(crate) fn consistent(&self) -> Option<HeaderValue> {
+        self.consistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps a response's `X-Wix-Consistent`.
+    pub(crate) fn keep_consistent(&self, value: &HeaderValue) {
+        let mut kept = self
+            .consistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if kept.as_ref() != Some(value) {
+            *kept = Some(value.clone());
+        }
+    }
+}
+
+/// Whether a [`Tenants`] cache holds sites or app instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Sites,
+    Instances,
+}
+
+/// The sites or instances of a client, by ID: bounded, least recently used evicted first,
+/// and an instance whose token has expired dropped on its own.
+pub(crate) struct Tenants {
+    cache: Cache<Arc<str>, Arc<Tenant>>,
+    kind: Kind,
+}
+
+/// An instance whose token has expired is of no more use than a new one: it goes before the
+/// least recently used.
+struct UntilTokenExpires;
+
+impl Expiry<Arc<str>, Arc<Tenant>> for UntilTokenExpires {
+    fn expire_after_read(
+        &self,
+        _: &Arc<str>,
+        tenant: &Arc<Tenant>,
+        _: std::time::Instant,
+        until_now: Option<Duration>,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        tenant.token.lifetime_left().or(until_now)
+    }
+}
+
+impl Tenants {
+    pub(crate) fn new(kind: Kind, capacity: u64) -> Tenants {
+        let mut cache = Cache::builder()
+            .max_capacity(capacity)
+            .eviction_policy(EvictionPolicy::lru());
+        if kind == Kind::Instances {
+            cache = cache.expire_after(UntilTokenExpires);
+        }
+        Tenants {
+            cache: cache.build(),
+            kind,
+        }
+    }
+
+    /// The site or instance `id`, made on first use. For sites, `id` must be a valid header
+    /// value (checked when the client for it was made).
+    pub(crate) fn get(&self, id: &Arc<str>) -> Arc<Tenant> {
+        if let Some(tenant) = self.cache.get(&**id) {
+            return tenant;
+        }
+        let entry = self.cache.entry(id.clone()).or_insert_with(|| {
+            Arc::new(match self.kind {
+                Kind::Instances => Tenant::instance(id.clone()),
+                Kind::Sites => match HeaderValue::from_str(id) {
+                    Ok(site) => Tenant::site(id.clone(), site),
+                    // Unreachable: `for_site` checks the ID. Without a site header, the call
+                    // is refused by Wix, not sent elsewhere.
+                    Err(_) => Tenant::instance(id.clone()),
+                },
+            })
+        });
+        if entry.is_fresh() {
+            // The capacity holds at once, not when moka next tidies up.
+            self.cache.run_pending_tasks();
+        }
+        entry.into_value()
+    }
+
+    /// Adds a site or instance made elsewhere (the one a client was built for), unless one
+    /// with its ID is there.
+    pub(crate) fn adopt(&self, tenant: &Arc<Tenant>) {
+        let _ = self
+            .cache
+            .entry(tenant.id.clone())
+            .or_insert_with(|| tenant.clone());
+    }
+
+    /// How many sites or instances are kept (after pending evictions).
+    pub(crate) fn len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}
+
+impl std::fmt::Debug for Tenants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenants")
+            .field("kind", &self.kind)
+            .field("entries", &self.cache.entry_count())
+            .finish()
+    }
+}
