@@ -491,3 +491,46 @@ fn keys_write_and_recognise_wix_filters() {
     assert!(Key::ContactEmail(String::new()).is_contact());
     assert!(!Key::MemberLoginEmail(String::new()).is_contact());
 }
+
+/// An app's client for one instance looks up with that instance's token, like every operation.
+#[tokio::test]
+async fn an_app_instance_looks_up_with_its_own_token() {
+    let records = Arc::new(contacts(2));
+    let server = Server::start(move |seen, _| {
+        let records = records.clone();
+        async move {
+            if seen.path == "/oauth2/token" {
+                let instance = seen.json()["instance_id"].as_str().unwrap().to_owned();
+                return answer(
+                    200,
+                    json!({"access_token": format!("token-{instance}"), "expires_in": 14400}),
+                    &[],
+                );
+            }
+            answer(200, page(&seen, &records, true), &[])
+        }
+    })
+    .await;
+    let app = wix_inbox::App::builder()
+        .app_id("app-1")
+        .app_secret("secret-1")
+        .base_url(&server.url)
+        .build()
+        .unwrap();
+    for instance in ["inst-1", "inst-2"] {
+        let found = app
+            .instance(instance)
+            .contacts_by_email("x")
+            .all()
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2);
+    }
+    let queries: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/contacts/v4/contacts/query")
+        .map(|s| s.header("authorization").unwrap().to_owned())
+        .collect();
+    assert_eq!(queries, ["token-inst-1", "token-inst-2"]);
+}
