@@ -13,6 +13,15 @@
 //!
 //! let request = wix_inbox::types::SendMessageRequest::new("6202c3bb-f263-3c16-8c90-d6387d9ed420", reply);
 //! assert_eq!(request.send_as, None); // Wix's defaults for the optional parts
+//!
+//! // Not counted as unread: `silent` is set on the message, not on the request (whose `silent`
+//! // Wix deprecated, to be removed on 2026-06-01).
+//! let quiet = wix_inbox::types::Message::reply("Noted.").silent(true);
+//! assert_eq!(quiet.silent, Some(true));
+//! let request = wix_inbox::types::SendMessageRequest::new("6202c3bb", quiet);
+//! let json = serde_json::to_value(&request).unwrap();
+//! assert_eq!(json["message"]["silent"], true);
+//! assert!(json.get("silent").is_none());
 //! ```
 //!
 //! Answering in a conversation:
@@ -82,11 +91,23 @@ impl Message {
             ..Default::default()
         }
     }
+
+    /// The message with `silent` set: when `true`, sending it updates neither the unread count
+    /// nor the conversation summary in the Inbox's Message List (Wix's default is `false`).
+    ///
+    /// This is `Message.silent`, which replaces Send Message's top-level `silent` (deprecated by
+    /// Wix, removal announced for 2026-06-01); the crate never sets the deprecated field.
+    pub fn silent(mut self, silent: bool) -> Self {
+        self.silent = Some(silent);
+        self
+    }
 }
 
 impl SendMessageRequest {
     /// A request to send `message` in `conversation_id`, with Wix's defaults for the rest
-    /// (attributed to the caller, notifications as Wix decides).
+    /// (attributed to the caller, notifications as Wix decides). To send without updating the
+    /// unread count, set [`Message::silent`] on the message; the request's own `silent` is
+    /// deprecated and left unset.
     pub fn new(conversation_id: impl Into<String>, message: Message) -> Self {
         SendMessageRequest {
             conversation_id: conversation_id.into(),

@@ -65,9 +65,10 @@ fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> Strin
         Auth::App => (app, api_key, "--auth api-key"),
     };
     format!(
-        "# fake Wix Inbox listening; stop it with Ctrl-C\n{}{chosen}{}\
+        "# fake Wix Inbox listening; stop it with Ctrl-C\n# simulator: {}/ (open it in a browser)\n{}{chosen}{}\
          # or authenticate the other way ({other_flag}) instead:\n{}\
          # public key: {}\n# private key: {}\n",
+        fake.base_url(),
         line("WIX_BASE_URL", fake.base_url()),
         line("WIX_INSTANCE_ID", fake.instance_id()),
         commented(&other),

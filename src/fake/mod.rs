@@ -110,6 +110,65 @@
 //!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
 //!   most (then closed after its current request). The fake serves with the crate's webhook
 //!   server, [`ServeOptions`](crate::webhooks::axum::ServeOptions).
+//!
+//! # The simulator and its control API
+//!
+//! The fake serves a page at `/` (`wix-inbox fake serve` prints its address): a site
+//! visitor's chat (write, press a template's buttons, become a contact or a member), the
+//! business inbox (conversations with their participant's kind and merges, messages with
+//! direction, visibility, sender and time; write as the business), the webhook deliveries
+//! (every attempt with its status and latency; open an event to see it decoded and as the JWT
+//! delivered; redeliver it) and controls (receivers, faults, token expiry, the app's latest
+//! requests). The page is a view of the fake's state, updated live whoever changes it: the
+//! page, the app through the API, or Rust code. Its three files are in the binary; it loads
+//! nothing from the network.
+//!
+//! The page drives the fake through a JSON API under `/_fake/`, there for scripts and tests in
+//! any language too. A change is a `POST` with a JSON body and `Content-Type:
+//! application/json` (an empty body reads as `{}`); a refusal is `{"code", "message"}` with 400
+//! (a bad body), 403 (see below), 404, 409, 413 (a body over 64 KiB) or 415 (not JSON). Each
+//! change calls the [`FakeInbox`] method named, so it behaves as that method's docs say.
+//!
+//! | Request | Body | Method | Answer |
+//! |---|---|---|---|
+//! | `GET /_fake/state` | | | the state (below) |
+//! | `GET /_fake/stream` | | | Server-Sent Events: `event: state`, the state as JSON, at once and after each change (at most one per 50 ms) |
+//! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
+//! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
+//! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}` | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, and `"visitorId"` for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
+//! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
+//! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |
+//! | `POST /_fake/faults/clear` | | [`clear_faults`](FakeInbox::clear_faults) | `{"pendingFaults": []}` |
+//! | `POST /_fake/tokens/expire` | | [`expire_tokens`](FakeInbox::expire_tokens) | `{}` |
+//! | `POST /_fake/webhooks/{eventId}/redeliver` | `{}`, or `{"receiver": url}` | [`redeliver`](FakeInbox::redeliver) | `{"deliveries": n}`; 404 for an unknown event, 409 with no receiver |
+//!
+//! The state is `fake` (base URL; site, instance, app and business user IDs), `instances`,
+//! `receivers`, `pendingFaults` (as `/_fake/faults` takes them), `conversations` (in creation
+//! order, each with `id`, `kind` (`visitor`, `contact` or `member`), `participant`,
+//! `mergedInto` and its `messages` in the spec's shape), `webhooks` (`total`, and the latest
+//! 200 `events`, each with `eventId`, `eventType`, `slug`, `instanceId`, `eventTime`,
+//! `identity` and its `deliveries`: `receiver`, `delivered`, `finished`, `attempts` with
+//! `status`, `error` and `latencyMs`) and `requests` (the latest 100 of the request log:
+//! `method`, `uri`, `status`).
+//!
+//! **Who may use it.** The fake listens on 127.0.0.1 only, and the simulator answers only
+//! requests made to it from its own page or from no page at all: `Host` must be
+//! `127.0.0.1:PORT` or `localhost:PORT` (a site that rebinds its name to 127.0.0.1 sends its
+//! own name); `Origin` and `Sec-Fetch-Site`, when sent, must say the fake's own origin (another
+//! page open in the same browser sends its own); a change must be JSON, which a form of
+//! another page cannot send, nor a `fetch` of another origin without a CORS preflight the fake
+//! never grants. Anything else is refused with 403 or 415, before it changes anything. The
+//! page has a strict Content Security Policy, cannot be framed, and shows no secret: neither
+//! the API key nor the app secret is in it or in the state. The simulator's requests take no
+//! injected fault and are not in the request log.
+//!
+//! **Several instances.** The state's `instances` lists the app instances the fake serves (one
+//! today) and the page has a switcher for them; when a fake serves several, each control
+//! request will name its instance with `instanceId`, and a request without one will mean the
+//! first.
 
 mod app_helpers;
 mod control;
@@ -852,7 +911,8 @@ impl FakeInbox {
 
     /// The HTTP requests received, oldest first, with the status answered: the latest
     /// [`request_log_capacity`](FakeInboxBuilder::request_log_capacity) ones (1,000 by default;
-    /// older ones are forgotten).
+    /// older ones are forgotten). The simulator's own requests (the page at `/` and the control
+    /// API under `/_fake/`) are not in it.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.inner.state().requests.iter().cloned().collect()
     }

@@ -631,6 +631,16 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let base_url = get("export WIX_BASE_URL=");
     let public_key = get("# public key: ");
     assert!(base_url.starts_with("http://127.0.0.1:"));
+    // The simulator's page, on the same address.
+    let simulator = get("# simulator: ");
+    assert_eq!(simulator, format!("{base_url}/ (open it in a browser)"));
+    let page = crate::harness::http_client()
+        .get(format!("{base_url}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Fake Wix Inbox"));
     assert!(std::fs::read_to_string(&public_key)
         .unwrap()
         .contains("BEGIN PUBLIC KEY"));

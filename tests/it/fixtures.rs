@@ -79,7 +79,11 @@ fn fixtures(dir: &str) -> Vec<(String, Value)> {
 #[test]
 fn every_response_example_round_trips() {
     let all = fixtures("responses");
-    assert_eq!(all.len(), 6, "one fixture per example response of the docs");
+    assert_eq!(
+        all.len(),
+        7,
+        "one fixture per example response of the docs, and one for the SDK's fields"
+    );
     for (name, fixture) in all {
         let body = &fixture["body"];
         match fixture["schema"].as_str().unwrap() {
@@ -94,6 +98,9 @@ fn every_response_example_round_trips() {
             "ListMessagesResponse" => {
                 let r: types::ListMessagesResponse = round_trip(body, &name);
                 assert!(!r.messages.is_empty(), "{name}");
+                if name == "list-messages-sdk-fields.json" {
+                    sdk_fields(&r.messages[0]);
+                }
             }
             "SendMessageResponse" => {
                 let r: types::SendMessageResponse = round_trip(body, &name);
@@ -104,6 +111,25 @@ fn every_response_example_round_trips() {
             other => panic!("{name}: unknown schema {other}"),
         }
     }
+}
+
+/// The fields Wix's SDK types name and its REST docs JSON lacks arrive typed.
+fn sdk_fields(m: &types::Message) {
+    assert_eq!(m.silent, Some(true));
+    assert_eq!(
+        m.target_channel_ids,
+        ["6a3f35c1-7d62-4a7c-9f4b-54cc1f0a2a11"]
+    );
+    assert_eq!(
+        m.source_channel_id.as_deref(),
+        Some("0b2d1c5e-3a8f-4f59-a1c6-8a3e0c2d9f10")
+    );
+    let items = &m.content.as_ref().unwrap().basic.as_ref().unwrap().items;
+    let expires: chrono::DateTime<chrono::Utc> = "2025-11-30T19:12:43.799Z".parse().unwrap();
+    let image = items[0].image.as_ref().unwrap();
+    assert_eq!(image.url_expiration, Some(expires));
+    let file = items[1].file.as_ref().unwrap();
+    assert_eq!(file.url_expiration, Some(expires));
 }
 
 /// The webhook events of the spec: `(schema, entityFqdn, slug)` of each `x-wix-event`.

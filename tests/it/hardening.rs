@@ -422,19 +422,27 @@ async fn list_messages_without_the_required_visibility_is_refused_before_sending
     assert!(server.seen().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_send_that_times_out_after_reaching_the_server_is_not_repeated() {
-    let server = Server::start(|_, _| async {
-        tokio::time::sleep(Duration::from_secs(10)).await;
+    use crate::client_retry::{advance_until, hold_clock, server_on_its_own_runtime, until};
+    let server = server_on_its_own_runtime(|_, _| async {
+        std::future::pending::<()>().await;
         json(200, json!({}), &[])
-    })
-    .await;
+    });
+    let _clock = hold_clock();
     let client = server
         .builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let e = send_hi(&client).await.unwrap_err();
+    let call = tokio::spawn(async move { send_hi(&client).await });
+    until("the send", || server.seen().len() == 1).await;
+    let waited = advance_until("the timeout", || call.is_finished()).await;
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(800),
+        "{waited:?}"
+    );
+    let e = call.await.unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
     assert_eq!(e.attempts(), 1);
     assert!(e.maybe_delivered());

@@ -167,3 +167,35 @@ async fn send_message() {
         })
     );
 }
+
+/// `silent` goes on the message (Wix deprecated Send Message's own `silent`, to be removed on
+/// 2026-06-01): the helpers never send the old field.
+#[tokio::test]
+async fn send_message_silent_is_set_on_the_message() {
+    let server = server(fixture("send-message-send-message-basic.json")).await;
+    let client = client(&server.url);
+    client
+        .send_message()
+        .body(types::SendMessageRequest::new(
+            "conv-1",
+            types::Message::reply("Noted.").silent(true),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = server.seen()[0].json();
+    assert_eq!(body["message"]["silent"], json!(true));
+    assert_eq!(body.get("silent"), None, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "conversationId": "conv-1",
+            "message": {
+                "content": {"previewText": "Noted.", "basic": {"items": [{"text": "Noted."}]}},
+                "visibility": "BUSINESS_AND_PARTICIPANT",
+                "direction": "BUSINESS_TO_PARTICIPANT",
+                "silent": true
+            }
+        })
+    );
+}

@@ -19,7 +19,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
-    GetOrCreateConversationRequest, Message, ParticipantId, SendMessageRequest,
+    Button, ButtonInteracted, GetOrCreateConversationRequest, Message, MessageContent,
+    ParticipantId, PostbackProperties, SendMessageRequest, TemplateMessagePayload,
 };
 
 use crate::harness::Server;
@@ -186,14 +187,26 @@ impl Browser {
         input.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the element `css` names, finding it again if the page replaced it meanwhile.
     async fn click(&self, css: &str) {
-        self.client()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let clicked = match self.client().find(Locator::Css(css)).await {
+                Ok(element) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => {
+                    let shot = self.screenshot().await;
+                    panic!(
+                        "cannot click {css} within {WAIT:?}: {e} (the page is in {})",
+                        shot.display()
+                    );
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Ends the session (Chromium quits), then chromedriver.
@@ -395,6 +408,62 @@ async fn a_visitor_writes_the_app_answers_the_visitor_becomes_a_contact_and_faul
         vec![],
     )
     .await;
+
+    // The app sends a template with a postback button; the visitor presses it in the chat.
+    let template = Message {
+        content: Some(MessageContent {
+            template: Some(TemplateMessagePayload {
+                title: Some("Your order #1042".into()),
+                text_lines: vec!["2 × Wool socks".into()],
+                buttons: vec![Button {
+                    label: Some("Track my parcel".into()),
+                    postback_properties: Some(PostbackProperties {
+                        interaction_id: Some("track-1042".into()),
+                        app_id: None,
+                    }),
+                    launch_url: None,
+                }],
+                ..Default::default()
+            }),
+            preview_text: Some("Your order #1042".into()),
+            ..Default::default()
+        }),
+        ..Message::reply("")
+    };
+    client
+        .send_message()
+        .body(SendMessageRequest::new(&target, template))
+        .send()
+        .await
+        .unwrap();
+    b.wait_for(
+        "the template's button in the chat",
+        "return document.querySelector('#chat button.postback[data-interaction-id=\"track-1042\"]') !== null",
+        vec![],
+    )
+    .await;
+    b.click("#chat button.postback[data-interaction-id=\"track-1042\"]")
+        .await;
+    b.wait_for(
+        "Button Interacted delivered in the deliveries pane",
+        "return document.querySelector(
+            '.event[data-event-type$=button_interacted] .attempt[data-status=\"200\"]') !== null",
+        vec![],
+    )
+    .await;
+    let pressed: ButtonInteracted = fake
+        .events()
+        .into_iter()
+        .find(|e| e.event_type == ButtonInteracted::EVENT_TYPE)
+        .expect("Button Interacted was emitted")
+        .domain_event
+        .action_event
+        .and_then(|a| a.body)
+        .expect("the event has a body")
+        .parse()
+        .unwrap();
+    assert_eq!(pressed.interaction_id.as_deref(), Some("track-1042"));
+    assert_eq!(pressed.conversation_id.as_deref(), Some(target.as_str()));
 
     // A 503 injected from the page: the app's next call fails and the client retries it
     // (Get Or Create is safe to repeat); the request log shows both.

@@ -184,6 +184,49 @@ fn deprecated_fields_are_marked() {
     }
 }
 
+/// Wix's SDK names what replaces a deprecated field and when it goes: the spec says it too
+/// (`x-wix-replaced-by`, `x-wix-target-removal-date`), and the replacement exists.
+#[test]
+fn deprecated_fields_name_their_replacement() {
+    let raw: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
+    let schemas = &raw["components"]["schemas"];
+    for (schema, field, replaced_by, date) in [
+        (
+            "Message",
+            "targetChannels",
+            "targetChannelIds",
+            "2026-06-30",
+        ),
+        ("Message", "sourceChannel", "sourceChannelId", "2026-06-30"),
+        (
+            "SendMessageRequest",
+            "silent",
+            "message.silent",
+            "2026-06-01",
+        ),
+    ] {
+        let prop = &schemas[schema]["properties"][field];
+        assert_eq!(prop["x-wix-replaced-by"].as_str(), Some(replaced_by));
+        assert_eq!(prop["x-wix-target-removal-date"].as_str(), Some(date));
+        let description = prop["description"].as_str().unwrap();
+        assert!(description.contains("Deprecated"), "{schema}.{field}");
+        assert!(description.contains(date), "{schema}.{field}");
+        // The replacement is a field of the spec, and not deprecated itself.
+        let (owner, name) = match replaced_by.split_once('.') {
+            Some(("message", name)) => ("Message", name),
+            _ => (schema, replaced_by),
+        };
+        let replacement = &schemas[owner]["properties"][name];
+        assert!(replacement.is_mapping(), "{owner}.{name} is missing");
+        assert_ne!(replacement["deprecated"].as_bool(), Some(true));
+        assert_ne!(
+            replacement["readOnly"].as_bool(),
+            Some(true),
+            "{owner}.{name}"
+        );
+    }
+}
+
 #[test]
 fn every_error_code_an_operation_lists_is_a_known_application_error_code() {
     let spec: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();

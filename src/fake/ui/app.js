@@ -156,6 +156,18 @@ function contentNodes(content, press) {
   return out;
 }
 
+/**
+ * Renders only when what is shown changed (`inputs`, compared as JSON), so that an element
+ * being clicked is not replaced under the pointer by an update about something else.
+ */
+const shown = new Map();
+function changed(key, inputs) {
+  const text = JSON.stringify(inputs);
+  if (shown.get(key) === text) return false;
+  shown.set(key, text);
+  return true;
+}
+
 function keepScrolledDown(list, render) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   render();
@@ -197,6 +209,9 @@ function renderVisitor() {
     }
   }
 
+  const live = snap.conversations.filter((c) => !c.mergedInto).map((c) => c.participant);
+  const c = me.conversationId && conversationById(me.conversationId);
+  if (!changed("visitor", [me, live, c])) return;
   const select = $("participant");
   const options = [];
   const mine = participantKey(me.participant);
@@ -228,7 +243,6 @@ function renderVisitor() {
   const chat = $("chat");
   keepScrolledDown(chat, () => {
     const items = [];
-    const c = me.conversationId && conversationById(me.conversationId);
     for (const merge of me.merges) {
       items.push(
         el("li", { class: "merge-notice", "data-from": merge.from, "data-to": merge.to },
@@ -337,6 +351,7 @@ function renderInbox() {
     inboxSelection.id = live.length ? live[0].id : null;
   }
 
+  if (!changed("inbox", [all, inboxSelection])) return;
   const list = [...all].reverse().map((c) => {
     const last = c.messages[c.messages.length - 1];
     const address = addressOf(c.participant);
@@ -439,6 +454,7 @@ function receiverLabel(url) {
 }
 
 function renderDeliveries() {
+  if (!changed("deliveries", [snap.webhooks, openEvent])) return;
   const events = [...snap.webhooks.events].reverse().map((e) => {
     const deliveries = e.deliveries.map((d) => {
       const state = d.delivered ? "delivered" : d.finished ? "failed" : "pending";
@@ -520,6 +536,7 @@ function faultLabel(f) {
 }
 
 function renderControls() {
+  if (!changed("controls", [snap.receivers, snap.pendingFaults, snap.requests])) return;
   $("receivers").replaceChildren(
     ...(snap.receivers.length
       ? snap.receivers.map((url) =>
@@ -578,6 +595,7 @@ $("expire-tokens").addEventListener("click", () => call("tokens/expire", {}));
 // The header, and the stream
 
 function renderHeader() {
+  if (!changed("header", [snap.instances, snap.fake, instanceId])) return;
   const select = $("instance");
   if (!instanceId) instanceId = snap.instances[0] && snap.instances[0].instanceId;
   select.replaceChildren(
