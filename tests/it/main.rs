@@ -28,6 +28,7 @@ mod send;
 mod simulator;
 mod snapshot;
 mod spec;
+mod sync;
 mod wire;
 
 // The production client (issue 3).
