@@ -80,7 +80,10 @@ impl Tenant {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if kept.as_ref() != Some(value) {
-            *kept = Some(value.clone());
+            // A copy: a response's header value shares the connection's read buffer (8 KiB
+            // and more), which a clone would keep alive for as long as the instance is kept.
+            let copy = HeaderValue::from_bytes(value.as_bytes());
+            *kept = Some(copy.unwrap_or_else(|_| value.clone()));
         }
     }
 }
