@@ -163,15 +163,15 @@ async fn serve(
             axum::routing::post(|_body: axum::body::Bytes| async { "ok" }),
         ),
         Endpoint::Memory => WebhookReceiver::new(verifier, on_event)
-            .with_deduplicator(InMemoryDeduplicator::new())
+            .deduplicator(InMemoryDeduplicator::new())
             .into_router("/webhooks/wix"),
         Endpoint::Redis => {
             let store = RedisDeduplicator::connect(&redis.url())
                 .await
                 .expect("Redis")
-                .with_prefix(format!("bench-{round}:"));
+                .prefix(format!("bench-{round}:"));
             WebhookReceiver::new(verifier, on_event)
-                .with_deduplicator(store)
+                .deduplicator(store)
                 .into_router("/webhooks/wix")
         }
     };

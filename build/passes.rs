@@ -204,8 +204,8 @@ fn path_segments(file: &mut syn::File, expected: usize) -> Result<(), String> {
 }
 
 /// progenitor writes `pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> { … }` on
-/// each operation's builder; it fails with the crate's `Error` instead (`crate::error::convert`
-/// of the same body). Returns the builder's setters and the types they take, from
+/// each operation's builder; it fails with the crate's `Error` instead
+/// (`crate::client::call::convert` of the same body). Returns the builder's setters and the types they take, from
 /// `pub fn visibility<V>(mut self, value: V) -> Self where V: std::convert::TryInto<T>`.
 fn converting_send(
     builders: &mut [Item],
@@ -239,7 +239,7 @@ fn converting_send(
             continue;
         };
         let (operation, body) = (&op.method, &f.block);
-        f.block = code!({ crate::error::convert(#operation, async move #body).await });
+        f.block = code!({ crate::client::call::convert(#operation, async move #body).await });
         f.sig.output = code!(-> Result<#ok, crate::Error>);
         f.attrs.extend([doc(""), doc(" A failure is a [`crate::Error`]: the status and Wix's request ID, message and code, and how many attempts were made.")]);
         sends += 1;

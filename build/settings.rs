@@ -17,7 +17,7 @@ pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> 
         .with_derive("PartialEq")
         // The production transport (auth, retries, tracing; `src/client.rs`) is the client's
         // inner value and its `ClientHooks` implementation, which must exist.
-        .with_inner_type(quote!(crate::client::Transport))
+        .with_inner_type(quote!(crate::client::ClientState))
         .with_hooks(HooksMode::Expected)
         // progenitor sends the spec's `info.version` as an `api-version` header; Wix documents
         // no such header. Dropping it before the request is sent costs a map removal.

@@ -25,6 +25,3 @@
 //! (an error response that echoes one has it replaced by `***`).
 
 pub use crate::client::error::{Error, ErrorCode, ErrorKind};
-
-/// What every generated `send()` calls (build.rs emits `crate::error::convert`).
-pub(crate) use crate::client::call::convert;

@@ -116,13 +116,12 @@ pub async fn relay(args: Relay) -> Outcome {
             let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
                 .await
                 .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
-                .with_lease(lease);
-            let receiver = receiver.with_deduplicator(store);
+                .lease(lease);
+            let receiver = receiver.deduplicator(store);
             serve(receiver, listener, addr, "Redis", options, stop).await
         }
         None => {
-            let receiver =
-                receiver.with_deduplicator(InMemoryDeduplicator::new().with_lease(lease));
+            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().with_lease(lease));
             serve(receiver, listener, addr, "memory", options, stop).await
         }
     }

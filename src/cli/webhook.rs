@@ -24,7 +24,7 @@ pub fn verify(args: Verify) -> Outcome {
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.public_key.display())))?
         .allow_missing_expiry(args.allow_missing_exp);
     if let Some(seconds) = args.leeway {
-        verifier = verifier.with_leeway(Duration::from_secs(seconds));
+        verifier = verifier.leeway(Duration::from_secs(seconds));
     }
     // A trailing newline (a body pasted into a file) is fine: the verifier trims white space.
     // Read no more than the verifier accepts; beyond it, the body is refused as the verifier

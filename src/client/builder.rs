@@ -270,7 +270,9 @@ impl ClientBuilder {
 
     /// The largest response body read, in bytes (16 MiB by default). A larger response fails with
     /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read further, so a
-    /// broken or hostile server (or proxy) cannot exhaust memory.
+    /// broken or hostile server (or proxy) cannot exhaust memory. The client asks for gzip
+    /// (`Accept-Encoding: gzip`); a compressed body counts by its inflated size, so a small body
+    /// that inflates past the limit is refused as soon as it passes it.
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.settings.max_response_size = bytes;
         self

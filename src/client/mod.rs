@@ -78,6 +78,3 @@ pub use policy::RetryPolicy;
 pub use state::ClientState;
 pub(crate) use tenant::DEFAULT_CAPACITY;
 pub(crate) use token::TokenEndpoint;
-
-/// The name the generated code gives the client's state (build.rs: `with_inner_type`).
-pub(crate) use state::ClientState as Transport;

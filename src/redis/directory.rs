@@ -94,13 +94,13 @@ impl RedisMergeStore {
     }
 
     /// Sets the prefix of the keys (default `wix-inbox:`).
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Arc::from(prefix.into());
         self
     }
 
     /// Sets how long one round trip may take, reconnecting included (default 1 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }

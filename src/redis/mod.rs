@@ -22,7 +22,7 @@
 //! # async fn run(verifier: WebhookVerifier) -> Result<(), Box<dyn std::error::Error>> {
 //! let claims = RedisDeduplicator::connect("redis://127.0.0.1:6379/").await?;
 //! let receiver = WebhookReceiver::new(verifier, |event| println!("{}", event.id))
-//!     .with_deduplicator(claims);
+//!     .deduplicator(claims);
 //! # Ok(()) }
 //! ```
 

@@ -50,7 +50,7 @@ const SMALL_HEADER: usize = 192;
 ///   48 hours during which a [`Deduplicator`](super::Deduplicator) remembers its event id. Use
 ///   [`allow_missing_expiry`](Self::allow_missing_expiry) to accept such tokens anyway.
 /// - `exp` and `nbf` are enforced when present, with a leeway of [`DEFAULT_LEEWAY`] for clock
-///   skew ([`with_leeway`](Self::with_leeway)).
+///   skew ([`leeway`](Self::leeway)).
 /// - Bodies over [`DEFAULT_MAX_BODY_SIZE`] are refused before anything else is looked at
 ///   ([`with_max_body_size`](Self::with_max_body_size)).
 ///
@@ -68,7 +68,7 @@ const SMALL_HEADER: usize = 192;
 /// # ));
 ///
 /// let verifier = WebhookVerifier::from_public_key(public_key_pem)?
-///     .with_leeway(Duration::from_secs(30));
+///     .leeway(Duration::from_secs(30));
 /// let event = verifier.verify(body.as_bytes())?;
 /// match event.event {
 ///     InboxEvent::ConversationsMerged(merged) => {
@@ -172,10 +172,16 @@ impl WebhookVerifier {
 
     /// Sets the clock-skew leeway for `exp` and `nbf` (default [`DEFAULT_LEEWAY`]); whole
     /// seconds count.
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+    pub fn leeway(mut self, leeway: Duration) -> Self {
         Arc::make_mut(&mut self.inner).time.leeway_secs =
             i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
         self
+    }
+
+    /// Renamed to [`leeway`](Self::leeway).
+    #[deprecated(since = "0.1.0", note = "renamed to `leeway`")]
+    pub fn with_leeway(self, leeway: Duration) -> Self {
+        self.leeway(leeway)
     }
 
     /// Whether to accept tokens that have no `exp` claim (default `false`; see the type's docs

@@ -510,7 +510,9 @@ async fn pacing_holds_back_a_burst_to_one_instance_and_not_the_others() {
     let waited = crate::client_retry::advance_until("the 4th call", || fourth.is_finished()).await;
     fourth.await.unwrap().unwrap();
     assert!(
-        waited >= Duration::from_secs(1) && waited < Duration::from_millis(1_100),
+        // Time moves in steps while the call itself runs on a loaded machine: the bound tells
+        // one interval (1 s) from the whole window (3 s), no more.
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(2),
         "waited {waited:?}: one interval"
     );
     let a_calls = wix

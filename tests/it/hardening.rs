@@ -738,3 +738,100 @@ async fn direction_and_separator_characters_from_wix_are_replaced() {
         "{text:?}"
     );
 }
+
+/// `bytes` gzip-compressed.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A 200 answer whose body is `body` gzip-compressed.
+fn gzipped(body: &serde_json::Value) -> axum::response::Response {
+    let compressed = gzip(&serde_json::to_vec(body).unwrap());
+    axum::response::Response::builder()
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("content-length", compressed.len())
+        .body(axum::body::Body::from(compressed))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_client_asks_for_gzip_and_reads_a_gzip_answer() {
+    let server = Server::start(|_, _| async { gzipped(&conversation("conv-1")) }).await;
+    let found = get_conversation(&server.client(), "conv-1").await.unwrap();
+    assert_eq!(
+        found.conversation.as_ref().unwrap().id.as_deref(),
+        Some("conv-1")
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    let accepted = seen[0].header("accept-encoding").unwrap_or_default();
+    assert!(
+        accepted.split(',').any(|coding| coding.trim() == "gzip"),
+        "{accepted:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_limit_applies_to_the_inflated_body() {
+    // About 100 KB of JSON that gzip makes a few hundred bytes: the compressed body (and its
+    // `Content-Length`) is well under the limit, what it inflates to is far over it.
+    let server = Server::start(|_, _| async { gzipped(&big_conversation(100_000)) }).await;
+    let compressed = gzip(&serde_json::to_vec(&big_conversation(100_000)).unwrap()).len();
+    assert!(compressed < 1024, "{compressed} bytes compressed");
+    let client = server.builder().max_response_size(1024).build().unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
+    assert!(e.to_string().contains("1024 bytes"), "{e}");
+
+    // Within a limit that holds the inflated body, the same answer is read.
+    let roomy = server.builder().max_response_size(200_000).build().unwrap();
+    let found = get_conversation(&roomy, "conv-1").await.unwrap();
+    assert_eq!(
+        found.conversation.as_ref().unwrap().id.as_deref(),
+        Some("conv-1")
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_refused_without_inflating_it_all() {
+    // A gzip stream that inflates to 100 KB of zeros per chunk and never ends: a client that
+    // inflated the whole body before checking its size would wait for the end (a timeout);
+    // one that counts inflated bytes stops at the limit.
+    let zeros = {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&vec![0u8; 100_000]).unwrap();
+        encoder.flush().unwrap(); // a sync flush: what was written can be inflated
+        encoder.get_ref().clone()
+    };
+    assert!(zeros.len() < 1024, "{} bytes compressed", zeros.len());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    content-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = [format!("{:x}\r\n", zeros.len()).as_bytes(), &zeros, b"\r\n"].concat();
+        stream.write_all(&chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let client = Client::builder()
+        .base_url(&url)
+        .no_auth()
+        .max_response_size(1024)
+        .timeout(Duration::from_secs(20))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+}

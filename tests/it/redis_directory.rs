@@ -53,7 +53,7 @@ async fn redis_store(server: &RedisServer) -> RedisMergeStore {
     RedisMergeStore::connect(&server.url())
         .await
         .unwrap()
-        .with_prefix(fresh_prefix())
+        .prefix(fresh_prefix())
 }
 
 /// Chains, redelivery, events out of order, an event repeating a history, refused loops and
@@ -148,7 +148,7 @@ async fn the_shared_scenarios_hold_in_memory_and_on_redis() {
     scenarios(InMemoryMergeStore::new).await;
     let server = RedisServer::start();
     let connection = redis_store(&server).await.connection().clone();
-    scenarios(|| RedisMergeStore::new(connection.clone()).with_prefix(fresh_prefix())).await;
+    scenarios(|| RedisMergeStore::new(connection.clone()).prefix(fresh_prefix())).await;
 }
 
 /// A deterministic generator (xorshift), so that a failure can be replayed by its seed.
@@ -197,7 +197,7 @@ async fn random_merges_give_the_same_answers_on_redis_and_in_memory() {
         let events = events(&mut rng, steps);
         let memory = ConversationDirectory::with_store(InMemoryMergeStore::new());
         let redis = ConversationDirectory::with_store(
-            RedisMergeStore::new(connection.clone()).with_prefix(fresh_prefix()),
+            RedisMergeStore::new(connection.clone()).prefix(fresh_prefix()),
         );
         for _ in 0..steps * 2 {
             let event = &events[rng.below(events.len())];
@@ -235,11 +235,11 @@ async fn concurrent_merges_through_two_connections_end_consistent() {
     let a = RedisMergeStore::connect(&server.url())
         .await
         .unwrap()
-        .with_prefix(prefix.clone());
+        .prefix(prefix.clone());
     let b = RedisMergeStore::connect(&server.url())
         .await
         .unwrap()
-        .with_prefix(prefix);
+        .prefix(prefix);
     let mut events = Vec::new();
     for p in 0..300 {
         let (v, c, m) = (format!("v{p}"), format!("c{p}"), format!("m{p}"));
@@ -285,7 +285,7 @@ async fn one_key_per_merged_away_id_without_expiry() {
     let store = RedisMergeStore::connect(&server.url())
         .await
         .unwrap()
-        .with_prefix("app:");
+        .prefix("app:");
     let directory = ConversationDirectory::with_store(store.clone());
     directory.apply(&merge(&["B"], "C")).await.unwrap();
     directory.apply(&merge(&["A"], "B")).await.unwrap();

@@ -322,7 +322,7 @@ fn leeway_is_configurable() {
     let mut event = good_event();
     event.exp = Some(event.iat - 30);
     let token = signer().sign_event(&event);
-    let strict = verifier().with_leeway(std::time::Duration::ZERO);
+    let strict = verifier().leeway(std::time::Duration::ZERO);
     assert!(matches!(
         strict.verify(token.as_bytes()),
         Err(WebhookError::Expired { .. })
@@ -349,15 +349,9 @@ fn exp_boundary_is_exp_plus_leeway() {
     let default = wix_inbox::webhooks::DEFAULT_LEEWAY.as_secs() as i64;
     for (verifier, leeway) in [
         (verifier(), default),
-        (
-            verifier().with_leeway(std::time::Duration::from_secs(17)),
-            17,
-        ),
-        (
-            verifier().with_leeway(std::time::Duration::from_millis(999)),
-            0,
-        ),
-        (verifier().with_leeway(std::time::Duration::ZERO), 0),
+        (verifier().leeway(std::time::Duration::from_secs(17)), 17),
+        (verifier().leeway(std::time::Duration::from_millis(999)), 0),
+        (verifier().leeway(std::time::Duration::ZERO), 0),
     ] {
         for now in [ISSUED, exp - 1, exp, exp + leeway] {
             let event = verifier.verify_at(token.as_bytes(), now);
@@ -385,11 +379,8 @@ fn nbf_boundary_is_nbf_minus_leeway() {
     let default = wix_inbox::webhooks::DEFAULT_LEEWAY.as_secs() as i64;
     for (verifier, leeway) in [
         (verifier(), default),
-        (
-            verifier().with_leeway(std::time::Duration::from_secs(17)),
-            17,
-        ),
-        (verifier().with_leeway(std::time::Duration::ZERO), 0),
+        (verifier().leeway(std::time::Duration::from_secs(17)), 17),
+        (verifier().leeway(std::time::Duration::ZERO), 0),
     ] {
         for now in [nbf - leeway, nbf, nbf + 1, nbf + 300] {
             let event = verifier.verify_at(token.as_bytes(), now);
@@ -413,7 +404,7 @@ fn nbf_boundary_is_nbf_minus_leeway() {
 #[test]
 fn a_huge_leeway_saturates() {
     let token = event_at(Some(ISSUED), Some(ISSUED));
-    let verifier = verifier().with_leeway(std::time::Duration::MAX);
+    let verifier = verifier().leeway(std::time::Duration::MAX);
     for now in [0, ISSUED, i64::MAX] {
         assert!(verifier.verify_at(token.as_bytes(), now).is_ok(), "{now}");
     }
@@ -735,7 +726,7 @@ fn verifier_debug_shows_the_policy_not_the_key() {
         "{:?}",
         verifier()
             .with_max_body_size(4321)
-            .with_leeway(std::time::Duration::from_secs(17))
+            .leeway(std::time::Duration::from_secs(17))
             .allow_missing_expiry(true)
     );
     for part in [

@@ -243,3 +243,41 @@ fn done_ids_expire_after_their_time_to_live() {
     done(&dedup, "a");
     assert_eq!(dedup.claim_now("a"), Claim::Done);
 }
+
+/// A lease's `Debug` names the event and the duration, never the token (whoever has it can
+/// complete or release the claim).
+#[test]
+fn lease_debug_hides_the_token() {
+    let lease = Lease::new("event-7", "secret-token-123", Duration::from_secs(60));
+    let text = format!("{lease:?}");
+    assert!(text.contains("event-7"), "{text}");
+    assert!(text.contains("60s"), "{text}");
+    assert!(!text.contains("secret-token-123"), "{text}");
+}
+
+/// Only a lost lease is a lost lease; each error says what it is and keeps its cause.
+#[test]
+fn dedup_errors_say_what_they_are() {
+    use std::error::Error as _;
+    use wix_inbox::webhooks::DedupError;
+    let lost = DedupError::LeaseLost {
+        event_id: "e1".into(),
+    };
+    assert!(lost.is_lease_lost());
+    assert!(lost.source().is_none());
+    assert!(lost.to_string().contains("\"e1\""), "{lost}");
+    for (error, prefix) in [
+        (
+            DedupError::unavailable("connection refused"),
+            "de-duplication store unavailable: ",
+        ),
+        (
+            DedupError::store("WRONGTYPE"),
+            "de-duplication store error: ",
+        ),
+    ] {
+        assert!(!error.is_lease_lost(), "{error}");
+        assert!(error.to_string().starts_with(prefix), "{error}");
+        assert!(error.source().is_some(), "{error}");
+    }
+}

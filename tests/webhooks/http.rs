@@ -257,7 +257,7 @@ async fn a_short_body_is_answered_408_at_the_deadline() {
 async fn a_dripped_body_is_answered_408_at_the_deadline() {
     let deadline = Duration::from_secs(2);
     let (receiver, _events) = WebhookReceiver::with_channel(verifier(), 16);
-    let addr = serve(receiver.with_body_timeout(deadline)).await;
+    let addr = serve(receiver.body_timeout(deadline)).await;
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     let started = Instant::now();
@@ -417,7 +417,7 @@ async fn serve_answers_408_when_a_request_takes_too_long() {
 async fn held_connections_do_not_stop_a_real_delivery() {
     let limit = 4;
     let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 16);
-    let receiver = receiver.with_body_timeout(Duration::from_secs(1));
+    let receiver = receiver.body_timeout(Duration::from_secs(1));
     let options = ServeOptions::new()
         .max_connections(limit)
         .header_read_timeout(Duration::from_secs(1))

@@ -145,9 +145,9 @@ async fn answer<D: Deduplicator>(receiver: &WebhookReceiver<D>, token: &str) -> 
 async fn a_shared_deduplicator_spans_receivers_and_releases_what_could_not_be_handed_on() {
     let store = Arc::new(SharedStore::default());
     let (a, mut events_a) = WebhookReceiver::with_channel(verifier(), 1);
-    let a = a.with_deduplicator(store.clone());
+    let a = a.deduplicator(store.clone());
     let (b, _events_b) = WebhookReceiver::with_channel(verifier(), 1);
-    let b = b.with_deduplicator(store.clone());
+    let b = b.deduplicator(store.clone());
 
     // Accepted by one instance, a duplicate at the other.
     let first = token_with_id("evt-1");
@@ -225,7 +225,7 @@ async fn a_panicking_deduplicator_is_answered_500() {
             Ok(())
         }
     }
-    let receiver = WebhookReceiver::new(verifier(), |_| {}).with_deduplicator(Broken);
+    let receiver = WebhookReceiver::new(verifier(), |_| {}).deduplicator(Broken);
     let addr = serve_receiver(receiver).await;
     let answer = deliver_raw(addr, &good_token()).await;
     assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
@@ -237,7 +237,7 @@ async fn a_panicking_deduplicator_is_answered_500() {
 async fn an_event_id_over_256_bytes_is_refused_before_the_deduplicator() {
     let store = std::sync::Arc::new(SharedStore::default());
     let (receiver, mut events) = WebhookReceiver::with_channel(verifier(), 4);
-    let receiver = receiver.with_deduplicator(store.clone());
+    let receiver = receiver.deduplicator(store.clone());
 
     let longest = "i".repeat(256);
     assert_eq!(
@@ -281,7 +281,7 @@ async fn a_store_error_is_answered_503_and_nothing_is_handed_on() {
     let handled = Arc::new(Mutex::new(Vec::new()));
     let h = handled.clone();
     let receiver = WebhookReceiver::new(verifier(), move |event| h.lock().unwrap().push(event.id))
-        .with_deduplicator(store.clone());
+        .deduplicator(store.clone());
     let token = token_with_id("evt-down");
     store.down.store(true, Ordering::SeqCst);
     assert_eq!(
@@ -316,7 +316,7 @@ async fn an_async_handler_answers_200_only_once_it_handed_on() {
             Ok(())
         }
     })
-    .with_deduplicator(store.clone());
+    .deduplicator(store.clone());
     let token = token_with_id("evt-async");
     assert_eq!(
         answer(&receiver, &token).await,
@@ -388,7 +388,7 @@ async fn a_dropped_request_releases_its_claim() {
             Ok::<(), std::convert::Infallible>(())
         }
     })
-    .with_deduplicator(store.clone());
+    .deduplicator(store.clone());
     let token = token_with_id("evt-dropped");
     let timed_out =
         tokio::time::timeout(Duration::from_millis(50), answer(&receiver, &token)).await;
@@ -416,7 +416,7 @@ async fn handed_on_but_not_completed_is_still_200() {
         h.fetch_add(1, Ordering::SeqCst);
         s.down.store(true, Ordering::SeqCst);
     })
-    .with_deduplicator(store.clone());
+    .deduplicator(store.clone());
     assert_eq!(
         answer(&receiver, &token_with_id("evt-half")).await,
         (200, "ok".into())

@@ -26,7 +26,7 @@ async fn store(server: &RedisServer, prefix: &str) -> RedisDeduplicator {
     RedisDeduplicator::connect(&server.url())
         .await
         .unwrap()
-        .with_prefix(prefix)
+        .prefix(prefix)
 }
 
 /// 1,000 concurrent claims of one ID through two stores with separate connections (two
@@ -129,7 +129,7 @@ async fn an_ended_lease_lets_exactly_one_redelivery_through_and_the_stale_holder
     // The holder that dies claims with a short lease; Redis ends it on its own clock.
     let dying = store(&server, "t3:")
         .await
-        .with_lease(Duration::from_millis(300));
+        .lease(Duration::from_millis(300));
     let a = store(&server, "t3:").await;
     let b = store(&server, "t3:").await;
     let stale = first(dying.claim("evt").await.unwrap());
@@ -201,7 +201,7 @@ async fn redis_dying_and_coming_back_loses_nothing() {
             Ok::<(), std::convert::Infallible>(())
         }
     })
-    .with_deduplicator(dedup.clone());
+    .deduplicator(dedup.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhooks/wix", listener.local_addr().unwrap());
     tokio::spawn(async move {
