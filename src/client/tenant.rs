@@ -35,6 +35,13 @@ pub(crate) struct Tenant {
     consistent: Mutex<Option<HeaderValue>>,
 }
 
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tokens are not shown.
+        f.debug_struct("Tenant").field("id", &self.id).finish()
+    }
+}
+
 impl Tenant {
     /// An app instance.
     pub(crate) fn instance(id: Arc<str>) -> Tenant {
