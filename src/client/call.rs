@@ -7,7 +7,7 @@
 //! record of the call ([`record`]); [`convert`], which every operation's `send()` goes through,
 //! reads it back.
 
-use std::{cell::RefCell, future::Future, time::Duration};
+use std::{cell::RefCell, future::Future, sync::Arc, time::Duration};
 
 use futures_util::FutureExt as _;
 use reqwest::{header::HeaderValue, StatusCode};
@@ -15,6 +15,7 @@ use reqwest::{header::HeaderValue, StatusCode};
 use super::{
     error::{Error, ErrorKind},
     http,
+    tenant::Tenant,
 };
 use crate::{text::Printable, types, GeneratedError, ResponseValue};
 
@@ -27,6 +28,8 @@ pub(crate) struct Call {
     pub(crate) request_id: Option<HeaderValue>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) token_error: Option<Error>,
+    /// The site or instance the call is for, found once by the `pre` hook for the attempts.
+    pub(crate) tenant: Option<Arc<Tenant>>,
 }
 
 tokio::task_local! {
@@ -36,6 +39,13 @@ tokio::task_local! {
 /// Updates the record of the call in progress, if it is driven by [`convert`].
 pub(crate) fn record(update: impl FnOnce(&mut Call)) {
     let _ = CALL.try_with(|call| update(&mut call.borrow_mut()));
+}
+
+/// The site or instance the `pre` hook found for the call in progress, taken.
+pub(crate) fn take_tenant() -> Option<Arc<Tenant>> {
+    CALL.try_with(|call| call.borrow_mut().tenant.take())
+        .ok()
+        .flatten()
 }
 
 /// Drives a generated operation's future and turns its error into an [`Error`], completed with

@@ -25,7 +25,12 @@ impl ClientHooks<ClientState> for Client {
     ) -> Result<(), GeneratedError<E>> {
         let state = &self.inner;
         let authorized = match state.tenant() {
-            Ok(tenant) => state.authorize(&tenant, &self.client, request).await,
+            Ok(tenant) => {
+                let authorized = state.authorize(&tenant, &self.client, request).await;
+                // Kept for `exec`: one lookup in the cache of instances per call.
+                call::record(|call| call.tenant = Some(tenant));
+                authorized
+            }
             Err(e) => Err(e),
         };
         authorized.map_err(|e| {
@@ -45,8 +50,8 @@ impl ClientHooks<ClientState> for Client {
         let attempt = ApiCall {
             http: &self.client,
             state,
-            // Found again (not carried from `pre`): a lookup in the cache of instances.
-            tenant: state.tenant().ok(),
+            // Found by `pre` (found again when the call is not driven by `convert`).
+            tenant: call::take_tenant().or_else(|| state.tenant().ok()),
             operation: info.operation_id,
             method: request.method().clone(),
             repeatable: operations::is_repeatable(info.operation_id),

@@ -35,6 +35,13 @@ pub(crate) struct Tenant {
     consistent: Mutex<Option<HeaderValue>>,
 }
 
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tokens are not shown.
+        f.debug_struct("Tenant").field("id", &self.id).finish()
+    }
+}
+
 impl Tenant {
     /// An app instance.
     pub(crate) fn instance(id: Arc<str>) -> Tenant {
@@ -80,7 +87,10 @@ impl Tenant {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if kept.as_ref() != Some(value) {
-            *kept = Some(value.clone());
+            // A copy: a response's header value shares the connection's read buffer (8 KiB
+            // and more), which a clone would keep alive for as long as the instance is kept.
+            let copy = HeaderValue::from_bytes(value.as_bytes());
+            *kept = Some(copy.unwrap_or_else(|_| value.clone()));
         }
     }
 }
