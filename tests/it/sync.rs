@@ -48,5 +48,7 @@ async fn a_synced_message_is_the_contact_s_for_the_business_with_its_badge() {
 
 #[tokio::test]
 async fn the_example_s_demo_runs() {
-    example::demo().await.unwrap();
+    let mut lines = Vec::new();
+    let result = example::demo(&mut |line| lines.push(line)).await;
+    assert!(result.is_ok(), "{result:?}\n{}", lines.join("\n"));
 }
