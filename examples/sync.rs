@@ -211,35 +211,14 @@ pub async fn demo(say: &mut dyn FnMut(String)) -> Result<(), Box<dyn std::error:
     let fake = wix_inbox::fake::FakeInbox::start().await?;
     let client = fake.client();
     let email = "jane@example.com";
-    match sync_by_email(
-        &client,
-        email,
-        "Where is my order?",
-        Some(email_badge()),
-        false,
-    )
-    .await
-    {
+    let sync = |text, create| sync_by_email(&client, email, text, Some(email_badge()), create);
+    match sync("Where is my order?", false).await {
         Err(SyncError::NoContact(_)) => say(format!("1. no contact has {email}: nothing sent")),
         other => return Err(format!("expected no contact, got {other:?}").into()),
     }
-    let first = sync_by_email(
-        &client,
-        email,
-        "Where is my order?",
-        Some(email_badge()),
-        true,
-    )
-    .await?;
+    let first = sync("Where is my order?", true).await?;
     say(format!("2. {}", describe(&first)));
-    let second = sync_by_email(
-        &client,
-        email,
-        "It arrived, thanks!",
-        Some(email_badge()),
-        true,
-    )
-    .await?;
+    let second = sync("It arrived, thanks!", true).await?;
     say(format!("3. {}", describe(&second)));
     if second.contact_created || second.contact_id != first.contact_id {
         return Err("the second sync did not find the contact the first created".into());

@@ -26,35 +26,22 @@ async fn stand_in(contacts: Vec<Value>, members: Vec<Value>) -> Server {
             match seen.path.as_str() {
                 "/contacts/v4/contacts/query" => {
                     let key = Key::from_filter(body["query"]["filter"].as_object().unwrap());
-                    let matching: Vec<Value> = contacts
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .filter(|c| {
-                            c["info"]["emails"]["items"].as_array().unwrap().iter().any(|e| {
-                                Some(Key::ContactEmail(e["email"].as_str().unwrap().into()))
-                                    == key
+                    let has_key = |c: &&Value| {
+                        c["info"]["emails"]["items"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|e| {
+                                Some(Key::ContactEmail(e["email"].as_str().unwrap().into())) == key
                             })
-                        })
-                        .cloned()
-                        .collect();
-                    let total = matching.len();
-                    answer(
-                        200,
-                        json!({"contacts": matching, "pagingMetadata": {"count": total, "offset": 0, "total": total}}),
-                        &[],
-                    )
+                    };
+                    let all = contacts.lock().unwrap().clone();
+                    one_page("contacts", "pagingMetadata", all.iter().filter(has_key))
                 }
                 "/members/v1/members/query" => {
                     let login = &body["query"]["filter"]["loginEmail"];
-                    let matching: Vec<&Value> =
-                        members.iter().filter(|m| &m["loginEmail"] == login).collect();
-                    let total = matching.len();
-                    answer(
-                        200,
-                        json!({"members": matching, "metadata": {"count": total, "offset": 0, "total": total}}),
-                        &[],
-                    )
+                    let matching = members.iter().filter(|m| &m["loginEmail"] == login);
+                    one_page("members", "metadata", matching)
                 }
                 "/contacts/v4/contacts" => {
                     let contact = json!({"id": format!("created-{n}"), "info": body["info"]});
@@ -80,6 +67,22 @@ async fn stand_in(contacts: Vec<Value>, members: Vec<Value>) -> Server {
         }
     })
     .await
+}
+
+/// A query's answer: every record on one page, in `records` with Wix's count in `metadata`.
+fn one_page<'a>(
+    records: &str,
+    metadata: &str,
+    matching: impl Iterator<Item = &'a Value>,
+) -> axum::response::Response {
+    let matching: Vec<&Value> = matching.collect();
+    let total = matching.len();
+    let metadata_value = json!({"count": total, "offset": 0, "total": total});
+    answer(
+        200,
+        json!({records: matching, metadata: metadata_value}),
+        &[],
+    )
 }
 
 fn contact(id: &str, first: &str, email: &str) -> Value {
