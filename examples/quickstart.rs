@@ -14,9 +14,10 @@
 //!
 //! With `WIX_API_KEY` and `WIX_SITE_ID` set it runs the API part against the real Wix instead
 //! (webhooks need a public URL, so that part stays with the fake): get or create the
-//! conversation of `WIX_CONTACT_ID`, `WIX_MEMBER_ID` or `WIX_VISITOR_ID`, reply with
-//! `WIX_QUICKSTART_REPLY` if set (nothing is sent otherwise), and list every message.
-//! `WIX_BASE_URL` overrides `https://www.wixapis.com`.
+//! conversation of `WIX_CONTACT_ID`, `WIX_MEMBER_ID` or `WIX_VISITOR_ID`, or of the one contact
+//! with the email `WIX_CONTACT_EMAIL` (Query Contacts), reply with `WIX_QUICKSTART_REPLY` if set
+//! (nothing is sent otherwise), and list every message. `WIX_BASE_URL` overrides
+//! `https://www.wixapis.com`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
 use wix_inbox::fake::FakeInbox;
+use wix_inbox::lookup::Found;
 use wix_inbox::types::{
     GetOrCreateConversationRequest, IdentificationData, Message, MessageVisibility, ParticipantId,
     SendMessageRequest,
@@ -52,7 +54,7 @@ async fn main() -> ExitCode {
                     api_part(&base_url, &api_key, &site_id, participant, reply.as_deref(), &mut say)
                         .await
                 }
-                None => Err("set WIX_CONTACT_ID, WIX_MEMBER_ID or WIX_VISITOR_ID: whose conversation to open".into()),
+                None => Err("set WIX_CONTACT_ID, WIX_MEMBER_ID, WIX_VISITOR_ID or WIX_CONTACT_EMAIL: whose conversation to open".into()),
             }
         }
         _ => {
@@ -75,12 +77,22 @@ async fn main() -> ExitCode {
     }
 }
 
-fn participant_from_env() -> Option<ParticipantId> {
+/// Whose conversation the API part opens.
+pub enum Who {
+    /// The participant with this ID.
+    Id(ParticipantId),
+    /// The one contact with this email address, found first.
+    ContactEmail(String),
+}
+
+fn participant_from_env() -> Option<Who> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     var("WIX_MEMBER_ID")
         .map(ParticipantId::MemberId)
         .or_else(|| var("WIX_CONTACT_ID").map(ParticipantId::ContactId))
         .or_else(|| var("WIX_VISITOR_ID").map(ParticipantId::AnonymousVisitorId))
+        .map(Who::Id)
+        .or_else(|| var("WIX_CONTACT_EMAIL").map(Who::ContactEmail))
 }
 
 /// A check of the story: `Err` with a clear line when a step did not do what it should.
@@ -265,11 +277,19 @@ pub async fn api_part(
     base_url: &str,
     api_key: &str,
     site_id: &str,
-    participant: ParticipantId,
+    who: Who,
     reply: Option<&str>,
     say: &mut dyn FnMut(String),
 ) -> Result<(), String> {
     let client = api_client(base_url, api_key, site_id)?;
+    let participant = match who {
+        Who::Id(id) => id,
+        Who::ContactEmail(email) => {
+            let contact = contact_by_email(&client, &email).await?;
+            say(format!("query contacts: the contact with {email} is {contact}"));
+            ParticipantId::ContactId(contact)
+        }
+    };
     let conversation = get_or_create(&client, participant.clone()).await?;
     say(format!(
         "1. get or create conversation for {participant:?} at {base_url} -> {conversation}"
@@ -300,6 +320,20 @@ fn api_client(base_url: &str, api_key: &str, site_id: &str) -> Result<wix_inbox:
         .base_url(base_url)
         .build()
         .map_err(|e| e.to_string())
+}
+
+/// The ID of the one contact with `email` (Query Contacts): none, or several, is an error, as
+/// which of several is meant is not the app's guess to make.
+async fn contact_by_email(client: &wix_inbox::Client, email: &str) -> Result<String, String> {
+    match client.contacts_by_email(email).found().await {
+        Ok(Found::One(contact)) => contact.id.ok_or_else(|| "a contact without an ID".into()),
+        Ok(Found::None) => Err(format!("no contact has the email {email}")),
+        Ok(Found::Several(contacts)) => {
+            let ids: Vec<_> = contacts.iter().filter_map(|c| c.id.as_deref()).collect();
+            Err(format!("several contacts have the email {email}: {ids:?}"))
+        }
+        Err(e) => Err(format!("query contacts: {e}")),
+    }
 }
 
 /// How many List Messages calls the fake has answered.

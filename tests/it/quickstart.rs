@@ -38,7 +38,7 @@ async fn the_quickstart_api_part_runs_against_any_inbox() {
         fake.base_url(),
         fake.api_key(),
         fake.site_id(),
-        ParticipantId::ContactId("c-1".into()),
+        example::Who::Id(ParticipantId::ContactId("c-1".into())),
         Some("hi from the quickstart"),
         &mut |line| lines.push(line),
     )
@@ -50,7 +50,7 @@ async fn the_quickstart_api_part_runs_against_any_inbox() {
         fake.base_url(),
         "wrong",
         fake.site_id(),
-        ParticipantId::ContactId("c-1".into()),
+        example::Who::Id(ParticipantId::ContactId("c-1".into())),
         None,
         &mut |_| {},
     )
