@@ -1,10 +1,11 @@
 //! An in-process fake Wix Inbox (feature `fake`): what stripe-mock is to Stripe, with behaviour.
 //!
-//! [`FakeInbox::start`] serves the four Inbox v2 operations and the OAuth token endpoint on
-//! `127.0.0.1`, answering in the shapes of the generated [`types`](crate::types) and with Wix's
-//! error bodies. It keeps conversations and messages, plays the participant lifecycle
-//! (anonymous visitor → contact → member, with conversation merges), delivers signed webhooks
-//! to the receivers you register, and fails on request.
+//! [`FakeInbox::start`] serves the four Inbox v2 operations, the Contacts v4 and Members v1
+//! lookups the Inbox lifecycle needs, and the OAuth token endpoint on `127.0.0.1`, answering
+//! in the shapes of the generated [`types`](crate::types) and with Wix's error bodies. It keeps
+//! conversations, messages, contacts and members, plays the participant lifecycle (anonymous
+//! visitor → contact → member, with conversation merges; contacts merged), delivers signed
+//! webhooks to the receivers you register, and fails on request.
 //!
 //! ```
 //! use wix_inbox::fake::FakeInbox;
@@ -63,6 +64,14 @@
 //!   conversation before the visitor became that contact), the two are the same participant
 //!   and the visitor's conversation is merged into the contact's.
 //!
+//!
+//!   The contact and member are stored as Wix would return them: a bare ID, or
+//!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname).
+//!   [`merge_contacts`](FakeInbox::merge_contacts) merges two contacts as Wix's Merge Contacts
+//!   does, and their conversations as above: the source's conversation moves into the
+//!   target's (or into a new one, when the target had none) and Conversations Merged is
+//!   delivered.
+//!
 //!   *After a merge* (the fake's choice, documented here because Wix does not say): Get Or
 //!   Create Conversation with **any** ID the participant has had (the old visitor ID as well
 //!   as the new contact or member ID) answers the participant's current conversation with
@@ -70,6 +79,36 @@
 //!   sure the conversation ID is current"); the old conversation's ID answers 404
 //!   `CONVERSATION_NOT_FOUND` to Get Conversation, List Messages and Send Message, so an app
 //!   that ignores Conversations Merged finds out in tests rather than in production.
+//! - **Contacts and members** (per site, like everything else):
+//!
+//!   | Route | Operation | What the fake does |
+//!   |---|---|---|
+//!   | `POST /contacts/v4/contacts/query` | Query Contacts | `query.filter`, `query.sort`, `query.paging`, `query.fieldsets`, `query.fields`, `search` |
+//!   | `GET /contacts/v4/contacts` | List Contacts | `paging.*`, `sort.*`, `fields`, `fieldsets` |
+//!   | `GET /contacts/v4/contacts/{id}` | Get Contact | the ID of a contact merged away gives the contact it was merged into, `responseType: MERGED` (as Wix documents); else 404 `CONTACT_NOT_FOUND` |
+//!   | `POST /contacts/v4/contacts` | Create Contact | a name, email or phone is required (400); an email (else a phone) another contact has is 409 `CONTACT_ALREADY_EXISTS` with `data.duplicateContactId`, unless `allowDuplicates` |
+//!   | `POST /members/v1/members/query` | Query Members | `query.filter`, `query.sorting`, `query.paging`, `fieldsets` |
+//!   | `GET /members/v1/members` | List Members | `paging.*`, `fieldsets` |
+//!   | `GET /members/v1/members/{id}` | Get Member | `fieldsets`; 404 `MEMBER_NOT_FOUND` |
+//!
+//!   Auth is the Inbox routes'. Paging is by offset, as Wix's: `limit` 50 by default, at most
+//!   1,000 contacts or 100 members (more is 400), and `pagingMetadata` (Members: `metadata`)
+//!   with `count`, `offset` and `total`. The order is `createdDate` (the only sort field the
+//!   fake knows), newest first unless `ASC`. Fieldsets shape records as Wix's do: contacts
+//!   `FULL` by default (`BASIC`, `COMMUNICATION_DETAILS`, `EXTENDED` and `fields` project);
+//!   members `PUBLIC` by default, which gives `id`, `profile` and the dates, with the statuses
+//!   `UNKNOWN` and no `loginEmail` or `contactId` (`EXTENDED` adds `contactId` and the
+//!   statuses but `status`, `FULL` gives everything).
+//!
+//!   Filters are Wix's API Query Language: a value or `$eq`, `$ne`, `$in`, and `$and`, `$or`,
+//!   `$not`, on the contacts' `id`, `info.emails.email`, `info.phones.phone`,
+//!   `info.name.first`, `info.name.last`, `primaryInfo.email`, `primaryInfo.phone` and the
+//!   members' `id`, `loginEmail`, `profile.nickname`, `profile.slug`, `contact.firstName`,
+//!   `contact.lastName`, `status`, `privacyStatus`; email addresses compare ignoring case.
+//!   Anything else (another field or operator, or sort field) is Wix's 400 with a field
+//!   violation (`query.filter`, rule `INVALID_FILTER`) naming it, never a silent empty list:
+//!   every filter [`lookup`](crate::lookup) writes works. The 404 and 409 codes are the
+//!   fake's choice (Wix documents none).
 //! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]; signed
 //!   by the [`TestSigner`] of the `webhooks` module, so a
 //!   [`WebhookVerifier`](crate::webhooks::WebhookVerifier) made with that key accepts it) whose
@@ -180,15 +219,21 @@
 //! first.
 
 mod app_helpers;
+mod contacts;
 mod control;
+mod details;
+mod directory;
 mod drive;
 mod instances;
+mod query;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub use details::{ContactDetails, MemberDetails};
+pub use directory::MergeContactsError;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
 
@@ -517,6 +562,8 @@ pub(crate) struct Config {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) store: Store,
+    /// The contacts and members of every instance.
+    pub(crate) directory: directory::Directory,
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) receivers: Vec<String>,
     /// The app's instances (sites), the builder's first: a participant, conversation or token
@@ -869,66 +916,115 @@ impl FakeInbox {
         Some(body)
     }
 
-    /// The anonymous visitor gives their details and becomes a contact. If they had a
-    /// conversation, a new one is created for the contact, the old one's messages move into it
-    /// and Conversations Merged is delivered (returned; `None` when there was nothing to merge).
+    /// The anonymous visitor gives their details and becomes a contact: the contact is stored
+    /// with them (a bare ID, or [`ContactDetails`] with a name, emails, phones), or given them
+    /// if it exists. If the visitor had a conversation, a new one is created for the contact,
+    /// the old one's messages move into it and Conversations Merged is delivered (returned;
+    /// `None` when there was nothing to merge).
+    ///
+    /// ```
+    /// # use wix_inbox::fake::{ContactDetails, FakeInbox};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fake = FakeInbox::start().await?;
+    /// fake.visitor_writes("v-1", "Hi! Can you call me back?");
+    /// let details = ContactDetails::new("c-1").name("Jane", "Doe").email("jane@example.com");
+    /// let merged = fake.visitor_becomes_contact("v-1", details).unwrap();
+    /// assert_eq!(merged.old_conversation_ids.len(), 1);
+    /// // Query Contacts finds her now.
+    /// let found = fake.client().contacts_by_email("jane@example.com").all().await?;
+    /// assert_eq!(found[0].id.as_deref(), Some("c-1"));
+    /// # Ok(()) }
+    /// ```
     pub fn visitor_becomes_contact(
         &self,
         visitor_id: &str,
-        contact_id: &str,
+        contact: impl Into<ContactDetails>,
     ) -> Option<ConversationsMerged> {
         self.convert(
             0,
             Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
+            Some(contact.into()),
             None,
         )
     }
 
-    /// The contact registers as a site member (see
-    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact)).
+    /// The contact registers as a site member: the member is stored with its login email
+    /// (the one given in [`MemberDetails`], else the contact's primary email) and `contactId`
+    /// (see [`visitor_becomes_contact`](Self::visitor_becomes_contact) for the conversations).
     pub fn contact_becomes_member(
         &self,
         contact_id: &str,
-        member_id: &str,
+        member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
         self.convert(
             0,
             Key::Contact(contact_id.to_owned()),
             None,
-            Some(member_id),
+            Some(member.into()),
         )
     }
 
     /// The anonymous visitor registers as a member directly, becoming a contact at the same
-    /// time (members always have a contact ID). See
-    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact).
+    /// time (members always have a contact). See
+    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact) and
+    /// [`contact_becomes_member`](Self::contact_becomes_member).
     pub fn visitor_becomes_member(
         &self,
         visitor_id: &str,
-        contact_id: &str,
-        member_id: &str,
+        contact: impl Into<ContactDetails>,
+        member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
         self.convert(
             0,
             Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
-            Some(member_id),
+            Some(contact.into()),
+            Some(member.into()),
         )
     }
 
+    /// A participant of `instance` gets a contact and/or member: their records are stored,
+    /// their conversations merged ([`Store::convert`]) and Conversations Merged delivered.
     fn convert(
         &self,
         instance: usize,
         from: Key,
-        contact: Option<&str>,
-        member: Option<&str>,
+        contact: Option<ContactDetails>,
+        member: Option<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        let (merged, identity) = self
-            .inner
-            .state()
-            .store
-            .convert(instance, &from, contact, member);
+        let (merged, identity) = {
+            let mut state = self.inner.state();
+            let state = &mut *state;
+            let contact = contact.map(ContactDetails::into_parts);
+            let contact_id = match (&contact, &from) {
+                (Some((id, _)), _) | (None, Key::Contact(id)) => Some(id.clone()),
+                _ => None,
+            };
+            if let Some(id) = &contact_id {
+                let info = contact.map(|(_, info)| info).unwrap_or_default();
+                if !state.directory.has_contact(instance, id) || info != Default::default() {
+                    state.directory.upsert_contact(instance, id, info);
+                }
+                if let Some(member) = &member {
+                    state.directory.upsert_member(instance, id, member);
+                }
+            }
+            state.store.convert(
+                instance,
+                &from,
+                contact_id.as_deref(),
+                member.as_ref().map(MemberDetails::id),
+            )
+        };
+        self.emit_merged(merged, identity)
+    }
+
+    /// Delivers Conversations Merged, if there was a merge; returns it.
+    fn emit_merged(
+        &self,
+        merged: Option<ConversationsMerged>,
+        identity: crate::types::WebhookIdentity,
+    ) -> Option<ConversationsMerged> {
         if let Some(merged) = &merged {
             webhooks::emit_conversations_merged(&self.inner, merged, identity);
         }

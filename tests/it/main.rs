@@ -13,6 +13,7 @@ mod cli_sync;
 // The simulator's control API.
 mod control;
 mod fake;
+mod fake_contacts;
 mod fake_instances;
 mod fixtures;
 mod lifecycle;
