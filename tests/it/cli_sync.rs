@@ -6,12 +6,16 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use wix_inbox::fake::{ContactDetails, FakeInbox, MemberDetails};
 use wix_inbox::lookup::Key;
+use wix_inbox::types::ParticipantId;
 
-use crate::cli::{assert_fails, cli, json as stdout_json, run};
+use crate::cli::{assert_fails, cli, cli_for, json as stdout_json, run};
 use crate::harness::{json as answer, Seen, Server};
 
 const ICON: &str = "https://example.com/helpdesk.png";
+/// The badge flags of the tests.
+const WITH_BADGE: &[&str] = &["--badge-text", "From Helpdesk", "--badge-icon", ICON];
 
 /// Wix for these commands, recording every request: Query Contacts and Query Members by email
 /// over `contacts` and `members`, Create Contact (IDs `created-1`, …), Get Or Create
@@ -131,10 +135,7 @@ fn sync_args<'a>(email: &'a str, more: &[&'a str]) -> Vec<&'a str> {
 async fn sync_sends_from_the_contact_for_the_business_with_the_badge() {
     let server = stand_in(vec![contact("c-1", "Jane", "jane@example.com")], vec![]).await;
     let mut cmd = cli_at(&server);
-    cmd.args(sync_args(
-        "jane@example.com",
-        &["--badge-text", "From Helpdesk", "--badge-icon", ICON],
-    ));
+    cmd.args(sync_args("jane@example.com", WITH_BADGE));
     let out = stdout_json(&run(cmd).await);
     assert_eq!(out["contactId"], "c-1");
     assert_eq!(out["contactCreated"], false);
@@ -360,4 +361,130 @@ async fn bad_sync_arguments_are_usage_errors_before_any_request() {
     cmd.args(["sync", "--email", "jane@example.com"]);
     assert_fails(&run(cmd).await, 2, "--text");
     assert!(server.seen().is_empty(), "{:?}", server.seen());
+}
+
+// -------------------------------------------------------------------------------------------
+// Against the fake Inbox: what Wix stores.
+
+/// The fake's stored message for what `sync` printed: in the contact's current conversation,
+/// the text, from the participant, for the business, with the badge of [`WITH_BADGE`] if given.
+fn assert_stored_synced(fake: &FakeInbox, out: &Value, text: &str, with_badge: bool) {
+    let conversation = out["conversationId"].as_str().unwrap();
+    let contact = ParticipantId::ContactId(out["contactId"].as_str().unwrap().into());
+    assert_eq!(
+        fake.current_conversation_id(&contact).as_deref(),
+        Some(conversation)
+    );
+    let stored = fake.messages(conversation);
+    let message = stored.last().unwrap();
+    assert_eq!(out["message"]["id"].as_str(), message.id.as_deref());
+    let badges = if with_badge {
+        vec![crate::sync::badge()]
+    } else {
+        vec![]
+    };
+    crate::sync::assert_synced(message, text, &badges);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_against_the_fake_found_created_refused_and_picked() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.visitor_writes("v-1", "hi");
+    let jane = ContactDetails::new("c-1")
+        .name("Jane", "Doe")
+        .email("jane@example.com");
+    fake.visitor_becomes_contact("v-1", jane).unwrap();
+
+    // Found: into the contact's current conversation, after the visitor's message.
+    let mut cmd = cli_for(&fake);
+    cmd.args(sync_args("jane@example.com", WITH_BADGE));
+    let out = stdout_json(&run(cmd).await);
+    assert_eq!(out["contactId"], "c-1");
+    assert_stored_synced(&fake, &out, "Where is my order?", true);
+    let conversation = out["conversationId"].as_str().unwrap();
+    assert_eq!(
+        fake.message_texts(conversation),
+        ["hi", "Where is my order?"]
+    );
+
+    // None: refused without --create-contact, created with it.
+    let mut cmd = cli_for(&fake);
+    cmd.args(sync_args("new@example.com", &[]));
+    assert_fails(
+        &run(cmd).await,
+        1,
+        "no contact has the email new@example.com",
+    );
+    assert_eq!(fake.contacts().len(), 1);
+    let mut cmd = cli_for(&fake);
+    cmd.args(sync_args("new@example.com", &["--create-contact"]));
+    let out = stdout_json(&run(cmd).await);
+    assert_eq!(out["contactCreated"], true);
+    let created = fake.contact(out["contactId"].as_str().unwrap()).unwrap();
+    let emails = created.info.unwrap().emails.unwrap().items;
+    assert_eq!(emails[0].email.as_deref(), Some("new@example.com"));
+    assert_stored_synced(&fake, &out, "Where is my order?", false);
+
+    // Several: refused with both listed; --contact picks one.
+    fake.add_contact(
+        ContactDetails::new("c-2")
+            .name("Jane", "Roe")
+            .email("jane@example.com"),
+    );
+    let mut cmd = cli_for(&fake);
+    cmd.args(sync_args("jane@example.com", &[]));
+    let out = run(cmd).await;
+    assert_fails(&out, 1, "2 contacts have the email jane@example.com");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"c-1 "Jane Doe", c-2 "Jane Roe""#),
+        "{stderr}"
+    );
+    let mut cmd = cli_for(&fake);
+    cmd.args(sync_args("jane@example.com", &["--contact", "c-2"]));
+    let out = stdout_json(&run(cmd).await);
+    assert_eq!(out["contactId"], "c-2");
+    assert_stored_synced(&fake, &out, "Where is my order?", false);
+    // c-1's conversation got nothing more.
+    assert_eq!(fake.message_texts(conversation).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_find_and_members_find_against_the_fake() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.add_contact(
+        ContactDetails::new("c-1")
+            .name("Jane", "Doe")
+            .email("jane@example.com"),
+    );
+    fake.add_contact(ContactDetails::new("c-2").email("jane@example.com"));
+    // No conversation to merge (None): the member is stored all the same.
+    fake.contact_becomes_member("c-1", MemberDetails::new("m-1"));
+
+    let mut cmd = cli_for(&fake);
+    cmd.args(["contacts", "find", "--email", "jane@example.com"]);
+    let found = lines(&run(cmd).await);
+    let ids: Vec<_> = found.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c-1", "c-2"]);
+    assert_eq!(
+        found[0]["info"]["name"],
+        json!({"first": "Jane", "last": "Doe"})
+    );
+    assert_eq!(
+        found[0]["info"]["emails"]["items"][0]["email"],
+        "jane@example.com"
+    );
+
+    // The member logs in with the contact's primary email; FULL gives it and the contact ID.
+    let mut cmd = cli_for(&fake);
+    cmd.args(["members", "find", "--email", "jane@example.com"]);
+    let found = lines(&run(cmd).await);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["id"], "m-1");
+    assert_eq!(found[0]["loginEmail"], "jane@example.com");
+    assert_eq!(found[0]["contactId"], "c-1");
+
+    let mut cmd = cli_for(&fake);
+    cmd.args(["members", "find", "--email", "nobody@example.com"]);
+    assert!(lines(&run(cmd).await).is_empty());
 }

@@ -10,7 +10,8 @@ use example::SyncError;
 use wix_inbox::fake::{ContactDetails, FakeInbox};
 use wix_inbox::types::{Badge, Message, MessageDirection, MessageVisibility, ParticipantId};
 
-fn badge() -> Badge {
+/// The badge of the tests (the CLI's tests give the same with `--badge-text`, `--badge-icon`).
+pub(crate) fn badge() -> Badge {
     Badge {
         text: Some("From Helpdesk".into()),
         icon_url: Some("https://example.com/helpdesk.png".into()),
@@ -19,15 +20,15 @@ fn badge() -> Badge {
 }
 
 /// The message is what the flow promises: the text, from the participant, for the business,
-/// with the badge.
-fn assert_synced(message: &Message, text: &str) {
+/// with these badges. (The CLI's `sync` tests check the fake's messages with it too.)
+pub(crate) fn assert_synced(message: &Message, text: &str, badges: &[Badge]) {
     assert_eq!(message.plain_text().as_deref(), Some(text));
     assert_eq!(
         message.direction,
         Some(MessageDirection::ParticipantToBusiness)
     );
     assert_eq!(message.visibility, Some(MessageVisibility::Business));
-    assert_eq!(message.badges, [badge()]);
+    assert_eq!(message.badges, badges);
 }
 
 #[tokio::test]
@@ -57,7 +58,7 @@ async fn a_contact_found_by_email_gets_the_message_in_their_current_conversation
     );
     let stored = fake.messages(&synced.sent.conversation_id);
     assert_eq!(stored.len(), 2, "the visitor's message moved in, then ours");
-    assert_synced(&stored[1], "Where is my order?");
+    assert_synced(&stored[1], "Where is my order?", &[badge()]);
     assert_eq!(fake.contacts().len(), 1, "nothing created");
     fake.settle().await;
     assert!(
@@ -93,7 +94,7 @@ async fn no_contact_is_an_error_unless_creating_one_is_asked_for() {
     assert_eq!(emails[0].email.as_deref(), Some("new@example.com"));
     let stored = fake.messages(&synced.sent.conversation_id);
     assert_eq!(stored.len(), 1);
-    assert_synced(&stored[0], "hi");
+    assert_synced(&stored[0], "hi", &[badge()]);
 }
 
 #[tokio::test]
