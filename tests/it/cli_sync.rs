@@ -388,12 +388,7 @@ fn assert_stored_synced(fake: &FakeInbox, out: &Value, text: &str, with_badge: b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_against_the_fake_found_created_refused_and_picked() {
-    let fake = FakeInbox::start().await.unwrap();
-    fake.visitor_writes("v-1", "hi");
-    let jane = ContactDetails::new("c-1")
-        .name("Jane", "Doe")
-        .email("jane@example.com");
-    fake.visitor_becomes_contact("v-1", jane).unwrap();
+    let fake = crate::sync::fake_with_jane().await;
 
     // Found: into the contact's current conversation, after the visitor's message.
     let mut cmd = cli_for(&fake);

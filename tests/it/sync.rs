@@ -31,15 +31,22 @@ pub(crate) fn assert_synced(message: &Message, text: &str, badges: &[Badge]) {
     assert_eq!(message.badges, badges);
 }
 
-#[tokio::test]
-async fn a_contact_found_by_email_gets_the_message_in_their_current_conversation() {
+/// A fake where a visitor (`v-1`) wrote "hi" in the chat, then left their name and email
+/// (Jane Doe, jane@example.com): contact `c-1`, in a new conversation. The CLI's tests start
+/// from it too.
+pub(crate) async fn fake_with_jane() -> FakeInbox {
     let fake = FakeInbox::start().await.unwrap();
-    // A visitor wrote in the chat, then left their email: a contact, in a new conversation.
     fake.visitor_writes("v-1", "hi");
     let jane = ContactDetails::new("c-1")
         .name("Jane", "Doe")
         .email("jane@example.com");
     fake.visitor_becomes_contact("v-1", jane).unwrap();
+    fake
+}
+
+#[tokio::test]
+async fn a_contact_found_by_email_gets_the_message_in_their_current_conversation() {
+    let fake = fake_with_jane().await;
     let synced = example::sync_by_email(
         &fake.client(),
         "jane@example.com",
