@@ -94,7 +94,7 @@
 //!   Auth is the Inbox routes'. Paging is by offset, as Wix's: `limit` 50 by default, at most
 //!   1,000 contacts or 100 members (more is 400), and `pagingMetadata` (Members: `metadata`)
 //!   with `count`, `offset` and `total`. The order is `createdDate` (the only sort field the
-//!   fake knows), newest first unless `ASC`. Fieldsets shape records as Wix's do: contacts
+//!   fake knows), oldest first unless `DESC`. Fieldsets shape records as Wix's do: contacts
 //!   `FULL` by default (`BASIC`, `COMMUNICATION_DETAILS`, `EXTENDED` and `fields` project);
 //!   members `PUBLIC` by default, which gives `id`, `profile` and the dates, with the statuses
 //!   `UNKNOWN` and no `loginEmail` or `contactId` (`EXTENDED` adds `contactId` and the
@@ -103,7 +103,7 @@
 //!   Filters are Wix's API Query Language: a value or `$eq`, `$ne`, `$in`, and `$and`, `$or`,
 //!   `$not`, on the contacts' `id`, `info.emails.email`, `info.phones.phone`,
 //!   `info.name.first`, `info.name.last`, `primaryInfo.email`, `primaryInfo.phone` and the
-//!   members' `id`, `loginEmail`, `profile.nickname`, `profile.slug`, `contact.firstName`,
+//!   members' `id`, `loginEmail`, `contactId`, `profile.nickname`, `profile.slug`, `contact.firstName`,
 //!   `contact.lastName`, `status`, `privacyStatus`; email addresses compare ignoring case.
 //!   Anything else (another field or operator, or sort field) is Wix's 400 with a field
 //!   violation (`query.filter`, rule `INVALID_FILTER`) naming it, never a silent empty list:
@@ -184,8 +184,9 @@
 //! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
 //! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
 //! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
-//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}` | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
-//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, and `"visitorId"` for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}`, with `firstName`, `lastName`, `email`, `phone` if given | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, `"loginEmail"` if given, and `"visitorId"` (with the contact's details) for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/contacts/merge` | `{"sourceId": "c1", "targetId": "c2"}` | [`merge_contacts`](FakeInbox::merge_contacts) | `{"merged": ..}`; 404 for an unknown contact, 409 for a member as the source or the same contact |
 //! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
 //! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
 //! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |

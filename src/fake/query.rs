@@ -60,6 +60,7 @@ pub(crate) const CONTACT_FIELDS: &[Field] = &[
 pub(crate) const MEMBER_FIELDS: &[Field] = &[
     field("id", &["id"]),
     email("loginEmail", &["loginEmail"]),
+    field("contactId", &["contactId"]),
     field("profile.nickname", &["profile", "nickname"]),
     field("profile.slug", &["profile", "slug"]),
     field("contact.firstName", &["contact", "firstName"]),
@@ -241,16 +242,17 @@ impl Field {
     }
 }
 
-/// The order of a query: the fake sorts by `createdDate` only (ascending unless `DESC`; newest
-/// first when no sort is given). `field` names the request's sort in a refusal.
-pub(crate) fn newest_first(sorting: &[Sorting], field: &str) -> Result<bool, Refusal> {
+/// Whether a query's order is descending: the fake sorts by `createdDate` only, ascending
+/// unless `DESC` (Wix's default for Query Contacts). `field` names the request's sort in a
+/// refusal.
+pub(crate) fn descending(sorting: &[Sorting], field: &str) -> Result<bool, Refusal> {
     let refuse = |description: String| Refusal {
         field: field.to_owned(),
         description,
         rule: "INVALID_SORT",
     };
     match sorting {
-        [] => Ok(true),
+        [] => Ok(false),
         [sort] => match sort.field_name.as_deref().unwrap_or("createdDate") {
             "createdDate" => Ok(matches!(sort.order, Some(SortOrder::Desc))),
             other => Err(refuse(format!(
@@ -364,7 +366,7 @@ pub(crate) fn shaped<T: Serialize + DeserializeOwned>(
 pub(crate) fn page<'r, T>(
     records: impl Iterator<Item = &'r T>,
     filter: &Filter<'_>,
-    newest_first: bool,
+    descending: bool,
     (offset, limit): (usize, usize),
     shape: impl Fn(Value) -> Value,
 ) -> (Vec<T>, PagingMetadata)
@@ -374,7 +376,7 @@ where
     let mut passed: Vec<&T> = records
         .filter(|r| serde_json::to_value(r).is_ok_and(|v| filter.matches(&v)))
         .collect();
-    if newest_first {
+    if descending {
         passed.reverse();
     }
     let total = passed.len();

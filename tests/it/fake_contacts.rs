@@ -484,3 +484,105 @@ async fn contacts_and_members_are_each_site_s_and_need_credentials() {
         401
     );
 }
+
+#[tokio::test]
+async fn the_control_api_takes_details_and_merges_contacts() {
+    use crate::control::post;
+    use axum::http::StatusCode;
+
+    let fake = FakeInbox::start().await.unwrap();
+    fake.visitor_writes("v-1", "hello");
+    let (status, answer) = post(
+        &fake,
+        "participants/become-contact",
+        json!({"visitorId": "v-1", "contactId": "c-1", "firstName": "Jane", "email": "jane@example.com"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _) = post(
+        &fake,
+        "participants/become-member",
+        json!({"contactId": "c-1", "memberId": "m-1", "loginEmail": "login@example.com"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let client = fake.client();
+    let contacts = client.contacts_by_email("jane@example.com").all().await;
+    assert_eq!(ids(&contacts.unwrap(), |c| c.id.as_deref()), ["c-1"]);
+    let members = client
+        .members_by_login_email("login@example.com")
+        .all()
+        .await;
+    assert_eq!(ids(&members.unwrap(), |m| m.id.as_deref()), ["m-1"]);
+
+    fake.add_contact("c-2");
+    let (status, answer) = post(
+        &fake,
+        "contacts/merge",
+        json!({"sourceId": "c-2", "targetId": "c-1"}),
+    )
+    .await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"merged": null})));
+    let (status, _) = post(
+        &fake,
+        "contacts/merge",
+        json!({"sourceId": "c-1", "targetId": "c-9"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    fake.add_contact("c-3");
+    let (status, answer) = post(
+        &fake,
+        "contacts/merge",
+        json!({"sourceId": "c-1", "targetId": "c-3"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a member is never merged away: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn queries_sort_by_creation_and_refuse_other_sorts() {
+    use wix_inbox::types::{ContactQuery, QueryContactsRequest, SortOrder, Sorting};
+
+    let fake = FakeInbox::start().await.unwrap();
+    for id in ["c-1", "c-2", "c-3"] {
+        fake.add_contact(ContactDetails::new(id).name("Same", "Name"));
+    }
+    let client = fake.client();
+    let query = |sort: Vec<Sorting>| {
+        let client = client.clone();
+        async move {
+            let body = QueryContactsRequest {
+                query: Some(ContactQuery {
+                    sort,
+                    filter: filter(json!({"info.name.last": "Name"})),
+                    ..Default::default()
+                }),
+                search: None,
+            };
+            client.query_contacts().body(body).send().await
+        }
+    };
+    let sorting = |field: &str, order| Sorting {
+        field_name: Some(field.into()),
+        order: Some(order),
+    };
+    // Oldest first by default, as Wix's Query Contacts.
+    let page = query(Vec::new()).await.unwrap().into_inner();
+    assert_eq!(
+        ids(&page.contacts, |c| c.id.as_deref()),
+        ["c-1", "c-2", "c-3"]
+    );
+    let page = query(vec![sorting("createdDate", SortOrder::Desc)]).await;
+    let page = page.unwrap().into_inner();
+    assert_eq!(
+        ids(&page.contacts, |c| c.id.as_deref()),
+        ["c-3", "c-2", "c-1"]
+    );
+    let refused = query(vec![sorting("info.company", SortOrder::Asc)]).await;
+    assert_eq!(status_of(refused), 400);
+}

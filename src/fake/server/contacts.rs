@@ -92,14 +92,14 @@ fn select(
         ];
         filter = Filter::All(vec![filter, Filter::search(text, CONTACT_FIELDS, &names)]);
     }
-    let newest_first = query::newest_first(&q.sort, sort).map_err(ApiError::refused)?;
+    let descending = query::descending(&q.sort, sort).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let paths = projection(&q.fieldsets, &q.fields)?;
     let state = inner.state();
     Ok(query::page(
         state.directory.contacts(instance),
         &filter,
-        newest_first,
+        descending,
         window,
         |v| query::project(v, paths.as_deref()),
     ))

@@ -15,7 +15,7 @@ use super::Shared;
 use crate::fake::query::{self, Filter, MEMBER_FIELDS};
 use crate::types::{
     GetMemberResponse, ListMembersResponse, Member, MemberFieldSet, MemberQuery, PagingMetadata,
-    QueryMembersRequest, QueryMembersResponse, Sorting,
+    QueryMembersRequest, QueryMembersResponse,
 };
 
 /// Members a page holds unless told, and at most (Wix: 100).
@@ -85,14 +85,14 @@ fn select(
     (sort, paging_at): (&str, &str),
 ) -> Result<(Vec<Member>, PagingMetadata), ApiError> {
     let filter = Filter::parse(&q.filter, MEMBER_FIELDS).map_err(ApiError::refused)?;
-    let newest_first = query::newest_first(&q.sorting, sort).map_err(ApiError::refused)?;
+    let descending = query::descending(&q.sorting, sort).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let shape = Shape::of(fieldsets)?;
     let state = inner.state();
     Ok(query::page(
         state.directory.members(instance),
         &filter,
-        newest_first,
+        descending,
         window,
         |v| shape.apply(v),
     ))
@@ -125,7 +125,7 @@ pub(super) async fn list_members(
     let params = Params::read(query)?;
     let q = MemberQuery {
         paging: Some(params.paging()?),
-        sorting: vec![Sorting::default()],
+        sorting: Vec::new(),
         filter: Default::default(),
     };
     let fieldsets = params.enums("fieldsets");
