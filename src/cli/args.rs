@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Verify Wix webhook bodies, call the Wix Inbox API, and run a fake Inbox.
+/// Verify Wix webhook bodies, call the Wix Inbox API, find contacts and members, sync a message
+/// from another service, and run a fake Inbox.
 ///
 /// Auth comes from WIX_API_KEY + WIX_SITE_ID, or WIX_APP_ID + WIX_APP_SECRET + WIX_INSTANCE_ID.
-/// Exit codes: 0 done, 1 failed (verification, API error), 2 wrong invocation.
+/// Exit codes: 0 done, 1 failed (verification, API error, no contact or several for sync), 2
+/// wrong invocation.
 #[derive(Parser, Debug)]
 #[command(name = "wix-inbox", version)]
 pub struct Cli {
