@@ -215,12 +215,8 @@ impl FakeInstance<'_> {
         visitor_id: &str,
         contact: impl Into<ContactDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Visitor(visitor_id.to_owned()),
-            Some(contact.into()),
-            None,
-        )
+        self.fake
+            .visitor_converts(self.index, visitor_id, contact.into(), None)
     }
 
     /// A contact of this site becomes a member ([`FakeInbox::contact_becomes_member`]).
@@ -244,12 +240,9 @@ impl FakeInstance<'_> {
         contact: impl Into<ContactDetails>,
         member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Visitor(visitor_id.to_owned()),
-            Some(contact.into()),
-            Some(member.into()),
-        )
+        let member = Some(member.into());
+        self.fake
+            .visitor_converts(self.index, visitor_id, contact.into(), member)
     }
 
     /// The current conversation of a participant of this site, by any ID they have had.

@@ -226,6 +226,7 @@ mod details;
 mod directory;
 mod drive;
 mod instances;
+mod listing;
 mod query;
 mod server;
 mod signing;
@@ -246,8 +247,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::types::{
-    ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
-    MessageDirection, MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
+    ButtonInteracted, Conversation, DomainEvent, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
 };
 
 use crate::webhooks::test_signer::TestSigner;
@@ -915,121 +916,6 @@ impl FakeInbox {
         };
         webhooks::emit_button_interacted(&self.inner, &body, identity);
         Some(body)
-    }
-
-    /// The anonymous visitor gives their details and becomes a contact: the contact is stored
-    /// with them (a bare ID, or [`ContactDetails`] with a name, emails, phones), or given them
-    /// if it exists. If the visitor had a conversation, a new one is created for the contact,
-    /// the old one's messages move into it and Conversations Merged is delivered (returned;
-    /// `None` when there was nothing to merge).
-    ///
-    /// ```
-    /// # use wix_inbox::fake::{ContactDetails, FakeInbox};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let fake = FakeInbox::start().await?;
-    /// fake.visitor_writes("v-1", "Hi! Can you call me back?");
-    /// let details = ContactDetails::new("c-1").name("Jane", "Doe").email("jane@example.com");
-    /// let merged = fake.visitor_becomes_contact("v-1", details).unwrap();
-    /// assert_eq!(merged.old_conversation_ids.len(), 1);
-    /// // Query Contacts finds her now.
-    /// let found = fake.client().contacts_by_email("jane@example.com").all().await?;
-    /// assert_eq!(found[0].id.as_deref(), Some("c-1"));
-    /// # Ok(()) }
-    /// ```
-    pub fn visitor_becomes_contact(
-        &self,
-        visitor_id: &str,
-        contact: impl Into<ContactDetails>,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Visitor(visitor_id.to_owned()),
-            Some(contact.into()),
-            None,
-        )
-    }
-
-    /// The contact registers as a site member: the member is stored with its login email
-    /// (the one given in [`MemberDetails`], else the contact's primary email) and `contactId`
-    /// (see [`visitor_becomes_contact`](Self::visitor_becomes_contact) for the conversations).
-    pub fn contact_becomes_member(
-        &self,
-        contact_id: &str,
-        member: impl Into<MemberDetails>,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Contact(contact_id.to_owned()),
-            None,
-            Some(member.into()),
-        )
-    }
-
-    /// The anonymous visitor registers as a member directly, becoming a contact at the same
-    /// time (members always have a contact). See
-    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact) and
-    /// [`contact_becomes_member`](Self::contact_becomes_member).
-    pub fn visitor_becomes_member(
-        &self,
-        visitor_id: &str,
-        contact: impl Into<ContactDetails>,
-        member: impl Into<MemberDetails>,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Visitor(visitor_id.to_owned()),
-            Some(contact.into()),
-            Some(member.into()),
-        )
-    }
-
-    /// A participant of `instance` gets a contact and/or member: their records are stored,
-    /// their conversations merged ([`Store::convert`]) and Conversations Merged delivered.
-    fn convert(
-        &self,
-        instance: usize,
-        from: Key,
-        contact: Option<ContactDetails>,
-        member: Option<MemberDetails>,
-    ) -> Option<ConversationsMerged> {
-        let (merged, identity) = {
-            let mut state = self.inner.state();
-            let state = &mut *state;
-            let contact = contact.map(ContactDetails::into_parts);
-            let contact_id = match (&contact, &from) {
-                (Some((id, _)), _) | (None, Key::Contact(id)) => Some(id.clone()),
-                _ => None,
-            };
-            if let Some(id) = &contact_id {
-                let info = contact.map(|(_, info)| info).unwrap_or_default();
-                if !state.directory.has_contact(instance, id) || info != Default::default() {
-                    state.directory.upsert_contact(instance, id, info);
-                }
-                if let Some(member) = &member {
-                    state.directory.upsert_member(instance, id, member);
-                }
-            }
-            state.store.convert(
-                instance,
-                &from,
-                contact_id.as_deref(),
-                member.as_ref().map(MemberDetails::id),
-            )
-        };
-        self.emit_merged(merged, identity)
-    }
-
-    /// Delivers Conversations Merged, if there was a merge; returns it.
-    fn emit_merged(
-        &self,
-        merged: Option<ConversationsMerged>,
-        identity: crate::types::WebhookIdentity,
-    ) -> Option<ConversationsMerged> {
-        if let Some(merged) = &merged {
-            webhooks::emit_conversations_merged(&self.inner, merged, identity);
-        }
-        merged
     }
 
     /// The messages of a conversation, oldest first (empty for an unknown conversation, and

@@ -586,3 +586,32 @@ async fn queries_sort_by_creation_and_refuse_other_sorts() {
     let refused = query(vec![sorting("info.company", SortOrder::Asc)]).await;
     assert_eq!(status_of(refused), 400);
 }
+
+#[tokio::test]
+async fn get_contact_follows_a_chain_of_merges() {
+    let fake = FakeInbox::start().await.unwrap();
+    for id in ["c-1", "c-2", "c-3"] {
+        fake.add_contact(ContactDetails::new(id).email(format!("{id}@example.com")));
+    }
+    let first = fake.contact_writes("c-1", "one").conversation_id.unwrap();
+    fake.merge_contacts("c-1", "c-2").unwrap();
+    let merged = fake.merge_contacts("c-2", "c-3").unwrap().unwrap();
+    let last = merged.target_conversation_id.unwrap();
+    assert_eq!(fake.merged_into(&first), Some(last.clone()));
+    assert_eq!(fake.message_texts(&last), ["one"]);
+    for gone in ["c-1", "c-2"] {
+        let got = fake.client().get_contact().contact_id(gone).send().await;
+        let got = got.unwrap().into_inner();
+        assert_eq!(got.contact.unwrap().id.as_deref(), Some("c-3"), "{gone}");
+        assert_eq!(got.response_type, Some(GetContactResponseType::Merged));
+    }
+    let survivor = fake.contact("c-1").unwrap();
+    let emails = survivor.info.unwrap().emails.unwrap().items;
+    let primary: Vec<_> = emails.iter().map(|e| e.primary).collect();
+    assert_eq!(
+        primary,
+        [Some(true), Some(false), Some(false)],
+        "one primary"
+    );
+    assert_eq!(fake.contacts().len(), 1);
+}

@@ -12,7 +12,8 @@ use super::errors::ApiError;
 use super::oauth::authenticate;
 use super::params::{body, paging, Params};
 use super::Shared;
-use crate::fake::query::{self, Filter, Refusal, CONTACT_FIELDS};
+use crate::fake::listing;
+use crate::fake::query::{Filter, Refusal, CONTACT_FIELDS};
 use crate::types::{
     Contact, ContactFieldSet, ContactQuery, CreateContactRequest, CreateContactResponse,
     GetContactResponse, ListContactsResponse, PagingMetadata, QueryContactsRequest,
@@ -92,16 +93,16 @@ fn select(
         ];
         filter = Filter::All(vec![filter, Filter::search(text, CONTACT_FIELDS, &names)]);
     }
-    let descending = query::descending(&q.sort, sort).map_err(ApiError::refused)?;
+    let descending = listing::descending(&q.sort, sort).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let paths = projection(&q.fieldsets, &q.fields)?;
     let state = inner.state();
-    Ok(query::page(
+    Ok(listing::page(
         state.directory.contacts(instance),
         &filter,
         descending,
         window,
-        |v| query::project(v, paths.as_deref()),
+        |v| listing::project(v, paths.as_deref()),
     ))
 }
 
@@ -168,7 +169,7 @@ pub(super) async fn get_contact(
             &format!("Contact {id}"),
         ));
     };
-    let contact = query::shaped(&contact, |v| query::project(v, paths.as_deref()));
+    let contact = listing::shaped(&contact, |v| listing::project(v, paths.as_deref()));
     Ok(Json(GetContactResponse {
         contact,
         response_type: Some(response_type),

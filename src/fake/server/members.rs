@@ -12,7 +12,8 @@ use super::errors::ApiError;
 use super::oauth::authenticate;
 use super::params::{body, paging, Params};
 use super::Shared;
-use crate::fake::query::{self, Filter, MEMBER_FIELDS};
+use crate::fake::listing;
+use crate::fake::query::{Filter, MEMBER_FIELDS};
 use crate::types::{
     GetMemberResponse, ListMembersResponse, Member, MemberFieldSet, MemberQuery, PagingMetadata,
     QueryMembersRequest, QueryMembersResponse,
@@ -64,7 +65,7 @@ impl Shape {
             paths.extend(["contactId", "privacyStatus", "activityStatus"]);
         }
         let paths: Vec<String> = paths.into_iter().map(str::to_owned).collect();
-        let mut shaped = query::project(member, Some(&paths));
+        let mut shaped = listing::project(member, Some(&paths));
         if let Value::Object(map) = &mut shaped {
             for status in ["status", "privacyStatus", "activityStatus"] {
                 map.entry(status)
@@ -85,11 +86,11 @@ fn select(
     (sort, paging_at): (&str, &str),
 ) -> Result<(Vec<Member>, PagingMetadata), ApiError> {
     let filter = Filter::parse(&q.filter, MEMBER_FIELDS).map_err(ApiError::refused)?;
-    let descending = query::descending(&q.sorting, sort).map_err(ApiError::refused)?;
+    let descending = listing::descending(&q.sorting, sort).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let shape = Shape::of(fieldsets)?;
     let state = inner.state();
-    Ok(query::page(
+    Ok(listing::page(
         state.directory.members(instance),
         &filter,
         descending,
@@ -152,7 +153,7 @@ pub(super) async fn get_member(
             &format!("Member {id}"),
         ));
     };
-    let member = query::shaped(&member, |v| shape.apply(v));
+    let member = listing::shaped(&member, |v| shape.apply(v));
     Ok(Json(GetMemberResponse {
         member,
         ..Default::default()

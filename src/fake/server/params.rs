@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::errors::{parse_json, ApiError};
-use crate::fake::query;
+use crate::fake::listing;
 use crate::types::Paging;
 use crate::wire::Int32;
 
@@ -85,7 +85,7 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::one("body", &format!("Invalid request: {e}"), "FORMAT"))
 }
 
-/// The offset and limit of a query's paging, checked ([`query::paging`]); `prefix` is where
+/// The offset and limit of a query's paging, checked ([`listing::paging`]); `prefix` is where
 /// the paging is in the request (`query.paging.` in a body, `paging.` in a query string).
 pub(super) fn paging(
     paging: Option<&Paging>,
@@ -95,5 +95,5 @@ pub(super) fn paging(
 ) -> Result<(usize, usize), ApiError> {
     let limit = paging.and_then(|p| p.limit).map(|n| i64::from(n.get()));
     let offset = paging.and_then(|p| p.offset).map(|n| i64::from(n.get()));
-    query::paging(prefix, limit, offset, default, max).map_err(ApiError::refused)
+    listing::paging(prefix, limit, offset, default, max).map_err(ApiError::refused)
 }
