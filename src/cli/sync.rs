@@ -83,37 +83,54 @@ async fn find_contact(
     pick: Option<String>,
     create: bool,
 ) -> Result<(String, bool), Failure> {
-    let found = client
-        .contacts_by_email(email)
-        .all()
-        .await
-        .map_err(failed)?;
-    match (found.as_slice(), pick) {
-        (_, Some(id)) if found.iter().any(|c| c.id.as_deref() == Some(id.as_str())) => {
-            Ok((id, false))
-        }
-        ([], Some(id)) => Err(Failure::Failed(format!(
-            "contact {id} does not have the email {email}: no contact has it"
-        ))),
-        (all, Some(id)) => Err(Failure::Failed(format!(
-            "contact {id} is not one of the contacts with the email {email}: {}",
-            listing(all)
-        ))),
-        ([], None) if create => Ok((create_contact(client, email).await?, true)),
-        ([], None) => Err(Failure::Failed(format!(
-            "no contact has the email {email}: --create-contact creates one"
-        ))),
-        ([one], None) => Ok((id_of(one)?, false)),
-        (several, None) => Err(Failure::Failed(format!(
-            "{} contacts have the email {email}: {}; choose one with --contact ID",
-            several.len(),
-            listing(several)
-        ))),
+    // Whether Create Contact answered that a contact has the email now (created since the
+    // lookup, by another sync say): then the lookup is made once more, to use that contact.
+    let mut exists = false;
+    loop {
+        let found = client
+            .contacts_by_email(email)
+            .all()
+            .await
+            .map_err(failed)?;
+        return match (found.as_slice(), &pick) {
+            (_, Some(id)) if found.iter().any(|c| c.id.as_ref() == Some(id)) => {
+                Ok((id.clone(), false))
+            }
+            ([], Some(id)) => Err(Failure::Failed(format!(
+                "contact {id} does not have the email {email}: no contact has it"
+            ))),
+            (all, Some(id)) => Err(Failure::Failed(format!(
+                "contact {id} is not one of the contacts with the email {email}: {}",
+                listing(all)
+            ))),
+            ([], None) if exists => Err(Failure::Failed(format!(
+                "Create Contact answered that a contact has the email {email} (409), but Query \
+                 Contacts does not find it yet: try again"
+            ))),
+            ([], None) if create => match create_contact(client, email).await? {
+                Some(id) => Ok((id, true)),
+                None => {
+                    exists = true;
+                    continue;
+                }
+            },
+            ([], None) => Err(Failure::Failed(format!(
+                "no contact has the email {email}: --create-contact creates one"
+            ))),
+            ([one], None) => Ok((id_of(one)?, false)),
+            (several, None) => Err(Failure::Failed(format!(
+                "{} contacts have the email {email}: {}; choose one with --contact ID",
+                several.len(),
+                listing(several)
+            ))),
+        };
     }
 }
 
-/// Create Contact with `email` as the primary (MAIN) email; the new contact's ID.
-async fn create_contact(client: &Client, email: &str) -> Result<String, Failure> {
+/// Create Contact with `email` as the primary (MAIN) email; the new contact's ID, or `None`
+/// when Wix refused it because a contact has the email now (409: another process created it
+/// since the lookup; without `allowDuplicates` it is not created twice).
+async fn create_contact(client: &Client, email: &str) -> Result<Option<String>, Failure> {
     let email = ContactEmail {
         email: Some(email.to_owned()),
         tag: Some(EmailTag::Main),
@@ -130,14 +147,11 @@ async fn create_contact(client: &Client, email: &str) -> Result<String, Failure>
         },
         allow_duplicates: None,
     };
-    let created = client
-        .create_contact()
-        .body(request)
-        .send()
-        .await
-        .map_err(failed)?
-        .into_inner();
-    id_of(&created.contact.unwrap_or_default())
+    match client.create_contact().body(request).send().await {
+        Ok(created) => id_of(&created.into_inner().contact.unwrap_or_default()).map(Some),
+        Err(e) if e.status() == Some(reqwest::StatusCode::CONFLICT) => Ok(None),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 fn id_of(contact: &Contact) -> Result<String, Failure> {

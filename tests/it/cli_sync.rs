@@ -17,9 +17,16 @@ const ICON: &str = "https://example.com/helpdesk.png";
 /// The badge flags of the tests.
 const WITH_BADGE: &[&str] = &["--badge-text", "From Helpdesk", "--badge-icon", ICON];
 
+/// Create Contact with this email answers 409 as another process had just created the contact
+/// (`c-theirs`, which Query Contacts finds from then on).
+const RACED: &str = "raced@example.com";
+/// Create Contact with this email answers 409, but Query Contacts does not find the contact.
+const LAGGING: &str = "lagging@example.com";
+
 /// Wix for these commands, recording every request: Query Contacts and Query Members by email
-/// over `contacts` and `members`, Create Contact (IDs `created-1`, …), Get Or Create
-/// Conversation (`conversation-of-<contact>`), Send Message (the message back, with an ID).
+/// over `contacts` and `members`, Create Contact (IDs `created-1`, …; but see [`RACED`] and
+/// [`LAGGING`]), Get Or Create Conversation (`conversation-of-<contact>`), Send Message (the
+/// message back, with an ID).
 async fn stand_in(contacts: Vec<Value>, members: Vec<Value>) -> Server {
     let contacts = Arc::new(Mutex::new(contacts));
     Server::start(move |seen: Seen, n| {
@@ -48,6 +55,18 @@ async fn stand_in(contacts: Vec<Value>, members: Vec<Value>) -> Server {
                     one_page("members", "metadata", matching)
                 }
                 "/contacts/v4/contacts" => {
+                    let email = body["info"]["emails"]["items"][0]["email"].as_str();
+                    if let Some(RACED | LAGGING) = email {
+                        if email == Some(RACED) {
+                            contacts
+                                .lock()
+                                .unwrap()
+                                .push(contact("c-theirs", "Theirs", RACED));
+                        }
+                        let refusal = json!({"message": "a contact with this email exists",
+                            "details": {"applicationError": {"code": "DUPLICATE_CONTACT_EXISTS"}}});
+                        return answer(409, refusal, &[]);
+                    }
                     let contact = json!({"id": format!("created-{n}"), "info": body["info"]});
                     contacts.lock().unwrap().push(contact.clone());
                     answer(200, json!({"contact": contact}), &[])
@@ -215,6 +234,31 @@ async fn sync_creates_the_contact_only_when_asked() {
     assert_eq!(out["contactId"], created);
     assert_eq!(out["contactCreated"], false);
     assert_eq!(bodies(&server, "/contacts/v4/contacts").len(), 1);
+}
+
+/// Two syncs of a new email at once: the second one's Create Contact is refused (409), and it
+/// sends to the contact the first one created instead of failing or creating a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_created_meanwhile_elsewhere_is_used() {
+    let server = stand_in(vec![], vec![]).await;
+    let mut cmd = cli_at(&server);
+    cmd.args(sync_args(RACED, &["--create-contact"]));
+    let out = stdout_json(&run(cmd).await);
+    assert_eq!(out["contactId"], "c-theirs");
+    assert_eq!(out["contactCreated"], false);
+    assert_eq!(bodies(&server, "/contacts/v4/contacts/query").len(), 2);
+    assert_eq!(bodies(&server, "/contacts/v4/contacts").len(), 1);
+    assert_eq!(
+        bodies(&server, "/inbox/v2/conversations"),
+        [json!({"participantId": {"contactId": "c-theirs"}})]
+    );
+
+    // Refused, and still not found: one clear line, nothing sent.
+    let mut cmd = cli_at(&server);
+    cmd.args(sync_args(LAGGING, &["--create-contact"]));
+    assert_fails(&run(cmd).await, 1, "does not find it yet: try again");
+    assert_eq!(bodies(&server, "/contacts/v4/contacts").len(), 2);
+    assert_eq!(bodies(&server, "/inbox/v2/messages").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
