@@ -98,9 +98,7 @@ impl FakeInbox {
             };
             if let Some(id) = &contact_id {
                 let info = contact.map(|(_, info)| info).unwrap_or_default();
-                if !state.directory.has_contact(instance, id) || info != Default::default() {
-                    state.directory.upsert_contact(instance, id, info);
-                }
+                state.directory.ensure_contact(instance, id, info);
                 if let Some(member) = &member {
                     state.directory.upsert_member(instance, id, member);
                 }

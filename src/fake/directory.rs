@@ -174,6 +174,19 @@ impl Directory {
         contact.clone()
     }
 
+    /// The contact `id` of `instance` exists, with `info` added to it (created if need be;
+    /// left as it is when `info` is empty). The ID of a contact merged away stands for the
+    /// contact it was merged into.
+    pub(crate) fn ensure_contact(&mut self, instance: usize, id: &str, info: ContactInfo) {
+        let id = match self.merged.get(&(instance, id.to_owned())) {
+            Some(target) => target.clone(),
+            None => id.to_owned(),
+        };
+        if !self.has_contact(instance, &id) || info != ContactInfo::default() {
+            self.upsert_contact(instance, &id, info);
+        }
+    }
+
     /// Whether `instance` has the contact `id` (not merged away).
     pub(crate) fn has_contact(&self, instance: usize, id: &str) -> bool {
         self.contact_index(instance, id).is_some()

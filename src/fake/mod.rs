@@ -66,7 +66,9 @@
 //!
 //!
 //!   The contact and member are stored as Wix would return them: a bare ID, or
-//!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname).
+//!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname);
+//!   a contact who writes ([`contact_writes`](FakeInbox::contact_writes)) is stored too, and
+//!   [`add_contact`](FakeInbox::add_contact) adds one.
 //!   [`merge_contacts`](FakeInbox::merge_contacts) merges two contacts as Wix's Merge Contacts
 //!   does, and their conversations as above: the source's conversation moves into the
 //!   target's (or into a new one, when the target had none) and Conversations Merged is
@@ -868,11 +870,17 @@ impl FakeInbox {
         if message.visibility.is_none() {
             message.visibility = Some(MessageVisibility::BusinessAndParticipant);
         }
-        let written =
-            self.inner
-                .state()
-                .store
-                .participant_writes(instance, &Key::from(participant), message);
+        let written = {
+            let mut state = self.inner.state();
+            // A contact who writes is one of the site's contacts.
+            if let ParticipantId::ContactId(contact) = participant {
+                state
+                    .directory
+                    .ensure_contact(instance, contact, Default::default());
+            }
+            let key = Key::from(participant);
+            state.store.participant_writes(instance, &key, message)
+        };
         let body = MessageSentToBusiness {
             conversation_id: Some(written.conversation_id),
             message: Some(written.message),

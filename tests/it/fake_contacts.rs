@@ -614,4 +614,9 @@ async fn get_contact_follows_a_chain_of_merges() {
         "one primary"
     );
     assert_eq!(fake.contacts().len(), 1);
+    // Writing as a merged-away contact brings back no contact; a new contact who writes is one.
+    fake.contact_writes("c-1", "still here");
+    fake.contact_writes("c-new", "hello");
+    let ids_now = ids(&fake.contacts(), |c| c.id.as_deref());
+    assert_eq!(ids_now, ["c-3", "c-new"]);
 }
