@@ -45,12 +45,7 @@ impl FakeInbox {
         contact_id: &str,
         member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Contact(contact_id.to_owned()),
-            None,
-            Some(member.into()),
-        )
+        self.contact_converts(0, contact_id, member.into())
     }
 
     /// The anonymous visitor registers as a member directly, becoming a contact at the same
@@ -79,9 +74,20 @@ impl FakeInbox {
         self.convert(instance, visitor, Some(contact), member)
     }
 
+    /// A contact of `instance` becomes a member ([`convert`](Self::convert)).
+    pub(super) fn contact_converts(
+        &self,
+        instance: usize,
+        contact_id: &str,
+        member: MemberDetails,
+    ) -> Option<ConversationsMerged> {
+        let contact = Key::Contact(contact_id.to_owned());
+        self.convert(instance, contact, None, Some(member))
+    }
+
     /// A participant of `instance` gets a contact and/or member: their records are stored,
     /// their conversations merged ([`Store::convert`]) and Conversations Merged delivered.
-    pub(super) fn convert(
+    fn convert(
         &self,
         instance: usize,
         from: Key,

@@ -50,9 +50,9 @@ impl std::error::Error for MergeContactsError {}
 
 /// A record and the instance (site) it is of.
 #[derive(Clone, Debug)]
-pub(crate) struct Entry<T> {
-    pub(crate) instance: usize,
-    pub(crate) record: T,
+struct Entry<T> {
+    instance: usize,
+    record: T,
 }
 
 #[derive(Default)]
@@ -285,16 +285,16 @@ impl Directory {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
-            let local = member.login_email.as_deref().map(|e| e.split('@').next());
+            let login = member.login_email.as_deref();
+            let local = login.and_then(|e| e.split('@').next());
             Some(full)
                 .filter(|f| !f.is_empty())
-                .or(local.flatten().map(str::to_owned))
+                .or(local.map(str::to_owned))
         });
+        // The profile page's slug: the nickname's letters and digits, lower case.
         let slug = nickname.as_deref().map(|n| {
-            n.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-                .to_ascii_lowercase()
+            let kept: String = n.chars().filter(char::is_ascii_alphanumeric).collect();
+            kept.to_ascii_lowercase()
         });
         let profile = member.profile.get_or_insert_with(MemberProfile::default);
         if details.nick().is_some() || profile.nickname.is_none() {

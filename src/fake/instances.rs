@@ -225,12 +225,8 @@ impl FakeInstance<'_> {
         contact_id: &str,
         member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Contact(contact_id.to_owned()),
-            None,
-            Some(member.into()),
-        )
+        self.fake
+            .contact_converts(self.index, contact_id, member.into())
     }
 
     /// A visitor of this site becomes a member ([`FakeInbox::visitor_becomes_member`]).

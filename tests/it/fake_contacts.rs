@@ -620,3 +620,52 @@ async fn get_contact_follows_a_chain_of_merges() {
     let ids_now = ids(&fake.contacts(), |c| c.id.as_deref());
     assert_eq!(ids_now, ["c-3", "c-new"]);
 }
+
+#[tokio::test]
+async fn contact_fieldsets_and_fields_project_as_wix_does() {
+    use wix_inbox::types::ContactFieldSet;
+
+    let fake = FakeInbox::start().await.unwrap();
+    let details = ContactDetails::new("c-1")
+        .name("Jane", "Doe")
+        .email("jane@example.com")
+        .phone("123");
+    fake.add_contact(details);
+    let client = fake.client();
+    let get = |fieldsets: Vec<ContactFieldSet>, fields: Vec<String>| {
+        let client = client.clone();
+        async move {
+            let call = client.get_contact().contact_id("c-1");
+            let call = if fieldsets.is_empty() {
+                call
+            } else {
+                call.fieldsets(fieldsets)
+            };
+            let call = if fields.is_empty() {
+                call
+            } else {
+                call.fields(fields)
+            };
+            call.send().await.map(|r| r.into_inner().contact.unwrap())
+        }
+    };
+    // FULL by default.
+    let full = get(Vec::new(), Vec::new()).await.unwrap();
+    assert!(full.created_date.is_some() && full.info.unwrap().emails.is_some());
+    // BASIC: id, revision, primaryInfo, name; no emails, no dates.
+    let basic = get(vec![ContactFieldSet::Basic], Vec::new()).await.unwrap();
+    assert_eq!(basic.id.as_deref(), Some("c-1"));
+    assert!(basic.revision.is_some() && basic.primary_info.is_some());
+    assert_eq!(basic.created_date, None);
+    let info = basic.info.unwrap();
+    assert!(info.name.is_some());
+    assert_eq!(info.emails, None);
+    // Fields alone: those and the ID.
+    let projected = get(Vec::new(), vec!["info.phones".into()]).await.unwrap();
+    let info = projected.info.unwrap();
+    assert_eq!((info.name, info.phones.is_some()), (None, true));
+    assert_eq!(projected.primary_info, None);
+    // A fieldset Wix does not have is refused.
+    let unknown = get(vec![ContactFieldSet::from("EVERYTHING")], Vec::new()).await;
+    assert_eq!(status_of(unknown), 400);
+}

@@ -13,7 +13,7 @@ use super::oauth::authenticate;
 use super::params::{body, paging, Params};
 use super::Shared;
 use crate::fake::listing;
-use crate::fake::query::{Filter, Refusal, CONTACT_FIELDS};
+use crate::fake::query::{Filter, CONTACT_FIELDS};
 use crate::types::{
     Contact, ContactFieldSet, ContactQuery, CreateContactRequest, CreateContactResponse,
     GetContactResponse, ListContactsResponse, PagingMetadata, QueryContactsRequest,
@@ -26,27 +26,26 @@ const MAX_LIMIT: usize = 1000;
 
 /// The fields a fieldset returns (besides `id` and `revision`, always returned); `None` for
 /// `FULL`, every field.
-fn fieldset_paths(fieldset: &ContactFieldSet) -> Result<Option<&'static [&'static str]>, Refusal> {
-    const BASIC: &[&str] = &["primaryInfo", "info.name"];
-    Ok(Some(match fieldset {
-        ContactFieldSet::Full => return Ok(None),
-        ContactFieldSet::Basic => BASIC,
-        ContactFieldSet::CommunicationDetails => &[
+fn fieldset_paths(fieldset: &ContactFieldSet) -> Result<Option<&'static [&'static str]>, ApiError> {
+    Ok(match fieldset {
+        ContactFieldSet::Full => None,
+        ContactFieldSet::Basic => Some(&["primaryInfo", "info.name"]),
+        ContactFieldSet::CommunicationDetails => Some(&[
             "primaryInfo",
             "info.name",
             "info.emails",
             "info.phones",
             "info.addresses",
-        ],
-        ContactFieldSet::Extended => &["primaryInfo", "info.name", "info.extendedFields"],
+        ]),
+        ContactFieldSet::Extended => Some(&["primaryInfo", "info.name", "info.extendedFields"]),
         other => {
-            return Err(Refusal {
-                field: "fieldsets".into(),
-                description: format!("unknown fieldset {:?}", other.as_str()),
-                rule: "INVALID_ENUM_VALUE",
-            })
+            return Err(ApiError::one(
+                "fieldsets",
+                &format!("unknown fieldset {:?}", other.as_str()),
+                "INVALID_ENUM_VALUE",
+            ))
         }
-    }))
+    })
 }
 
 /// The projection of `fieldsets` and `fields` (their union; `FULL` when both are empty):
@@ -60,7 +59,7 @@ fn projection(
     }
     let mut paths: Vec<String> = vec!["id".into(), "revision".into()];
     for fieldset in fieldsets {
-        match fieldset_paths(fieldset).map_err(ApiError::refused)? {
+        match fieldset_paths(fieldset)? {
             None => return Ok(None),
             Some(more) => paths.extend(more.iter().map(|p| (*p).to_owned())),
         }
