@@ -285,7 +285,8 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
     assert_no_secret(&shown);
     assert!(shown.contains("is not valid"), "the rest is kept: {shown}");
 
-    // An app secret echoed by the token endpoint, and an access token echoed by the API.
+    // An app secret echoed by the token endpoint, and an access token and the app secret echoed
+    // by the API.
     let server = Server::start(|seen, _| async move {
         if seen.path == "/oauth2/token" && seen.json()["client_secret"] == "wrong-secret-0004" {
             return json(
@@ -303,7 +304,7 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
         }
         json(
             403,
-            json!({"message": format!("{ACCESS_TOKEN} lacks a scope")}),
+            json!({"message": format!("{ACCESS_TOKEN} lacks a scope (app secret {APP_SECRET})")}),
             &[],
         )
     })
@@ -331,4 +332,33 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
         assert_no_secret(&shown);
         assert!(!shown.contains("wrong-secret-0004"), "{shown}");
     }
+}
+
+#[test]
+fn a_clients_debug_names_its_credentials_and_hides_them() {
+    let key_client = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .api_key(API_KEY)
+        .site_id("s")
+        .build()
+        .unwrap();
+    let shown = format!("{key_client:?}");
+    assert_no_secret(&shown);
+    assert!(shown.contains("ApiKey { key: \"<redacted>\" }"), "{shown}");
+
+    let app_client = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: APP_SECRET.into(),
+            instance_id: "inst-1".into(),
+        })
+        .build()
+        .unwrap();
+    let shown = format!("{app_client:?}");
+    assert_no_secret(&shown);
+    assert!(shown.contains("App(TokenEndpoint {"), "{shown}");
+    assert!(shown.contains("app_id: \"app-1\""), "{shown}");
+    assert!(shown.contains("secret: \"<redacted>\""), "{shown}");
+    assert!(shown.contains("inst-1"), "the instance is named: {shown}");
 }
