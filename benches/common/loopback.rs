@@ -18,6 +18,24 @@ pub fn server(routes: Router) -> String {
     ))
     .unwrap();
     let body = serde_json::to_string(&fixture["body"]).unwrap();
+    serve(routes.fallback(move || {
+        let body = body.clone();
+        async move {
+            let mut response = (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("x-wix-request-id", HeaderValue::from_static("bench-1"));
+            response
+        }
+    }))
+}
+
+/// Serves `app` on loopback from its own thread and runtime. Its base URL.
+pub fn serve(app: Router) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -25,20 +43,6 @@ pub fn server(routes: Router) -> String {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = routes.fallback(move || {
-                let body = body.clone();
-                async move {
-                    let mut response = (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        body,
-                    )
-                        .into_response();
-                    response
-                        .headers_mut()
-                        .insert("x-wix-request-id", HeaderValue::from_static("bench-1"));
-                    response
-                }
-            });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(format!("http://{}", listener.local_addr().unwrap()))
                 .unwrap();
