@@ -10,9 +10,12 @@
 //! envelope (`instanceId`, `accountInfo.siteId`). The API key is the account's: it serves every
 //! site, named by `wix-site-id`.
 
-use super::{FakeInbox, Inner};
+use super::MergeContactsError;
+use super::{ContactDetails, FakeInbox, Inner, MemberDetails};
 use crate::types::MessageSentToBusiness;
-use crate::types::{ButtonInteracted, Conversation, ConversationsMerged, Message, ParticipantId};
+use crate::types::{
+    ButtonInteracted, Contact, Conversation, ConversationsMerged, Member, Message, ParticipantId,
+};
 
 /// The IDs of one instance of the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,43 +213,32 @@ impl FakeInstance<'_> {
     pub fn visitor_becomes_contact(
         &self,
         visitor_id: &str,
-        contact_id: &str,
+        contact: impl Into<ContactDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
-            None,
-        )
+        self.fake
+            .visitor_converts(self.index, visitor_id, contact.into(), None)
     }
 
     /// A contact of this site becomes a member ([`FakeInbox::contact_becomes_member`]).
     pub fn contact_becomes_member(
         &self,
         contact_id: &str,
-        member_id: &str,
+        member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Contact(contact_id.to_owned()),
-            None,
-            Some(member_id),
-        )
+        self.fake
+            .contact_converts(self.index, contact_id, member.into())
     }
 
     /// A visitor of this site becomes a member ([`FakeInbox::visitor_becomes_member`]).
     pub fn visitor_becomes_member(
         &self,
         visitor_id: &str,
-        contact_id: &str,
-        member_id: &str,
+        contact: impl Into<ContactDetails>,
+        member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.fake.convert(
-            self.index,
-            super::Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
-            Some(member_id),
-        )
+        let member = Some(member.into());
+        self.fake
+            .visitor_converts(self.index, visitor_id, contact.into(), member)
     }
 
     /// The current conversation of a participant of this site, by any ID they have had.
@@ -265,5 +257,45 @@ impl FakeInstance<'_> {
     /// The conversations of this site, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.fake.inner.state().store.conversations_of(self.index)
+    }
+
+    /// Stores a contact of this site ([`FakeInbox::add_contact`]).
+    pub fn add_contact(&self, contact: impl Into<ContactDetails>) -> Contact {
+        self.fake.add_contact_in(self.index, contact.into())
+    }
+
+    /// Merges two contacts of this site ([`FakeInbox::merge_contacts`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`FakeInbox::merge_contacts`].
+    pub fn merge_contacts(
+        &self,
+        source: &str,
+        target: &str,
+    ) -> Result<Option<ConversationsMerged>, MergeContactsError> {
+        self.fake.merge_contacts_in(self.index, source, target)
+    }
+
+    /// The contacts of this site, oldest first ([`FakeInbox::contacts`]).
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.fake
+            .inner
+            .state()
+            .directory
+            .contacts(self.index)
+            .cloned()
+            .collect()
+    }
+
+    /// The members of this site, oldest first ([`FakeInbox::members`]).
+    pub fn members(&self) -> Vec<Member> {
+        self.fake
+            .inner
+            .state()
+            .directory
+            .members(self.index)
+            .cloned()
+            .collect()
     }
 }

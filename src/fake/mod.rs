@@ -1,10 +1,11 @@
 //! An in-process fake Wix Inbox (feature `fake`): what stripe-mock is to Stripe, with behaviour.
 //!
-//! [`FakeInbox::start`] serves the four Inbox v2 operations and the OAuth token endpoint on
-//! `127.0.0.1`, answering in the shapes of the generated [`types`](crate::types) and with Wix's
-//! error bodies. It keeps conversations and messages, plays the participant lifecycle
-//! (anonymous visitor → contact → member, with conversation merges), delivers signed webhooks
-//! to the receivers you register, and fails on request.
+//! [`FakeInbox::start`] serves the four Inbox v2 operations, the Contacts v4 and Members v1
+//! lookups the Inbox lifecycle needs, and the OAuth token endpoint on `127.0.0.1`, answering
+//! in the shapes of the generated [`types`](crate::types) and with Wix's error bodies. It keeps
+//! conversations, messages, contacts and members, plays the participant lifecycle (anonymous
+//! visitor → contact → member, with conversation merges; contacts merged), delivers signed
+//! webhooks to the receivers you register, and fails on request.
 //!
 //! ```
 //! use wix_inbox::fake::FakeInbox;
@@ -63,6 +64,16 @@
 //!   conversation before the visitor became that contact), the two are the same participant
 //!   and the visitor's conversation is merged into the contact's.
 //!
+//!
+//!   The contact and member are stored as Wix would return them: a bare ID, or
+//!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname);
+//!   a contact who writes ([`contact_writes`](FakeInbox::contact_writes)) is stored too, and
+//!   [`add_contact`](FakeInbox::add_contact) adds one.
+//!   [`merge_contacts`](FakeInbox::merge_contacts) merges two contacts as Wix's Merge Contacts
+//!   does, and their conversations as above: the source's conversation moves into the
+//!   target's (or into a new one, when the target had none) and Conversations Merged is
+//!   delivered.
+//!
 //!   *After a merge* (the fake's choice, documented here because Wix does not say): Get Or
 //!   Create Conversation with **any** ID the participant has had (the old visitor ID as well
 //!   as the new contact or member ID) answers the participant's current conversation with
@@ -70,6 +81,36 @@
 //!   sure the conversation ID is current"); the old conversation's ID answers 404
 //!   `CONVERSATION_NOT_FOUND` to Get Conversation, List Messages and Send Message, so an app
 //!   that ignores Conversations Merged finds out in tests rather than in production.
+//! - **Contacts and members** (per site, like everything else):
+//!
+//!   | Route | Operation | What the fake does |
+//!   |---|---|---|
+//!   | `POST /contacts/v4/contacts/query` | Query Contacts | `query.filter`, `query.sort`, `query.paging`, `query.fieldsets`, `query.fields`, `search` |
+//!   | `GET /contacts/v4/contacts` | List Contacts | `paging.*`, `sort.*`, `fields`, `fieldsets` |
+//!   | `GET /contacts/v4/contacts/{id}` | Get Contact | the ID of a contact merged away gives the contact it was merged into, `responseType: MERGED` (as Wix documents); else 404 `CONTACT_NOT_FOUND` |
+//!   | `POST /contacts/v4/contacts` | Create Contact | a name, email or phone is required (400); an email (else a phone) another contact has is 409 `CONTACT_ALREADY_EXISTS` with `data.duplicateContactId`, unless `allowDuplicates` |
+//!   | `POST /members/v1/members/query` | Query Members | `query.filter`, `query.sorting`, `query.paging`, `fieldsets` |
+//!   | `GET /members/v1/members` | List Members | `paging.*`, `fieldsets` |
+//!   | `GET /members/v1/members/{id}` | Get Member | `fieldsets`; 404 `MEMBER_NOT_FOUND` |
+//!
+//!   Auth is the Inbox routes'. Paging is by offset, as Wix's: `limit` 50 by default, at most
+//!   1,000 contacts or 100 members (more is 400), and `pagingMetadata` (Members: `metadata`)
+//!   with `count`, `offset` and `total`. The order is `createdDate` (the only sort field the
+//!   fake knows), oldest first unless `DESC`. Fieldsets shape records as Wix's do: contacts
+//!   `FULL` by default (`BASIC`, `COMMUNICATION_DETAILS`, `EXTENDED` and `fields` project);
+//!   members `PUBLIC` by default, which gives `id`, `profile` and the dates, with the statuses
+//!   `UNKNOWN` and no `loginEmail` or `contactId` (`EXTENDED` adds `contactId` and the
+//!   statuses but `status`, `FULL` gives everything).
+//!
+//!   Filters are Wix's API Query Language: a value or `$eq`, `$ne`, `$in`, and `$and`, `$or`,
+//!   `$not`, on the contacts' `id`, `info.emails.email`, `info.phones.phone`,
+//!   `info.name.first`, `info.name.last`, `primaryInfo.email`, `primaryInfo.phone` and the
+//!   members' `id`, `loginEmail`, `contactId`, `profile.nickname`, `profile.slug`, `contact.firstName`,
+//!   `contact.lastName`, `status`, `privacyStatus`; email addresses compare ignoring case.
+//!   Anything else (another field or operator, or sort field) is Wix's 400 with a field
+//!   violation (`query.filter`, rule `INVALID_FILTER`) naming it, never a silent empty list:
+//!   every filter [`lookup`](crate::lookup) writes works. The 404 and 409 codes are the
+//!   fake's choice (Wix documents none).
 //! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]; signed
 //!   by the [`TestSigner`] of the `webhooks` module, so a
 //!   [`WebhookVerifier`](crate::webhooks::WebhookVerifier) made with that key accepts it) whose
@@ -145,8 +186,9 @@
 //! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
 //! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
 //! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
-//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}` | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
-//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, and `"visitorId"` for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}`, with `firstName`, `lastName`, `email`, `phone` if given | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, `"loginEmail"` if given, and `"visitorId"` (with the contact's details) for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/contacts/merge` | `{"sourceId": "c1", "targetId": "c2"}` | [`merge_contacts`](FakeInbox::merge_contacts) | `{"merged": ..}`; 404 for an unknown contact, 409 for a member as the source or the same contact |
 //! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
 //! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
 //! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |
@@ -180,15 +222,22 @@
 //! first.
 
 mod app_helpers;
+mod contacts;
 mod control;
+mod details;
+mod directory;
 mod drive;
 mod instances;
+mod listing;
+mod query;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub use details::{ContactDetails, MemberDetails};
+pub use directory::MergeContactsError;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
 
@@ -200,8 +249,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::types::{
-    ButtonInteracted, Conversation, ConversationsMerged, DomainEvent, Message, MessageContent,
-    MessageDirection, MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
+    ButtonInteracted, Conversation, DomainEvent, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
 };
 
 use crate::webhooks::test_signer::TestSigner;
@@ -517,6 +566,8 @@ pub(crate) struct Config {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) store: Store,
+    /// The contacts and members of every instance.
+    pub(crate) directory: directory::Directory,
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) receivers: Vec<String>,
     /// The app's instances (sites), the builder's first: a participant, conversation or token
@@ -819,11 +870,17 @@ impl FakeInbox {
         if message.visibility.is_none() {
             message.visibility = Some(MessageVisibility::BusinessAndParticipant);
         }
-        let written =
-            self.inner
-                .state()
-                .store
-                .participant_writes(instance, &Key::from(participant), message);
+        let written = {
+            let mut state = self.inner.state();
+            // A contact who writes is one of the site's contacts.
+            if let ParticipantId::ContactId(contact) = participant {
+                state
+                    .directory
+                    .ensure_contact(instance, contact, Default::default());
+            }
+            let key = Key::from(participant);
+            state.store.participant_writes(instance, &key, message)
+        };
         let body = MessageSentToBusiness {
             conversation_id: Some(written.conversation_id),
             message: Some(written.message),
@@ -867,72 +924,6 @@ impl FakeInbox {
         };
         webhooks::emit_button_interacted(&self.inner, &body, identity);
         Some(body)
-    }
-
-    /// The anonymous visitor gives their details and becomes a contact. If they had a
-    /// conversation, a new one is created for the contact, the old one's messages move into it
-    /// and Conversations Merged is delivered (returned; `None` when there was nothing to merge).
-    pub fn visitor_becomes_contact(
-        &self,
-        visitor_id: &str,
-        contact_id: &str,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
-            None,
-        )
-    }
-
-    /// The contact registers as a site member (see
-    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact)).
-    pub fn contact_becomes_member(
-        &self,
-        contact_id: &str,
-        member_id: &str,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Contact(contact_id.to_owned()),
-            None,
-            Some(member_id),
-        )
-    }
-
-    /// The anonymous visitor registers as a member directly, becoming a contact at the same
-    /// time (members always have a contact ID). See
-    /// [`visitor_becomes_contact`](Self::visitor_becomes_contact).
-    pub fn visitor_becomes_member(
-        &self,
-        visitor_id: &str,
-        contact_id: &str,
-        member_id: &str,
-    ) -> Option<ConversationsMerged> {
-        self.convert(
-            0,
-            Key::Visitor(visitor_id.to_owned()),
-            Some(contact_id),
-            Some(member_id),
-        )
-    }
-
-    fn convert(
-        &self,
-        instance: usize,
-        from: Key,
-        contact: Option<&str>,
-        member: Option<&str>,
-    ) -> Option<ConversationsMerged> {
-        let (merged, identity) = self
-            .inner
-            .state()
-            .store
-            .convert(instance, &from, contact, member);
-        if let Some(merged) = &merged {
-            webhooks::emit_conversations_merged(&self.inner, merged, identity);
-        }
-        merged
     }
 
     /// The messages of a conversation, oldest first (empty for an unknown conversation, and

@@ -89,15 +89,10 @@ impl Person {
         identity
     }
 
-    /// What the participant is: 0 visitor, 1 contact, 2 member.
-    fn kind(&self) -> u8 {
-        if self.member.is_some() {
-            2
-        } else if self.contact.is_some() {
-            1
-        } else {
-            0
-        }
+    /// The ID the participant is addressed by: the member ID, else the contact ID, else the
+    /// visitor ID.
+    fn address(&self) -> Option<Key> {
+        self.keys().pop()
     }
 
     fn keys(&self) -> Vec<Key> {
@@ -307,10 +302,12 @@ impl Store {
         }
     }
 
-    /// A participant of `instance` gets new IDs (`contact` and/or `member`): a new
-    /// conversation is created and every conversation the participant (or whoever already had
-    /// the new IDs on that instance) had is merged into it, messages in chronological order.
-    /// `None` when there was nothing to merge.
+    /// A participant of `instance` gets new IDs (`contact` and/or `member`; or, merged into
+    /// another contact, that one's ID): a new conversation is created when they are addressed
+    /// by another ID than before, and every conversation the participant (or whoever already
+    /// had the new IDs on that instance) had is merged into it, or into the conversation of
+    /// whoever already had them, messages in chronological order. `None` when there was
+    /// nothing to merge.
     pub(crate) fn convert(
         &mut self,
         instance: usize,
@@ -331,7 +328,7 @@ impl Store {
             .filter_map(|k| self.person(instance, k))
             .find(|&p| p != source);
         let target = existing.unwrap_or(source);
-        let before = self.people[target].kind();
+        let before = self.people[target].address();
         let absorbed: Vec<usize> = [source]
             .into_iter()
             .chain(new_keys.iter().filter_map(|k| self.person(instance, k)))
@@ -371,10 +368,11 @@ impl Store {
             self.index.insert((instance, k), target);
         }
         let identity = self.people[target].webhook_identity();
-        let changed_type = self.people[target].kind() != before;
+        // The participant is addressed by another ID now (another type, or the contact they
+        // were merged into): Wix starts a new conversation.
+        let renamed = self.people[target].address() != before;
         let target_conv = match self.people[target].conversation.clone() {
-            // The participant changed type: Wix starts a new conversation.
-            Some(current) if changed_type => {
+            Some(current) if renamed => {
                 old.insert(0, current);
                 None
             }

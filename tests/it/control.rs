@@ -22,7 +22,7 @@ async fn fake() -> FakeInbox {
 }
 
 /// `POST /_fake/{path}` with a JSON body, as the page sends it.
-async fn post(fake: &FakeInbox, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(fake: &FakeInbox, path: &str, body: Value) -> (StatusCode, Value) {
     let response = http_client()
         .post(format!("{}/_fake/{path}", fake.base_url()))
         .header("content-type", "application/json")

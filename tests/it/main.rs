@@ -10,6 +10,7 @@ mod cli;
 // The simulator's control API.
 mod control;
 mod fake;
+mod fake_contacts;
 mod fake_instances;
 mod fixtures;
 mod lifecycle;

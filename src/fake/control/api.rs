@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{view, Fake, Refused};
-use crate::fake::{FakeInbox, Fault};
+use crate::fake::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError};
 use crate::types::{Message, MessageContent, MessageVisibility, ParticipantId};
 
 type Answer = Result<Json<Value>, Refused>;
@@ -119,20 +119,47 @@ pub(super) async fn press_button(fake: Fake, bytes: Bytes) -> Answer {
     }
 }
 
+/// What a visitor gives as a contact: all optional.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Details {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+impl Details {
+    fn of(&self, contact_id: &str) -> Result<ContactDetails, Refused> {
+        let mut details = ContactDetails::new(id("contactId", contact_id)?);
+        if self.first_name.is_some() || self.last_name.is_some() {
+            let name = |n: &Option<String>| n.clone().unwrap_or_default();
+            details = details.name(name(&self.first_name), name(&self.last_name));
+        }
+        if let Some(email) = &self.email {
+            details = details.email(id("email", email)?);
+        }
+        if let Some(phone) = &self.phone {
+            details = details.phone(id("phone", phone)?);
+        }
+        Ok(details)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct BecomeContact {
     visitor_id: String,
     contact_id: String,
+    #[serde(flatten)]
+    details: Details,
 }
 
 /// `POST /_fake/participants/become-contact`: `{"merged": ConversationsMerged | null}`.
 pub(super) async fn become_contact(fake: Fake, bytes: Bytes) -> Answer {
     let req: BecomeContact = body(&bytes)?;
-    let merged = fake.visitor_becomes_contact(
-        id("visitorId", &req.visitor_id)?,
-        id("contactId", &req.contact_id)?,
-    );
+    let contact = req.details.of(&req.contact_id)?;
+    let merged = fake.visitor_becomes_contact(id("visitorId", &req.visitor_id)?, contact);
     Ok(Json(json!({ "merged": merged })))
 }
 
@@ -142,19 +169,51 @@ pub(super) struct BecomeMember {
     visitor_id: Option<String>,
     contact_id: String,
     member_id: String,
+    login_email: Option<String>,
+    #[serde(flatten)]
+    details: Details,
 }
 
 /// `POST /_fake/participants/become-member`: a visitor (with `visitorId`) or a contact becomes a
 /// member; `{"merged": ConversationsMerged | null}`.
 pub(super) async fn become_member(fake: Fake, bytes: Bytes) -> Answer {
     let req: BecomeMember = body(&bytes)?;
-    let contact = id("contactId", &req.contact_id)?;
-    let member = id("memberId", &req.member_id)?;
+    let mut member = MemberDetails::new(id("memberId", &req.member_id)?);
+    if let Some(login) = &req.login_email {
+        member = member.login_email(id("loginEmail", login)?);
+    }
     let merged = match &req.visitor_id {
-        Some(visitor) => fake.visitor_becomes_member(id("visitorId", visitor)?, contact, member),
-        None => fake.contact_becomes_member(contact, member),
+        Some(visitor) => {
+            let contact = req.details.of(&req.contact_id)?;
+            fake.visitor_becomes_member(id("visitorId", visitor)?, contact, member)
+        }
+        None => fake.contact_becomes_member(id("contactId", &req.contact_id)?, member),
     };
     Ok(Json(json!({ "merged": merged })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MergeContacts {
+    source_id: String,
+    target_id: String,
+}
+
+/// `POST /_fake/contacts/merge`: `{"merged": ConversationsMerged | null}`; 404 for an unknown
+/// contact, 409 for a member as the source or a contact merged into itself.
+pub(super) async fn merge_contacts(fake: Fake, bytes: Bytes) -> Answer {
+    let req: MergeContacts = body(&bytes)?;
+    let source = id("sourceId", &req.source_id)?;
+    let target = id("targetId", &req.target_id)?;
+    match fake.merge_contacts(source, target) {
+        Ok(merged) => Ok(Json(json!({ "merged": merged }))),
+        Err(e @ MergeContactsError::UnknownContact(_)) => Err(Refused::not_found(e.to_string())),
+        Err(e) => Err(Refused::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            e.to_string(),
+        )),
+    }
 }
 
 #[derive(Deserialize)]

@@ -67,6 +67,7 @@ pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr, timeout: TimeoutLayer)
             "/_fake/participants/become-member",
             post(api::become_member),
         )
+        .route("/_fake/contacts/merge", post(api::merge_contacts))
         .route("/_fake/business/send", post(api::business_send))
         .route("/_fake/receivers/add", post(api::add_receiver))
         .route("/_fake/receivers/remove", post(api::remove_receiver))

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::fake::query::Refusal;
 use crate::fake::store::Missing;
 use crate::types::{
     ApplicationError, ErrorDetails, ErrorResponse, FieldViolation, ValidationError,
@@ -34,6 +35,11 @@ impl ApiError {
                 }),
             }),
         }
+    }
+
+    /// 404 with `code`: `what` (say, `Contact c-1`) was not found.
+    pub(super) fn not_found(code: &str, what: &str) -> ApiError {
+        ApiError::application(StatusCode::NOT_FOUND, code, &format!("{what} not found"))
     }
 
     pub(super) fn unauthorized(description: &str) -> ApiError {
@@ -92,6 +98,24 @@ impl ApiError {
 
     pub(super) fn one(field: &str, description: &str, rule: &str) -> ApiError {
         ApiError::validation(vec![violation(field, description, rule)])
+    }
+
+    /// A query the fake does not run ([`Refusal`]): 400 with its field violation.
+    pub(super) fn refused(refusal: Refusal) -> ApiError {
+        ApiError::one(&refusal.field, &refusal.description, refusal.rule)
+    }
+
+    /// An application error's `data` gets `key`.
+    pub(super) fn with_data(mut self, key: &str, value: Value) -> ApiError {
+        if let Some(error) = self
+            .body
+            .details
+            .as_mut()
+            .and_then(|d| d.application_error.as_mut())
+        {
+            error.data.insert(key.to_owned(), value);
+        }
+        self
     }
 }
 

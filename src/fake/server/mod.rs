@@ -1,12 +1,16 @@
 //! The HTTP side of the fake. This file: how it is served, the layer every request goes
 //! through (fault injection, the request log, `x-wix-request-id`) and the routes. Each route
 //! has its file: [`oauth`] (the token endpoint, and who a call is from), [`conversations`],
-//! [`messages`]; [`errors`] makes Wix's error bodies.
+//! [`messages`], [`contacts`] (Contacts v4), [`members`] (Members v1); [`errors`] makes Wix's
+//! error bodies, [`params`] reads the Contacts and Members requests.
 
+mod contacts;
 mod conversations;
 mod errors;
+mod members;
 mod messages;
 mod oauth;
+mod params;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +75,21 @@ fn router(inner: Shared) -> Router {
             "/inbox/v2/messages",
             get(messages::list_messages).post(messages::send_message),
         )
+        .route(
+            "/contacts/v4/contacts",
+            get(contacts::list_contacts).post(contacts::create_contact),
+        )
+        .route(
+            "/contacts/v4/contacts/query",
+            post(contacts::query_contacts),
+        )
+        .route(
+            "/contacts/v4/contacts/{contact_id}",
+            get(contacts::get_contact),
+        )
+        .route("/members/v1/members", get(members::list_members))
+        .route("/members/v1/members/query", post(members::query_members))
+        .route("/members/v1/members/{member_id}", get(members::get_member))
         .route("/oauth2/token", post(oauth::token))
         .fallback(errors::no_route)
         .with_state(inner)
