@@ -20,7 +20,9 @@ pub fn run(file: &mut syn::File, operations: &[Operation]) -> Result<(), String>
         ..Default::default()
     };
     // The operations' builders (`mod builder`) first: the examples on `Client` use their setters.
-    let (builders, others): (Vec<_>, Vec<_>) = (file.items.iter_mut())
+    let (builders, others): (Vec<_>, Vec<_>) = file
+        .items
+        .iter_mut()
         .partition(|item| matches!(item, Item::Mod(m) if m.ident == "builder"));
     builders
         .into_iter()
@@ -121,8 +123,11 @@ impl VisitMut for Walk<'_> {
             _ => None,
         });
         match (self.module.as_str(), trait_.as_deref()) {
-            ("types", None) => (fns.filter(|f| f.sig.ident == "builder"))
-                .for_each(|f| self.documented_builders(&mut f.attrs, &[BUILDER_METHOD])),
+            ("types", None) => {
+                for f in fns.filter(|f| f.sig.ident == "builder") {
+                    self.documented_builders(&mut f.attrs, &[BUILDER_METHOD]);
+                }
+            }
             ("types::builder", Some("TryFrom")) => {
                 self.documented_builders(&mut item.attrs, &[TRY_FROM])
             }
@@ -206,7 +211,8 @@ fn null_arrays(field: &mut Field) -> bool {
     let vec = path(&field.ty).and_then(last).is_some_and(|i| i == "Vec");
     let found = vec && serde_has(&field.attrs, "default");
     if found {
-        (field.attrs).push(code!(#[serde(deserialize_with = "crate::wire::null_as_empty")]));
+        let null = code!(#[serde(deserialize_with = "crate::wire::null_as_empty")]);
+        field.attrs.push(null);
     }
     found
 }
