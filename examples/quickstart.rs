@@ -1,9 +1,10 @@
 //! The whole Wix Inbox story in one run, one line per step:
 //!
 //! a visitor writes → our webhook receiver gets and verifies Message Sent To Business → the app
-//! gets or creates the conversation from the sender's IDs → replies → the visitor becomes a
-//! contact → Conversations Merged arrives → the app continues in the new conversation → lists
-//! every message across pages.
+//! gets or creates the conversation from the sender's IDs → replies → the visitor leaves their
+//! email and becomes a contact → Conversations Merged arrives → the app finds the contact by
+//! email (Query Contacts) and continues in the new conversation → lists every message across
+//! pages.
 //!
 //! ```sh
 //! cargo run --example quickstart
@@ -14,16 +15,18 @@
 //!
 //! With `WIX_API_KEY` and `WIX_SITE_ID` set it runs the API part against the real Wix instead
 //! (webhooks need a public URL, so that part stays with the fake): get or create the
-//! conversation of `WIX_CONTACT_ID`, `WIX_MEMBER_ID` or `WIX_VISITOR_ID`, reply with
-//! `WIX_QUICKSTART_REPLY` if set (nothing is sent otherwise), and list every message.
-//! `WIX_BASE_URL` overrides `https://www.wixapis.com`.
+//! conversation of `WIX_CONTACT_ID`, `WIX_MEMBER_ID` or `WIX_VISITOR_ID`, or of the one contact
+//! with the email `WIX_CONTACT_EMAIL` (Query Contacts), reply with `WIX_QUICKSTART_REPLY` if set
+//! (nothing is sent otherwise), and list every message. `WIX_BASE_URL` overrides
+//! `https://www.wixapis.com`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
-use wix_inbox::fake::FakeInbox;
+use wix_inbox::fake::{ContactDetails, FakeInbox};
+use wix_inbox::lookup::Found;
 use wix_inbox::types::{
     GetOrCreateConversationRequest, IdentificationData, Message, MessageVisibility, ParticipantId,
     SendMessageRequest,
@@ -32,6 +35,8 @@ use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
+/// The email address the visitor leaves, with which they become the contact.
+const EMAIL: &str = "jo@example.com";
 /// More than a page of List Messages (30) with the messages before them.
 const ORDER_LINES: usize = 31;
 
@@ -52,7 +57,7 @@ async fn main() -> ExitCode {
                     api_part(&base_url, &api_key, &site_id, participant, reply.as_deref(), &mut say)
                         .await
                 }
-                None => Err("set WIX_CONTACT_ID, WIX_MEMBER_ID or WIX_VISITOR_ID: whose conversation to open".into()),
+                None => Err("set WIX_CONTACT_ID, WIX_MEMBER_ID, WIX_VISITOR_ID or WIX_CONTACT_EMAIL: whose conversation to open".into()),
             }
         }
         _ => {
@@ -75,12 +80,22 @@ async fn main() -> ExitCode {
     }
 }
 
-fn participant_from_env() -> Option<ParticipantId> {
+/// Whose conversation the API part opens.
+pub enum Who {
+    /// The participant with this ID.
+    Id(ParticipantId),
+    /// The one contact with this email address, found first.
+    ContactEmail(String),
+}
+
+fn participant_from_env() -> Option<Who> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     var("WIX_MEMBER_ID")
         .map(ParticipantId::MemberId)
         .or_else(|| var("WIX_CONTACT_ID").map(ParticipantId::ContactId))
         .or_else(|| var("WIX_VISITOR_ID").map(ParticipantId::AnonymousVisitorId))
+        .map(Who::Id)
+        .or_else(|| var("WIX_CONTACT_EMAIL").map(Who::ContactEmail))
 }
 
 /// A check of the story: `Err` with a clear line when a step did not do what it should.
@@ -163,10 +178,13 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     say("7. receiver: Message Sent To Participant for our reply".into());
 
     // The visitor leaves their email: they are a contact now, in a new conversation.
-    fake.visitor_becomes_contact(VISITOR, CONTACT)
+    let details = ContactDetails::new(CONTACT)
+        .name("Jo", "Hansen")
+        .email(EMAIL);
+    fake.visitor_becomes_contact(VISITOR, details)
         .ok_or("the visitor's conversation was not merged")?;
     say(format!(
-        "8. the visitor leaves their email and becomes contact {CONTACT}"
+        "8. the visitor leaves their email ({EMAIL}) and becomes contact {CONTACT}"
     ));
     let merged = wait_for(&mut events, "Conversations Merged", |e| match e.event {
         InboxEvent::ConversationsMerged(merged) => Some(merged),
@@ -188,7 +206,8 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         merged.old_conversation_ids
     ));
 
-    // The app continues in the new conversation: the contact writes, the app answers there.
+    // The app continues in the new conversation: the contact writes, the app finds them by the
+    // email they gave and answers there.
     fake.visitor_writes(VISITOR, "Great! My email is jo@example.com");
     let sent = wait_for(&mut events, "Message Sent To Business", |e| match e.event {
         InboxEvent::MessageSentToBusiness(sent) => Some(sent),
@@ -199,17 +218,21 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     let participant = sender
         .participant_id()
         .ok_or("the sender has no participant ID")?;
-    ensure(
-        participant == ParticipantId::ContactId(CONTACT.into()),
-        || format!("the contact wrote as {participant:?}"),
-    )?;
-    let current = get_or_create(&client, participant.clone()).await?;
+    let contact = contact_by_email(&client, EMAIL).await?;
+    let found = ParticipantId::ContactId(contact.clone());
+    ensure(participant == found, || {
+        format!("the contact wrote as {participant:?}, Query Contacts found {contact}")
+    })?;
+    say(format!(
+        "10. the contact writes again; app: contacts_by_email({EMAIL}) -> contact {contact}, the sender"
+    ));
+    let current = get_or_create(&client, found).await?;
     ensure(current == target, || {
         format!("get or create gave {current}, not the merge target {target}")
     })?;
     send_text(&client, &current, "Thanks, Jo! We'll write to you there.").await?;
     say(format!(
-        "10. the contact writes again; app: get or create for {participant:?} -> {current} (the merge target), replies there"
+        "11. app: get or create for {participant:?} -> {current} (the merge target), replies there"
     ));
 
     // The contact sends their order, one line per item: the conversation outgrows a page.
@@ -218,7 +241,7 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         fake.visitor_writes(VISITOR, line);
     }
     say(format!(
-        "11. the contact sends their order, one message per item ({ORDER_LINES} messages)"
+        "12. the contact sends their order, one message per item ({ORDER_LINES} messages)"
     ));
 
     // Every message, the old conversation's included, across pages.
@@ -241,7 +264,7 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
     })?;
     ensure(pages > 1, || format!("{pages} page(s): expected several"))?;
     say(format!(
-        "12. app: list_all_messages -> {} messages in {pages} pages, newest first, from \"{}\" back to \"{}\"",
+        "13. app: list_all_messages -> {} messages in {pages} pages, newest first, from \"{}\" back to \"{}\"",
         messages.len(),
         text_of(&messages[0]),
         text_of(&messages[messages.len() - 1]),
@@ -253,7 +276,7 @@ pub async fn story(say: &mut dyn FnMut(String)) -> Result<(), String> {
         format!("{undelivered} webhooks were not delivered")
     })?;
     say(format!(
-        "13. all {} webhooks were delivered and verified",
+        "14. all {} webhooks were delivered and verified",
         fake.deliveries().len()
     ));
     Ok(())
@@ -265,11 +288,21 @@ pub async fn api_part(
     base_url: &str,
     api_key: &str,
     site_id: &str,
-    participant: ParticipantId,
+    who: Who,
     reply: Option<&str>,
     say: &mut dyn FnMut(String),
 ) -> Result<(), String> {
     let client = api_client(base_url, api_key, site_id)?;
+    let participant = match who {
+        Who::Id(id) => id,
+        Who::ContactEmail(email) => {
+            let contact = contact_by_email(&client, &email).await?;
+            say(format!(
+                "query contacts: the contact with {email} is {contact}"
+            ));
+            ParticipantId::ContactId(contact)
+        }
+    };
     let conversation = get_or_create(&client, participant.clone()).await?;
     say(format!(
         "1. get or create conversation for {participant:?} at {base_url} -> {conversation}"
@@ -300,6 +333,20 @@ fn api_client(base_url: &str, api_key: &str, site_id: &str) -> Result<wix_inbox:
         .base_url(base_url)
         .build()
         .map_err(|e| e.to_string())
+}
+
+/// The ID of the one contact with `email` (Query Contacts): none, or several, is an error, as
+/// which of several is meant is not the app's guess to make.
+async fn contact_by_email(client: &wix_inbox::Client, email: &str) -> Result<String, String> {
+    match client.contacts_by_email(email).found().await {
+        Ok(Found::One(contact)) => contact.id.ok_or_else(|| "a contact without an ID".into()),
+        Ok(Found::None) => Err(format!("no contact has the email {email}")),
+        Ok(Found::Several(contacts)) => {
+            let ids: Vec<_> = contacts.iter().filter_map(|c| c.id.as_deref()).collect();
+            Err(format!("several contacts have the email {email}: {ids:?}"))
+        }
+        Err(e) => Err(format!("query contacts: {e}")),
+    }
 }
 
 /// How many List Messages calls the fake has answered.

@@ -11,7 +11,7 @@ use crate::{print_json, Failure, Outcome};
 
 /// The client, with credentials from WIX_API_KEY + WIX_SITE_ID or WIX_APP_ID + WIX_APP_SECRET +
 /// WIX_INSTANCE_ID.
-fn client(global: &Global) -> Result<Client, Failure> {
+pub fn client(global: &Global) -> Result<Client, Failure> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut builder = Client::builder();
     builder = match (var("WIX_API_KEY"), var("WIX_APP_ID")) {
@@ -54,7 +54,7 @@ fn client(global: &Global) -> Result<Client, Failure> {
 
 /// An API error: one line with what happened and Wix's request id (the error's Display says
 /// both, and never holds a secret), its causes, and what to do about it.
-fn failed(e: wix_inbox::Error) -> Failure {
+pub fn failed(e: wix_inbox::Error) -> Failure {
     let mut line = e.to_string();
     let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
@@ -143,20 +143,20 @@ pub async fn send_message(global: &Global, args: Send) -> Outcome {
     print_json(&*response)
 }
 
-/// Prints each message as one line of JSON as soon as its page arrives: nothing is collected, so
-/// a conversation of any length (or a server that never stops sending pages) takes constant
-/// memory. When the reader goes away (`| head`), it stops quietly.
-async fn print_json_lines(
-    messages: impl futures_util::Stream<Item = Result<Message, wix_inbox::Error>>,
+/// Prints each item (a message, a contact, a member) as one line of JSON as soon as its page
+/// arrives: nothing is collected, so a conversation of any length (or a server that never stops
+/// sending pages) takes constant memory. When the reader goes away (`| head`), it stops quietly.
+pub async fn print_json_lines<T: serde::Serialize>(
+    items: impl futures_util::Stream<Item = Result<T, wix_inbox::Error>>,
 ) -> Outcome {
     use std::io::Write as _;
-    let mut messages = std::pin::pin!(messages);
+    let mut items = std::pin::pin!(items);
     let stdout = std::io::stdout();
     let mut line = Vec::new();
-    while let Some(message) = messages.try_next().await.map_err(failed)? {
+    while let Some(item) = items.try_next().await.map_err(failed)? {
         line.clear();
-        serde_json::to_writer(&mut line, &message)
-            .map_err(|e| Failure::Failed(format!("cannot print a message as JSON: {e}")))?;
+        serde_json::to_writer(&mut line, &item)
+            .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
         line.push(b'\n');
         match stdout.lock().write_all(&line) {
             Ok(()) => {}

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Verify Wix webhook bodies, call the Wix Inbox API, and run a fake Inbox.
+/// Verify Wix webhook bodies, call the Wix Inbox API, find contacts and members, sync a message
+/// from another service, and run a fake Inbox.
 ///
 /// Auth comes from WIX_API_KEY + WIX_SITE_ID, or WIX_APP_ID + WIX_APP_SECRET + WIX_INSTANCE_ID.
-/// Exit codes: 0 done, 1 failed (verification, API error), 2 wrong invocation.
+/// Exit codes: 0 done, 1 failed (verification, API error, no contact or several for sync), 2
+/// wrong invocation.
 #[derive(Parser, Debug)]
 #[command(name = "wix-inbox", version)]
 pub struct Cli {
@@ -36,6 +38,15 @@ pub enum Command {
     /// List Messages and Send Message.
     #[command(subcommand)]
     Messages(Messages),
+    /// Find contacts (Query Contacts).
+    #[command(subcommand)]
+    Contacts(Contacts),
+    /// Find members (Query Members).
+    #[command(subcommand)]
+    Members(Members),
+    /// Record a message a contact wrote elsewhere in their conversation, for the business
+    /// only, with a badge: Wix's "Sync messages from an external service".
+    Sync(Sync),
     /// The fake Inbox.
     #[command(subcommand)]
     Fake(Fake),
@@ -131,6 +142,69 @@ pub struct Send {
     /// Who sees the message.
     #[arg(long, value_enum, default_value = "business-and-participant")]
     pub visibility: Visibility,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Contacts {
+    /// Every contact with this email address (any of their emails), one JSON line each, oldest
+    /// first: ID, name, emails and phones (fieldset COMMUNICATION_DETAILS). No match: no line.
+    Find(ByEmail),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Members {
+    /// Every member whose login email is this one, one JSON line each, oldest first, with
+    /// every field (fieldset FULL: login email, contact ID, statuses). No match: no line.
+    Find(ByEmail),
+}
+
+#[derive(Args, Debug)]
+pub struct ByEmail {
+    /// The email address, as Wix compares it.
+    #[arg(long, value_parser = not_blank)]
+    pub email: String,
+}
+
+/// `sync`: find the contact by email, then send to their current conversation.
+#[derive(Args, Debug)]
+pub struct Sync {
+    /// The contact's email address (any of their emails).
+    #[arg(long, value_parser = not_blank)]
+    pub email: String,
+    /// What the contact wrote elsewhere.
+    #[arg(long, value_parser = not_blank)]
+    pub text: String,
+    /// The badge's text, naming where the message comes from (with --badge-icon).
+    #[arg(long, value_name = "TEXT", requires = "badge_icon", value_parser = not_blank)]
+    pub badge_text: Option<String>,
+    /// The badge's icon: an https:// URL (the Inbox is an https page; an http:// icon would be
+    /// blocked as mixed content). With --badge-text.
+    #[arg(long, value_name = "URL", requires = "badge_text", value_parser = https_url)]
+    pub badge_icon: Option<String>,
+    /// When no contact has the email, create one with it (Create Contact) instead of failing.
+    #[arg(long, conflicts_with = "contact")]
+    pub create_contact: bool,
+    /// Which of several contacts with the email to send to (one of their IDs).
+    #[arg(long, value_name = "ID", value_parser = not_blank)]
+    pub contact: Option<String>,
+}
+
+/// A value that is more than white space.
+fn not_blank(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// An absolute `https://` URL with a host.
+fn https_url(value: &str) -> Result<String, String> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if url.scheme() == "https" && url.has_host() => Ok(value.to_owned()),
+        Ok(_) => Err("must be an https:// URL".into()),
+        Err(e) => Err(format!("not a URL ({e})")),
+    }
 }
 
 #[derive(Subcommand, Debug)]

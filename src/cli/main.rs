@@ -1,4 +1,5 @@
-//! `wix-inbox`: verify a webhook body, call every Inbox operation, run the fake Inbox.
+//! `wix-inbox`: verify a webhook body, call every Inbox operation, find contacts and members,
+//! sync a message from another service, run the fake Inbox.
 //!
 //! Exit codes: 0 done; 1 the thing asked for failed (a body that does not verify, an API
 //! error); 2 the invocation is wrong (an unknown flag, a missing argument, a file that cannot
@@ -8,11 +9,13 @@ mod api;
 mod args;
 mod fake;
 mod relay;
+mod sync;
 mod webhook;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use wix_inbox::webhooks::WebhookVerifier;
 
 /// How a command failed, and so the exit code.
 pub enum Failure {
@@ -62,7 +65,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: args::Cli) -> Outcome {
-    use args::{Command, Conversations, Fake, Messages, Webhook};
+    use args::{Command, Contacts, Conversations, Fake, Members, Messages, Webhook};
     match cli.command {
         Command::Webhook(Webhook::Verify(a)) => webhook::verify(a),
         Command::Webhook(Webhook::Relay(a)) => relay::relay(a).await,
@@ -74,6 +77,9 @@ async fn run(cli: args::Cli) -> Outcome {
         }
         Command::Messages(Messages::List(a)) => api::list_messages(&cli.global, a).await,
         Command::Messages(Messages::Send(a)) => api::send_message(&cli.global, a).await,
+        Command::Contacts(Contacts::Find(a)) => sync::find_contacts(&cli.global, a).await,
+        Command::Members(Members::Find(a)) => sync::find_members(&cli.global, a).await,
+        Command::Sync(a) => sync::sync(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
         Command::Fake(Fake::Sign(a)) => fake::sign(*a),
     }
@@ -90,6 +96,21 @@ fn print_json(value: &impl serde::Serialize) -> Outcome {
 /// The most a key file (`--public-key`, `--private-key`) may hold: 16 KiB. A PEM key of
 /// 8192 bits is under 7 KiB.
 const MAX_KEY_SIZE: usize = 16 * 1024;
+
+/// The verifier of the app's public key in `path` (`--public-key`: a PEM file, or a file
+/// holding base64 of the PEM). A file that cannot be read, is too large or holds no key is a
+/// usage error.
+fn read_verifier(path: &std::path::Path) -> Result<WebhookVerifier, Failure> {
+    let key = read_input(Some(path), "public key", MAX_KEY_SIZE, Failure::Usage)?;
+    let key = String::from_utf8(key).map_err(|_| {
+        Failure::Usage(format!(
+            "the public key {} is not text (PEM or base64 of PEM)",
+            path.display()
+        ))
+    })?;
+    WebhookVerifier::from_public_key(&key)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+}
 
 /// Reads a file named on the command line (`-` is stdin), at most `limit` bytes: one byte
 /// more and it stops reading and fails with `too_large` (so `/dev/zero` or an endless pipe

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use clap::Args;
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
-use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent, WebhookVerifier};
+use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent};
 
-use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
+use crate::{read_verifier, Failure, Outcome};
 
 /// The header that carries the event ID on the POST to the app.
 const EVENT_ID_HEADER: &str = "wix-inbox-event-id";
@@ -60,20 +60,7 @@ pub async fn relay(args: Relay) -> Outcome {
         .with_max_level(tracing::Level::WARN)
         .with_target(false)
         .try_init();
-    let key = read_input(
-        Some(&args.public_key),
-        "public key",
-        MAX_KEY_SIZE,
-        Failure::Usage,
-    )?;
-    let key = String::from_utf8(key).map_err(|_| {
-        Failure::Usage(format!(
-            "the public key {} is not text (PEM or base64 of PEM)",
-            args.public_key.display()
-        ))
-    })?;
-    let verifier = WebhookVerifier::from_public_key(&key)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", args.public_key.display())))?;
+    let verifier = read_verifier(&args.public_key)?;
     let to = reqwest::Url::parse(&args.to)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())

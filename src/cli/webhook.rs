@@ -2,27 +2,12 @@
 
 use std::time::Duration;
 
-use wix_inbox::webhooks::WebhookVerifier;
-
 use crate::args::Verify;
-use crate::{print_json, read_input, Failure, Outcome, MAX_KEY_SIZE};
+use crate::{print_json, read_input, read_verifier, Failure, Outcome};
 
 pub fn verify(args: Verify) -> Outcome {
-    let key = read_input(
-        Some(&args.public_key),
-        "public key",
-        MAX_KEY_SIZE,
-        Failure::Usage,
-    )?;
-    let key = String::from_utf8(key).map_err(|_| {
-        Failure::Usage(format!(
-            "the public key {} is not text (PEM or base64 of PEM)",
-            args.public_key.display()
-        ))
-    })?;
-    let mut verifier = WebhookVerifier::from_public_key(&key)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", args.public_key.display())))?
-        .allow_missing_expiry(args.allow_missing_exp);
+    let mut verifier =
+        read_verifier(&args.public_key)?.allow_missing_expiry(args.allow_missing_exp);
     if let Some(seconds) = args.leeway {
         verifier = verifier.leeway(Duration::from_secs(seconds));
     }

@@ -209,6 +209,13 @@ mod tests {
     }
 
     #[test]
+    fn secrets_of_eight_bytes_or_more_are_redacted_and_shorter_ones_are_not() {
+        let body = Bytes::from_static(b"key 12345678 and pin 1234567, key 12345678 again");
+        let out = redact(body, [&b"12345678"[..], &b"1234567"[..]]);
+        assert_eq!(&out[..], b"key *** and pin 1234567, key *** again");
+    }
+
+    #[test]
     fn a_retry_after_date_in_the_past_is_no_wait_in_every_date_form() {
         for past in [
             "Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate

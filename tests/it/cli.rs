@@ -12,7 +12,7 @@ use wix_inbox::webhooks::test_signer::TestSigner;
 const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
 
 /// The command with no Wix credentials from the test's own environment.
-fn cli() -> Command {
+pub(crate) fn cli() -> Command {
     let mut cmd = Command::new(BIN);
     for var in [
         "WIX_API_KEY",
@@ -42,7 +42,7 @@ fn cli() -> Command {
 }
 
 /// The command with the fake's API key, site and base URL.
-fn cli_for(fake: &FakeInbox) -> Command {
+pub(crate) fn cli_for(fake: &FakeInbox) -> Command {
     let mut cmd = cli();
     cmd.env("WIX_API_KEY", fake.api_key())
         .env("WIX_SITE_ID", fake.site_id())
@@ -108,13 +108,13 @@ fn output_within(mut child: std::process::Child, timeout: Duration) -> Output {
     }
 }
 
-async fn run(mut cmd: Command) -> Output {
+pub(crate) async fn run(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.finish())
         .await
         .unwrap()
 }
 
-fn json(out: &Output) -> Value {
+pub(crate) fn json(out: &Output) -> Value {
     assert!(
         out.status.success(),
         "exit {:?}, stderr: {}",
@@ -125,7 +125,7 @@ fn json(out: &Output) -> Value {
 }
 
 /// Exit code `code` and exactly one line on stderr that contains `needle`, no backtrace.
-fn assert_fails(out: &Output, code: i32, needle: &str) {
+pub(crate) fn assert_fails(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");

@@ -835,3 +835,55 @@ async fn a_gzip_bomb_is_refused_without_inflating_it_all() {
     let e = get_conversation(&client, "conv-1").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
 }
+
+#[tokio::test]
+async fn the_default_limit_is_16_mib() {
+    const MIB: usize = 1024 * 1024;
+    let server = Server::start(|seen, _| async move {
+        let bytes = if seen.path.ends_with("under") {
+            16 * MIB - 4096
+        } else {
+            16 * MIB + 4096
+        };
+        json(200, big_conversation(bytes), &[])
+    })
+    .await;
+    let client = server.builder().build().unwrap();
+    let found = get_conversation(&client, "under").await.unwrap();
+    assert_eq!(
+        found.conversation.as_ref().unwrap().id.as_deref(),
+        Some("conv-1")
+    );
+    let e = get_conversation(&client, "over").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+    assert!(e.to_string().contains("16777216 bytes"), "{e}");
+}
+
+#[tokio::test]
+async fn a_response_of_exactly_the_limit_is_read() {
+    let body = big_conversation(2000);
+    let size = serde_json::to_vec(&body).unwrap().len();
+    let server = Server::start(move |_, _| {
+        let body = body.clone();
+        async move { json(200, body, &[]) }
+    })
+    .await;
+    let exact = server.builder().max_response_size(size).build().unwrap();
+    let found = get_conversation(&exact, "conv-1").await.unwrap();
+    assert_eq!(
+        found.conversation.as_ref().unwrap().id.as_deref(),
+        Some("conv-1")
+    );
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "a Content-Length of exactly the limit is not refused"
+    );
+    let under = server
+        .builder()
+        .max_response_size(size - 1)
+        .build()
+        .unwrap();
+    let e = get_conversation(&under, "conv-1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+}

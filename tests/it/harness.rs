@@ -293,3 +293,13 @@ pub fn refused_url() -> RefusedUrl {
         _socket: socket,
     }
 }
+
+/// An example's story ran to its end (`result` is `Ok`) and its `lines` say each of `steps`;
+/// else the test fails showing every line.
+pub fn assert_told<E: std::fmt::Debug>(result: Result<(), E>, lines: &[String], steps: &[&str]) {
+    let text = lines.join("\n");
+    assert!(result.is_ok(), "{result:?}\n{text}");
+    for step in steps {
+        assert!(text.contains(step), "no {step:?} in:\n{text}");
+    }
+}

@@ -7,6 +7,9 @@ mod bot;
 mod build_script;
 #[cfg(feature = "cli")]
 mod cli;
+// `contacts find`, `members find` and `sync`, run as processes.
+#[cfg(feature = "cli")]
+mod cli_sync;
 // The simulator's control API.
 mod control;
 mod fake;

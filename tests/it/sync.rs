@@ -1,42 +1,72 @@
-//! The sync flow of `examples/sync.rs` against the fake: the message lands in the contact's
-//! current conversation, for the business only, with its badge, and comes back as Message Sent
-//! To Business.
+//! The sync flow of `examples/sync.rs` against the fake: the contact found by email (or created,
+//! when asked), several contacts refused, and the message in the contact's current
+//! conversation, for the business only, with its badge, back as Message Sent To Business.
 
 #[path = "../../examples/sync.rs"]
 #[allow(dead_code)]
 mod example;
 
-use wix_inbox::fake::FakeInbox;
-use wix_inbox::types::{Badge, MessageDirection, MessageVisibility};
+use example::SyncError;
+use wix_inbox::fake::{ContactDetails, FakeInbox};
+use wix_inbox::types::{Badge, Message, MessageDirection, MessageVisibility, ParticipantId};
 
-#[tokio::test]
-async fn a_synced_message_is_the_contact_s_for_the_business_with_its_badge() {
-    let fake = FakeInbox::start().await.unwrap();
-    fake.visitor_writes("v-1", "hi");
-    fake.visitor_becomes_contact("v-1", "c-1").unwrap();
-    let badge = Badge {
+/// The badge of the tests (the CLI's tests give the same with `--badge-text`, `--badge-icon`).
+pub(crate) fn badge() -> Badge {
+    Badge {
         text: Some("From Helpdesk".into()),
         icon_url: Some("https://example.com/helpdesk.png".into()),
         ..Default::default()
-    };
-    let sent = example::sync_to_contact(
+    }
+}
+
+/// The message is what the flow promises: the text, from the participant, for the business,
+/// with these badges. (The CLI's `sync` tests check the fake's messages with it too.)
+pub(crate) fn assert_synced(message: &Message, text: &str, badges: &[Badge]) {
+    assert_eq!(message.plain_text().as_deref(), Some(text));
+    assert_eq!(
+        message.direction,
+        Some(MessageDirection::ParticipantToBusiness)
+    );
+    assert_eq!(message.visibility, Some(MessageVisibility::Business));
+    assert_eq!(message.badges, badges);
+}
+
+/// A fake where a visitor (`v-1`) wrote "hi" in the chat, then left their name and email
+/// (Jane Doe, jane@example.com): contact `c-1`, in a new conversation. The CLI's tests start
+/// from it too.
+pub(crate) async fn fake_with_jane() -> FakeInbox {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.visitor_writes("v-1", "hi");
+    let jane = ContactDetails::new("c-1")
+        .name("Jane", "Doe")
+        .email("jane@example.com");
+    fake.visitor_becomes_contact("v-1", jane).unwrap();
+    fake
+}
+
+#[tokio::test]
+async fn a_contact_found_by_email_gets_the_message_in_their_current_conversation() {
+    let fake = fake_with_jane().await;
+    let synced = example::sync_by_email(
         &fake.client(),
-        "c-1",
+        "jane@example.com",
         "Where is my order?",
-        Some(badge.clone()),
+        Some(badge()),
+        true,
     )
     .await
     .unwrap();
-    let stored = fake.messages(&sent.conversation_id);
-    assert_eq!(stored.len(), 2, "the visitor's message moved in, then ours");
-    let synced = &stored[1];
-    assert_eq!(synced.plain_text().as_deref(), Some("Where is my order?"));
+    assert_eq!(synced.contact_id, "c-1");
+    assert!(!synced.contact_created);
+    let contact = ParticipantId::ContactId("c-1".into());
     assert_eq!(
-        synced.direction,
-        Some(MessageDirection::ParticipantToBusiness)
+        fake.current_conversation_id(&contact).as_ref(),
+        Some(&synced.sent.conversation_id)
     );
-    assert_eq!(synced.visibility, Some(MessageVisibility::Business));
-    assert_eq!(synced.badges, [badge]);
+    let stored = fake.messages(&synced.sent.conversation_id);
+    assert_eq!(stored.len(), 2, "the visitor's message moved in, then ours");
+    assert_synced(&stored[1], "Where is my order?", &[badge()]);
+    assert_eq!(fake.contacts().len(), 1, "nothing created");
     fake.settle().await;
     assert!(
         fake.events()
@@ -47,6 +77,91 @@ async fn a_synced_message_is_the_contact_s_for_the_business_with_its_badge() {
 }
 
 #[tokio::test]
+async fn no_contact_is_an_error_unless_creating_one_is_asked_for() {
+    let fake = FakeInbox::start().await.unwrap();
+    let client = fake.client();
+    let refused = example::sync_by_email(&client, "new@example.com", "hi", Some(badge()), false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, SyncError::NoContact(email) if email == "new@example.com"),
+        "{refused:?}"
+    );
+    assert!(fake.contacts().is_empty());
+    assert!(fake.conversations().is_empty(), "nothing sent");
+
+    let synced = example::sync_by_email(&client, "new@example.com", "hi", Some(badge()), true)
+        .await
+        .unwrap();
+    assert!(synced.contact_created);
+    let created = fake
+        .contact(&synced.contact_id)
+        .expect("the contact is stored");
+    let emails = created.info.unwrap().emails.unwrap().items;
+    assert_eq!(emails[0].email.as_deref(), Some("new@example.com"));
+    let stored = fake.messages(&synced.sent.conversation_id);
+    assert_eq!(stored.len(), 1);
+    assert_synced(&stored[0], "hi", &[badge()]);
+}
+
+#[tokio::test]
+async fn several_contacts_are_refused_with_all_of_them() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.add_contact(ContactDetails::new("c-1").email("shared@example.com"));
+    fake.add_contact(ContactDetails::new("c-2").email("shared@example.com"));
+    let refused = example::sync_by_email(&fake.client(), "shared@example.com", "hi", None, true)
+        .await
+        .unwrap_err();
+    let SyncError::SeveralContacts(contacts) = &refused else {
+        panic!("{refused:?}");
+    };
+    let ids: Vec<_> = contacts.iter().filter_map(|c| c.id.as_deref()).collect();
+    assert_eq!(ids, ["c-1", "c-2"]);
+    assert!(
+        refused.to_string().contains(r#"["c-1", "c-2"]"#),
+        "{refused}"
+    );
+    assert_eq!(fake.contacts().len(), 2, "nothing created");
+    assert!(fake.conversations().is_empty(), "nothing sent");
+}
+
+/// Two contacts merged: the email of the one merged away now finds the survivor, and the
+/// message lands in the survivor's conversation, which holds both contacts' messages.
+#[tokio::test]
+async fn after_a_contact_merge_the_survivor_gets_the_message() {
+    let fake = FakeInbox::start().await.unwrap();
+    fake.add_contact(ContactDetails::new("c-old").email("old@example.com"));
+    fake.add_contact(ContactDetails::new("c-new").email("new@example.com"));
+    fake.contact_writes("c-old", "from the old contact");
+    fake.merge_contacts("c-old", "c-new").unwrap();
+    let synced = example::sync_by_email(
+        &fake.client(),
+        "old@example.com",
+        "synced",
+        Some(badge()),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(synced.contact_id, "c-new");
+    assert_eq!(
+        fake.message_texts(&synced.sent.conversation_id),
+        ["from the old contact", "synced"]
+    );
+}
+
+#[tokio::test]
 async fn the_example_s_demo_runs() {
-    example::demo().await.unwrap();
+    let mut lines = Vec::new();
+    let result = example::demo(&mut |line| lines.push(line)).await;
+    crate::harness::assert_told(
+        result,
+        &lines,
+        &[
+            "1. no contact has jane@example.com: nothing sent",
+            "2. created contact",
+            "3. found contact",
+            "4. 2 contacts have this email",
+        ],
+    );
 }
