@@ -1,15 +1,7 @@
-//! Generates the Wix Inbox client from `openapi/inbox-v2.yaml` (ARCHITECTURE.md, "The
-//! generator"). The spec is the only place a wire type is defined. This script:
-//! 1. reads and checks the spec ([`spec`]): a broken spec stops the build with one line naming
-//!    the file and the fault;
-//! 2. configures progenitor ([`settings`]): builder interface, the crate's transport as the
-//!    client's inner value, open enums and wire codecs as replacements and conversions, and a
-//!    pre hook that drops the undocumented `api-version` header;
-//! 3. runs progenitor, then the few rewrites no setting can do ([`passes`]), and writes
-//!    `$OUT_DIR/codegen.rs`, with the operations table the hand-written layer reads, and
-//!    `$OUT_DIR/enums.rs`, the open enums, which it includes in its `types` module;
-//! 4. writes `$OUT_DIR/events.rs`, the webhook events of `x-wix-event` ([`events`]), which
-//!    `src/webhooks/event.rs` includes.
+//! Generates the Wix Inbox client from `openapi/inbox-v2.yaml`: reads and checks the spec
+//! ([`spec`]), configures progenitor ([`settings`]), runs it and the rewrites no setting can do
+//! ([`passes`]), and writes `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs` and
+//! `events.rs` ([`events`]). ARCHITECTURE.md, "The generator", says what each holds and why.
 
 #[path = "build/events.rs"]
 mod events;
@@ -20,7 +12,7 @@ mod settings;
 #[path = "build/spec.rs"]
 mod spec;
 
-use std::{env, fs, path::PathBuf, process::exit};
+use std::{env, fs, panic, path::PathBuf};
 
 const SPEC: &str = "openapi/inbox-v2.yaml";
 
@@ -28,11 +20,13 @@ fn main() {
     println!("cargo:rerun-if-changed={SPEC}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build");
-    if let Err(message) = generate() {
-        // One readable line for a person, no backtrace.
-        eprintln!("error: {SPEC}: {message}");
-        exit(1);
-    }
+    generate().unwrap_or_else(|message| fail(&message));
+}
+
+/// One readable line for a person, no backtrace.
+fn fail(message: &str) -> ! {
+    eprintln!("error: {SPEC}: {message}");
+    std::process::exit(1)
 }
 
 fn generate() -> Result<(), String> {
@@ -40,20 +34,16 @@ fn generate() -> Result<(), String> {
     let operations = spec::operations(&spec)?;
     let (settings, enums) = settings::settings(&spec)?;
 
-    // progenitor and typify panic on some malformed input; turn a panic into the one-line error.
-    std::panic::set_hook(Box::new(|_| {}));
-    let generated =
-        std::panic::catch_unwind(|| progenitor::Generator::new(&settings).generate_tokens(&spec));
-    let _ = std::panic::take_hook();
-    let tokens = match generated {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(panic) => Err(panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown cause".into())),
-    }
-    .map_err(|why| format!("progenitor cannot generate a client from it: {why}"))?;
+    // progenitor and typify panic on some malformed input; the panic becomes the one-line error.
+    let cannot = "progenitor cannot generate a client from it";
+    panic::set_hook(Box::new(move |panic| {
+        let why = panic.payload().downcast_ref::<String>().map(String::as_str);
+        let why = why.or(panic.payload().downcast_ref::<&str>().copied());
+        fail(&format!("{cannot}: {}", why.unwrap_or("a panic")))
+    }));
+    let tokens = progenitor::Generator::new(&settings).generate_tokens(&spec);
+    let tokens = tokens.map_err(|e| format!("{cannot}: {e}"))?;
+    drop(panic::take_hook());
 
     let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;

@@ -13,6 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::{response::IntoResponse, routing::post, Json, Router};
 use wix_inbox::App;
 
+// Only its server serves here.
+#[allow(dead_code)]
+#[path = "common/loopback.rs"]
+mod loopback;
+
 /// The system allocator, counting live bytes.
 struct Counting;
 
@@ -67,37 +72,25 @@ fn instance_id(i: usize) -> String {
 fn main() {
     // The server runs in this process (its allocations are counted too, but it keeps nothing
     // per request): tokens, a read-your-writes token and a small conversation.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Router::new()
-                .route(
-                    "/oauth2/token",
-                    post(|| async {
-                        Json(serde_json::json!({
-                            "access_token": token(),
-                            "expires_in": 14_400,
-                        }))
-                    }),
+    let url = loopback::serve(
+        Router::new()
+            .route(
+                "/oauth2/token",
+                post(|| async {
+                    Json(serde_json::json!({
+                        "access_token": token(),
+                        "expires_in": 14_400,
+                    }))
+                }),
+            )
+            .fallback(|| async {
+                (
+                    [("x-wix-consistent", "1700000000000000")],
+                    Json(serde_json::json!({"conversation": {"id": "c-1"}})),
                 )
-                .fallback(|| async {
-                    (
-                        [("x-wix-consistent", "1700000000000000")],
-                        Json(serde_json::json!({"conversation": {"id": "c-1"}})),
-                    )
-                        .into_response()
-                });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    let url = rx.recv().unwrap();
+                    .into_response()
+            }),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,51 +8,18 @@
 
 use std::time::Duration;
 
-use axum::{http::HeaderValue, response::IntoResponse, Router};
+use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
+
 use wix_inbox::{types, Client};
 
-const CONVERSATION: &str = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
+#[path = "common/loopback.rs"]
+mod loopback;
 
-/// A server on its own thread and runtime, answering every request with Wix's example.
-fn server() -> String {
-    let fixture: serde_json::Value = serde_json::from_str(include_str!(
-        "../tests/fixtures/responses/get-conversation.json"
-    ))
-    .unwrap();
-    let body = serde_json::to_string(&fixture["body"]).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Router::new().fallback(move || {
-                let body = body.clone();
-                async move {
-                    let mut response = (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        body,
-                    )
-                        .into_response();
-                    response
-                        .headers_mut()
-                        .insert("x-wix-request-id", HeaderValue::from_static("bench-1"));
-                    response
-                }
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
-}
+use loopback::CONVERSATION;
 
 fn get_conversation(c: &mut Criterion) {
-    let url = server();
+    let url = loopback::server(Router::new());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,15 +54,7 @@ fn get_conversation(c: &mut Criterion) {
         .site_id("bench-site")
         .build()
         .unwrap();
-    let through_client = || async {
-        client
-            .get_conversation()
-            .conversation_id(CONVERSATION)
-            .send()
-            .await
-            .unwrap()
-            .into_inner()
-    };
+    let through_client = || loopback::get_conversation(&client);
 
     // Both answers are the same before anything is timed.
     assert_eq!(rt.block_on(by_hand()), rt.block_on(through_client()));
@@ -105,35 +64,7 @@ fn get_conversation(c: &mut Criterion) {
     group.bench_function("wix_inbox_client", |b| b.to_async(&rt).iter(through_client));
     group.finish();
 
-    // The machine may be busy with other work that comes and goes, and criterion measures one
-    // function after the other: so also alternate short blocks of both and compare medians.
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return;
-    }
-    const ROUNDS: usize = 21;
-    const CALLS: u32 = 2_000;
-    let (mut floor, mut ours) = (Vec::new(), Vec::new());
-    rt.block_on(async {
-        for _ in 0..ROUNDS {
-            let started = std::time::Instant::now();
-            for _ in 0..CALLS {
-                std::hint::black_box(by_hand().await);
-            }
-            floor.push(started.elapsed() / CALLS);
-            let started = std::time::Instant::now();
-            for _ in 0..CALLS {
-                std::hint::black_box(through_client().await);
-            }
-            ours.push(started.elapsed() / CALLS);
-        }
-    });
-    floor.sort();
-    ours.sort();
-    let (floor, ours) = (floor[ROUNDS / 2], ours[ROUNDS / 2]);
-    println!(
-        "alternating blocks, median per call: floor {floor:.2?}, client {ours:.2?}, ratio {:.3}",
-        ours.as_secs_f64() / floor.as_secs_f64()
-    );
+    loopback::alternating_medians(&rt, ("floor", by_hand), ("client", through_client));
 }
 
 criterion_group!(benches, get_conversation);

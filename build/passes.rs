@@ -1,273 +1,317 @@
-//! The rewrites of progenitor's output that no setting can do. Each is one function that shows
-//! what progenitor emits, finds it by its syntax, and fails naming itself when it does not: an
-//! upgrade that changes the output stops the build here, before it changes the crate.
+//! The rewrites of progenitor's output that no setting can do (ARCHITECTURE.md, "The passes that
+//! stay"). Each pass is a function whose comment shows what progenitor emits; one walk over the
+//! syntax hands each pass the items it rewrites and counts what it rewrote. A pass that finds less
+//! than it expects fails the build naming itself: an upgrade that changes the output stops here.
+
+use std::collections::HashMap;
 
 use proc_macro2::{Group, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
-use syn::{parse_quote as code, Attribute, ImplItem, ImplItemFn, Item};
+use syn::visit_mut::{self, VisitMut};
+use syn::{
+    parse_quote as code, Attribute, Expr, Field, ImplItem, ImplItemFn, Item, ItemStruct, Path, Type,
+};
 
 use crate::spec::Operation;
 
 pub fn run(file: &mut syn::File, operations: &[Operation]) -> Result<(), String> {
-    let types = module(&mut file.items, "types")?;
-    // The open enums (build/settings.rs) join typify's types.
-    types.push(code!(include!(concat!(env!("OUT_DIR"), "/enums.rs"));));
-    null_arrays(types)?;
-    kept_unknown_fields(types)?;
-    documented_builders(types)?;
-    path_segments(file, operations.iter().map(|op| op.path_params).sum())?;
-    for op in operations {
-        let setters = converting_send(module(&mut file.items, "builder")?, op)?;
-        compiled_example(&mut file.items, op, &setters)?;
+    let mut walk = Walk {
+        operations,
+        ..Default::default()
+    };
+    // The operations' builders (`mod builder`) first: the examples on `Client` use their setters.
+    let (builders, others): (Vec<_>, Vec<_>) = file
+        .items
+        .iter_mut()
+        .partition(|item| matches!(item, Item::Mod(m) if m.ident == "builder"));
+    builders
+        .into_iter()
+        .chain(others)
+        .for_each(|item| walk.visit_item_mut(item));
+
+    let found = |pass| walk.found.get(pass).copied().unwrap_or(0);
+    let (ops, path_params) = (operations.len(), operations.iter().map(|op| op.path_params));
+    let expected = [
+        ("null_arrays", None),
+        ("kept_unknown_fields", Some(found("extra"))),
+        ("documented_builders", None),
+        ("path_segments", Some(path_params.sum())),
+        ("converting_send", Some(ops)),
+        ("compiled_example", Some(ops)),
+        ("hidden_constructors", Some(2)),
+    ];
+    for (pass, expected) in expected {
+        if expected.map_or(found(pass) == 0, |expected| found(pass) != expected) {
+            let expected = expected.map_or("some".into(), |n| n.to_string());
+            return Err(format!(
+                "progenitor's output changed: `{pass}` in build/passes.rs finds {} of what it \
+                 rewrites, not {expected}",
+                found(pass)
+            ));
+        }
     }
-    hidden_constructors(file)
+    Ok(())
 }
 
-fn missing(pass: &str, what: impl std::fmt::Display) -> String {
-    format!("progenitor's output changed: `{pass}` in build/passes.rs finds no {what}")
+#[derive(Default)]
+struct Walk<'a> {
+    operations: &'a [Operation],
+    /// Where the walk is: `types`, `types::builder`, `builder` (the operations'), `` (the root).
+    module: String,
+    /// The setters of each operation's builder (by its name), and the type each takes.
+    setters: HashMap<String, Vec<(String, Type)>>,
+    /// How many items each pass rewrote.
+    found: HashMap<&'static str, usize>,
 }
 
-fn found(pass: &str, what: &str, ok: bool) -> Result<(), String> {
-    ok.then_some(()).ok_or_else(|| missing(pass, what))
+impl Walk<'_> {
+    fn count(&mut self, pass: &'static str, found: impl Into<usize>) {
+        *self.found.entry(pass).or_default() += found.into();
+    }
+
+    /// typify's struct builders (`types::builder::X`, made by `X::builder()`) have no docs, so
+    /// rustdoc shows `X::builder() -> X` and `From<X> for X`, and progenitor's `builder` module
+    /// (the operations' requests) shares their name: each says what it is.
+    fn documented_builders(&mut self, attrs: &mut Vec<Attribute>, lines: &[&str]) {
+        attrs.extend(lines.iter().map(|line| doc(line)));
+        self.count("documented_builders", true);
+    }
+}
+
+impl VisitMut for Walk<'_> {
+    fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
+        let name = match self.module.as_str() {
+            "" => module.ident.to_string(),
+            outer => format!("{outer}::{}", module.ident),
+        };
+        let outer = std::mem::replace(&mut self.module, name);
+        match (self.module.as_str(), &mut module.content) {
+            // The open enums (build/settings.rs) join typify's types.
+            ("types", Some((_, items))) => {
+                items.push(code!(include!(concat!(env!("OUT_DIR"), "/enums.rs"));))
+            }
+            ("builder", _) => {
+                self.documented_builders(&mut module.attrs, &["", OPERATION_BUILDERS])
+            }
+            _ => {}
+        }
+        visit_mut::visit_item_mod_mut(self, module);
+        self.module = outer;
+    }
+
+    fn visit_item_struct_mut(&mut self, item: &mut ItemStruct) {
+        match self.module.as_str() {
+            "types" => {
+                for field in &mut item.fields {
+                    self.count("null_arrays", null_arrays(field));
+                    self.count("extra", kept_unknown_fields(field));
+                }
+            }
+            "types::builder" => {
+                let text = TYPE_BUILDER.replace("{0}", &item.ident.to_string());
+                self.documented_builders(&mut item.attrs, &[&text]);
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_item_impl_mut(&mut self, item: &mut syn::ItemImpl) {
+        let trait_ = item.trait_.as_ref().and_then(|(_, path, _)| last(path));
+        let ty = path(&item.self_ty).and_then(last).unwrap_or_default();
+        let fns = item.items.iter_mut().filter_map(|item| match item {
+            ImplItem::Fn(f) => Some(f),
+            _ => None,
+        });
+        match (self.module.as_str(), trait_.as_deref()) {
+            ("types", None) => {
+                for f in fns.filter(|f| f.sig.ident == "builder") {
+                    self.documented_builders(&mut f.attrs, &[BUILDER_METHOD]);
+                }
+            }
+            ("types::builder", Some("TryFrom")) => {
+                self.documented_builders(&mut item.attrs, &[TRY_FROM])
+            }
+            ("types::builder", Some("From")) => self.documented_builders(&mut item.attrs, &[FROM]),
+            ("types::builder", Some("Default")) => {
+                fns.for_each(|f| self.count("kept_unknown_fields", empty_extra(f)))
+            }
+            ("builder", None) => {
+                let op = self.operations.iter().find(|op| op.builder == ty);
+                for f in fns {
+                    let setter = setter_type(f).map(|t| (f.sig.ident.to_string(), t));
+                    self.setters.entry(ty.clone()).or_default().extend(setter);
+                    let sends = op.is_some_and(|op| converting_send(f, &op.method));
+                    self.count("converting_send", sends);
+                }
+            }
+            ("", None) if ty == "Client" => {
+                for f in fns {
+                    self.count("hidden_constructors", hidden_constructor(f));
+                    let op = self.operations.iter().find(|op| f.sig.ident == op.method);
+                    let setters = op.and_then(|op| Some((op, self.setters.get(&op.builder)?)));
+                    let example = setters.is_some_and(|(op, s)| compiled_example(f, op, s));
+                    self.count("compiled_example", example);
+                }
+            }
+            _ => {}
+        }
+        visit_mut::visit_item_impl_mut(self, item);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        let mut found = 0;
+        mac.tokens = path_segments(std::mem::take(&mut mac.tokens), &mut found);
+        self.count("path_segments", found);
+    }
 }
 
 fn doc(text: &str) -> Attribute {
     code!(#[doc = #text])
 }
 
-fn module<'a>(items: &'a mut [Item], name: &str) -> Result<&'a mut Vec<Item>, String> {
-    let module = items.iter_mut().find_map(|item| match item {
-        Item::Mod(m) if m.ident == name => m.content.as_mut().map(|c| &mut c.1),
+fn path(ty: &Type) -> Option<&Path> {
+    match ty {
+        Type::Path(ty) => Some(&ty.path),
         _ => None,
-    });
-    module.ok_or_else(|| missing("module", format!("`mod {name}`")))
+    }
 }
 
-/// The methods of the inherent `impl`s of the type `name` (`impl<'a> GetConversation<'a>`).
-fn methods<'a>(items: &'a mut [Item], name: &'a str) -> impl Iterator<Item = &'a mut ImplItemFn> {
-    let impls = items.iter_mut().filter_map(move |item| match item {
-        Item::Impl(i) if i.trait_.is_none() && ident(&i.self_ty).is_some_and(|i| i == name) => {
-            Some(&mut i.items)
-        }
-        _ => None,
-    });
-    impls.flatten().filter_map(|item| match item {
-        ImplItem::Fn(f) => Some(f),
-        _ => None,
-    })
+fn last(path: &Path) -> Option<String> {
+    path.segments.last().map(|s| s.ident.to_string())
 }
 
-/// The name of a path type or path, `Vec` for `::std::vec::Vec<T>`, and a path's arguments, `T`.
-fn ident(ty: &syn::Type) -> Option<&syn::Ident> {
-    path_ident(match ty {
-        syn::Type::Path(p) => &p.path,
-        _ => return None,
-    })
+/// The first type argument of a path: `T` of `Vec<T>`.
+fn arg(path: &Path) -> Option<Type> {
+    match &path.segments.last()?.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
 }
 
-fn path_ident(path: &syn::Path) -> Option<&syn::Ident> {
-    path.segments.last().map(|s| &s.ident)
-}
-
-fn args(path: &syn::Path) -> impl Iterator<Item = &syn::Type> {
-    let args = match path.segments.last().map(|s| &s.arguments) {
-        Some(syn::PathArguments::AngleBracketed(a)) => Some(&a.args),
-        _ => None,
-    };
-    args.into_iter().flatten().filter_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
+/// Whether a `#[serde(…)]` of the attributes names `key` (`#[serde(default, skip_…= "…")]`).
+fn serde_has(attrs: &[Attribute], key: &str) -> bool {
+    let mut found = false;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            found |= meta.path.is_ident(key);
+            let _ = meta.value().and_then(|value| value.parse::<Expr>());
+            Ok(())
+        });
+    }
+    found
 }
 
 /// typify writes an array field as `#[serde(default, skip_serializing_if = "…")] pub items:
 /// ::std::vec::Vec<T>`; serde's `default` covers only a missing field, so each also reads
 /// `null` as empty (`crate::wire::null_as_empty`).
-fn null_arrays(types: &mut [Item]) -> Result<(), String> {
-    let mut count = 0;
-    for item in types {
-        let Item::Struct(s) = item else { continue };
-        for field in s
-            .fields
-            .iter_mut()
-            .filter(|f| ident(&f.ty).is_some_and(|i| i == "Vec"))
-        {
-            let serde = field.attrs.iter().filter(|a| a.path().is_ident("serde"));
-            let mut default = false;
-            for attr in serde {
-                let _ = attr.parse_nested_meta(|meta| {
-                    default |= meta.path.is_ident("default");
-                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
-                    Ok(())
-                });
-            }
-            if default {
-                field
-                    .attrs
-                    .push(code!(#[serde(deserialize_with = "crate::wire::null_as_empty")]));
-                count += 1;
-            }
-        }
+fn null_arrays(field: &mut Field) -> bool {
+    let vec = path(&field.ty).and_then(last).is_some_and(|i| i == "Vec");
+    let found = vec && serde_has(&field.attrs, "default");
+    if found {
+        let null = code!(#[serde(deserialize_with = "crate::wire::null_as_empty")]);
+        field.attrs.push(null);
     }
-    found("null_arrays", "defaulted `Vec` field", count > 0)
+    found
 }
 
 /// typify writes the unknown fields an `additionalProperties: {}` schema keeps as
-/// `#[serde(flatten)] pub extra: ::serde_json::Map<String, Value>`, undocumented, and its builder
-/// starts with `extra: Err("no value supplied for extra".to_string())`, so a builder left without
-/// one fails. The field says what it holds, and the builder starts with an empty map.
-fn kept_unknown_fields(types: &mut [Item]) -> Result<(), String> {
-    let mut structs = 0;
-    for item in types.iter_mut() {
-        let Item::Struct(s) = item else { continue };
-        let extra = s.fields.iter_mut().find(|f| {
-            f.ident.as_ref().is_some_and(|i| i == "extra")
-                && f.attrs.iter().any(|a| {
-                    a.path().is_ident("serde")
-                        && a.to_token_stream().to_string().contains("flatten")
-                })
-        });
-        if let Some(field) = extra {
-            field.attrs.push(doc(
-                "The fields Wix sent that the spec does not name (yet), kept as they came so that \
-                 serializing the value gives them back.",
-            ));
-            structs += 1;
+/// `#[serde(flatten)] pub extra: ::serde_json::Map<String, Value>`, undocumented, and the
+/// `Default` of its builder starts with `extra: Err("no value supplied for extra".to_string())`,
+/// so a builder left without one fails. The field says what it holds …
+fn kept_unknown_fields(field: &mut Field) -> bool {
+    let extra = field.ident.as_ref().is_some_and(|i| i == "extra");
+    let found = extra && serde_has(&field.attrs, "flatten");
+    if found {
+        field.attrs.push(doc(UNKNOWN_FIELDS));
+    }
+    found
+}
+
+/// … and the builder starts with an empty map (counted with `kept_unknown_fields`).
+fn empty_extra(default: &mut ImplItemFn) -> bool {
+    let Some(syn::Stmt::Expr(Expr::Struct(value), None)) = default.block.stmts.last_mut() else {
+        return false;
+    };
+    for field in &mut value.fields {
+        let extra = matches!(&field.member, syn::Member::Named(i) if i == "extra");
+        let err = |f: &Expr| matches!(f, Expr::Path(p) if p.path.is_ident("Err"));
+        if extra && matches!(&field.expr, Expr::Call(call) if err(&call.func)) {
+            field.expr = code!(Ok(Default::default()));
+            return true;
         }
     }
-    let mut builders = 0;
-    for item in module(types, "builder")? {
-        let Item::Impl(block) = item else { continue };
-        let default = block.trait_.as_ref().and_then(|t| path_ident(&t.1));
-        if default.is_none_or(|t| t != "Default") {
-            continue;
-        }
-        for item in &mut block.items {
-            let ImplItem::Fn(f) = item else { continue };
-            let Some(syn::Stmt::Expr(syn::Expr::Struct(value), None)) = f.block.stmts.last_mut()
-            else {
-                continue;
-            };
-            for field in &mut value.fields {
-                if matches!(&field.member, syn::Member::Named(i) if i == "extra")
-                    && matches!(&field.expr, syn::Expr::Call(c) if c.func.to_token_stream().to_string() == "Err")
-                {
-                    field.expr = code!(Ok(Default::default()));
-                    builders += 1;
-                }
-            }
-        }
-    }
-    let what = format!(
-        "`extra: Err(…)` in the builder of each of the {structs} structs with a flattened `extra` \
-         (found {builders})"
-    );
-    found("kept_unknown_fields", &what, builders == structs)
+    false
 }
 
 /// progenitor builds a URL as `format!("{}/inbox/v2/conversations/{}", client.baseurl,
 /// encode_path(&conversation_id.to_string()),)`, and its `encode_path` leaves `\` and dots
 /// alone, which a URL parser reads as separators. Each becomes `crate::wire::path_segment(…)?`,
 /// which escapes all but unreserved characters and refuses `""`, `.` and `..`.
-fn path_segments(file: &mut syn::File, expected: usize) -> Result<(), String> {
-    struct Rewrite(usize);
-    impl Rewrite {
-        fn tokens(&mut self, tokens: TokenStream) -> TokenStream {
-            let mut tokens = tokens.into_iter().peekable();
-            let mut out = TokenStream::new();
-            while let Some(token) = tokens.next() {
-                out.extend(match (token, tokens.peek()) {
-                    (TokenTree::Ident(f), Some(TokenTree::Group(args))) if f == "encode_path" => {
-                        let args = Group::new(args.delimiter(), self.tokens(args.stream()));
-                        tokens.next();
-                        self.0 += 1;
-                        quote!(crate::wire::path_segment #args ?)
-                    }
-                    (TokenTree::Group(g), _) => {
-                        Group::new(g.delimiter(), self.tokens(g.stream())).into_token_stream()
-                    }
-                    (token, _) => token.into_token_stream(),
-                });
+fn path_segments(tokens: TokenStream, found: &mut usize) -> TokenStream {
+    let (mut tokens, mut out) = (tokens.into_iter().peekable(), TokenStream::new());
+    while let Some(token) = tokens.next() {
+        out.extend(match (token, tokens.peek()) {
+            (TokenTree::Ident(f), Some(TokenTree::Group(args))) if f == "encode_path" => {
+                let args = Group::new(args.delimiter(), path_segments(args.stream(), found));
+                tokens.next();
+                *found += 1;
+                quote!(crate::wire::path_segment #args ?)
             }
-            out
-        }
+            (TokenTree::Group(group), _) => {
+                let inner = path_segments(group.stream(), found);
+                Group::new(group.delimiter(), inner).into_token_stream()
+            }
+            (token, _) => token.into_token_stream(),
+        });
     }
-    impl syn::visit_mut::VisitMut for Rewrite {
-        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-            mac.tokens = self.tokens(std::mem::take(&mut mac.tokens));
-        }
+    out
+}
+
+/// The type a request builder's setter takes: `T` of `pub fn visibility<V>(mut self, value: V)
+/// -> Self where V: std::convert::TryInto<T>`.
+fn setter_type(f: &ImplItemFn) -> Option<Type> {
+    match f.sig.generics.where_clause.as_ref()?.predicates.first()? {
+        syn::WherePredicate::Type(syn::PredicateType { bounds, .. }) => match bounds.first()? {
+            syn::TypeParamBound::Trait(b) if last(&b.path)? == "TryInto" => arg(&b.path),
+            _ => None,
+        },
+        _ => None,
     }
-    let mut rewrite = Rewrite(0);
-    syn::visit_mut::VisitMut::visit_file_mut(&mut rewrite, file);
-    let what = format!("{expected} `encode_path` calls (found {})", rewrite.0);
-    found("path_segments", &what, rewrite.0 == expected)
 }
 
 /// progenitor writes `pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> { … }` on
 /// each operation's builder; it fails with the crate's `Error` instead
-/// (`crate::client::call::convert` of the same body). Returns the builder's setters and the types they take, from
-/// `pub fn visibility<V>(mut self, value: V) -> Self where V: std::convert::TryInto<T>`.
-fn converting_send(
-    builders: &mut [Item],
-    op: &Operation,
-) -> Result<Vec<(String, syn::Type)>, String> {
-    let mut setters = Vec::new();
-    let mut sends = 0;
-    for f in methods(builders, &op.builder) {
-        let bound = f
-            .sig
-            .generics
-            .where_clause
-            .iter()
-            .flat_map(|w| &w.predicates)
-            .next();
-        if let Some(syn::WherePredicate::Type(syn::PredicateType { bounds, .. })) = bound {
-            if let Some(syn::TypeParamBound::Trait(b)) = bounds.first() {
-                if path_ident(&b.path).is_some_and(|i| i == "TryInto") {
-                    setters.extend(args(&b.path).map(|ty| (f.sig.ident.to_string(), ty.clone())));
-                }
-            }
-        }
-        let ok = match &f.sig.output {
-            syn::ReturnType::Type(_, ty) => match &**ty {
-                syn::Type::Path(result) => args(&result.path).next().cloned(),
-                _ => None,
-            },
-            _ => None,
-        };
-        let (Some(ok), true) = (ok, f.sig.ident == "send" && f.sig.asyncness.is_some()) else {
-            continue;
-        };
-        let (operation, body) = (&op.method, &f.block);
-        f.block = code!({ crate::client::call::convert(#operation, async move #body).await });
-        f.sig.output = code!(-> Result<#ok, crate::Error>);
-        f.attrs.extend([doc(""), doc(" A failure is a [`crate::Error`]: the status and Wix's request ID, message and code, and how many attempts were made.")]);
-        sends += 1;
-    }
-    let what = format!("`pub async fn send(self) -> Result<…>` on `{}`", op.builder);
-    found("converting_send", &what, sends == 1).map(|()| setters)
+/// (`crate::client::call::convert` of the same body).
+fn converting_send(f: &mut ImplItemFn, operation: &str) -> bool {
+    let send = f.sig.ident == "send" && f.sig.asyncness.is_some();
+    let ok = match &f.sig.output {
+        syn::ReturnType::Type(_, ty) if send => path(ty).and_then(arg),
+        _ => None,
+    };
+    let Some(ok) = ok else { return false };
+    let body = &f.block;
+    f.block = code!({ crate::client::call::convert(#operation, async move #body).await });
+    f.sig.output = code!(-> Result<#ok, crate::Error>);
+    f.attrs.extend([doc(""), doc(SEND)]);
+    true
 }
 
 /// progenitor ends the docs of each operation's method on `Client` with an example marked
 /// ```` ```ignore ````, as it cannot name the crate. It becomes a compiled `no_run` doc test that
 /// calls every setter with a parameter of the type it takes and ends `send()` in `?`.
-fn compiled_example(
-    items: &mut [Item],
-    op: &Operation,
-    setters: &[(String, syn::Type)],
-) -> Result<(), String> {
+fn compiled_example(f: &mut ImplItemFn, op: &Operation, setters: &[(String, Type)]) -> bool {
     let mut params = vec!["client: &wix_inbox::Client".to_owned()];
     let mut calls = String::new();
     for (setter, ty) in setters {
-        // `types::X` and `crate::X` (also inside `Vec<crate::types::X>`) as a user of the crate
-        // writes them.
+        // `types::X` and `crate::X` (also inside `Vec<crate::types::X>`) as a user writes them.
         let ty = ty.to_token_stream().to_string().replace(' ', "");
         let ty = ty.replace("crate::", "wix_inbox::");
-        let ty = if ty.starts_with("types::") {
-            format!("wix_inbox::{ty}")
-        } else {
-            ty
-        };
+        let ty = ty
+            .strip_prefix("types::")
+            .map_or(ty.clone(), |t| format!("wix_inbox::types::{t}"));
         params.push(format!("{setter}: {ty}"));
         calls += &format!("\n    .{setter}({setter})");
     }
@@ -278,94 +322,40 @@ fn compiled_example(
         params.join(", "),
         op.method,
     );
-    let methods = methods(items, "Client").filter(|f| f.sig.ident == op.method);
-    for attr in methods.flat_map(|f| &mut f.attrs) {
+    for attr in &mut f.attrs {
         let syn::Meta::NameValue(syn::MetaNameValue {
-            value: syn::Expr::Lit(doc),
+            value: Expr::Lit(lit),
             ..
         }) = &mut attr.meta
         else {
             continue;
         };
-        let syn::Lit::Str(text) = &doc.lit else {
+        let syn::Lit::Str(text) = &mut lit.lit else {
             continue;
         };
         if let Some((before, _)) = text.value().split_once("```ignore") {
-            doc.lit = syn::LitStr::new(&format!("{before}{example}"), text.span()).into();
-            return Ok(());
+            *text = syn::LitStr::new(&format!("{before}{example}"), text.span());
+            return true;
         }
     }
-    Err(missing(
-        "compiled_example",
-        format!("```ignore example on `Client::{}`", op.method),
-    ))
+    false
 }
 
-/// typify's struct builders (`types::builder::X`, made by `X::builder()`) have no docs, so
-/// rustdoc shows `X::builder() -> X` and `From<X> for X`: they say what they are.
-fn documented_builders(types: &mut [Item]) -> Result<(), String> {
-    for item in types.iter_mut() {
-        let Item::Impl(block) = item else { continue };
-        for item in &mut block.items {
-            match item {
-                ImplItem::Fn(f) if f.sig.ident == "builder" => f.attrs.push(doc(
-                    "A [builder](builder) of this type, to set its fields one by one.",
-                )),
-                _ => {}
-            }
-        }
+/// progenitor's `Client::new` and `Client::new_with_client` take the crate's client state,
+/// which only `Client::builder()` makes: they are hidden.
+fn hidden_constructor(f: &mut ImplItemFn) -> bool {
+    let found = f.sig.ident == "new" || f.sig.ident == "new_with_client";
+    if found {
+        f.attrs.push(code!(#[doc(hidden)]));
     }
-    let mut count = 0;
-    for item in module(types, "builder")? {
-        let (attrs, text) = match item {
-            Item::Struct(s) => (
-                &mut s.attrs,
-                format!(
-                "A builder of [`{0}`](super::{0}), from [`{0}::builder()`](super::{0}::builder) or \
-                 from a value (`From`): each method sets a field, and `try_into()` makes the \
-                 `{0}`, failing on a field given a wrong value or a required field left unset.",
-                s.ident
-            ),
-            ),
-            Item::Impl(i) => match i.trait_.as_ref().and_then(|t| path_ident(&t.1)) {
-                Some(t) if t == "TryFrom" => (
-                    &mut i.attrs,
-                    "Makes the value, checking the builder's fields.".into(),
-                ),
-                Some(t) if t == "From" => (
-                    &mut i.attrs,
-                    "A builder holding the fields of a value.".into(),
-                ),
-                _ => continue,
-            },
-            _ => continue,
-        };
-        attrs.push(doc(&text));
-        count += 1;
-    }
-    found("documented_builders", "builder struct", count > 0)
+    found
 }
 
-/// progenitor's root `builder` module (the operations' request builders) shares its name with
-/// `types::builder`, and `Client::new` takes the crate's transport, which only `Client::builder()`
-/// makes: the module says what it is, and the constructors are hidden.
-fn hidden_constructors(file: &mut syn::File) -> Result<(), String> {
-    let module = file.items.iter_mut().find_map(|item| match item {
-        Item::Mod(m) if m.ident == "builder" => Some(&mut m.attrs),
-        _ => None,
-    });
-    module.ok_or_else(|| missing("hidden_constructors", "`mod builder`"))?.extend([
-        doc(""),
-        doc("Each is the request of one operation, made by its method on [`Client`](super::Client): set its parameters, then `send()` it. Not to be confused with [`types::builder`](super::types::builder), builders of the spec's types, nor with [`Client::builder()`](super::Client::builder), which configures the client."),
-    ]);
-    let constructors = methods(&mut file.items, "Client")
-        .filter(|f| f.sig.ident == "new" || f.sig.ident == "new_with_client");
-    let hidden = constructors
-        .map(|f| f.attrs.push(code!(#[doc(hidden)])))
-        .count();
-    found(
-        "hidden_constructors",
-        "`Client::new` and `Client::new_with_client`",
-        hidden == 2,
-    )
-}
+// The docs of the builders (`documented_builders`), the unknown fields and `send()`.
+const OPERATION_BUILDERS: &str = "Each is the request of one operation, made by its method on [`Client`](super::Client): set its parameters, then `send()` it. Not to be confused with [`types::builder`](super::types::builder), builders of the spec's types, nor with [`Client::builder()`](super::Client::builder), which configures the client.";
+const TYPE_BUILDER: &str = "A builder of [`{0}`](super::{0}), from [`{0}::builder()`](super::{0}::builder) or from a value (`From`): each method sets a field, and `try_into()` makes the `{0}`, failing on a field given a wrong value or a required field left unset.";
+const BUILDER_METHOD: &str = "A [builder](builder) of this type, to set its fields one by one.";
+const TRY_FROM: &str = "Makes the value, checking the builder's fields.";
+const FROM: &str = "A builder holding the fields of a value.";
+const UNKNOWN_FIELDS: &str = "The fields Wix sent that the spec does not name (yet), kept as they came so that serializing the value gives them back.";
+const SEND: &str = " A failure is a [`crate::Error`]: the status and Wix's request ID, message and code, and how many attempts were made.";

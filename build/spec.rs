@@ -1,15 +1,23 @@
-//! Reading the spec, and what the generator needs to know about its operations.
+//! Reading the spec, and what the generator needs to know about its operations and schemas.
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
-use openapiv3::OpenAPI;
-use serde_yaml::Value;
+use openapiv3::{OpenAPI, Schema};
+use serde_json::Value;
 
 /// The spec, checked for what progenitor and typify would panic on or silently get wrong.
 pub fn read(path: &str) -> Result<OpenAPI, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the spec: {e}"))?;
-    let raw: Value = serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
-    check(&raw, &raw, &mut Vec::new())?;
-    serde_yaml::from_value(raw).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let json = serde_json::to_value(&yaml).map_err(|e| format!("not a JSON document: {e}"))?;
+    check(&json, &json, "")?;
+    serde_yaml::from_value(yaml).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))
+}
+
+/// The component schemas written out (not `$ref`s), by name.
+pub fn schemas(spec: &OpenAPI) -> impl Iterator<Item = (&str, &Schema)> {
+    let schemas = spec.components.iter().flat_map(|c| &c.schemas);
+    schemas.filter_map(|(name, schema)| Some((name.as_str(), schema.as_item()?)))
 }
 
 /// An operation, named as progenitor names it after the spec's `operationId`.
@@ -55,26 +63,26 @@ pub fn operations_table(operations: &[Operation]) -> syn::Item {
 
 /// Refuses what typify would get wrong: an inline `enum` (typify makes it a closed Rust enum; only
 /// component enums are made open) and a `$ref` that does not resolve (typify panics on it).
-fn check(node: &Value, root: &Value, path: &mut Vec<String>) -> Result<(), String> {
+fn check(node: &Value, root: &Value, path: &str) -> Result<(), String> {
     let children: Vec<(String, &Value)> = match node {
-        Value::Mapping(map) => map
+        Value::Object(map) => map
             .iter()
-            .map(|(k, v)| (k.as_str().unwrap_or("?").into(), v))
+            .map(|(key, child)| (key.clone(), child))
             .collect(),
-        Value::Sequence(seq) => seq
+        Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
+            .map(|(i, c)| (i.to_string(), c))
             .collect(),
         _ => return Ok(()),
     };
     for (key, child) in children {
-        let component = path.len() == 3 && path[0] == "components" && path[1] == "schemas";
-        if key == "enum" && node.is_mapping() && !component {
+        let component = path.strip_prefix("/components/schemas/");
+        if key == "enum" && component.is_none_or(|name| name.contains('/')) {
             return Err(format!(
-                "an inline `enum` at {}: declare it under components/schemas and $ref it, \
-                 so that it is generated as an open enum",
-                path.join("/")
+                "an inline `enum` at {}: declare it under components/schemas and $ref it, so that \
+                 it is generated as an open enum",
+                path.trim_start_matches('/')
             ));
         }
         if key == "$ref" {
@@ -82,18 +90,11 @@ fn check(node: &Value, root: &Value, path: &mut Vec<String>) -> Result<(), Strin
             let pointer = target.strip_prefix('#');
             let pointer =
                 pointer.ok_or(format!("`$ref: {target}` is not local to the document"))?;
-            if pointer
-                .split('/')
-                .skip(1)
-                .try_fold(root, |at, part| at.get(part))
-                .is_none()
-            {
+            if root.pointer(pointer).is_none() {
                 return Err(format!("`$ref: {target}` does not resolve"));
             }
         }
-        path.push(key);
-        check(child, root, path)?;
-        path.pop();
+        check(child, root, &format!("{path}/{key}"))?;
     }
     Ok(())
 }

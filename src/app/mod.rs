@@ -60,13 +60,13 @@
 //! Wix allows 200 requests a minute per app instance, and answers 429 past it.
 //! [`rate_limit_per_instance(200, Duration::from_secs(60))`](AppBuilder::rate_limit_per_instance)
 //! makes a burst to one instance wait its turn instead (other instances are not slowed); it is
-//! off by default (429s are retried as the [`RetryPolicy`] says).
+//! off by default (429s are retried as the [`RetryPolicy`](crate::RetryPolicy) says).
 
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::client::{ClientState, Credentials, Settings, TokenEndpoint, DEFAULT_CAPACITY};
 use crate::webhooks::{WebhookError, WebhookEvent, WebhookVerifier};
-use crate::{Client, Error, RetryPolicy};
+use crate::{Client, Error};
 
 /// How many instances an [`App`] keeps by default: 10,000.
 pub const DEFAULT_MAX_INSTANCES: u64 = DEFAULT_CAPACITY;
@@ -261,42 +261,7 @@ impl AppBuilder {
         self
     }
 
-    /// Where to send requests instead of `https://www.wixapis.com` (a fake, a proxy).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.base_url = url.into();
-        self
-    }
-
-    /// The longest one attempt may take, response included (30 s by default).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
-        self
-    }
-
-    /// The longest making a connection may take (10 s by default).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
-        self
-    }
-
-    /// A product to name in the user agent before `wix-inbox/<version>`, such as `my-app/1.2`.
-    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
-        self.settings.user_agent = Some(product.into());
-        self
-    }
-
-    /// How to retry ([`RetryPolicy::default`] unless set; [`RetryPolicy::disabled`] for never).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings.retry = policy;
-        self
-    }
-
-    /// The largest response body read, in bytes (16 MiB by default); see
-    /// [`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size).
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.settings.max_response_size = bytes;
-        self
-    }
+    crate::client::settings_setters!();
 
     /// The app, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what is
     /// wrong.

@@ -90,6 +90,57 @@ impl Default for Settings {
     }
 }
 
+/// The setters of [`Settings`], written once for both builders that hold them in a field
+/// `settings` ([`ClientBuilder`] and [`AppBuilder`](crate::AppBuilder)), so that a knob means
+/// the same on each. Their rate limits differ (per site, per app instance) and stay apart.
+macro_rules! settings_setters {
+    () => {
+        /// Where to send requests instead of `https://www.wixapis.com` (a fake, a proxy).
+        pub fn base_url(mut self, url: impl Into<String>) -> Self {
+            self.settings.base_url = url.into();
+            self
+        }
+
+        /// The longest one attempt may take, response included (30 s by default).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.timeout = timeout;
+            self
+        }
+
+        /// The longest making a connection may take (10 s by default).
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.connect_timeout = timeout;
+            self
+        }
+
+        /// A product to name in the user agent before `wix-inbox/<version>`, such as
+        /// `my-app/1.2`.
+        pub fn user_agent(mut self, product: impl Into<String>) -> Self {
+            self.settings.user_agent = Some(product.into());
+            self
+        }
+
+        /// How to retry ([`RetryPolicy::default`](crate::RetryPolicy::default) unless set;
+        /// [`RetryPolicy::disabled`](crate::RetryPolicy::disabled) for never).
+        pub fn retry(mut self, policy: $crate::RetryPolicy) -> Self {
+            self.settings.retry = policy;
+            self
+        }
+
+        /// The largest response body read, in bytes (16 MiB by default). A larger response
+        /// fails with [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read
+        /// further, so a broken or hostile server (or proxy) cannot exhaust memory. The client
+        /// asks for gzip (`Accept-Encoding: gzip`); a compressed body counts by its inflated
+        /// size, so a small body that inflates past the limit is refused as soon as it passes
+        /// it.
+        pub fn max_response_size(mut self, bytes: usize) -> Self {
+            self.settings.max_response_size = bytes;
+            self
+        }
+    };
+}
+pub(crate) use settings_setters;
+
 /// Where and how requests are sent, checked and ready: what [`Settings::build`] makes.
 pub(crate) struct Built {
     /// The base URL without a trailing `/`.
@@ -238,45 +289,7 @@ impl ClientBuilder {
         self.credentials(Chosen::None)
     }
 
-    /// Where to send requests instead of `https://www.wixapis.com` (a fake, a proxy).
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.base_url = url.into();
-        self
-    }
-
-    /// The longest one attempt may take, response included (30 s by default).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
-        self
-    }
-
-    /// The longest making a connection may take (10 s by default).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
-        self
-    }
-
-    /// A product to name in the user agent before `wix-inbox/<version>`, such as `my-app/1.2`.
-    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
-        self.settings.user_agent = Some(product.into());
-        self
-    }
-
-    /// How to retry ([`RetryPolicy::default`] unless set; [`RetryPolicy::disabled`] for never).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.settings.retry = policy;
-        self
-    }
-
-    /// The largest response body read, in bytes (16 MiB by default). A larger response fails with
-    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) without being read further, so a
-    /// broken or hostile server (or proxy) cannot exhaust memory. The client asks for gzip
-    /// (`Accept-Encoding: gzip`); a compressed body counts by its inflated size, so a small body
-    /// that inflates past the limit is refused as soon as it passes it.
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.settings.max_response_size = bytes;
-        self
-    }
+    settings_setters!();
 
     /// Paces the requests of the site or app instance (and of each site of
     /// [`Client::for_site`]): at most `requests` at once, then `requests` per `period`, a burst

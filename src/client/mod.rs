@@ -71,7 +71,7 @@ mod state;
 mod tenant;
 mod token;
 
-pub(crate) use builder::Settings;
+pub(crate) use builder::{settings_setters, Settings};
 pub use builder::{AppCredentials, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub(crate) use credentials::Credentials;
 pub use policy::RetryPolicy;

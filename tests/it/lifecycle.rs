@@ -14,7 +14,10 @@ use wix_inbox::lifecycle::{
 use wix_inbox::types::{ConversationsMerged, ParticipantId};
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
 
-fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
+// `merge`, `moved`, `currents`, `out_of_order`, `participant_deliveries` and
+// `each_reported_once` serve the Redis store's tests too (`redis_directory`).
+
+pub(crate) fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
     ConversationsMerged {
         old_conversation_ids: sources.iter().map(|s| s.to_string()).collect(),
         target_conversation_id: Some(target.into()),
@@ -22,7 +25,7 @@ fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
     }
 }
 
-fn moved(pairs: &[(&str, &str)]) -> Vec<Move> {
+pub(crate) fn moved(pairs: &[(&str, &str)]) -> Vec<Move> {
     pairs
         .iter()
         .map(|(from, to)| Move {
@@ -32,15 +35,68 @@ fn moved(pairs: &[(&str, &str)]) -> Vec<Move> {
         .collect()
 }
 
+/// Awaits the spawned `apply` of each delivery: each of the `expected` merged-away IDs is
+/// reported once, whichever delivery (or redelivery) reported it.
+pub(crate) async fn each_reported_once(
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Move>, DirectoryError>>>,
+    expected: usize,
+) {
+    let mut froms = Vec::new();
+    for task in tasks {
+        froms.extend(task.await.unwrap().unwrap().into_iter().map(|m| m.from));
+    }
+    let unique: BTreeSet<&String> = froms.iter().collect();
+    assert_eq!(
+        froms.len(),
+        expected,
+        "each merged-away ID is reported once"
+    );
+    assert_eq!(unique.len(), expected);
+}
+
+/// The contact became a member (B → C) and that event arrived first; the visitor's merge into
+/// the contact's conversation (A → B) arrives late: A leads to C, and the move says C (B's state
+/// already moved there).
+pub(crate) async fn out_of_order<S: MergeStore>(directory: &ConversationDirectory<S>) {
+    assert_eq!(
+        directory.apply(&merge(&["B"], "C")).await.unwrap(),
+        moved(&[("B", "C")])
+    );
+    assert_eq!(
+        directory.apply(&merge(&["A"], "B")).await.unwrap(),
+        moved(&[("A", "C")])
+    );
+}
+
+/// 300 participants, each visitor → contact → member (every third one's history listed again
+/// in one more event), every event delivered twice, in an order shuffled from `seed`.
+pub(crate) fn participant_deliveries(seed: u64) -> Vec<ConversationsMerged> {
+    let mut events = Vec::new();
+    for p in 0..300 {
+        let (v, c, m) = (format!("v{p}"), format!("c{p}"), format!("m{p}"));
+        events.push(merge(&[&v], &c));
+        events.push(merge(&[&c], &m));
+        if p % 3 == 0 {
+            events.push(merge(&[&v, &c], &m)); // the whole history listed again
+        }
+    }
+    let mut deliveries: Vec<ConversationsMerged> = events.iter().chain(&events).cloned().collect();
+    Rng(seed).shuffle(&mut deliveries);
+    deliveries
+}
+
 async fn current(directory: &ConversationDirectory, id: &str) -> String {
     directory.current(id).await.unwrap()
 }
 
 /// Every ID's current conversation, for comparing whole states.
-async fn currents(directory: &ConversationDirectory, ids: &[&str]) -> Vec<String> {
+pub(crate) async fn currents<S: MergeStore>(
+    directory: &ConversationDirectory<S>,
+    ids: &[&str],
+) -> Vec<String> {
     let mut out = Vec::new();
     for id in ids {
-        out.push(current(directory, id).await);
+        out.push(directory.current(id).await.unwrap());
     }
     out
 }
@@ -94,17 +150,7 @@ async fn redelivered_events_change_nothing() {
 #[tokio::test]
 async fn out_of_order_events_resolve_the_same() {
     let directory = ConversationDirectory::new();
-    // The contact became a member (B → C) and that event arrived first.
-    assert_eq!(
-        directory.apply(&merge(&["B"], "C")).await.unwrap(),
-        moved(&[("B", "C")])
-    );
-    // The visitor's merge into the contact's conversation arrives late: A leads to C, and the
-    // move says C (B's state already moved there).
-    assert_eq!(
-        directory.apply(&merge(&["A"], "B")).await.unwrap(),
-        moved(&[("A", "C")])
-    );
+    out_of_order(&directory).await;
     assert_eq!(currents(&directory, &["A", "B"]).await, ["C", "C"]);
 }
 
@@ -306,11 +352,12 @@ async fn store_failures_are_errors_that_are_not_refusals() {
     assert!(directory.current("A").await.is_err());
 }
 
-/// A small deterministic generator (xorshift), so that failures can be replayed by seed.
-struct Rng(u64);
+/// A small deterministic generator (xorshift), so that failures can be replayed by seed (also
+/// `redis_directory`'s).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -439,17 +486,7 @@ async fn concurrent_merges_end_consistent_and_move_each_id_once() {
     // all applied at once from many tasks on four threads.
     let store = InMemoryMergeStore::new();
     let directory = ConversationDirectory::with_store(store.clone());
-    let mut events = Vec::new();
-    for p in 0..300 {
-        let (v, c, m) = (format!("v{p}"), format!("c{p}"), format!("m{p}"));
-        events.push(merge(&[&v], &c));
-        events.push(merge(&[&c], &m));
-        if p % 3 == 0 {
-            events.push(merge(&[&v, &c], &m)); // the whole history listed again
-        }
-    }
-    let mut deliveries: Vec<ConversationsMerged> = events.iter().chain(&events).cloned().collect();
-    Rng(42).shuffle(&mut deliveries);
+    let deliveries = participant_deliveries(42);
 
     let tasks: Vec<_> = deliveries
         .into_iter()
@@ -458,13 +495,7 @@ async fn concurrent_merges_end_consistent_and_move_each_id_once() {
             tokio::spawn(async move { directory.apply(&event).await })
         })
         .collect();
-    let mut froms = Vec::new();
-    for task in tasks {
-        froms.extend(task.await.unwrap().unwrap().into_iter().map(|m| m.from));
-    }
-    let unique: BTreeSet<&String> = froms.iter().collect();
-    assert_eq!(froms.len(), 600, "each merged-away ID is reported once");
-    assert_eq!(unique.len(), 600);
+    each_reported_once(tasks, 600).await;
     for p in 0..300 {
         for id in [format!("v{p}"), format!("c{p}"), format!("m{p}")] {
             assert_eq!(current(&directory, &id).await, format!("m{p}"));

@@ -6,42 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wix_inbox::lifecycle::{
-    ConversationDirectory, DirectoryError, InMemoryMergeStore, MergeStore, Move,
-};
+use wix_inbox::lifecycle::{ConversationDirectory, DirectoryError, InMemoryMergeStore, MergeStore};
 use wix_inbox::redis::RedisMergeStore;
 use wix_inbox::types::ConversationsMerged;
 
+use crate::lifecycle::{
+    currents, each_reported_once, merge, moved, out_of_order, participant_deliveries, Rng,
+};
 use crate::redis_server::RedisServer;
-
-fn merge(sources: &[&str], target: &str) -> ConversationsMerged {
-    ConversationsMerged {
-        old_conversation_ids: sources.iter().map(|s| s.to_string()).collect(),
-        target_conversation_id: Some(target.into()),
-        ..Default::default()
-    }
-}
-
-fn moved(pairs: &[(&str, &str)]) -> Vec<Move> {
-    pairs
-        .iter()
-        .map(|(from, to)| Move {
-            from: from.to_string(),
-            to: to.to_string(),
-        })
-        .collect()
-}
-
-async fn currents<S: MergeStore>(
-    directory: &ConversationDirectory<S>,
-    ids: &[&str],
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for id in ids {
-        out.push(directory.current(id).await.unwrap());
-    }
-    out
-}
 
 /// A prefix no other scenario of this process uses.
 fn fresh_prefix() -> String {
@@ -85,14 +57,7 @@ async fn scenarios<S: MergeStore>(new: impl Fn() -> S) {
 
     // Out of order: B → C learned before A → B.
     let directory = ConversationDirectory::with_store(new());
-    assert_eq!(
-        directory.apply(&merge(&["B"], "C")).await.unwrap(),
-        moved(&[("B", "C")])
-    );
-    assert_eq!(
-        directory.apply(&merge(&["A"], "B")).await.unwrap(),
-        moved(&[("A", "C")])
-    );
+    out_of_order(&directory).await;
     assert_eq!(
         currents(&directory, &["A", "B", "C"]).await,
         ["C", "C", "C"]
@@ -149,18 +114,6 @@ async fn the_shared_scenarios_hold_in_memory_and_on_redis() {
     let server = RedisServer::start();
     let connection = redis_store(&server).await.connection().clone();
     scenarios(|| RedisMergeStore::new(connection.clone()).prefix(fresh_prefix())).await;
-}
-
-/// A deterministic generator (xorshift), so that a failure can be replayed by its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 /// Merges Wix could send, and some it would not (a target merged away already, a source
@@ -240,20 +193,7 @@ async fn concurrent_merges_through_two_connections_end_consistent() {
         .await
         .unwrap()
         .prefix(prefix);
-    let mut events = Vec::new();
-    for p in 0..300 {
-        let (v, c, m) = (format!("v{p}"), format!("c{p}"), format!("m{p}"));
-        events.push(merge(&[&v], &c));
-        events.push(merge(&[&c], &m));
-        if p % 3 == 0 {
-            events.push(merge(&[&v, &c], &m));
-        }
-    }
-    let mut rng = Rng(7);
-    let mut deliveries: Vec<ConversationsMerged> = events.iter().chain(&events).cloned().collect();
-    for i in (1..deliveries.len()).rev() {
-        deliveries.swap(i, rng.below(i + 1));
-    }
+    let deliveries = participant_deliveries(7);
     let tasks: Vec<_> = deliveries
         .into_iter()
         .enumerate()
@@ -263,13 +203,7 @@ async fn concurrent_merges_through_two_connections_end_consistent() {
             tokio::spawn(async move { directory.apply(&event).await })
         })
         .collect();
-    let mut froms = Vec::new();
-    for task in tasks {
-        froms.extend(task.await.unwrap().unwrap().into_iter().map(|m| m.from));
-    }
-    let unique: BTreeSet<&String> = froms.iter().collect();
-    assert_eq!(froms.len(), 600, "each merged-away ID is reported once");
-    assert_eq!(unique.len(), 600);
+    each_reported_once(tasks, 600).await;
     let directory = ConversationDirectory::with_store(a.clone());
     for p in 0..300 {
         let ids = [format!("v{p}"), format!("c{p}"), format!("m{p}")];
