@@ -588,3 +588,21 @@ async fn x_wix_consistent_is_kept_per_instance_and_per_site_never_carried_across
     assert_eq!(solo[2].1, Some(format!("rw.inst-solo.{}", solo[1].0)));
     assert_eq!(calls, seen.len());
 }
+
+#[tokio::test]
+async fn an_instance_whose_token_has_expired_is_dropped_from_the_cache() {
+    let wix = Wix::start();
+    wix.seen.expires_in.store(1, Ordering::SeqCst);
+    let app = wix.app().build().unwrap();
+    get(&app.instance("inst-a"), "inst-a").await.unwrap();
+    get(&app.instance("inst-a"), "inst-a").await.unwrap();
+    assert_eq!(wix.seen.token_requests("inst-a"), 1);
+    let _ = app.instance("inst-a");
+    assert_eq!(app.cached_instances(), 1, "kept while its token lives");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.cached_instances(),
+        0,
+        "its 1 s token has expired: the instance goes"
+    );
+}
