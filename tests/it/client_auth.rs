@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 use wix_inbox::{Client, ErrorKind};
 
-use crate::harness::{conversation, json, Seen, Server};
+use crate::harness::{conversation, json, raw, Seen, Server};
 
 const TOKEN_PATH: &str = "/oauth2/token";
 const GET_PATH: &str = "/inbox/v2/conversations/conv-1";
@@ -476,5 +476,38 @@ async fn the_latest_x_wix_consistent_is_sent_on_every_later_request_of_the_clien
     assert_eq!(
         failing.seen()[1].header("x-wix-consistent"),
         Some("after-error-0")
+    );
+}
+
+#[tokio::test]
+async fn a_token_endpoint_error_that_is_not_json_is_quoted_and_an_empty_one_is_not() {
+    let server = Server::start(|seen, _| async move {
+        if seen.path == TOKEN_PATH {
+            raw(400, "", &[])
+        } else {
+            json(200, conversation("conv-1"), &[])
+        }
+    })
+    .await;
+    let e = get(&app_client(&server)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Token, "{e:?}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
+    assert!(!e.to_string().contains("not JSON"), "{e}");
+    assert_eq!(e.message(), None, "{e:?}");
+
+    let proxy = Server::start(|seen, _| async move {
+        if seen.path == TOKEN_PATH {
+            raw(400, "\n  Bad request, says the proxy\n<html>", &[])
+        } else {
+            json(200, conversation("conv-1"), &[])
+        }
+    })
+    .await;
+    let e = get(&app_client(&proxy)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Token, "{e:?}");
+    assert_eq!(
+        e.message(),
+        Some("the body is not JSON: Bad request, says the proxy"),
+        "{e:?}"
     );
 }
