@@ -511,3 +511,16 @@ async fn a_token_endpoint_error_that_is_not_json_is_quoted_and_an_empty_one_is_n
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_token_without_a_positive_expires_in_lives_the_default_lifetime() {
+    let server = app_server(Duration::ZERO, 0).await;
+    let client = app_client(&server);
+    get(&client).await.unwrap();
+    get(&client).await.unwrap();
+    assert_eq!(
+        server.count(TOKEN_PATH),
+        1,
+        "`expires_in: 0` is no lifetime at all: the default one is used"
+    );
+}
