@@ -139,11 +139,13 @@ async fn a_cursor_that_does_not_move_ends_the_stream() {
         )
     })
     .await;
-    let items: Vec<_> = server
-        .client()
-        .list_all_messages("conv-1", MessageVisibility::Business)
-        .collect()
-        .await;
+    let items: Vec<_> = within(
+        server
+            .client()
+            .list_all_messages("conv-1", MessageVisibility::Business)
+            .collect(),
+    )
+    .await;
     assert_eq!(items.len(), 2);
     assert_eq!(server.seen().len(), 2);
 }
@@ -164,13 +166,15 @@ async fn cursors_that_cycle_end_the_stream() {
         )
     })
     .await;
-    let ids: Vec<_> = server
-        .client()
-        .list_all_messages("conv-1", MessageVisibility::Business)
-        .map_ok(|m| m.id.unwrap_or_default())
-        .try_collect()
-        .await
-        .unwrap();
+    let ids: Vec<_> = within(
+        server
+            .client()
+            .list_all_messages("conv-1", MessageVisibility::Business)
+            .map_ok(|m| m.id.unwrap_or_default())
+            .try_collect(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ids, ["0", "1", "2"]);
     assert_eq!(server.seen().len(), 3);
 }
@@ -233,6 +237,13 @@ async fn endless_empty_pages() -> Server {
         )
     })
     .await
+}
+
+/// What `work` gives, or a failure if it takes more than 10 s (a pager that never ends).
+async fn within<F: std::future::Future>(work: F) -> F::Output {
+    tokio::time::timeout(std::time::Duration::from_secs(10), work)
+        .await
+        .expect("the pager did not end within 10 s")
 }
 
 /// The stream's next item, or a failure if it takes more than 10 s (a pager that never ends).
@@ -311,14 +322,16 @@ async fn a_page_budget_ends_the_stream_with_a_paging_error() {
     })
     .await;
     let client = server.client();
-    let items: Vec<_> = client
-        .list_messages()
-        .conversation_id("conv-1")
-        .visibility(MessageVisibility::Business)
-        .stream()
-        .max_pages(5)
-        .collect()
-        .await;
+    let items: Vec<_> = within(
+        client
+            .list_messages()
+            .conversation_id("conv-1")
+            .visibility(MessageVisibility::Business)
+            .stream()
+            .max_pages(5)
+            .collect(),
+    )
+    .await;
     assert_eq!(items.len(), 6);
     let ids: Vec<_> = items[..5]
         .iter()
