@@ -104,6 +104,9 @@ async fn a_validation_error_carries_the_field_violations() {
     .await;
     let e = get(&server).await.unwrap_err();
     assert!(e.is_validation());
+    assert!(!e.is_not_found(), "a 400 without CONVERSATION_NOT_FOUND");
+    let response = e.response().expect("Wix's error JSON, as it came");
+    assert_eq!(response.message.as_deref(), Some("invalid request"));
     assert_eq!(e.field_violations().len(), 1);
     assert_eq!(
         e.field_violations()[0].field.as_deref(),

@@ -259,6 +259,11 @@ async fn empty_pages_with_ever_new_cursors_end_in_a_paging_error() {
     let mut stream = server
         .client()
         .list_all_messages("conv-1", MessageVisibility::Business);
+    assert_eq!(
+        format!("{stream:?}"),
+        "MessageStream { pages: 0, cursor: None, buffered: 0, ended: false, max_pages: None, \
+         max_empty_pages: 10 }"
+    );
     let e = next_within(&mut stream).await.unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Paging, "{e:?}");
     assert_eq!(e.operation(), Some("list_messages"));

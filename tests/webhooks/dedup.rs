@@ -217,6 +217,18 @@ fn defaults_and_limits() {
     );
     assert!(text.contains(&format!("ttl: Some({century:?})")), "{text}");
     assert!(text.contains("capacity: Some(1)"), "{text}");
+
+    // Leases: 60 s by default, as set, and at most a year.
+    assert_eq!(InMemoryDeduplicator::new().lease(), DEFAULT_LEASE);
+    let five = Duration::from_secs(5);
+    assert_eq!(InMemoryDeduplicator::new().with_lease(five).lease(), five);
+    let year = Duration::from_secs(365 * 24 * 3600);
+    assert_eq!(
+        InMemoryDeduplicator::new()
+            .with_lease(Duration::MAX)
+            .lease(),
+        year
+    );
 }
 
 #[test]
