@@ -442,3 +442,104 @@ fn is_said_in(violation: &types::FieldViolation, message: &str) -> bool {
     let said = |part: &Option<String>| part.as_deref().is_none_or(|p| message.contains(p));
     said(&violation.field) && said(&violation.description)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 400 of Get Conversation with Wix's `message` and `count` field violations.
+    fn validation(message: &str, count: usize) -> Error {
+        let violations: Vec<_> = (0..count)
+            .map(|i| serde_json::json!({"field": format!("f{i}"), "description": "is wrong"}))
+            .collect();
+        let body = serde_json::json!({"message": message,
+            "details": {"validationError": {"fieldViolations": violations}}});
+        let mut e = Error::new(ErrorKind::Api)
+            .with_operation("get_conversation")
+            .with_response_details(Some(StatusCode::BAD_REQUEST), None, None);
+        e.0.response = Some(serde_json::from_value(body).unwrap());
+        e
+    }
+
+    #[test]
+    fn each_kind_without_a_status_says_what_happened() {
+        let text = |kind| {
+            Error::new(kind)
+                .with_operation("get_conversation")
+                .to_string()
+        };
+        assert_eq!(
+            text(ErrorKind::Timeout),
+            "Get Conversation failed: no response within the timeout"
+        );
+        assert_eq!(
+            text(ErrorKind::Decode),
+            "Get Conversation failed: Wix's response could not be read"
+        );
+        assert_eq!(
+            text(ErrorKind::TooLarge),
+            "Get Conversation failed: Wix's response is too large"
+        );
+    }
+
+    #[test]
+    fn violations_follow_a_message_that_does_not_say_them_after_a_semicolon() {
+        assert_eq!(
+            validation("bad request", 1).to_string(),
+            "Get Conversation failed: Wix responded 400 Bad Request: bad request; `f0`: is wrong"
+        );
+        // A message that names the field but not what is wrong with it does not say it.
+        assert_eq!(
+            validation("f0 is the problem", 1).to_string(),
+            "Get Conversation failed: Wix responded 400 Bad Request: f0 is the problem; `f0`: \
+             is wrong"
+        );
+        // One that says both is left out: the violation says it once.
+        assert_eq!(
+            validation("f0 is wrong", 1).to_string(),
+            "Get Conversation failed: Wix responded 400 Bad Request: `f0`: is wrong"
+        );
+    }
+
+    #[test]
+    fn twenty_violations_are_printed_and_more_are_counted() {
+        let twenty = validation("bad", 20).to_string();
+        assert!(twenty.ends_with("`f19`: is wrong"), "{twenty}");
+        assert!(!twenty.contains("more"), "{twenty}");
+        let twenty_one = validation("bad", 21).to_string();
+        assert!(
+            twenty_one.ends_with("`f19`: is wrong; and 1 more"),
+            "{twenty_one}"
+        );
+        assert!(!twenty_one.contains("`f20`"), "{twenty_one}");
+    }
+
+    #[test]
+    fn only_send_message_is_not_repeatable() {
+        let of = |operation| Error::new(ErrorKind::Timeout).with_operation(operation);
+        assert!(of("get_conversation").operation_is_repeatable());
+        assert!(of("list_messages").operation_is_repeatable());
+        assert!(!of("send_message").operation_is_repeatable());
+        assert!(Error::new(ErrorKind::Timeout).operation_is_repeatable());
+    }
+
+    #[test]
+    fn the_classifiers_answer_only_their_status() {
+        let e = validation("bad", 1);
+        assert!(e.is_validation());
+        assert!(!e.is_rate_limited() && !e.is_not_found() && !e.is_auth());
+        let limited = Error::new(ErrorKind::Api).with_response_details(
+            Some(StatusCode::TOO_MANY_REQUESTS),
+            None,
+            Some(Duration::from_secs(3)),
+        );
+        assert!(limited.is_rate_limited());
+        assert!(!limited.is_validation() && !limited.is_not_found());
+        assert_eq!(
+            format!("{limited:?}"),
+            "Error { kind: Api, operation: None, status: Some(429), request_id: None, \
+             message: None, code: None, violations: [], attempts: 0, retry_after: Some(3s), \
+             source: None }"
+        );
+    }
+}
