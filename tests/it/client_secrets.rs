@@ -22,6 +22,20 @@ const API_KEY: &str = "IST.secret-api-key-0001";
 const APP_SECRET: &str = "app-secret-0002";
 const ACCESS_TOKEN: &str = "access-token-0003";
 
+/// A client of app `app-1`'s instance `inst-1` with `secret`, retrying nothing.
+fn app_client(base_url: &str, secret: &str) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .app(wix_inbox::AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: secret.into(),
+            instance_id: "inst-1".into(),
+        })
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap()
+}
+
 fn assert_no_secret(text: &str) {
     for secret in [API_KEY, APP_SECRET, ACCESS_TOKEN] {
         assert!(!text.contains(secret), "{secret} leaked in: {text}");
@@ -145,16 +159,7 @@ async fn errors_do_not_show_secrets() {
             json(401, json!({}), &[])
         })
         .await;
-        let client = Client::builder()
-            .base_url(&server.url)
-            .app(wix_inbox::AppCredentials {
-                app_id: "app-1".into(),
-                app_secret: APP_SECRET.into(),
-                instance_id: "inst-1".into(),
-            })
-            .retry(RetryPolicy::disabled())
-            .build()
-            .unwrap();
+        let client = app_client(&server.url, APP_SECRET);
         let e = crate::harness::get_conversation(&client, "c")
             .await
             .unwrap_err();
@@ -313,16 +318,7 @@ async fn a_wix_message_that_echoes_a_secret_is_not_printed_as_is() {
         ("wrong-secret-0004", 400, wix_inbox::ErrorKind::Token),
         (APP_SECRET, 403, wix_inbox::ErrorKind::Api),
     ] {
-        let client = Client::builder()
-            .base_url(&server.url)
-            .app(wix_inbox::AppCredentials {
-                app_id: "app-1".into(),
-                app_secret: secret.into(),
-                instance_id: "inst-1".into(),
-            })
-            .retry(RetryPolicy::disabled())
-            .build()
-            .unwrap();
+        let client = app_client(&server.url, secret);
         let e = crate::harness::get_conversation(&client, "c")
             .await
             .unwrap_err();
@@ -346,16 +342,8 @@ fn a_clients_debug_names_its_credentials_and_hides_them() {
     assert_no_secret(&shown);
     assert!(shown.contains("ApiKey { key: \"<redacted>\" }"), "{shown}");
 
-    let app_client = Client::builder()
-        .base_url("http://127.0.0.1:9")
-        .app(wix_inbox::AppCredentials {
-            app_id: "app-1".into(),
-            app_secret: APP_SECRET.into(),
-            instance_id: "inst-1".into(),
-        })
-        .build()
-        .unwrap();
-    let shown = format!("{app_client:?}");
+    let for_app = app_client("http://127.0.0.1:9", APP_SECRET);
+    let shown = format!("{for_app:?}");
     assert_no_secret(&shown);
     assert!(shown.contains("App(TokenEndpoint {"), "{shown}");
     assert!(shown.contains("app_id: \"app-1\""), "{shown}");
