@@ -74,6 +74,21 @@ async fn send_hi(client: &Client) -> Result<types::SendMessageResponse, wix_inbo
 #[tokio::test]
 async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
     // Declares 100 MB, sends one byte and stalls: waiting for the body would end in a timeout.
+    let url = stalling_after(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+          content-length: 100000000\r\n\r\n{"
+            .to_vec(),
+    )
+    .await;
+    let e = get_conversation(&kib_client(&url), "conv-1")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+}
+
+/// A server that reads one request, answers `bytes` and then stalls for 30 s (never ending
+/// the response).
+async fn stalling_after(bytes: Vec<u8>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -81,21 +96,22 @@ async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
         let (mut stream, _) = listener.accept().await.unwrap();
         let mut request = [0u8; 4096];
         let _ = stream.read(&mut request).await;
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                    content-length: 100000000\r\n\r\n{";
-        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&bytes).await.unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
-    let client = Client::builder()
-        .base_url(&url)
+    url
+}
+
+/// A client of `url` that reads at most 1 KiB of a response, waits 20 s and never retries.
+fn kib_client(url: &str) -> Client {
+    Client::builder()
+        .base_url(url)
         .no_auth()
         .max_response_size(1024)
         .timeout(Duration::from_secs(20))
         .retry(RetryPolicy::disabled())
         .build()
-        .unwrap();
-    let e = get_conversation(&client, "conv-1").await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
+        .unwrap()
 }
 
 #[tokio::test]
@@ -810,29 +826,13 @@ async fn a_gzip_bomb_is_refused_without_inflating_it_all() {
         encoder.get_ref().clone()
     };
     assert!(zeros.len() < 1024, "{} bytes compressed", zeros.len());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut request = [0u8; 4096];
-        let _ = stream.read(&mut request).await;
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                    content-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n";
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let chunk = [format!("{:x}\r\n", zeros.len()).as_bytes(), &zeros, b"\r\n"].concat();
-        stream.write_all(&chunk).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(30)).await;
-    });
-    let client = Client::builder()
-        .base_url(&url)
-        .no_auth()
-        .max_response_size(1024)
-        .timeout(Duration::from_secs(20))
-        .retry(RetryPolicy::disabled())
-        .build()
-        .unwrap();
-    let e = get_conversation(&client, "conv-1").await.unwrap_err();
+    let head: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+          content-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n";
+    let chunk_size = format!("{:x}\r\n", zeros.len());
+    let url = stalling_after([head, chunk_size.as_bytes(), &zeros, b"\r\n"].concat()).await;
+    let e = get_conversation(&kib_client(&url), "conv-1")
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
 }
 
