@@ -16,6 +16,8 @@ mod fake;
 mod fake_contacts;
 mod fake_instances;
 mod fixtures;
+#[cfg(feature = "redis")]
+mod fleet;
 mod lifecycle;
 mod lookup;
 mod operations;
