@@ -51,6 +51,7 @@ struct Shared {
     /// The sites or instances used so far, made on first use.
     tenants: OnceLock<Tenants>,
     capacity: u64,
+    max_bytes: u64,
 }
 
 impl ClientState {
@@ -70,6 +71,7 @@ impl ClientState {
             rate,
             tenants: OnceLock::new(),
             capacity: super::tenant::DEFAULT_CAPACITY,
+            max_bytes: super::tenant::DEFAULT_MAX_BYTES,
         };
         Self {
             shared: Arc::new(shared),
@@ -85,14 +87,16 @@ impl ClientState {
         max_response_size: usize,
         rate: Option<Rate>,
         capacity: u64,
+        max_bytes: u64,
     ) -> Self {
         let shared = Shared {
             credentials,
             policy,
             max_response_size,
             rate,
-            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity)),
+            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity, max_bytes)),
             capacity,
+            max_bytes,
         };
         Self {
             shared: Arc::new(shared),
@@ -159,7 +163,7 @@ impl ClientState {
     /// [`for_instance`](Self::for_instance).
     pub(crate) fn tenants(&self) -> &Tenants {
         self.shared.tenants.get_or_init(|| {
-            let tenants = Tenants::new(Kind::Sites, self.shared.capacity);
+            let tenants = Tenants::new(Kind::Sites, self.shared.capacity, self.shared.max_bytes);
             // The site the client was built for is one of them.
             if let Scope::Pinned(home) = &self.scope {
                 if home.site_header().is_some() {
@@ -186,6 +190,13 @@ impl ClientState {
         self.shared.rate.as_ref()
     }
 
+    /// Weighs this client's instance again in the cache (its token changed).
+    fn reweigh(&self) {
+        if let Scope::Keyed(id) = &self.scope {
+            self.tenants().reweigh(id);
+        }
+    }
+
     /// Adds the credentials for `tenant` to a request, getting an app token first if none is
     /// fresh.
     pub(crate) async fn authorize(
@@ -209,12 +220,15 @@ impl ClientState {
                     // Boxed: a rare path, kept out of the size of every call's future.
                     None => {
                         let policy = &self.shared.policy;
-                        Box::pin(
-                            tenant
-                                .token
-                                .token(endpoint, tenant.id(), http, policy, None),
-                        )
-                        .await?
+                        let token =
+                            Box::pin(
+                                tenant
+                                    .token
+                                    .token(endpoint, tenant.id(), http, policy, None),
+                            )
+                            .await?;
+                        self.reweigh();
+                        token
                     }
                 };
                 request.headers_mut().insert(AUTHORIZATION, token);
@@ -234,10 +248,12 @@ impl ClientState {
         match &self.shared.credentials {
             Credentials::App(endpoint) => {
                 let policy = &self.shared.policy;
-                tenant
+                let token = tenant
                     .token
                     .token(endpoint, tenant.id(), http, policy, stale)
-                    .await
+                    .await?;
+                self.reweigh();
+                Ok(token)
             }
             _ => Err(Error::new(ErrorKind::Token).with_message("no app credentials")),
         }
