@@ -28,6 +28,8 @@
 
 mod dedup;
 mod directory;
+mod queue;
+mod queue_scripts;
 
 use std::time::Duration;
 
@@ -36,6 +38,7 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
 
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;

@@ -6,7 +6,7 @@
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Layer, WebhookError};
 use crate::types;
@@ -18,8 +18,9 @@ use crate::wire::RawJson;
 /// since it is what duplicates are recognized by.
 ///
 /// It serializes (for logs, queues, the CLI) with Wix's field names, the event as
-/// `{"kind": "MessageSentToBusiness", "body": {...}}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `{"kind": "MessageSentToBusiness", "body": {...}}`, and deserializes back from that JSON
+/// (what the CLI prints, what [`crate::queue`] stores): no token is needed to read it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookEvent {
@@ -76,7 +77,7 @@ macro_rules! inbox_events {
         /// or the hyphenated `…_message-sent-to-business` of older pages) or, failing that, by
         /// `entityFqdn` + `slug`. Any other event is [`Other`](Self::Other), with its body kept:
         /// an unknown event is not an error.
-        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", content = "body")]
         #[non_exhaustive]
         pub enum InboxEvent {
