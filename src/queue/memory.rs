@@ -169,8 +169,11 @@ impl State {
     /// Whether `entry_id` heads its lane, dropping heads that are no longer retained.
     fn heads(&mut self, lane: &str, entry_id: &str) -> bool {
         let Some(list) = self.lanes.get_mut(lane) else {
-            return false;
+            return true;
         };
+        if !list.contains(&entry_id.to_owned()) {
+            return true;
+        }
         while let Some(head) = list.front() {
             if head == entry_id {
                 return true;

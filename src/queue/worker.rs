@@ -1,5 +1,6 @@
 //! [`Worker`]: takes events from a queue and runs a handler on each.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -199,6 +200,8 @@ impl<S: QueueStore> Worker<S> {
         let options = &self.options;
         let mut held: Vec<Held> = Vec::new();
         let mut running: JoinSet<Done> = JoinSet::new();
+        // The lanes of the handlers running here: their later entries are not asked about.
+        let mut busy: HashSet<String> = HashSet::new();
         let takeover_every = options.visibility / 2;
         let touch_every = options.visibility / 3;
         let mut next_takeover = Instant::now();
@@ -206,6 +209,12 @@ impl<S: QueueStore> Worker<S> {
         let mut stopping = false;
         tokio::pin!(shutdown);
         loop {
+            while let Some(done) = running.try_join_next() {
+                if let Ok((entry, delivery, outcome)) = done {
+                    self.settle(entry, delivery, outcome, &mut held, &mut busy)
+                        .await;
+                }
+            }
             if stopping && running.is_empty() {
                 break;
             }
@@ -254,7 +263,8 @@ impl<S: QueueStore> Worker<S> {
                         }
                     }
                 }
-                self.start_ready(&mut held, &mut running, &handler).await;
+                self.start_ready(&mut held, &mut running, &mut busy, &handler)
+                    .await;
                 if let Some(soonest) = held.iter().map(|h| h.next).min() {
                     wake = wake.min(soonest.max(Instant::now() + Duration::from_millis(2)));
                 }
@@ -262,7 +272,7 @@ impl<S: QueueStore> Worker<S> {
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Ok((entry, delivery, outcome)) = done {
-                        self.settle(entry, delivery, outcome, &mut held).await;
+                        self.settle(entry, delivery, outcome, &mut held, &mut busy).await;
                     }
                 }
                 () = tokio::time::sleep_until(wake), if !stopping => {}
@@ -283,6 +293,7 @@ impl<S: QueueStore> Worker<S> {
         &self,
         held: &mut Vec<Held>,
         running: &mut JoinSet<Done>,
+        busy: &mut HashSet<String>,
         handler: &Arc<H>,
     ) where
         H: Fn(WebhookEvent) -> Fut + Send + Sync + 'static,
@@ -290,9 +301,20 @@ impl<S: QueueStore> Worker<S> {
         E: Into<HandlerError> + Send + 'static,
     {
         let options = &self.options;
+        // In append order: an entry whose lane has an earlier one here, or one running here,
+        // cannot start (the store would say wait), so it is not asked about.
+        held.sort_by_key(|h| id_order(&h.entry.id));
+        let mut blocked: HashSet<String> = HashSet::new();
         let mut i = 0;
         while i < held.len() && running.len() < options.concurrency {
             let now = Instant::now();
+            let lane = held[i].entry.lane.clone();
+            if let Some(lane) = &lane {
+                if busy.contains(lane) || !blocked.insert(lane.clone()) {
+                    i += 1;
+                    continue;
+                }
+            }
             if held[i].next > now {
                 i += 1;
                 continue;
@@ -308,7 +330,8 @@ impl<S: QueueStore> Worker<S> {
                 .await;
             match started {
                 Ok(Start::Go(delivery)) => {
-                    let entry = held.swap_remove(i).entry;
+                    let entry = held.remove(i).entry;
+                    busy.extend(lane);
                     let store = Arc::clone(&self.store);
                     let handler = Arc::clone(handler);
                     let consumer = self.consumer.clone();
@@ -324,10 +347,10 @@ impl<S: QueueStore> Worker<S> {
                     i += 1;
                 }
                 Ok(Start::Gone) => {
-                    held.swap_remove(i);
+                    held.remove(i);
                 }
                 Ok(Start::Dead) => {
-                    let entry = held.swap_remove(i).entry;
+                    let entry = held.remove(i).entry;
                     tracing::error!(entry = %entry.id, event_id = %entry.event_id, "event dead-lettered: its workers stopped while handling it");
                 }
                 Err(error) => {
@@ -346,7 +369,11 @@ impl<S: QueueStore> Worker<S> {
         delivery: u32,
         outcome: Result<(), String>,
         held: &mut Vec<Held>,
+        busy: &mut HashSet<String>,
     ) {
+        if let Some(lane) = &entry.lane {
+            busy.remove(lane);
+        }
         match outcome {
             Ok(()) => {
                 for pause in [0, 100, 400] {
@@ -426,6 +453,12 @@ where
             }
         }
     }
+}
+
+/// An entry ID's (milliseconds, sequence), for sorting.
+fn id_order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
 /// 64 random bits in hex.

@@ -156,7 +156,10 @@ local function wait()
   redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
   return 0
 end
-if ARGV[7] ~= '' and #redis.call('XRANGE', KEYS[1], id, id) > 0 then
+-- An entry no longer in its lane's list (delivered again by a group created anew) waits for
+-- nothing; one trimmed away neither.
+if ARGV[7] ~= '' and redis.call('LPOS', KEYS[2], id)
+    and #redis.call('XRANGE', KEYS[1], id, id) > 0 then
   for _ = 1, 1000 do
     local head = redis.call('LINDEX', KEYS[2], 0)
     if not head or head == id then break end

@@ -325,6 +325,36 @@ mod tests {
     }
 
     #[test]
+    fn events_deserialize_from_what_they_serialize_to() {
+        let event = decode_envelope(
+            &serde_json::json!({
+                "eventType": types::ConversationsMerged::EVENT_TYPE,
+                "instanceId": "i1",
+                "identity": "{\"identityType\": \"APP\", \"appId\": \"a1\"}",
+                "data": serde_json::json!({
+                    "id": "e1", "entityFqdn": "wix.crm.inbox.v2.conversation",
+                    "eventTime": "2024-01-01T00:00:00Z",
+                    "actionEvent": {"body": {"oldConversationIds": ["a"],
+                        "targetConversationId": "b", "future": 1}}
+                })
+                .to_string(),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        let back: WebhookEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+        let other = InboxEvent::Other {
+            event_type: "x_y".into(),
+            body: serde_json::json!([1]),
+        };
+        let back: InboxEvent =
+            serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(back, other);
+    }
+
+    #[test]
     fn names_with_hyphens_match() {
         assert!(same_name(
             "wix.crm.inbox.v2.message_message-sent-to-business",
