@@ -28,6 +28,7 @@
 
 mod dedup;
 mod directory;
+mod fleet;
 mod queue;
 mod queue_scripts;
 
@@ -38,6 +39,7 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use fleet::RedisFleet;
 pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
 
 use crate::lifecycle::DirectoryError;
