@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use wix_inbox::fake::FakeInbox;
+use wix_inbox_fake::FakeInbox;
 use wix_inbox::queue::{QueueStore, Worker};
 use wix_inbox::webhooks::axum::{serve, WebhookReceiver};
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
