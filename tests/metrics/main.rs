@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::extract::Request;
 use serde_json::json;
-use wix_inbox::fake::{FakeInbox, Fault};
+use wix_inbox_fake::{FakeInbox, Fault};
 use wix_inbox::lifecycle::ConversationDirectory;
 use wix_inbox::metrics::Prometheus;
 use wix_inbox::types::ConversationsMerged;
