@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::extract::Request;
 use serde_json::json;
-use wix_inbox_fake::{FakeInbox, Fault};
 use wix_inbox::lifecycle::ConversationDirectory;
 use wix_inbox::metrics::Prometheus;
 use wix_inbox::types::ConversationsMerged;
 use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox_fake::{FakeInbox, Fault};
 
 fn prometheus() -> &'static Prometheus {
     static INSTALLED: OnceLock<Prometheus> = OnceLock::new();

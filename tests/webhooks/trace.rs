@@ -14,9 +14,9 @@ use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
-use wix_inbox_fake::FakeInbox;
 use wix_inbox::trace::TraceContext;
 use wix_inbox::webhooks::axum::WebhookReceiver;
+use wix_inbox_fake::FakeInbox;
 
 use crate::{signer, verifier};
 
