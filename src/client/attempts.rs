@@ -32,6 +32,9 @@ pub(crate) trait Attempt {
     /// What an attempt comes to.
     type Outcome;
 
+    /// What the attempts are for, as the metrics' `operation` label.
+    fn operation(&self) -> &'static str;
+
     /// The tracing span of attempt `n` (from 1).
     fn span(&self, n: u32) -> Span;
 
@@ -75,6 +78,7 @@ pub(crate) async fn with_retries<A: Attempt>(
                     return outcome;
                 };
                 drop(outcome);
+                crate::metrics::client_retry(attempt.operation(), wait, retry_after.is_some());
                 span.in_scope(|| tracing::info!(wait_ms = wait.as_millis() as u64, "retrying"));
                 tokio::time::sleep(wait).await;
                 input = next;
@@ -97,6 +101,10 @@ mod tests {
     impl Attempt for &mut Scripted {
         type Input = ();
         type Outcome = &'static str;
+
+        fn operation(&self) -> &'static str {
+            "scripted"
+        }
 
         fn span(&self, _: u32) -> Span {
             Span::none()

@@ -18,7 +18,7 @@ use super::{
     state::ClientState,
     tenant::Tenant,
 };
-use crate::{Client, GeneratedError};
+use crate::{trace::TraceContext, Client, GeneratedError};
 
 impl ClientHooks<ClientState> for Client {
     async fn pre<E>(
@@ -81,15 +81,25 @@ impl Attempt for ApiCall<'_> {
     type Input = reqwest::Request;
     type Outcome = reqwest::Result<reqwest::Response>;
 
+    fn operation(&self) -> &'static str {
+        self.operation
+    }
+
     fn span(&self, attempt: u32) -> Span {
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "wix_inbox.request",
             operation = self.operation,
             attempt,
             method = %self.method,
             status = Empty,
             request_id = Empty,
-        )
+            trace_id = Empty,
+        );
+        // The delivery this call was made for, when there is one (`crate::trace`).
+        if let Some(trace) = TraceContext::current() {
+            span.record("trace_id", trace.trace_id());
+        }
+        span
     }
 
     async fn attempt(
@@ -111,6 +121,15 @@ impl Attempt for ApiCall<'_> {
         let spare = request.try_clone();
         let secret = self.state.credentials().secret();
         let outcome = http::send(self.http, request, self.state.max_response_size(), secret).await;
+        crate::metrics::client_response(
+            self.operation,
+            outcome.as_ref().ok().map(|r| r.status().as_u16()),
+            // The body was read whole: its exact size.
+            outcome
+                .as_ref()
+                .ok()
+                .and_then(reqwest::Response::content_length),
+        );
         let retry_after = match &outcome {
             Ok(response) => {
                 if let (Some(tenant), Some(consistent)) =

@@ -71,6 +71,7 @@ impl Pacer {
             next.checked_sub(rate.period).filter(|at| *at > now)
         };
         if let Some(at) = go_at {
+            crate::metrics::pacing_wait(at - now);
             tracing::debug!(
                 wait_ms = (at - now).as_millis() as u64,
                 "pacing: waiting for the site's turn"

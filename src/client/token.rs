@@ -79,6 +79,10 @@ impl Attempt for TokenAttempt<'_> {
     type Input = ();
     type Outcome = Result<Token, Error>;
 
+    fn operation(&self) -> &'static str {
+        "token"
+    }
+
     fn span(&self, attempt: u32) -> Span {
         tracing::info_span!(
             "wix_inbox.token",
@@ -105,6 +109,7 @@ impl Attempt for TokenAttempt<'_> {
         let (url, status, headers, body) = match sent {
             Ok(sent) => sent,
             Err(e) => {
+                crate::metrics::token_request(None, false);
                 let e = Error::from_reqwest(e).with_message("while getting an app access token");
                 return retry(Err(e.with_attempts(n)), None);
             }
@@ -114,14 +119,18 @@ impl Attempt for TokenAttempt<'_> {
             span.record("request_id", id.as_str());
         }
         let Some(body) = body else {
+            crate::metrics::token_request(Some(status.as_u16()), false);
             let e = Error::from_response(ErrorKind::Token, status, &headers, None).with_message(
                 format!("the token endpoint's response is larger than {MAX_TOKEN_RESPONSE} bytes"),
             );
             return Step::Done(Err(e.with_attempts(n)));
         };
         if status.is_success() {
-            return Step::Done(read_token(&body, &headers, n));
+            let token = read_token(&body, &headers, n);
+            crate::metrics::token_request(Some(status.as_u16()), token.is_ok());
+            return Step::Done(token);
         }
+        crate::metrics::token_request(Some(status.as_u16()), false);
         if status.is_redirection() {
             let e = Error::redirect("the token endpoint", status, &headers, &url);
             return Step::Done(Err(e.with_attempts(n)));

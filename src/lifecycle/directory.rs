@@ -48,13 +48,19 @@ impl<S: MergeStore> ConversationDirectory<S> {
     /// close a loop is [`DirectoryError::Cycle`]; one that contradicts a recorded merge is
     /// [`DirectoryError::Conflict`]. A refused event records nothing.
     pub async fn apply(&self, merged: &ConversationsMerged) -> Result<Vec<Move>, DirectoryError> {
-        let target = merged
-            .target_conversation_id
-            .as_deref()
-            .ok_or(DirectoryError::Invalid(
+        let applied = match merged.target_conversation_id.as_deref() {
+            Some(target) => self.store.apply(&merged.old_conversation_ids, target).await,
+            None => Err(DirectoryError::Invalid(
                 "the event names no target conversation",
-            ))?;
-        self.store.apply(&merged.old_conversation_ids, target).await
+            )),
+        };
+        match &applied {
+            Ok(moves) if moves.is_empty() => crate::metrics::directory_merge("known", 0),
+            Ok(moves) => crate::metrics::directory_merge("applied", moves.len()),
+            Err(e) if e.is_refused() => crate::metrics::directory_merge("refused", 0),
+            Err(_) => crate::metrics::directory_merge("error", 0),
+        }
+        applied
     }
 
     /// [`apply`](Self::apply) for a Conversations Merged event; nothing (and no move) for any

@@ -140,6 +140,24 @@ impl WebhookError {
         }
     }
 
+    /// The variant's name in snake case (`bad_signature`, `too_large`, ...): a bounded label
+    /// for metrics.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            WebhookError::InvalidPublicKey { .. } => "invalid_public_key",
+            WebhookError::TooLarge { .. } => "too_large",
+            WebhookError::NotAJwt { .. } => "not_a_jwt",
+            WebhookError::WrongAlgorithm { .. } => "wrong_algorithm",
+            WebhookError::BadSignature => "bad_signature",
+            WebhookError::Expired { .. } => "expired",
+            WebhookError::NotYetValid { .. } => "not_yet_valid",
+            WebhookError::MissingExpiry => "missing_expiry",
+            WebhookError::MissingData => "missing_data",
+            WebhookError::DataNotAString => "data_not_a_string",
+            WebhookError::Malformed { .. } => "malformed",
+        }
+    }
+
     /// Whether the error means the token is not (or no longer) authentic, i.e. status 401.
     pub fn is_unauthorized(&self) -> bool {
         self.status_code() == 401

@@ -11,6 +11,7 @@ mod redis;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
+mod trace;
 mod wix_examples;
 
 use serde_json::Value;

@@ -5,12 +5,18 @@
 //! answered 2xx; 503 otherwise, so that Wix retries. It serves with the crate's production
 //! settings (header-read and request timeouts, a bound on open connections); SIGTERM (or
 //! Ctrl-C) stops accepting connections and lets the requests in flight finish.
+//!
+//! With `--metrics-listen` it serves the library's metrics (`wix_inbox::metrics`) at
+//! `/metrics` in Prometheus's text format, on loopback unless `--metrics-public`. Each POST to
+//! the app carries the delivery's W3C `traceparent` (`wix_inbox::trace`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use wix_inbox::metrics::Prometheus;
+use wix_inbox::trace::{TraceContext, TRACEPARENT};
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent};
 
@@ -56,6 +62,14 @@ pub struct Relay {
     /// Seconds the app has to answer a POST; then Wix is answered 503.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub app_timeout: u64,
+    /// Serve the relay's metrics at /metrics, in Prometheus's text format, on this address:
+    /// a port (on 127.0.0.1), or HOST:PORT. Off when left out.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Allow --metrics-listen on an address other than loopback (the metrics say how busy the
+    /// app is and why deliveries fail: keep them private).
+    #[arg(long, requires = "metrics_listen")]
+    pub metrics_public: bool,
     /// Seconds a claim on an event holds: a relay that dies while handing an event on holds it
     /// that long, then another relay hands the redelivery on. Longer than --app-timeout.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -101,6 +115,10 @@ pub async fn relay(args: Relay) -> Outcome {
         let (http, to) = (http.clone(), to.clone());
         async move { hand_on(&http, to, &event).await }
     });
+    let metrics = match &args.metrics_listen {
+        Some(addr) => Some(metrics_listener(addr, args.metrics_public).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -109,6 +127,9 @@ pub async fn relay(args: Relay) -> Outcome {
         .map_err(|e| Failure::Failed(format!("cannot read the listening address: {e}")))?;
     // A request may wait for the app, plus the time to read its body.
     let options = ServeOptions::new().request_timeout(app_timeout + Duration::from_secs(5));
+    let metrics = metrics
+        .map(|listener| serve_metrics(listener, &options))
+        .transpose()?;
     match args.redis {
         Some(url) => {
             let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
@@ -116,11 +137,11 @@ pub async fn relay(args: Relay) -> Outcome {
                 .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
                 .lease(lease);
             let receiver = receiver.deduplicator(store);
-            serve(receiver, listener, addr, "Redis", options, stop).await
+            serve(receiver, listener, addr, "Redis", options, metrics, stop).await
         }
         None => {
             let receiver = receiver.deduplicator(InMemoryDeduplicator::new().with_lease(lease));
-            serve(receiver, listener, addr, "memory", options, stop).await
+            serve(receiver, listener, addr, "memory", options, metrics, stop).await
         }
     }
 }
@@ -131,12 +152,15 @@ async fn hand_on(
     to: reqwest::Url,
     event: &WebhookEvent,
 ) -> Result<(), String> {
-    let response = http
-        .post(to)
-        .header(
-            EVENT_ID_HEADER,
-            percent_encoding::utf8_percent_encode(&event.id, NOT_UNRESERVED).to_string(),
-        )
+    let mut request = http.post(to).header(
+        EVENT_ID_HEADER,
+        percent_encoding::utf8_percent_encode(&event.id, NOT_UNRESERVED).to_string(),
+    );
+    // The delivery's trace goes on to the app: this POST is a span of its own in it.
+    if let Some(trace) = TraceContext::current() {
+        request = request.header(TRACEPARENT, trace.child().traceparent());
+    }
+    let response = request
         .json(event)
         .send()
         .await
@@ -156,17 +180,66 @@ async fn serve<D: Deduplicator>(
     addr: SocketAddr,
     store: &str,
     options: ServeOptions,
+    metrics: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Outcome {
     let router = axum::Router::new().fallback_service(receiver.into_method_router());
+    let metrics_line = match &metrics {
+        Some((addr, _)) => format!("; metrics on http://{addr}/metrics"),
+        None => String::new(),
+    };
     println!(
-        "relay listening on http://{addr} (claims in {store}); stop it with SIGTERM or Ctrl-C"
+        "relay listening on http://{addr} (claims in {store}){metrics_line}; stop it with \
+         SIGTERM or Ctrl-C"
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     options.serve_with_shutdown(listener, router, stop).await;
+    if let Some((_, metrics)) = metrics {
+        metrics.abort();
+    }
     eprintln!("relay stopped; requests in flight were answered");
     Ok(())
+}
+
+/// Binds `--metrics-listen`: a port alone is on 127.0.0.1; an address that is not loopback is
+/// refused unless `public`.
+async fn metrics_listener(addr: &str, public: bool) -> Result<tokio::net::TcpListener, Failure> {
+    let parsed = match addr.parse::<u16>() {
+        Ok(port) => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => addr.parse::<SocketAddr>(),
+    };
+    let addr = parsed.map_err(|_| {
+        Failure::Usage(format!(
+            "--metrics-listen must be a port or an IP address and port, not {addr:?}"
+        ))
+    })?;
+    if !addr.ip().is_loopback() && !public {
+        return Err(Failure::Usage(format!(
+            "--metrics-listen {addr} is not a loopback address: the metrics would be public; \
+             add --metrics-public if that is meant"
+        )));
+    }
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot listen on {addr} for metrics: {e}")))
+}
+
+/// Installs the Prometheus recorder and serves `/metrics` on `listener`, with the relay's
+/// server settings; its address and task.
+fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    options: &ServeOptions,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Failure> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Failed(format!("cannot read the metrics address: {e}")))?;
+    let prometheus = Prometheus::install().map_err(|e| Failure::Failed(e.to_string()))?;
+    let options = options.clone().max_connections(16);
+    let task = tokio::spawn(async move {
+        options.serve(listener, prometheus.router()).await;
+    });
+    Ok((addr, task))
 }
 
 /// Completes on SIGTERM or Ctrl-C. The handlers are installed now.

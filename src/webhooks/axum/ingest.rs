@@ -31,38 +31,43 @@ pub(super) fn ingest<S: QueueStore>(store: Arc<S>, lane_key: LaneKey) -> Ingest 
 /// Appends `event` and answers: 200 once it is stored (or was stored before), 503 when the
 /// queue failed or did not answer within `timeout`. The append runs in a task of its own, so
 /// that a sender that hangs up cannot cancel it half way (an append is one atomic script
-/// anyway: it happened or it did not).
-pub(super) async fn answer(ingest: &Ingest, event: WebhookEvent, timeout: Duration) -> Response {
+/// anyway: it happened or it did not). With the answer, its reason for the metrics.
+pub(super) async fn answer(
+    ingest: &Ingest,
+    event: WebhookEvent,
+    timeout: Duration,
+) -> (Response, &'static str) {
     let event_id = event.id.clone();
     let appending = tokio::spawn(ingest(event));
     match tokio::time::timeout(timeout, appending).await {
         Ok(Ok(Ok(Appended::New(entry)))) => {
             tracing::debug!(%event_id, %entry, "webhook queued");
-            (StatusCode::OK, "queued").into_response()
+            ((StatusCode::OK, "queued").into_response(), "queued")
         }
         Ok(Ok(Ok(Appended::Duplicate))) => {
             tracing::debug!(%event_id, "duplicate webhook dropped");
-            (StatusCode::OK, "duplicate").into_response()
+            ((StatusCode::OK, "duplicate").into_response(), "duplicate")
         }
         Ok(Ok(Err(error))) => {
             tracing::warn!(%event_id, %error, "webhook not queued; asking Wix to retry");
-            (
+            let response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "queue unavailable, retry later",
-            )
-                .into_response()
+            );
+            (response.into_response(), "queue_unavailable")
         }
         Ok(Err(_)) => {
             tracing::error!(%event_id, "the queue panicked; asking Wix to retry");
-            (StatusCode::INTERNAL_SERVER_ERROR, "webhook not processed").into_response()
+            let response = (StatusCode::INTERNAL_SERVER_ERROR, "webhook not processed");
+            (response.into_response(), "panicked")
         }
         Err(_) => {
             tracing::warn!(%event_id, ?timeout, "the queue did not answer in time; asking Wix to retry");
-            (
+            let response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "queue too slow, retry later",
-            )
-                .into_response()
+            );
+            (response.into_response(), "queue_timeout")
         }
     }
 }

@@ -12,11 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
 use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use futures_util::future::BoxFuture;
 
 use super::ingest::{self, Ingest, DEFAULT_INGEST_TIMEOUT};
 use crate::queue::{default_lane_key, LaneKey, QueueStore};
+use crate::trace::{TraceContext, TRACEPARENT};
 use crate::webhooks::{
     Claim, DedupError, Deduplicator, InMemoryDeduplicator, Lease, WebhookError, WebhookEvent,
     WebhookVerifier,
@@ -231,32 +233,58 @@ impl<D: Deduplicator> WebhookReceiver<D> {
     /// (so that Wix retries) and the claim is released. When the request is dropped once its
     /// event is claimed (the sender hung up, a server's request timeout), handing the event on
     /// goes on in its own task, and the claim is completed or released when it ends (logged).
+    ///
+    /// Each delivery is counted in the crate's [metrics](crate::metrics) by status and reason,
+    /// and runs in a span `wix_inbox.delivery` with its [trace context](crate::trace).
     pub async fn handle(&self, request: Request) -> Response {
-        match AssertUnwindSafe(self.handle_unguarded(request))
+        // The sender's trace when it sent a valid `traceparent` (this delivery is a span in it),
+        // a new one otherwise.
+        let trace = request
+            .headers()
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceContext::parse)
+            .map_or_else(TraceContext::new_root, |parent| parent.child());
+        let span = tracing::info_span!(
+            "wix_inbox.delivery",
+            trace_id = %trace.trace_id(),
+            span_id = %trace.span_id(),
+            event_id = tracing::field::Empty,
+        );
+        let handled = AssertUnwindSafe(self.handle_unguarded(request, trace, span.clone()))
             .catch_unwind()
-            .await
-        {
-            Ok(response) => response,
+            .instrument(span)
+            .await;
+        let (response, reason) = match handled {
+            Ok(answer) => answer,
             Err(_) => {
                 tracing::error!("the webhook receiver panicked; asking Wix to retry");
-                handler_failed()
+                (handler_failed(), "panicked")
             }
-        }
+        };
+        crate::metrics::delivery(response.status().as_u16(), reason);
+        response
     }
 
-    async fn handle_unguarded(&self, request: Request) -> Response {
+    /// The answer, and its reason for the metrics.
+    async fn handle_unguarded(
+        &self,
+        request: Request,
+        trace: TraceContext,
+        span: tracing::Span,
+    ) -> (Response, &'static str) {
         let read = read_body(request, self.verifier.max_body_size());
         let body = match tokio::time::timeout(self.body_timeout, read).await {
             Ok(Ok(body)) => body,
-            Ok(Err(response)) => return response,
+            Ok(Err(refused)) => return refused,
             Err(_) => {
                 tracing::warn!(timeout = ?self.body_timeout, "webhook body not received in time");
-                return (
+                let response = (
                     StatusCode::REQUEST_TIMEOUT,
                     [(CONNECTION, "close")],
                     "webhook body not received in time",
-                )
-                    .into_response();
+                );
+                return (response.into_response(), "body_timeout");
             }
         };
         let event = match self.verifier.verify(&body) {
@@ -268,39 +296,60 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             return ingest::answer(ingest, event, DEFAULT_INGEST_TIMEOUT).await;
         }
         let event_id = event.id.clone();
-        let lease = match self.dedup.claim(&event_id).await {
+        span.record("event_id", event_id.as_str());
+        let claimed = self.dedup.claim(&event_id).await;
+        crate::metrics::claim(match &claimed {
+            Ok(Claim::First(_)) => "first",
+            Ok(Claim::Done) => "done",
+            Ok(Claim::InProgressElsewhere) => "in_progress_elsewhere",
+            Err(_) => "error",
+        });
+        let lease = match claimed {
             Ok(Claim::First(lease)) => lease,
             Ok(Claim::Done) => {
                 tracing::debug!(%event_id, "duplicate webhook dropped");
-                return (StatusCode::OK, "duplicate").into_response();
+                return ((StatusCode::OK, "duplicate").into_response(), "duplicate");
             }
             Ok(Claim::InProgressElsewhere) => {
                 tracing::debug!(%event_id, "webhook being handed on elsewhere; asking Wix to retry");
-                return retry_later("in progress elsewhere, retry later");
+                let response = retry_later("in progress elsewhere, retry later");
+                return (response, "in_progress_elsewhere");
             }
             Err(error) => {
                 tracing::warn!(%event_id, %error, "webhook not claimed; asking Wix to retry");
-                return retry_later("de-duplication store unavailable, retry later");
+                let response = retry_later("de-duplication store unavailable, retry later");
+                return (response, "store_unavailable");
             }
         };
+        let event_time = event.event_time;
         // Handing on and settling the claim run in a task of their own: if the sender hangs up
         // (Wix stops waiting at 1,250 ms) or a server's timeout drops this request, the event is
         // still handed on once and its claim completed, so that Wix's resend is answered 200
-        // instead of being handed on again.
-        let settling = tokio::spawn(settle(
-            Arc::clone(&self.dedup),
-            Arc::clone(&self.sink),
-            lease,
-            event,
-        ));
+        // instead of being handed on again. The task is in the delivery's span and trace.
+        let settling = tokio::spawn(
+            trace
+                .scope(settle(
+                    Arc::clone(&self.dedup),
+                    Arc::clone(&self.sink),
+                    lease,
+                    event,
+                ))
+                .instrument(span),
+        );
         let mut waiting = Waiting(Some(&event_id));
         let settled = settling.await;
         waiting.0 = None;
         match settled {
-            Ok(Settled::HandedOn) => (StatusCode::OK, "ok").into_response(),
-            Ok(Settled::Refused) => retry_later("not handed on, retry later"),
+            Ok(Settled::HandedOn) => {
+                if let Some(at) = event_time {
+                    let age = chrono::Utc::now().signed_duration_since(at);
+                    crate::metrics::event_age(age.to_std().unwrap_or_default());
+                }
+                ((StatusCode::OK, "ok").into_response(), "handed_on")
+            }
+            Ok(Settled::Refused) => (retry_later("not handed on, retry later"), "not_handed_on"),
             // The task was cancelled (the runtime is shutting down); its claim was released.
-            Ok(Settled::Panicked) | Err(_) => handler_failed(),
+            Ok(Settled::Panicked) | Err(_) => (handler_failed(), "panicked"),
         }
     }
 }
@@ -453,7 +502,7 @@ const INITIAL_BUFFER: usize = 64 * 1024;
 
 /// Reads the whole body, refusing more than `limit` bytes (by `Content-Length` first, then by
 /// counting).
-async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, Response> {
+async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, (Response, &'static str)> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -468,7 +517,8 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, Response> 
     let mut stream = Body::into_data_stream(request.into_body());
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
-            return Err((StatusCode::BAD_REQUEST, "unreadable body").into_response());
+            let response = (StatusCode::BAD_REQUEST, "unreadable body").into_response();
+            return Err((response, "unreadable_body"));
         };
         if body.len() + chunk.len() > limit {
             let size = body.len() + chunk.len();
@@ -479,8 +529,9 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, Response> 
     Ok(body)
 }
 
-/// The answer to a refused delivery. The detail goes to the log, not to the sender.
-fn reject(err: &WebhookError) -> Response {
+/// The answer to a refused delivery, and the error's kind. The detail goes to the log, not to
+/// the sender.
+fn reject(err: &WebhookError) -> (Response, &'static str) {
     tracing::warn!(error = %err, "webhook refused");
     let status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
     let text = match status {
@@ -489,5 +540,5 @@ fn reject(err: &WebhookError) -> Response {
         StatusCode::BAD_REQUEST => "malformed webhook",
         _ => "webhook not processed",
     };
-    (status, text).into_response()
+    ((status, text).into_response(), err.kind())
 }

@@ -7,6 +7,8 @@ mod cli_sync;
 mod hardening;
 #[path = "../../../../tests/common/harness.rs"]
 mod harness;
+// The relay's metrics, scraped by a real Prometheus.
+mod metrics;
 #[path = "../../../../tests/common/redis_server.rs"]
 mod redis_server;
 // The webhook relay.

@@ -25,16 +25,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A relay process, killed when dropped.
-struct RelayProcess {
+pub(crate) struct RelayProcess {
     child: Child,
     addr: SocketAddr,
+    /// The first line of stdout.
+    pub(crate) line: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl RelayProcess {
     /// Starts `wix-inbox webhook relay` on a free port of 127.0.0.1 and waits (bounded) for the
     /// line that gives its address.
-    fn start(key: &Path, to: &str, args: &[&str]) -> RelayProcess {
+    pub(crate) fn start(key: &Path, to: &str, args: &[&str]) -> RelayProcess {
         let mut cmd = Command::new(BIN);
         for var in [
             "HTTP_PROXY",
@@ -95,11 +97,12 @@ impl RelayProcess {
         RelayProcess {
             child,
             addr,
+            line,
             stderr,
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/webhooks/wix", self.addr)
     }
 
@@ -144,7 +147,7 @@ impl Drop for RelayProcess {
 }
 
 /// The test signer's public key, written to a file.
-fn key_file(dir: &Path) -> PathBuf {
+pub(crate) fn key_file(dir: &Path) -> PathBuf {
     let path = dir.join("public.pem");
     std::fs::write(&path, TestSigner::shared().public_key_pem()).unwrap();
     path
@@ -162,18 +165,20 @@ struct Received {
 /// The app behind the relays: records each POST, answers after a delay per relay, with a
 /// status the test sets.
 #[derive(Default)]
-struct App {
+pub(crate) struct App {
     received: Mutex<Vec<Received>>,
+    /// The `traceparent` of each POST (`None`: none sent).
+    pub(crate) traceparents: Mutex<Vec<Option<String>>>,
     in_flight: Vec<AtomicUsize>,
     delays: Vec<Duration>,
     /// Statuses to answer before 200, first first.
-    failures: Mutex<Vec<u16>>,
+    pub(crate) failures: Mutex<Vec<u16>>,
     /// While false, requests wait before they are answered (after being recorded).
     gate: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
-    async fn start(delays: Vec<Duration>) -> (Arc<App>, String) {
+    pub(crate) async fn start(delays: Vec<Duration>) -> (Arc<App>, String) {
         let app = Arc::new(App {
             in_flight: delays.iter().map(|_| AtomicUsize::new(0)).collect(),
             delays,
@@ -221,6 +226,11 @@ async fn receive(
         "the header carries the event ID"
     );
     assert_eq!(headers["content-type"], "application/json");
+    app.traceparents.lock().unwrap().push(
+        headers
+            .get("traceparent")
+            .map(|v| v.to_str().unwrap().to_owned()),
+    );
     app.received.lock().unwrap().push(Received {
         relay,
         event_id,
@@ -242,7 +252,7 @@ fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-async fn deliver(url: &str, token: &str) -> (u16, String) {
+pub(crate) async fn deliver(url: &str, token: &str) -> (u16, String) {
     let response = http()
         .post(url)
         .header("content-type", "text/plain")
@@ -254,7 +264,7 @@ async fn deliver(url: &str, token: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
-fn signed(event_id: &str) -> String {
+pub(crate) fn signed(event_id: &str) -> String {
     let body = serde_json::json!({"conversationId": "c1"});
     let event = TestEvent::new(
         "wix.crm.inbox.v2.message_message_sent_to_business",
@@ -264,7 +274,7 @@ fn signed(event_id: &str) -> String {
 }
 
 /// Starts a relay in a blocking task (it waits for the child's first line).
-async fn start_relay(key: &Path, to: String, args: Vec<String>) -> RelayProcess {
+pub(crate) async fn start_relay(key: &Path, to: String, args: Vec<String>) -> RelayProcess {
     let key = key.to_owned();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

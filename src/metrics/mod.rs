@@ -1,0 +1,344 @@
+//! The crate's metrics: every one is named here, once, and recorded through the
+//! [`metrics`](https://docs.rs/metrics) facade.
+//!
+//! Nothing is recorded until the application installs a recorder (`metrics`'s
+//! [`set_global_recorder`](::metrics::set_global_recorder), or [`Prometheus::install`] with the
+//! feature `prometheus`); without one, each record is a load of the unset global recorder.
+//! Labels are bounded: an operation of the spec, a status class, an outcome, a reason or kind.
+//! No label ever holds a site, instance, conversation or event ID (an app serves thousands of
+//! sites: one series per instance would not scale).
+//!
+//! `docs/metrics.md` has the table of every metric (name, type, labels, meaning) and example
+//! alerts.
+
+#[cfg(feature = "prometheus")]
+mod prometheus;
+
+use std::time::Duration;
+
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, histogram, Unit};
+
+#[cfg(feature = "prometheus")]
+pub use prometheus::{MetricsError, Prometheus};
+
+// ---- The client ----
+
+/// Counter: HTTP requests the client sent (each attempt), by `operation` and `status_class`
+/// (`2xx`, `3xx`, `4xx`, `5xx`, or `error`: no response).
+pub const CLIENT_REQUESTS: &str = "wix_inbox_client_requests_total";
+/// Counter: retries the client made (attempts after the first), by `operation`.
+pub const CLIENT_RETRIES: &str = "wix_inbox_client_retries_total";
+/// Counter: 429 responses (Wix's rate limit), by `operation`.
+pub const CLIENT_RATE_LIMITED: &str = "wix_inbox_client_rate_limited_total";
+/// Histogram (seconds): waits before a retry that Wix asked for with `Retry-After`, by
+/// `operation`.
+pub const CLIENT_RETRY_AFTER_WAIT: &str = "wix_inbox_client_retry_after_wait_seconds";
+/// Counter: requests to the app token endpoint (each attempt), by `outcome` (`ok`, `4xx`,
+/// `5xx`, `redirect`, `error`: no response, `unreadable`: a response that is not a token).
+pub const CLIENT_TOKEN_REQUESTS: &str = "wix_inbox_client_token_requests_total";
+/// Histogram (seconds): how long a request waited for its site's or instance's turn (pacing).
+pub const CLIENT_PACING_WAIT: &str = "wix_inbox_client_pacing_wait_seconds";
+/// Histogram (bytes): the size of the response bodies read, by `operation`.
+pub const CLIENT_RESPONSE_SIZE: &str = "wix_inbox_client_response_size_bytes";
+
+// ---- The webhook receiver ----
+
+/// Counter: webhook deliveries answered, by `status` (`200`, `400`, `401`, `408`, `413`,
+/// `500`, `503`) and `reason` (for 200: `handed_on` or `duplicate`; for 401 the verification
+/// failure: `bad_signature`, `wrong_algorithm`, `expired`, `not_yet_valid`, `missing_expiry`;
+/// for 400: `not_a_jwt`, `missing_data`, `data_not_a_string`, `malformed`, `unreadable_body`;
+/// `body_timeout`; `too_large`; for 503: `in_progress_elsewhere`, `store_unavailable`,
+/// `not_handed_on`; for 500: `panicked`).
+pub const WEBHOOK_DELIVERIES: &str = "wix_inbox_webhook_deliveries_total";
+/// Histogram (seconds): from an event's `eventTime` to the 200 that answered its delivery.
+pub const WEBHOOK_EVENT_AGE: &str = "wix_inbox_webhook_event_age_seconds";
+/// Counter: claims on event IDs, by `result` (`first`, `done`: a duplicate,
+/// `in_progress_elsewhere`, `error`: the store failed).
+pub const WEBHOOK_CLAIMS: &str = "wix_inbox_webhook_claims_total";
+
+// ---- The event queue (hooks for `wix_inbox::queue`) ----
+
+/// Counter: events appended to the queue.
+pub const QUEUE_APPENDED: &str = "wix_inbox_queue_appended_total";
+/// Counter: events handled (the handler returned `Ok`).
+pub const QUEUE_HANDLED: &str = "wix_inbox_queue_handled_total";
+/// Counter: handler attempts that failed (to be retried).
+pub const QUEUE_FAILED: &str = "wix_inbox_queue_failed_total";
+/// Counter: events moved to the dead letters after their last attempt.
+pub const QUEUE_DEAD_LETTERED: &str = "wix_inbox_queue_dead_lettered_total";
+/// Gauge: events appended and not yet handled.
+pub const QUEUE_PENDING: &str = "wix_inbox_queue_pending";
+/// Gauge (seconds): the age of the oldest pending event.
+pub const QUEUE_OLDEST_PENDING_AGE: &str = "wix_inbox_queue_oldest_pending_age_seconds";
+/// Counter: events a worker took over from another that stopped answering.
+pub const QUEUE_TAKEOVERS: &str = "wix_inbox_queue_takeovers_total";
+/// Histogram (seconds): how long an event waited for its lane (the events before it for the
+/// same conversation).
+pub const QUEUE_LANE_WAIT: &str = "wix_inbox_queue_lane_wait_seconds";
+
+// ---- The conversation directory ----
+
+/// Counter: Conversations Merged events the directory was given, by `result` (`applied`: it
+/// moved something, `known`: a redelivery or older news, `refused`: a loop, a conflict or an
+/// invalid merge, `error`: the store failed).
+pub const DIRECTORY_MERGES: &str = "wix_inbox_directory_merges_total";
+/// Counter: conversation IDs reported moved (each stopped being current).
+pub const DIRECTORY_MOVES: &str = "wix_inbox_directory_moves_total";
+
+/// Every metric: name, type, unit, help. What [`describe`] registers.
+const ALL: &[(&str, Kind, Unit, &str)] = &[
+    (
+        CLIENT_REQUESTS,
+        Kind::Counter,
+        Unit::Count,
+        "HTTP requests sent to Wix (each attempt), by operation and status class",
+    ),
+    (
+        CLIENT_RETRIES,
+        Kind::Counter,
+        Unit::Count,
+        "Retries of requests to Wix, by operation",
+    ),
+    (
+        CLIENT_RATE_LIMITED,
+        Kind::Counter,
+        Unit::Count,
+        "429 responses from Wix, by operation",
+    ),
+    (
+        CLIENT_RETRY_AFTER_WAIT,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Waits before a retry that Wix asked for with Retry-After, by operation",
+    ),
+    (
+        CLIENT_TOKEN_REQUESTS,
+        Kind::Counter,
+        Unit::Count,
+        "Requests to the app token endpoint, by outcome",
+    ),
+    (
+        CLIENT_PACING_WAIT,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Waits for a site's or instance's turn (pacing)",
+    ),
+    (
+        CLIENT_RESPONSE_SIZE,
+        Kind::Histogram,
+        Unit::Bytes,
+        "Sizes of Wix's response bodies, by operation",
+    ),
+    (
+        WEBHOOK_DELIVERIES,
+        Kind::Counter,
+        Unit::Count,
+        "Webhook deliveries answered, by status and reason",
+    ),
+    (
+        WEBHOOK_EVENT_AGE,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time from an event's eventTime to the 200 for its delivery",
+    ),
+    (
+        WEBHOOK_CLAIMS,
+        Kind::Counter,
+        Unit::Count,
+        "Claims on webhook event IDs, by result",
+    ),
+    (
+        QUEUE_APPENDED,
+        Kind::Counter,
+        Unit::Count,
+        "Events appended to the queue",
+    ),
+    (
+        QUEUE_HANDLED,
+        Kind::Counter,
+        Unit::Count,
+        "Queued events handled",
+    ),
+    (
+        QUEUE_FAILED,
+        Kind::Counter,
+        Unit::Count,
+        "Handler attempts on queued events that failed",
+    ),
+    (
+        QUEUE_DEAD_LETTERED,
+        Kind::Counter,
+        Unit::Count,
+        "Queued events moved to the dead letters",
+    ),
+    (
+        QUEUE_PENDING,
+        Kind::Gauge,
+        Unit::Count,
+        "Queued events not yet handled",
+    ),
+    (
+        QUEUE_OLDEST_PENDING_AGE,
+        Kind::Gauge,
+        Unit::Seconds,
+        "Age of the oldest pending queued event",
+    ),
+    (
+        QUEUE_TAKEOVERS,
+        Kind::Counter,
+        Unit::Count,
+        "Queued events taken over from a worker that stopped",
+    ),
+    (
+        QUEUE_LANE_WAIT,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Time a queued event waited for its lane",
+    ),
+    (
+        DIRECTORY_MERGES,
+        Kind::Counter,
+        Unit::Count,
+        "Conversations Merged events given to the directory, by result",
+    ),
+    (
+        DIRECTORY_MOVES,
+        Kind::Counter,
+        Unit::Count,
+        "Conversation IDs reported moved by the directory",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Gives the installed recorder the type, unit and help text of every metric of the crate (the
+/// `# HELP` lines of Prometheus's text format). [`Prometheus::install`] calls it.
+pub fn describe() {
+    for &(name, kind, unit, help) in ALL {
+        match kind {
+            Kind::Counter => describe_counter!(name, unit, help),
+            Kind::Gauge => describe_gauge!(name, unit, help),
+            Kind::Histogram => describe_histogram!(name, unit, help),
+        }
+    }
+}
+
+/// The names of every metric of the crate.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|(name, ..)| *name)
+}
+
+/// `2xx` for 200, and so on.
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// One attempt of an API call: its status (`None`: no response) and the size of its body.
+pub(crate) fn client_response(operation: &'static str, status: Option<u16>, size: Option<u64>) {
+    let class = status.map_or("error", status_class);
+    counter!(CLIENT_REQUESTS, "operation" => operation, "status_class" => class).increment(1);
+    if status == Some(429) {
+        counter!(CLIENT_RATE_LIMITED, "operation" => operation).increment(1);
+    }
+    if let Some(size) = size {
+        histogram!(CLIENT_RESPONSE_SIZE, "operation" => operation).record(size as f64);
+    }
+}
+
+/// A retry after `wait`; `asked` when the wait is the server's `Retry-After`.
+pub(crate) fn client_retry(operation: &'static str, wait: Duration, asked: bool) {
+    counter!(CLIENT_RETRIES, "operation" => operation).increment(1);
+    if asked {
+        histogram!(CLIENT_RETRY_AFTER_WAIT, "operation" => operation).record(wait.as_secs_f64());
+    }
+}
+
+/// One attempt at the token endpoint: `status` of its response (`None`: no response), and
+/// whether a token could be read from it.
+pub(crate) fn token_request(status: Option<u16>, token_read: bool) {
+    let outcome = match status {
+        None => "error",
+        Some(200..=299) if token_read => "ok",
+        Some(200..=299) => "unreadable",
+        Some(300..=399) => "redirect",
+        Some(400..=499) => "4xx",
+        Some(_) => "5xx",
+    };
+    counter!(CLIENT_TOKEN_REQUESTS, "outcome" => outcome).increment(1);
+}
+
+/// A wait for a site's or instance's turn.
+pub(crate) fn pacing_wait(wait: Duration) {
+    histogram!(CLIENT_PACING_WAIT).record(wait.as_secs_f64());
+}
+
+/// A delivery answered `status` for `reason`.
+pub(crate) fn delivery(status: u16, reason: &'static str) {
+    let status = match status {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        408 => "408",
+        413 => "413",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    };
+    counter!(WEBHOOK_DELIVERIES, "status" => status, "reason" => reason).increment(1);
+}
+
+/// An event answered 200 `age` after its `eventTime` (0 for an `eventTime` in the future).
+pub(crate) fn event_age(age: Duration) {
+    histogram!(WEBHOOK_EVENT_AGE).record(age.as_secs_f64());
+}
+
+/// A claim on an event ID came to `result`.
+pub(crate) fn claim(result: &'static str) {
+    counter!(WEBHOOK_CLAIMS, "result" => result).increment(1);
+}
+
+/// The directory was given a merge that came to `result`, moving `moves` IDs.
+pub(crate) fn directory_merge(result: &'static str, moves: usize) {
+    counter!(DIRECTORY_MERGES, "result" => result).increment(1);
+    if moves > 0 {
+        counter!(DIRECTORY_MOVES).increment(moves as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_prometheus_style_and_given_once() {
+        let names: Vec<_> = names().collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a name given twice");
+        for name in names {
+            assert!(name.starts_with("wix_inbox_"), "{name}");
+            assert!(name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class(204), "2xx");
+        assert_eq!(status_class(429), "4xx");
+        assert_eq!(status_class(503), "5xx");
+    }
+}
