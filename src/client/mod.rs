@@ -78,5 +78,5 @@ pub(crate) use credentials::Credentials;
 pub(crate) use operations::Operation;
 pub use policy::RetryPolicy;
 pub use state::ClientState;
-pub(crate) use tenant::DEFAULT_CAPACITY;
+pub(crate) use tenant::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES};
 pub(crate) use token::TokenEndpoint;

@@ -6,7 +6,7 @@
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Layer, WebhookError};
 use crate::types;
@@ -18,13 +18,15 @@ use crate::wire::RawJson;
 /// since it is what duplicates are recognized by.
 ///
 /// It serializes (for logs, queues, the CLI) with Wix's field names, the event as
-/// `{"kind": "MessageSentToBusiness", "body": {...}}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `{"kind": "MessageSentToBusiness", "body": {...}}`, and deserializes back from that JSON
+/// (what the CLI prints, what [`crate::queue`] stores): no token is needed to read it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
-    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes (a longer one is refused as malformed).
+    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes, and free of control, format and
+    /// separator characters (any other is refused as malformed).
     pub id: String,
     /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
     pub event_type: Option<String>,
@@ -143,7 +145,7 @@ macro_rules! inbox_events {
         /// or the hyphenated `…_message-sent-to-business` of older pages) or, failing that, by
         /// `entityFqdn` + `slug`, and its body taken from where its [`EventKind`] says. Any other
         /// event is [`Other`](Self::Other), with its body kept: an unknown event is not an error.
-        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", content = "body")]
         #[non_exhaustive]
         pub enum InboxEvent {
@@ -255,7 +257,9 @@ fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
 }
 
 /// The longest event `id` accepted, in bytes: Wix's are 36-character GUIDs. A deduplicator
-/// stores every ID it sees, so this bounds its memory by size as well as by count.
+/// stores every ID it sees, so this bounds its memory by size as well as by count. An ID with a
+/// control, format or separator character (Unicode Cc, Cf, Zl, Zp) is refused too, so an
+/// accepted ID is safe to print or log as it is.
 pub const MAX_EVENT_ID_LEN: usize = 256;
 
 /// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it.
@@ -277,6 +281,14 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
             return Err(WebhookError::malformed_because(
                 Layer::DomainEvent,
                 "its event `id` is longer than 256 bytes",
+            ))
+        }
+        // Wix's IDs are GUIDs: an ID that could rewrite a terminal, forge a log line or look
+        // like another ID is no event of Wix's.
+        Some(id) if id.chars().any(crate::text::is_hidden) => {
+            return Err(WebhookError::malformed_because(
+                Layer::DomainEvent,
+                "its event `id` holds a control, format or separator character",
             ))
         }
         Some(id) if !id.is_empty() => id,
@@ -444,6 +456,36 @@ mod tests {
                 "oldConversationIds": ["a"], "targetConversationId": "b"
             }})
         );
+    }
+
+    #[test]
+    fn events_deserialize_from_what_they_serialize_to() {
+        let event = decode_envelope(
+            &serde_json::json!({
+                "eventType": types::ConversationsMerged::EVENT_TYPE,
+                "instanceId": "i1",
+                "identity": "{\"identityType\": \"APP\", \"appId\": \"a1\"}",
+                "data": serde_json::json!({
+                    "id": "e1", "entityFqdn": "wix.crm.inbox.v2.conversation",
+                    "eventTime": "2024-01-01T00:00:00Z",
+                    "actionEvent": {"body": {"oldConversationIds": ["a"],
+                        "targetConversationId": "b", "future": 1}}
+                })
+                .to_string(),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        let back: WebhookEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+        let other = InboxEvent::Other {
+            event_type: "x_y".into(),
+            body: serde_json::json!([1]),
+        };
+        let back: InboxEvent =
+            serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(back, other);
     }
 
     #[test]
