@@ -213,6 +213,7 @@ pub struct AppBuilder {
     max_instances: Option<u64>,
     max_cache_size: Option<u64>,
     settings: Settings,
+    fleet: Option<Arc<dyn crate::client::fleet::FleetStore>>,
 }
 
 impl fmt::Debug for AppBuilder {
@@ -227,6 +228,7 @@ impl fmt::Debug for AppBuilder {
             .field("max_instances", &self.max_instances)
             .field("max_cache_size", &self.max_cache_size)
             .field("settings", &self.settings)
+            .field("fleet", &self.fleet.is_some())
             .finish()
     }
 }
@@ -280,6 +282,15 @@ impl AppBuilder {
         self
     }
 
+    /// Shares the instances' tokens and pacing with the app's other processes through `store`
+    /// (for example [`RedisFleet`](crate::redis::RedisFleet)): one token request per instance
+    /// at a time for the whole fleet, and [`rate_limit_per_instance`](Self::rate_limit_per_instance)
+    /// held by all the processes together. See [`client::fleet`](crate::client::fleet).
+    pub fn fleet(mut self, store: impl crate::client::fleet::FleetStore) -> Self {
+        self.fleet = Some(Arc::new(store));
+        self
+    }
+
     crate::client::settings_setters!();
 
     /// The app, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what is
@@ -320,6 +331,7 @@ impl AppBuilder {
             built.rate,
             max_instances,
             max_cache_size,
+            self.fleet,
         );
         Ok(App(Arc::new(Inner {
             app_id,

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use super::{
     credentials::Credentials,
     error::{Error, ErrorKind},
+    fleet::FleetStore,
     pacing::Rate,
     policy::RetryPolicy,
     tenant::{Kind, Tenant, Tenants},
@@ -51,6 +52,8 @@ struct Shared {
     /// The sites or instances used so far, made on first use.
     tenants: OnceLock<Tenants>,
     capacity: u64,
+    /// Where the app's processes share tokens and pacing, if they do.
+    fleet: Option<Arc<dyn FleetStore>>,
     max_bytes: u64,
 }
 
@@ -71,6 +74,7 @@ impl ClientState {
             rate,
             tenants: OnceLock::new(),
             capacity: super::tenant::DEFAULT_CAPACITY,
+            fleet: None,
             max_bytes: super::tenant::DEFAULT_MAX_BYTES,
         };
         Self {
@@ -88,6 +92,7 @@ impl ClientState {
         rate: Option<Rate>,
         capacity: u64,
         max_bytes: u64,
+        fleet: Option<Arc<dyn FleetStore>>,
     ) -> Self {
         let shared = Shared {
             credentials,
@@ -96,6 +101,7 @@ impl ClientState {
             rate,
             tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity, max_bytes)),
             capacity,
+            fleet,
             max_bytes,
         };
         Self {
@@ -190,6 +196,11 @@ impl ClientState {
         self.shared.rate.as_ref()
     }
 
+    /// Where the app's processes share tokens and pacing, if they do.
+    pub(crate) fn fleet(&self) -> Option<&dyn FleetStore> {
+        self.shared.fleet.as_deref()
+    }
+
     /// Weighs this client's instance again in the cache (its token changed).
     fn reweigh(&self) {
         if let Scope::Keyed(id) = &self.scope {
@@ -220,13 +231,15 @@ impl ClientState {
                     // Boxed: a rare path, kept out of the size of every call's future.
                     None => {
                         let policy = &self.shared.policy;
-                        let token =
-                            Box::pin(
-                                tenant
-                                    .token
-                                    .token(endpoint, tenant.id(), http, policy, None),
-                            )
-                            .await?;
+                        let token = Box::pin(tenant.token.token(
+                            endpoint,
+                            tenant.id(),
+                            http,
+                            policy,
+                            None,
+                            self.fleet(),
+                        ))
+                        .await?;
                         self.reweigh();
                         token
                     }
@@ -250,7 +263,7 @@ impl ClientState {
                 let policy = &self.shared.policy;
                 let token = tenant
                     .token
-                    .token(endpoint, tenant.id(), http, policy, stale)
+                    .token(endpoint, tenant.id(), http, policy, stale, self.fleet())
                     .await?;
                 self.reweigh();
                 Ok(token)
@@ -266,7 +279,8 @@ impl fmt::Debug for ClientState {
         s.field("credentials", &self.shared.credentials)
             .field("policy", &self.shared.policy)
             .field("max_response_size", &self.shared.max_response_size)
-            .field("rate", &self.shared.rate);
+            .field("rate", &self.shared.rate)
+            .field("fleet", &self.shared.fleet.is_some());
         match &self.scope {
             Scope::Pinned(tenant) => s.field("for", &tenant.id()),
             Scope::Keyed(id) => s.field("for", id),
