@@ -251,15 +251,19 @@ impl Open {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Asks the oldest connection that has had no request answered 2xx to close: an idle one
-    /// first (it closes at once), else one in a request (it closes after its answer). Proven
-    /// connections (Wix's kept-alive ones) are never asked.
+    /// Asks the oldest connection that has had no request answered 2xx, and had a request
+    /// answered or [`GRACE`] to send one, to close: an idle one first (it closes at once), else
+    /// one in a request (it closes after its answer). Proven connections (Wix's kept-alive
+    /// ones) and new ones are never asked.
     fn evict_one(&self) {
         let connections = self.lock();
         let candidates = || {
-            connections
-                .values()
-                .filter(|c| !c.proven.load(Ordering::Acquire) && !c.evicted.load(Ordering::Acquire))
+            connections.values().filter(|c| {
+                !c.proven.load(Ordering::Acquire)
+                    && !c.evicted.load(Ordering::Acquire)
+                    && (c.answered.load(Ordering::Acquire) > 0
+                        || c.opened.is_some_and(|opened| opened.elapsed() >= GRACE))
+            })
         };
         let chosen = candidates()
             .find(|c| c.busy.load(Ordering::Acquire) == 0)
