@@ -524,6 +524,8 @@ struct Charged(Option<OwnedSemaphorePermit>);
 impl Charged {
     /// Makes room in `body` for `needed` bytes (doubling, at most `limit`), charging what the
     /// buffer grows by; a 503 that closes the connection when the budget has not that much.
+    // The answer is the error, as in `read_body`; the path is cold.
+    #[allow(clippy::result_large_err)]
     fn grow(
         &mut self,
         body: &mut Vec<u8>,
