@@ -72,7 +72,11 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 ///   since) changes nothing and gets [`DedupError::LeaseLost`].
 /// - **Failures**: a lost, refused or slow connection is [`DedupError::Unavailable`] after at
 ///   most the operation timeout (1 s by default); the connection manager reconnects in the
-///   background and a later operation works again. Nothing is guessed.
+///   background and a later operation works again. Nothing is guessed. A claim that timed out
+///   on this side may still run in Redis (a stall): it is released right behind it, so it does
+///   not hold the event for the whole lease.
+/// - **Persistence**: run Redis with `appendonly yes`. A Redis restarted without persistence
+///   forgets every done event ID, and Wix's resends of those are handed on again.
 ///
 /// Clones share one connection manager (one multiplexed connection). Memory in Redis: one key
 /// per event ID for the done-TTL, a few dozen bytes plus the ID.
@@ -208,7 +212,7 @@ impl Deduplicator for RedisDeduplicator {
         let mut redis = self.redis.clone();
         async move {
             let token = new_token()?;
-            let answer: i64 = within(
+            let claimed = within(
                 self.timeout,
                 CLAIM
                     .key(&key)
@@ -217,7 +221,17 @@ impl Deduplicator for RedisDeduplicator {
                     .arg(DONE)
                     .invoke_async(&mut redis),
             )
-            .await?;
+            .await;
+            let answer: i64 = match claimed {
+                Ok(answer) => answer,
+                Err(failure) => {
+                    // Redis may still run the script once it answers again (a stall, a slow
+                    // network): the key would then hold for the whole lease a claim nobody
+                    // holds, and every resend be answered 503. Release it behind the script.
+                    self.release_unheld(key, token);
+                    return Err(failure.into());
+                }
+            };
             match answer {
                 1 => Ok(Claim::First(Lease::new(event_id, token, self.lease))),
                 2 => Ok(Claim::InProgressElsewhere),
@@ -238,7 +252,38 @@ impl Deduplicator for RedisDeduplicator {
     }
 }
 
+/// How many times a claim whose answer was lost is released before it is left to its lease.
+const RELEASE_ATTEMPTS: usize = 5;
+
 impl RedisDeduplicator {
+    /// Releases, in the background, a claim whose script did not answer in time: the release
+    /// goes on the same connection right behind the script, so Redis runs it next if it ever
+    /// runs the script; it is tried again (a few times, a timeout apart) until Redis answers.
+    /// It deletes the key only if this claim's token holds it.
+    fn release_unheld(&self, key: String, token: String) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut redis = self.redis.clone();
+        let timeout = self.timeout;
+        runtime.spawn(async move {
+            for _ in 0..RELEASE_ATTEMPTS {
+                let released: Result<i64, _> = within(
+                    timeout.max(DEFAULT_TIMEOUT),
+                    RELEASE.key(&key).arg(&token).invoke_async(&mut redis),
+                )
+                .await;
+                if released.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(timeout).await;
+            }
+            tracing::warn!(
+                "a claim whose answer was lost could not be released; it ends with its lease"
+            );
+        });
+    }
+
     /// Runs COMPLETE or RELEASE for `lease`.
     fn settle(
         &self,

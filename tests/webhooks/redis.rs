@@ -311,3 +311,37 @@ async fn bad_urls_and_unreachable_servers_are_typed_errors() {
     assert!(matches!(err, DedupError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains("s3cret"), "{err}");
 }
+
+/// Redis stalls for longer than a claim may take (every client paused 1.5 s, as a slow disk or
+/// a long script would): the claim fails on our side (503), but Redis runs it when it resumes.
+/// That claim is released at once, so Wix's next resend is handed on, instead of being answered
+/// 503 for the whole 60 s lease (the probe's: a stall of 1 s or more left such claims).
+#[tokio::test]
+async fn a_claim_that_timed_out_on_our_side_does_not_hold_the_lease() {
+    let server = RedisServer::start();
+    let store = store(&server, "stall:")
+        .await
+        .timeout(Duration::from_millis(300))
+        .lease(Duration::from_secs(60));
+    // Redis knows the scripts (a stalled first call would never load them).
+    let warm = first(store.claim("evt-warm-up").await.unwrap());
+    store.release(&warm).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let stalled = store.claim("evt-stalled").await;
+    assert!(
+        matches!(stalled, Err(DedupError::Unavailable(_))),
+        "{stalled:?}"
+    );
+    // Redis resumes and runs the claim; the release sent after it runs next.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let resent = store.claim("evt-stalled").await;
+    assert!(matches!(resent, Ok(Claim::First(_))), "{resent:?}");
+}

@@ -27,10 +27,10 @@ pub async fn serve(args: Serve) -> Outcome {
     let signer = TestSigner::from_private_key_pem(&private_pem)
         .map_err(|e| Failure::Failed(e.to_string()))?;
     let public_pem = signer.public_key_pem().to_owned();
-    let public_path = dir.join("public.pem");
-    let private_path = dir.join("private.pem");
-    write_file(&public_path, &public_pem, false)?;
-    write_file(&private_path, &private_pem, true)?;
+    let public_path = dir.path.join("public.pem");
+    let private_path = dir.path.join("private.pem");
+    dir.write("public.pem", &public_pem, false)?;
+    dir.write("private.pem", &private_pem, true)?;
 
     let fake = FakeInbox::builder()
         .port(args.port)
@@ -90,7 +90,7 @@ fn shell_word(value: &str) -> String {
 
 /// A new directory in the temporary directory, with an unguessable name and (on Unix) open to
 /// this user only: the private key it will hold can forge webhooks for this fake's receivers.
-fn new_private_dir() -> Result<PathBuf, Failure> {
+fn new_private_dir() -> Result<KeyDir, Failure> {
     let dir = std::env::temp_dir().join(format!("wix-inbox-fake-{}", uuid::Uuid::new_v4()));
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
@@ -99,7 +99,7 @@ fn new_private_dir() -> Result<PathBuf, Failure> {
     builder
         .create(&dir)
         .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir)
+    KeyDir::open(dir)
 }
 
 /// The directory given with `--key-dir`, created (for this user only) when it does not exist.
@@ -107,9 +107,7 @@ fn new_private_dir() -> Result<PathBuf, Failure> {
 /// An existing directory must be this user's and writable by nobody else: the private key it
 /// will hold can forge webhooks, and someone who can write in the directory could have put
 /// links or open files there beforehand.
-fn key_dir(dir: PathBuf) -> Result<PathBuf, Failure> {
-    let refuse =
-        |why: String| Failure::Usage(format!("refusing --key-dir {}: {why}", dir.display()));
+fn key_dir(dir: PathBuf) -> Result<KeyDir, Failure> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -117,62 +115,122 @@ fn key_dir(dir: PathBuf) -> Result<PathBuf, Failure> {
     builder
         .create(&dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
-    let meta = std::fs::metadata(&dir).map_err(|e| refuse(e.to_string()))?;
-    if !meta.is_dir() {
-        return Err(refuse("it is not a directory".into()));
-    }
+    KeyDir::open(dir)
+}
+
+/// The directory the keys are written to, opened once: on Unix its checks and its writes go
+/// through one handle (`O_DIRECTORY | O_NOFOLLOW`), so a link swapped in at its path after the
+/// check changes nothing; the key files are created relative to the handle.
+struct KeyDir {
+    path: PathBuf,
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
+    handle: rustix::fd::OwnedFd,
+}
+
+impl KeyDir {
+    /// Opens `path` (a symbolic link is refused) and checks it: this user's, writable by nobody
+    /// else.
+    #[cfg(unix)]
+    fn open(path: PathBuf) -> Result<KeyDir, Failure> {
+        use rustix::fs::{Mode, OFlags};
+        let refuse =
+            |why: String| Failure::Usage(format!("refusing --key-dir {}: {why}", path.display()));
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let handle = rustix::fs::open(&path, flags, Mode::empty()).map_err(|e| {
+            refuse(format!(
+                "it cannot be opened as a directory (a symbolic link is refused): {e}"
+            ))
+        })?;
+        let stat = rustix::fs::fstat(&handle).map_err(|e| refuse(e.to_string()))?;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        if meta.uid() != me {
+        if stat.st_uid != me {
             return Err(refuse(format!(
                 "it belongs to another user (uid {}); use a directory of your own",
-                meta.uid()
+                stat.st_uid
             )));
         }
-        if meta.mode() & 0o022 != 0 {
+        if stat.st_mode & 0o022 != 0 {
             return Err(refuse(format!(
                 "it is writable by its group or by others (mode {:o}); use a directory only you \
                  can write to (chmod go-w)",
-                meta.mode() & 0o7777
+                stat.st_mode & 0o7777
             )));
         }
+        Ok(KeyDir { path, handle })
     }
-    Ok(dir)
-}
 
-/// Writes `text` to `path` through a new file in the same directory, renamed over `path`: a
-/// link or a file already at `path` is replaced, never written through. The new file is
-/// created exclusively (`create_new`, and on Unix without following a link), readable by this
-/// user only when `private`.
-fn write_file(path: &Path, text: &str, private: bool) -> Outcome {
-    let failed =
-        |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", path.display()));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options
-            .mode(if private { 0o600 } else { 0o644 })
-            .custom_flags(libc::O_NOFOLLOW);
-    }
     #[cfg(not(unix))]
-    let _ = private;
-    let written = options.open(&temp).and_then(|mut file| {
-        std::io::Write::write_all(&mut file, text.as_bytes())?;
-        file.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&temp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(failed(e))
+    fn open(path: PathBuf) -> Result<KeyDir, Failure> {
+        if !std::fs::metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+            return Err(Failure::Usage(format!(
+                "refusing --key-dir {}: it is not a directory",
+                path.display()
+            )));
         }
+        Ok(KeyDir { path })
+    }
+
+    /// Writes `text` to `name` in the directory through a new file renamed over it: a link or
+    /// a file already at `name` is replaced, never written through. The new file is created
+    /// exclusively (and on Unix without following a link), readable by this user only when
+    /// `private`.
+    fn write(&self, name: &str, text: &str, private: bool) -> Outcome {
+        let failed = |e: std::io::Error| {
+            Failure::Usage(format!(
+                "cannot write {}: {e}",
+                self.path.join(name).display()
+            ))
+        };
+        let temp = format!(".{name}.{}.tmp", uuid::Uuid::new_v4());
+        let written = self.create(&temp, private).and_then(|mut file| {
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
+            file.sync_all()
+        });
+        match written.and_then(|()| self.rename(&temp, name)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.remove(&temp);
+                Err(failed(e))
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    fn create(&self, name: &str, private: bool) -> std::io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(if private { 0o600 } else { 0o644 });
+        Ok(rustix::fs::openat(&self.handle, name, flags, mode)?.into())
+    }
+
+    #[cfg(unix)]
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        Ok(rustix::fs::renameat(&self.handle, from, &self.handle, to)?)
+    }
+
+    #[cfg(unix)]
+    fn remove(&self, name: &str) {
+        let _ = rustix::fs::unlinkat(&self.handle, name, rustix::fs::AtFlags::empty());
+    }
+
+    #[cfg(not(unix))]
+    fn create(&self, name: &str, _private: bool) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.path.join(name))
+    }
+
+    #[cfg(not(unix))]
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        std::fs::rename(self.path.join(from), self.path.join(to))
+    }
+
+    #[cfg(not(unix))]
+    fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.path.join(name));
     }
 }
 

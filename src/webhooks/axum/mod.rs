@@ -16,6 +16,7 @@
 //! | not a JWT, or a broken layer inside it | 400 |
 //! | body over the limit | 413 |
 //! | body not received within the deadline ([`DEFAULT_BODY_TIMEOUT`]) | 408 |
+//! | the bodies being read hold the whole budget ([`DEFAULT_BODY_BUDGET`]) | 503, connection closed |
 //! | not handed on: the channel is full or closed, the handler returned `Err` | 503 |
 //! | the deduplicator failed (a store error: nothing is known about the event) | 503 |
 //! | another request holds the event's claim (it is being handed on now) | 503 |
@@ -66,7 +67,7 @@ mod receiver;
 mod serve;
 
 pub use ingest::DEFAULT_INGEST_TIMEOUT;
-pub use receiver::{WebhookReceiver, DEFAULT_BODY_TIMEOUT};
+pub use receiver::{WebhookReceiver, DEFAULT_BODY_BUDGET, DEFAULT_BODY_TIMEOUT};
 pub use serve::{
     serve, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTION_AGE, DEFAULT_REQUEST_TIMEOUT,

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
 use futures_util::{FutureExt as _, StreamExt as _};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
 use futures_util::future::BoxFuture;
@@ -47,6 +47,17 @@ pub struct WebhookReceiver<D = InMemoryDeduplicator> {
     dedup: Arc<D>,
     sink: Arc<Sink>,
     body_timeout: Duration,
+    budget: Arc<Semaphore>,
+}
+
+/// How many bytes of bodies not yet verified all requests together may hold: 16 MiB (512
+/// connections of 32 KiB; Wix's bodies are a few KB, and one body of the verifier's full 1 MiB
+/// still fits). Beyond it a request is answered 503 (Wix retries) and its connection closed.
+pub const DEFAULT_BODY_BUDGET: usize = 16 * 1024 * 1024;
+
+/// A budget of `bytes`.
+fn budget(bytes: usize) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS)))
 }
 
 /// How long a sender has to send the whole body, from when its headers were read: 3 seconds.
@@ -60,6 +71,7 @@ impl<D> Clone for WebhookReceiver<D> {
             dedup: Arc::clone(&self.dedup),
             sink: Arc::clone(&self.sink),
             body_timeout: self.body_timeout,
+            budget: Arc::clone(&self.budget),
         }
     }
 }
@@ -88,6 +100,7 @@ impl WebhookReceiver<InMemoryDeduplicator> {
                 Ok(())
             }))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            budget: budget(DEFAULT_BODY_BUDGET),
         }
     }
 
@@ -122,6 +135,7 @@ impl WebhookReceiver<InMemoryDeduplicator> {
             dedup: Arc::new(InMemoryDeduplicator::new()),
             sink: Arc::new(Sink::Later(Box::new(handler))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            budget: budget(DEFAULT_BODY_BUDGET),
         }
     }
 
@@ -140,6 +154,7 @@ impl WebhookReceiver<InMemoryDeduplicator> {
                 tx.try_send(event).map_err(|e| Box::new(e.into_inner()))
             }))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            budget: budget(DEFAULT_BODY_BUDGET),
         };
         (receiver, rx)
     }
@@ -176,6 +191,7 @@ impl WebhookReceiver<InMemoryDeduplicator> {
             dedup: Arc::new(InMemoryDeduplicator::new()),
             sink: Arc::new(Sink::Queue(ingest::ingest(Arc::new(queue), lane_key))),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            budget: budget(DEFAULT_BODY_BUDGET),
         }
     }
 }
@@ -188,6 +204,7 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             dedup: Arc::new(dedup),
             sink: self.sink,
             body_timeout: self.body_timeout,
+            budget: self.budget,
         }
     }
 
@@ -202,6 +219,16 @@ impl<D: Deduplicator> WebhookReceiver<D> {
     /// 408 and the connection is closed.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
+        self
+    }
+
+    /// Sets how many bytes of bodies not yet verified all requests to this receiver (and its
+    /// clones) may hold at once (default [`DEFAULT_BODY_BUDGET`]). A request whose body does
+    /// not fit in what is left is answered 503 with its connection closed: Wix retries, and
+    /// unauthenticated senders cannot grow the process's memory past the budget. Keep it at
+    /// least the verifier's [`max_body_size`](WebhookVerifier::max_body_size).
+    pub fn body_budget(mut self, bytes: usize) -> Self {
+        self.budget = budget(bytes);
         self
     }
 
@@ -273,9 +300,10 @@ impl<D: Deduplicator> WebhookReceiver<D> {
         trace: TraceContext,
         span: tracing::Span,
     ) -> (Response, &'static str) {
-        let read = read_body(request, self.verifier.max_body_size());
-        let body = match tokio::time::timeout(self.body_timeout, read).await {
-            Ok(Ok(body)) => body,
+        let read = read_body(request, self.verifier.max_body_size(), &self.budget);
+        // `charged` holds the body's bytes in the budget until it is verified (or refused).
+        let (body, charged) = match tokio::time::timeout(self.body_timeout, read).await {
+            Ok(Ok(read)) => read,
             Ok(Err(refused)) => return refused,
             Err(_) => {
                 tracing::warn!(timeout = ?self.body_timeout, "webhook body not received in time");
@@ -292,6 +320,7 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             Err(err) => return reject(&err),
         };
         drop(body);
+        drop(charged);
         if let Sink::Queue(ingest) = &*self.sink {
             return ingest::answer(ingest, event, DEFAULT_INGEST_TIMEOUT).await;
         }
@@ -501,8 +530,13 @@ fn handler_failed() -> Response {
 const INITIAL_BUFFER: usize = 64 * 1024;
 
 /// Reads the whole body, refusing more than `limit` bytes (by `Content-Length` first, then by
-/// counting).
-async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, (Response, &'static str)> {
+/// counting), and charging the bytes its buffer reserves to `budget`: the permits come back
+/// with the body.
+async fn read_body(
+    request: Request,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<(Vec<u8>, Charged), (Response, &'static str)> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -513,7 +547,10 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, (Response,
     }
     // The sender's `Content-Length` sizes the buffer only up to what a Wix webhook needs; the
     // rest grows as bytes actually arrive.
-    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit).min(INITIAL_BUFFER));
+    let mut body = Vec::new();
+    let mut charged = Charged(None);
+    let initial = declared.unwrap_or(4096).min(limit).min(INITIAL_BUFFER);
+    charged.grow(&mut body, initial, limit, budget)?;
     let mut stream = Body::into_data_stream(request.into_body());
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
@@ -524,9 +561,54 @@ async fn read_body(request: Request, limit: usize) -> Result<Vec<u8>, (Response,
             let size = body.len() + chunk.len();
             return Err(reject(&WebhookError::TooLarge { size, limit }));
         }
+        let needed = body.len() + chunk.len();
+        charged.grow(&mut body, needed, limit, budget)?;
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body, charged))
+}
+
+/// The bytes a body's buffer holds in the receiver's budget.
+struct Charged(Option<OwnedSemaphorePermit>);
+
+impl Charged {
+    /// Makes room in `body` for `needed` bytes (doubling, at most `limit`), charging what the
+    /// buffer grows by; a 503 that closes the connection when the budget has not that much.
+    // The answer is the error, as in `read_body`; the path is cold.
+    #[allow(clippy::result_large_err)]
+    fn grow(
+        &mut self,
+        body: &mut Vec<u8>,
+        needed: usize,
+        limit: usize,
+        budget: &Arc<Semaphore>,
+    ) -> Result<(), (Response, &'static str)> {
+        if needed <= body.capacity() {
+            return Ok(());
+        }
+        let capacity = needed
+            .max(body.capacity().saturating_mul(2))
+            .min(limit.max(needed));
+        let more = capacity - body.capacity();
+        let permit = u32::try_from(more)
+            .ok()
+            .and_then(|more| Arc::clone(budget).try_acquire_many_owned(more).ok())
+            .ok_or_else(|| {
+                tracing::warn!(bytes = more, "webhook body refused: the receiver's body budget is spent; asking the sender to retry");
+                let response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(CONNECTION, "close")],
+                    "busy, retry later",
+                );
+                (response.into_response(), "body_budget")
+            })?;
+        match &mut self.0 {
+            Some(held) => held.merge(permit),
+            None => self.0 = Some(permit),
+        }
+        body.reserve_exact(capacity - body.len());
+        Ok(())
+    }
 }
 
 /// The answer to a refused delivery, and the error's kind. The detail goes to the log, not to

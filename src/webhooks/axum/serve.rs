@@ -1,6 +1,8 @@
 //! Serving a router with the bounds a server facing the internet needs.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -8,7 +10,7 @@ use axum::http::StatusCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::Layer as _;
 use tower_http::timeout::{Timeout, TimeoutLayer};
@@ -37,8 +39,13 @@ pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 /// | [`max_connections`](Self::max_connections) | [`DEFAULT_MAX_CONNECTIONS`] | running out of file descriptors and memory |
 /// | [`max_connection_age`](Self::max_connection_age) | [`DEFAULT_MAX_CONNECTION_AGE`] | a connection held for ever (e.g. a client that never reads) |
 ///
-/// With the limit reached, new connections wait in the kernel's accept queue until one closes;
-/// the timeouts make sure one does. [`WebhookReceiver`](super::WebhookReceiver) adds its own body deadline
+/// With the limit reached, a new connection is accepted and an open connection that has had no
+/// request answered 2xx (for the webhook receiver: no verified delivery), and had a request
+/// answered or half a second to send one, is asked to give way: the oldest idle one is closed
+/// at once, else the oldest in a request is closed after its answer. So connections that send nothing verifiable cannot keep a real delivery out; proven
+/// connections (Wix's kept-alive ones) are never closed for a newcomer. When every connection
+/// is proven, newcomers wait in the kernel's accept queue until one closes; the timeouts make
+/// sure one does. [`WebhookReceiver`](super::WebhookReceiver) adds its own body deadline
 /// ([`DEFAULT_BODY_TIMEOUT`](super::DEFAULT_BODY_TIMEOUT)) and size limit.
 ///
 /// **Mounting the receiver in your own server** (your own `axum::serve`, hyper, a framework):
@@ -99,8 +106,8 @@ impl ServeOptions {
         self
     }
 
-    /// How many connections are served at once (at least 1). Keep it below the process's limit
-    /// of open files.
+    /// How many connections are served at once (at least 1; one more may be accepted and wait
+    /// for a slot). Keep it below the process's limit of open files.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.clamp(1, Semaphore::MAX_PERMITS);
         self
@@ -133,26 +140,156 @@ impl ServeOptions {
             TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, self.request_timeout)
                 .layer(router);
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let open = Arc::new(Open::default());
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
-            let (slot, stream) = tokio::select! {
+            let stream = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                accepted = accept(&listener, &slots) => accepted,
+                stream = accept(&listener) => stream,
+            };
+            let slot = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                slot = free_slot(&slots, &open) => slot,
             };
             while connections.try_join_next().is_some() {}
-            let connection =
-                serve_connection(stream, service.clone(), self.clone(), stopped.clone());
+            let connection = open.add();
+            let serving = serve_connection(
+                stream,
+                service.clone(),
+                self.clone(),
+                stopped.clone(),
+                Arc::clone(&connection),
+            );
+            let open = Arc::clone(&open);
             connections.spawn(async move {
-                connection.await;
+                serving.await;
+                open.remove(&connection);
                 drop(slot);
             });
         }
         drop(listener);
         stop.send_replace(true);
         while connections.join_next().await.is_some() {}
+    }
+}
+
+/// The most a connection's read buffer holds: 64 KiB (hyper's default is about 400 KiB). A
+/// request's headers must fit in it; with 512 connections the buffers stay under 32 MiB.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// How often a connection waiting for a slot asks another unproven connection to give way,
+/// while the ones asked before are still finishing a request.
+const EVICT_AGAIN: Duration = Duration::from_millis(100);
+
+/// How long a new connection has to send its first request before it may be asked to give
+/// way: a real sender's request follows its connection at once.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// A slot for a connection that was accepted: a free one, or, when all are taken, the slot of
+/// an unproven connection asked to give way ([`Open::evict_one`]).
+async fn free_slot(slots: &Arc<Semaphore>, open: &Open) -> OwnedSemaphorePermit {
+    if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+        return slot;
+    }
+    loop {
+        open.evict_one();
+        let waited = tokio::time::timeout(EVICT_AGAIN, Arc::clone(slots).acquire_owned()).await;
+        if let Ok(slot) = waited {
+            return slot.expect("the semaphore is never closed");
+        }
+    }
+}
+
+/// One open connection, as the pressure on slots sees it.
+#[derive(Debug, Default)]
+struct Connection {
+    /// Accept order: the oldest gives way first.
+    order: u64,
+    /// A request on it was answered 2xx (for the webhook receiver: a verified delivery).
+    proven: AtomicBool,
+    /// Requests being answered on it now.
+    busy: AtomicUsize,
+    /// Requests answered on it so far.
+    answered: AtomicUsize,
+    /// When it was accepted.
+    opened: Option<tokio::time::Instant>,
+    /// Asked to give way.
+    evicted: AtomicBool,
+    evict: Notify,
+}
+
+/// The open connections, oldest first.
+#[derive(Debug, Default)]
+struct Open {
+    next: AtomicU64,
+    connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
+}
+
+impl Open {
+    fn add(&self) -> Arc<Connection> {
+        let order = self.next.fetch_add(1, Ordering::Relaxed);
+        let connection = Arc::new(Connection {
+            order,
+            opened: Some(tokio::time::Instant::now()),
+            ..Connection::default()
+        });
+        self.lock().insert(order, Arc::clone(&connection));
+        connection
+    }
+
+    fn remove(&self, connection: &Connection) {
+        self.lock().remove(&connection.order);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the oldest connection that has had no request answered 2xx, and had a request
+    /// answered or [`GRACE`] to send one, to close: an idle one first (it closes at once), else
+    /// one in a request (it closes after its answer). Proven connections (Wix's kept-alive
+    /// ones) and new ones are never asked.
+    fn evict_one(&self) {
+        let connections = self.lock();
+        let candidates = || {
+            connections.values().filter(|c| {
+                !c.proven.load(Ordering::Acquire)
+                    && !c.evicted.load(Ordering::Acquire)
+                    && (c.answered.load(Ordering::Acquire) > 0
+                        || c.opened.is_some_and(|opened| opened.elapsed() >= GRACE))
+            })
+        };
+        let chosen = candidates()
+            .find(|c| c.busy.load(Ordering::Acquire) == 0)
+            .or_else(|| candidates().next());
+        if let Some(connection) = chosen {
+            connection.evicted.store(true, Ordering::Release);
+            connection.evict.notify_one();
+        }
+    }
+}
+
+/// Counts a request on a connection while it is answered, and proves the connection when the
+/// answer is 2xx.
+struct Answering(Arc<Connection>);
+
+impl Answering {
+    fn new(connection: Arc<Connection>) -> Self {
+        connection.busy.fetch_add(1, Ordering::AcqRel);
+        Answering(connection)
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.answered.fetch_add(1, Ordering::AcqRel);
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -172,18 +309,11 @@ pub async fn serve(listener: TcpListener, router: axum::Router) {
     ServeOptions::default().serve(listener, router).await;
 }
 
-/// Waits for a free slot, then for a connection.
-async fn accept(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> (OwnedSemaphorePermit, TcpStream) {
-    let slot = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .expect("the semaphore is never closed");
+/// Waits for a connection.
+async fn accept(listener: &TcpListener) -> TcpStream {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => return (slot, stream),
+            Ok((stream, _)) => return stream,
             // The client gave up before it was accepted.
             Err(e)
                 if matches!(
@@ -202,26 +332,38 @@ async fn accept(
 }
 
 /// One connection: hyper's HTTP/1.1 with its header-read timeout, closed gracefully when it is
-/// too old or the server stops.
+/// too old, the server stops, or it is asked to give way to a new connection.
 async fn serve_connection(
     stream: TcpStream,
     service: Timeout<axum::Router>,
     options: ServeOptions,
     mut stopped: watch::Receiver<bool>,
+    connection: Arc<Connection>,
 ) {
+    let on = Arc::clone(&connection);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        tower::ServiceExt::oneshot(service.clone(), request)
+        let answering = Answering::new(Arc::clone(&on));
+        let answer = tower::ServiceExt::oneshot(service.clone(), request);
+        async move {
+            let answer = answer.await;
+            if matches!(&answer, Ok(response) if response.status().is_success()) {
+                answering.0.proven.store(true, Ordering::Release);
+            }
+            answer
+        }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout);
-    let connection = http.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(READ_BUFFER);
+    let serving = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(serving);
     tokio::select! {
-        _ = connection.as_mut() => return,
+        _ = serving.as_mut() => return,
         () = tokio::time::sleep(options.max_connection_age) => {}
         _ = stopped.wait_for(|&stop| stop) => {}
+        () = connection.evict.notified() => {}
     }
-    connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(options.request_timeout, connection).await;
+    serving.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(options.request_timeout, serving).await;
 }

@@ -861,6 +861,30 @@ async fn fake_serve_writes_keys_without_following_symlinks() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
 
+/// `--key-dir` naming a symbolic link to a directory elsewhere (what an attacker swaps in
+/// between the check and the writes: the probe got the key pair written elsewhere 5 times of
+/// 5): refused, and nothing is written where it points. The directory is opened once without
+/// following a link, and the keys are created relative to that handle, so a swap after the
+/// check is written into the directory that was checked.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_serve_refuses_a_key_dir_that_is_a_symlink_and_writes_nothing_through_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let elsewhere = TempDir::new();
+    std::fs::set_permissions(elsewhere.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let parent = TempDir::new();
+    let link = parent.path().join("keys");
+    std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+    let (_, out, _serving) = fake_serve(&["--key-dir".as_ref(), link.as_os_str()]).await;
+    let out = out.expect("fake serve refused the link");
+    assert_fails(&out, 2, "symbolic link");
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "a key was written through the link"
+    );
+}
+
 /// A key dir that does not exist yet is created for this user only.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

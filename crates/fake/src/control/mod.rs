@@ -54,7 +54,10 @@ pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr, timeout: TimeoutLayer)
         .route("/_fake/ui/app.js", get(script))
         .route("/_fake/ui/style.css", get(style))
         .route("/_fake/state", get(view::state))
-        .route("/_fake/stream", get(view::stream))
+        .route("/_fake/stream", {
+            let streams = Arc::new(tokio::sync::Semaphore::new(view::MAX_STREAMS));
+            get(move |fake: Fake| view::stream(fake, Arc::clone(&streams)))
+        })
         .route("/_fake/webhooks/{event_id}", get(view::webhook))
         .route("/_fake/webhooks/{event_id}/redeliver", post(api::redeliver))
         .route("/_fake/participants/write", post(api::write))

@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use base64::Engine as _;
 use futures_util::Stream;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 use super::{Fake, Refused};
 use crate::{FakeInbox, Fault};
@@ -25,27 +28,62 @@ const LATEST_REQUESTS: usize = 100;
 /// The shortest time between two snapshots of the stream: a burst of changes is sent as one.
 const STREAM_GAP: Duration = Duration::from_millis(50);
 
+/// How many bytes a second one stream sends at most: a large state is sent less often.
+const STREAM_RATE: f64 = 1024.0 * 1024.0;
+
+/// How many streams may be open at once. Each holds one of the fake's connections (100 by
+/// default): the streams can never take them all from the API.
+pub(super) const MAX_STREAMS: usize = 8;
+
+/// How long a stream lasts: the connection age of the crate's server. The page's `EventSource`
+/// opens a new one.
+const STREAM_AGE: Duration = wix_inbox::webhooks::axum::DEFAULT_MAX_CONNECTION_AGE;
+
 pub(super) async fn state(fake: Fake) -> Json<Value> {
     Json(snapshot(&fake.0))
 }
 
-pub(super) async fn stream(fake: Fake) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub(super) async fn stream(
+    fake: Fake,
+    streams: Arc<Semaphore>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Refused> {
+    let open = streams.try_acquire_owned().map_err(|_| {
+        Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_STREAMS",
+            format!("at most {MAX_STREAMS} streams are open at once"),
+        )
+    })?;
     let fake = fake.0;
     let (tx, rx) = tokio::sync::mpsc::channel::<String>(1);
+    let ends = tokio::time::Instant::now() + STREAM_AGE;
     tokio::spawn(async move {
+        let _open = open;
+        let mut sent = String::new();
         loop {
             // Registered before the snapshot is taken, so that no change after it is missed.
             let changed = fake.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if tx.send(snapshot(&fake).to_string()).await.is_err() {
-                return;
+            let data = snapshot(&fake).to_string();
+            let gap = STREAM_GAP.max(Duration::from_secs_f64(data.len() as f64 / STREAM_RATE));
+            // A change that changed nothing shown is not sent again.
+            if data != sent {
+                if tx.send(data.clone()).await.is_err() {
+                    return;
+                }
+                sent = data;
             }
-            tokio::time::sleep(STREAM_GAP).await;
+            tokio::select! {
+                () = tokio::time::sleep(gap) => {}
+                () = tokio::time::sleep_until(ends) => return,
+            }
             tokio::select! {
                 () = changed => {}
                 // The page went away (or the fake stopped): no more snapshots.
                 () = tx.closed() => return,
+                // The stream is as old as a connection may be: it ends.
+                () = tokio::time::sleep_until(ends) => return,
             }
         }
     });
@@ -53,7 +91,7 @@ pub(super) async fn stream(fake: Fake) -> Sse<impl Stream<Item = Result<Event, I
         let data = rx.recv().await?;
         Some((Ok(Event::default().event("state").data(data)), rx))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 pub(super) async fn webhook(

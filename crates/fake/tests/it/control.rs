@@ -707,3 +707,29 @@ async fn the_stream_sends_the_state_now_and_after_each_change() {
     let third = next_snapshot(&mut stream, &mut buffer).await;
     assert_eq!(third["pendingFaults"], json!([{"kind": "drop"}]));
 }
+
+/// More streams than the fake keeps for them (8): the next is refused 503 at once, and the
+/// Inbox API and the control API still answer (the probe's 150 streams, which lasted about an
+/// hour each, locked the API out of the fake's 100 connections).
+#[tokio::test]
+async fn streams_have_a_limit_of_their_own_and_cannot_lock_out_the_api() {
+    let fake = fake().await;
+    let url = format!("{}/_fake/stream", fake.base_url());
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let response = http_client().get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        streams.push(response);
+    }
+    let refused = http_client().get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let state = http_client()
+        .get(format!("{}/_fake/state", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.status(), StatusCode::OK);
+    fake.visitor_writes("v1", "Hello");
+    assert_eq!(fake.conversations().len(), 1);
+    drop(streams);
+}
