@@ -7,6 +7,7 @@
 
 mod api;
 mod args;
+mod events;
 mod fake;
 mod relay;
 mod sync;
@@ -82,6 +83,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Sync(a) => sync::sync(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
         Command::Fake(Fake::Sign(a)) => fake::sign(*a),
+        Command::Events(a) => events::events(a).await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The `wix-inbox` command's integration tests, run as processes; one binary.
 
 mod cli;
+// `events`: the event queue.
+mod events;
 // `contacts find`, `members find` and `sync`.
 mod cli_sync;
 // Proxies, `fake sign`'s expiry, `fake serve`'s key.
