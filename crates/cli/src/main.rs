@@ -10,6 +10,7 @@ mod args;
 mod events;
 mod fake;
 mod relay;
+mod relay_queue;
 mod sync;
 mod webhook;
 

@@ -13,5 +13,7 @@ mod harness;
 mod redis_server;
 // The webhook relay.
 mod relay;
+// `webhook relay --queue`: signed POSTs.
+mod relay_queue;
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;

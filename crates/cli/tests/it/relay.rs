@@ -25,7 +25,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A relay process, killed when dropped.
-struct RelayProcess {
+pub struct RelayProcess {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
@@ -99,7 +99,7 @@ impl RelayProcess {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}/webhooks/wix", self.addr)
     }
 
@@ -144,7 +144,7 @@ impl Drop for RelayProcess {
 }
 
 /// The test signer's public key, written to a file.
-fn key_file(dir: &Path) -> PathBuf {
+pub fn key_file(dir: &Path) -> PathBuf {
     let path = dir.join("public.pem");
     std::fs::write(&path, TestSigner::shared().public_key_pem()).unwrap();
     path
@@ -232,7 +232,7 @@ fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-async fn deliver(url: &str, token: &str) -> (u16, String) {
+pub async fn deliver(url: &str, token: &str) -> (u16, String) {
     let response = http()
         .post(url)
         .header("content-type", "text/plain")
@@ -244,7 +244,7 @@ async fn deliver(url: &str, token: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
-fn signed(event_id: &str) -> String {
+pub fn signed(event_id: &str) -> String {
     let body = serde_json::json!({"conversationId": "c1"});
     let event = TestEvent::new(
         "wix.crm.inbox.v2.message_message_sent_to_business",
@@ -254,7 +254,7 @@ fn signed(event_id: &str) -> String {
 }
 
 /// Starts a relay in a blocking task (it waits for the child's first line).
-async fn start_relay(key: &Path, to: String, args: Vec<String>) -> RelayProcess {
+pub async fn start_relay(key: &Path, to: String, args: Vec<String>) -> RelayProcess {
     let key = key.to_owned();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
