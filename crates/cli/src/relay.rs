@@ -163,10 +163,12 @@ async fn hand_on(
     to: reqwest::Url,
     event: &WebhookEvent,
 ) -> Result<(), String> {
-    let response = http
-        .post(to)
-        .header(EVENT_ID_HEADER, &event.id)
-        .json(event)
+    send_to_app(http.post(to).header(EVENT_ID_HEADER, &event.id).json(event)).await
+}
+
+/// Sends a POST to the app; `Ok` once it answered 2xx.
+pub(crate) async fn send_to_app(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let response = request
         .send()
         .await
         // Not the URL: it may hold credentials.

@@ -97,7 +97,7 @@ async fn forward(
 ) -> Result<(), String> {
     let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
     let timestamp = chrono::Utc::now().timestamp();
-    let response = http
+    let request = http
         .post(to)
         .header("content-type", "application/json")
         .header("webhook-id", &event.id)
@@ -106,16 +106,8 @@ async fn forward(
             "webhook-signature",
             signer.signature(&event.id, timestamp, &body),
         )
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("the app did not answer: {}", e.without_url()))?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("the app answered {status}"))
-    }
+        .body(body);
+    crate::relay::send_to_app(request).await
 }
 
 /// Runs a worker forwarding the queue's events to `to` until `stopped` turns true.
