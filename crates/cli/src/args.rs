@@ -51,6 +51,10 @@ pub enum Command {
     /// The fake Inbox.
     #[command(subcommand)]
     Fake(Fake),
+    /// The event queue in Redis (what a receiver in queue mode stores): stats, dead letters,
+    /// redrive, replay, as JSON Lines.
+    #[command(subcommand)]
+    Events(crate::events::Events),
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,8 +7,10 @@
 
 mod api;
 mod args;
+mod events;
 mod fake;
 mod relay;
+mod relay_queue;
 mod sync;
 mod webhook;
 
@@ -82,6 +84,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Sync(a) => sync::sync(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
         Command::Fake(Fake::Sign(a)) => fake::sign(*a),
+        Command::Events(a) => events::events(a).await,
     }
 }
 

@@ -74,6 +74,24 @@ pub struct Relay {
     /// that long, then another relay hands the redelivery on. Longer than --app-timeout.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lease: u64,
+    /// Queue mode (needs --redis): answer Wix as soon as the event is stored in the Redis
+    /// queue, and forward it to --to from a worker, with retries, backoff and dead letters
+    /// (see `wix-inbox events`). Each POST is signed the Standard Webhooks way.
+    #[arg(long, requires = "redis")]
+    pub queue: bool,
+    /// With --queue: a file of `whsec_…` signing secrets, separated by whitespace (several
+    /// for rotation: each POST carries one signature per secret).
+    #[arg(long, value_name = "FILE")]
+    pub signing_secret_file: Option<PathBuf>,
+    /// With --queue: the signing secrets, when no file is given.
+    #[arg(
+        long,
+        value_name = "SECRETS",
+        env = "WIX_INBOX_SIGNING_SECRET",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub signing_secret: Option<String>,
 }
 
 pub async fn relay(args: Relay) -> Outcome {
@@ -111,6 +129,8 @@ pub async fn relay(args: Relay) -> Outcome {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))?;
+    let (http_for_queue, to_for_queue, verifier_for_queue) =
+        (http.clone(), to.clone(), verifier.clone());
     let receiver = WebhookReceiver::with_handler(verifier, move |event: WebhookEvent| {
         let (http, to) = (http.clone(), to.clone());
         async move { hand_on(&http, to, &event).await }
@@ -130,6 +150,29 @@ pub async fn relay(args: Relay) -> Outcome {
     let metrics = metrics
         .map(|listener| serve_metrics(listener, &options))
         .transpose()?;
+    if args.queue {
+        let url = args.redis.as_deref().unwrap_or_default();
+        let signer = crate::relay_queue::Signer::load(
+            args.signing_secret_file.as_deref(),
+            args.signing_secret.as_deref(),
+        )?;
+        let queue = wix_inbox::redis::RedisQueue::connect(url)
+            .await
+            .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?;
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(crate::relay_queue::work(
+            queue.clone(),
+            http_for_queue,
+            to_for_queue,
+            signer,
+            stopped,
+        ));
+        let receiver = WebhookReceiver::queue(verifier_for_queue, queue);
+        let served = serve(receiver, listener, addr, "a Redis queue", options, metrics, stop).await;
+        stopping.send_replace(true);
+        let _ = worker.await;
+        return served;
+    }
     match args.redis {
         Some(url) => {
             let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
@@ -160,8 +203,12 @@ async fn hand_on(
     if let Some(trace) = TraceContext::current() {
         request = request.header(TRACEPARENT, trace.child().traceparent());
     }
+    send_to_app(request.json(event)).await
+}
+
+/// Sends a POST to the app; `Ok` once it answered 2xx.
+pub(crate) async fn send_to_app(request: reqwest::RequestBuilder) -> Result<(), String> {
     let response = request
-        .json(event)
         .send()
         .await
         // Not the URL: it may hold credentials.

@@ -7,6 +7,9 @@
 //! 1,250 ms) does not cancel it, so a slow handler gets each event once and Wix's next resend
 //! is answered 200 (or 503 while the handler still runs).
 //!
+//! In **queue mode** ([`WebhookReceiver::queue`]) it verifies, appends the event to a durable
+//! queue ([`crate::queue`]) in one atomic step and answers 200 at once (503 when the queue
+//! fails or takes over [`DEFAULT_INGEST_TIMEOUT`]); workers handle the events later.
 //!
 //! | outcome | status |
 //! |---|---|

@@ -1,6 +1,8 @@
 //! The `wix-inbox` command's integration tests, run as processes; one binary.
 
 mod cli;
+// `events`: the event queue.
+mod events;
 // `contacts find`, `members find` and `sync`.
 mod cli_sync;
 // Proxies, `fake sign`'s expiry, `fake serve`'s key.
@@ -13,5 +15,7 @@ mod metrics;
 mod redis_server;
 // The webhook relay.
 mod relay;
+// `webhook relay --queue`: signed POSTs.
+mod relay_queue;
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;

@@ -1,0 +1,130 @@
+//! `events stats|dead-letters|redrive|replay`: the event queue in Redis, as JSON Lines.
+
+use clap::{Args, Subcommand};
+use wix_inbox::queue::QueueStore;
+use wix_inbox::redis::RedisQueue;
+
+use crate::{Failure, Outcome};
+
+/// The most entries one `replay` or `redrive --all` copies: 1,000,000.
+const MAX_COPIED: usize = 1_000_000;
+
+#[derive(Subcommand, Debug)]
+pub enum Events {
+    /// The queue's length, pending entries, oldest pending age, dead letters, per consumer.
+    Stats(Queue),
+    /// The dead letters, oldest first, with their last error (one JSON line each).
+    DeadLetters {
+        #[command(flatten)]
+        queue: Queue,
+        /// The most listed.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Appends dead letters to the queue again and removes them from the dead letters.
+    Redrive {
+        #[command(flatten)]
+        queue: Queue,
+        /// Dead-letter IDs (as `dead-letters` prints them).
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Appends again the retained events appended from --since to --until (handled or not).
+    Replay {
+        #[command(flatten)]
+        queue: Queue,
+        /// RFC 3339 time, e.g. 2026-12-07T10:00:00Z.
+        #[arg(long, value_name = "TIME")]
+        since: String,
+        /// RFC 3339 time; now when left out.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Queue {
+    /// The Redis of the queue (redis://[user:password@]host[:port][/db]). Prefer the
+    /// environment variable to keep a password out of the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WIX_INBOX_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub redis: String,
+    /// The queue's name.
+    #[arg(long, value_name = "NAME", default_value = wix_inbox::redis::DEFAULT_QUEUE_NAME)]
+    pub queue: String,
+}
+
+async fn connect(queue: &Queue) -> Result<RedisQueue, Failure> {
+    Ok(RedisQueue::connect(&queue.redis)
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
+        .name(&queue.queue))
+}
+
+fn failed(e: wix_inbox::queue::QueueError) -> Failure {
+    Failure::Failed(e.to_string())
+}
+
+fn line(value: &impl serde::Serialize) -> Outcome {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn millis(time: &str) -> Result<u64, Failure> {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+        .ok_or_else(|| Failure::Usage(format!("not an RFC 3339 time: {time:?}")))
+}
+
+pub async fn events(command: Events) -> Outcome {
+    match command {
+        Events::Stats(queue) => line(&connect(&queue).await?.stats().await.map_err(failed)?),
+        Events::DeadLetters { queue, limit } => {
+            let letters = connect(&queue)
+                .await?
+                .dead_letters(limit)
+                .await
+                .map_err(failed)?;
+            letters.iter().try_for_each(line)
+        }
+        Events::Redrive { queue, ids, all } => {
+            let max = if all { MAX_COPIED } else { ids.len() };
+            let moved = connect(&queue)
+                .await?
+                .redrive(&ids, max)
+                .await
+                .map_err(failed)?;
+            line(&serde_json::json!({ "redriven": moved }))
+        }
+        Events::Replay {
+            queue,
+            since,
+            until,
+        } => {
+            let since = millis(&since)?;
+            let until = match until {
+                Some(until) => millis(&until)?,
+                None => u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0),
+            };
+            if until < since {
+                return Err(Failure::Usage("--until is before --since".to_owned()));
+            }
+            let (copied, _) = connect(&queue)
+                .await?
+                .replay(since, until, MAX_COPIED)
+                .await
+                .map_err(failed)?;
+            line(&serde_json::json!({ "replayed": copied }))
+        }
+    }
+}
