@@ -61,6 +61,7 @@ mod message;
 pub mod metrics;
 pub mod paging;
 pub mod participant;
+pub mod queue;
 pub mod send;
 mod text;
 pub mod trace;
