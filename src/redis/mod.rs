@@ -28,6 +28,7 @@
 
 mod dedup;
 mod directory;
+mod state;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use state::RedisStateStore;
 
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;
@@ -92,6 +94,12 @@ impl From<Failure> for DedupError {
         } else {
             DedupError::Store(f.error)
         }
+    }
+}
+
+impl From<Failure> for crate::state::StateError {
+    fn from(f: Failure) -> Self {
+        crate::state::StateError::Store(f.error)
     }
 }
 
