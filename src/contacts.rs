@@ -48,6 +48,11 @@ impl ByEmail {
         self.contact().id.as_deref().unwrap_or_default()
     }
 
+    /// The contact as a participant: `ParticipantId::ContactId(id)`.
+    pub fn participant_id(&self) -> crate::types::ParticipantId {
+        crate::types::ParticipantId::ContactId(self.id().to_owned())
+    }
+
     /// Whether it was created.
     pub fn created(&self) -> bool {
         matches!(self, ByEmail::Created(_))

@@ -134,6 +134,16 @@ impl Message {
     }
 }
 
+impl Badge {
+    /// A badge with this text and no icon (say `Badge::named("Email")` on a synced message).
+    pub fn named(text: impl Into<String>) -> Self {
+        Badge {
+            text: Some(text.into()),
+            ..Default::default()
+        }
+    }
+}
+
 impl SendMessageRequest {
     /// A request to send `message` in `conversation_id`, with Wix's defaults for the rest
     /// (attributed to the caller, notifications as Wix decides). To send without updating the

@@ -48,7 +48,7 @@ static COMMIT: LazyLock<Script> = LazyLock::new(|| {
 /// Keys are `<prefix>{<scope>}:<key>` (the scope is the app instance): the scope is the hash
 /// tag, so every key of one call lives in one hash slot, and each compare-and-set is one Lua
 /// script on one slot (Redis Cluster ready). Sent message IDs are
-/// `<prefix>{<scope>}:sent:<ID>`, expiring after [`REMEMBER_FOR`]. States and reply records
+/// `<prefix>{<conversation ID>}:sent:<ID>`, expiring after [`REMEMBER_FOR`]. States and reply records
 /// do not expire. Failures (a lost, refused or slow connection: 1 s per round trip by default)
 /// are [`StateError::Store`]; a script that failed wrote nothing.
 #[derive(Clone)]
@@ -96,6 +96,11 @@ impl RedisStateStore {
         self
     }
 
+    /// The connection manager.
+    pub fn connection(&self) -> &ConnectionManager {
+        &self.redis
+    }
+
     /// The key of `key` in `scope`: `<prefix>{<scope>}:<key>`. A `}` in the scope would end the
     /// hash tag early (still one tag per scope), so it is refused, as is `{` in the prefix.
     pub fn key(&self, scope: &str, key: &str) -> Result<String, StateError> {
@@ -121,12 +126,19 @@ impl StateStore for RedisStateStore {
                 return Ok(Vec::new());
             }
             let mut redis = self.redis.clone();
-            let values: Vec<Option<String>> =
-                within(self.timeout, ::redis::cmd("MGET").arg(&keys).query_async(&mut redis))
-                    .await?;
+            let values: Vec<Option<String>> = within(
+                self.timeout,
+                ::redis::cmd("MGET").arg(&keys).query_async(&mut redis),
+            )
+            .await?;
             if values.len() != keys.len() {
                 return Err(StateError::Store(
-                    format!("MGET of {} keys answered {} values", keys.len(), values.len()).into(),
+                    format!(
+                        "MGET of {} keys answered {} values",
+                        keys.len(),
+                        values.len()
+                    )
+                    .into(),
                 ));
             }
             Ok(values)
@@ -186,6 +198,21 @@ impl StateStore for RedisStateStore {
         }
     }
 
+    fn forget(
+        &self,
+        scope: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        let key = self.key(scope, &format!("sent:{message_id}"));
+        async move {
+            let key = key?;
+            let mut redis = self.redis.clone();
+            let command = ::redis::cmd("DEL").arg(&key).to_owned();
+            within(self.timeout, command.query_async::<()>(&mut redis)).await?;
+            Ok(())
+        }
+    }
+
     fn is_remembered(
         &self,
         scope: &str,
@@ -195,9 +222,11 @@ impl StateStore for RedisStateStore {
         async move {
             let key = key?;
             let mut redis = self.redis.clone();
-            let n: i64 =
-                within(self.timeout, ::redis::cmd("EXISTS").arg(&key).query_async(&mut redis))
-                    .await?;
+            let n: i64 = within(
+                self.timeout,
+                ::redis::cmd("EXISTS").arg(&key).query_async(&mut redis),
+            )
+            .await?;
             Ok(n == 1)
         }
     }

@@ -11,7 +11,22 @@ use crate::lifecycle::{ConversationDirectory, InMemoryMergeStore, MergeStore, Mo
 use crate::webhooks::{InboxEvent, WebhookEvent};
 
 /// How many times a write is tried again when another writer changed what it read.
-const MAX_ATTEMPTS: usize = 32;
+const MAX_ATTEMPTS: u32 = 64;
+
+/// The wait before attempt `attempt` (from 1) of a compare-and-set that lost to another writer:
+/// up to 1, 2, 4 ... 32 ms, jittered (full jitter), so that writers racing on one key spread
+/// out instead of colliding again.
+async fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, Hasher};
+    if attempt == 0 {
+        return;
+    }
+    let ceiling = 1u64 << attempt.min(5);
+    let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+    random.write_u32(attempt);
+    let micros = random.finish() % (ceiling * 1000);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
 
 type MergeFn<T> = Arc<dyn Fn(T, T) -> T + Send + Sync>;
 
@@ -81,6 +96,13 @@ impl<T> ConversationStates<T> {
     /// States and directory in this process' memory.
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl<T, S: StateStore> ConversationStates<T, S> {
+    /// States in `store`, merges recorded in this process' memory.
+    pub fn with_store(store: S) -> Self {
+        Self::with_stores(store, ConversationDirectory::new())
     }
 }
 
@@ -173,7 +195,13 @@ where
     pub async fn get(&self, scope: &str, conversation: &str) -> Result<Option<T>, StateError> {
         let (key, _) = self.locate(scope, conversation).await?;
         let stored = self.store.load(scope, &[key]).await?;
-        stored.into_iter().flatten().next().as_deref().map(decode).transpose()
+        stored
+            .into_iter()
+            .flatten()
+            .next()
+            .as_deref()
+            .map(decode)
+            .transpose()
     }
 
     /// Changes the state of the conversation `conversation` leads to now (`T::default()` when
@@ -183,7 +211,7 @@ where
     /// # Errors
     ///
     /// As [`get`](Self::get); [`StateError::TooLarge`] for a state over
-    /// [`MAX_VALUE`](super::MAX_VALUE) bytes of JSON, [`StateError::Contended`] after 32
+    /// [`MAX_VALUE`](super::MAX_VALUE) bytes of JSON, [`StateError::Contended`] after 64
     /// attempts. Nothing is written then.
     pub async fn update<R>(
         &self,
@@ -191,14 +219,19 @@ where
         conversation: &str,
         mut change: impl FnMut(&mut T) -> R,
     ) -> Result<R, StateError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            backoff(attempt).await;
             let (key, current) = self.locate(scope, conversation).await?;
             let read = self.store.load(scope, std::slice::from_ref(&key)).await?;
             let old = read.into_iter().next().flatten();
             let mut state = old.as_deref().map(decode).transpose()?.unwrap_or_default();
             let result = change(&mut state);
             let new = encode(&state)?;
-            if self.store.commit(scope, &[(key.clone(), old)], &[(key, Some(new))]).await? {
+            if self
+                .store
+                .commit(scope, &[(key.clone(), old)], &[(key, Some(new))])
+                .await?
+            {
                 // A merge may have moved the conversation since it was looked up: follow it.
                 if self.directory.current(conversation).await? != current {
                     self.move_states(scope, vec![current]).await?;
@@ -207,6 +240,72 @@ where
             }
         }
         Err(StateError::Contended)
+    }
+
+    /// [`update_for`](Self::update_for), once per event, returning the state as this event left
+    /// it. The first time, `change` runs and the new state is also recorded for the event, in
+    /// the same compare-and-set; for a redelivery of the event nothing changes and the state
+    /// recorded for it is returned. So a count kept this way counts each event once, and a
+    /// reply built from it is the same on every delivery (which lets
+    /// [`Replies`](super::Replies) recognise it after a crash). One small record per event is
+    /// kept in the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update).
+    pub async fn update_once(
+        &self,
+        event: &WebhookEvent,
+        mut change: impl FnMut(&mut T),
+    ) -> Result<T, StateError> {
+        let scope = scope_of(event);
+        let conversation = conversation_of(event)?;
+        check_key(&event.id, "empty or over-long event ID")?;
+        let done = format!("once:{}", event.id);
+        for attempt in 0..MAX_ATTEMPTS {
+            backoff(attempt).await;
+            let (key, current) = self.locate(scope, conversation).await?;
+            let read = self.store.load(scope, &[key.clone(), done.clone()]).await?;
+            let mut read = read.into_iter();
+            let (old, recorded) = (read.next().flatten(), read.next().flatten());
+            if let Some(recorded) = recorded {
+                return decode(&recorded);
+            }
+            let mut state = old.as_deref().map(decode).transpose()?.unwrap_or_default();
+            change(&mut state);
+            let new = encode(&state)?;
+            let writes = [(key.clone(), Some(new.clone())), (done.clone(), Some(new))];
+            let read = [(key, old), (done.clone(), None)];
+            if self.store.commit(scope, &read, &writes).await? {
+                if self.directory.current(conversation).await? != current {
+                    self.move_states(scope, vec![current]).await?;
+                }
+                return Ok(state);
+            }
+        }
+        Err(StateError::Contended)
+    }
+
+    /// [`apply_event`](Self::apply_event) for a webhook handler: a merge the directory refuses
+    /// is logged (`tracing`, at warn) and is not an error, since delivering it again would be
+    /// refused again (answer 200); a store failure is an error (answer 503).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_event`](Self::apply_event), refusals excepted.
+    pub async fn follow(&self, event: &WebhookEvent) -> Result<(), StateError> {
+        match self.apply_event(event).await {
+            Err(refused) if refused.is_refused() => {
+                tracing::warn!(
+                    event_id = %crate::text::Printable(&event.id, 100),
+                    error = %refused,
+                    source = ?std::error::Error::source(&refused).map(ToString::to_string),
+                    "Conversations Merged refused by the directory; not retried"
+                );
+                Ok(())
+            }
+            other => other.map(drop),
+        }
     }
 
     /// [`get`](Self::get) for the conversation of a message or button event, in its instance.
@@ -226,7 +325,11 @@ where
     }
 
     /// The store key of the conversation `conversation` leads to, and that conversation.
-    async fn locate(&self, scope: &str, conversation: &str) -> Result<(String, String), StateError> {
+    async fn locate(
+        &self,
+        scope: &str,
+        conversation: &str,
+    ) -> Result<(String, String), StateError> {
         check_key(scope, "empty or over-long scope")?;
         check_key(conversation, "empty or over-long conversation ID")?;
         let current = self.directory.current(conversation).await?;
@@ -258,10 +361,16 @@ where
         Ok(())
     }
 
-    async fn move_into(&self, scope: &str, target: &str, sources: &[String]) -> Result<(), StateError> {
+    async fn move_into(
+        &self,
+        scope: &str,
+        target: &str,
+        sources: &[String],
+    ) -> Result<(), StateError> {
         let mut keys = vec![key_of(target)];
         keys.extend(sources.iter().map(|s| key_of(s)));
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            backoff(attempt).await;
             let values = self.store.load(scope, &keys).await?;
             if values[1..].iter().all(Option::is_none) {
                 return Ok(());

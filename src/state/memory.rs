@@ -104,7 +104,11 @@ impl StateStore for InMemoryStateStore {
         let values = self.lock();
         ready(Ok(keys
             .iter()
-            .map(|k| values.get(&(Box::from(scope), Box::from(k.as_str()))).cloned())
+            .map(|k| {
+                values
+                    .get(&(Box::from(scope), Box::from(k.as_str())))
+                    .cloned()
+            })
             .collect()))
     }
 
@@ -122,10 +126,22 @@ impl StateStore for InMemoryStateStore {
         scope: &str,
         message_id: &str,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
-        ready(check_key(message_id, "empty or over-long message ID").map(|()| {
-            self.remembered
-                .insert((Box::from(scope), Box::from(message_id)), ());
-        }))
+        ready(
+            check_key(message_id, "empty or over-long message ID").map(|()| {
+                self.remembered
+                    .insert((Box::from(scope), Box::from(message_id)), ());
+            }),
+        )
+    }
+
+    fn forget(
+        &self,
+        scope: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        self.remembered
+            .invalidate(&(Box::from(scope), Box::from(message_id)));
+        ready(Ok(()))
     }
 
     fn is_remembered(

@@ -4,10 +4,13 @@
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::conversation::conversation_of;
 use super::memory::InMemoryStateStore;
 use super::store::{check_key, scope_of, StateError, StateStore, MAX_KEY};
 use crate::send::SentMessage;
-use crate::types::{Message, MessageDirection, MessageVisibility, ParticipantId};
+use crate::types::{
+    Message, MessageDirection, MessageVisibility, OverrideSenderOptions, ParticipantId,
+};
 use crate::webhooks::{InboxEvent, WebhookEvent};
 use crate::{Client, Error};
 
@@ -37,12 +40,15 @@ enum Record {
 #[non_exhaustive]
 pub enum ReplyOutcome {
     /// Sent now.
-    Sent(SentMessage),
+    Sent(Box<SentMessage>),
     /// Sent before (recorded, or found in the conversation after a crash): not sent again.
     AlreadySent {
         /// Wix's ID of the message sent, when known.
         message_id: Option<String>,
     },
+    /// [`Replies::reply`] to a message whose sender is not a participant (the business, an
+    /// app): there is no one to answer, and nothing was sent.
+    NoParticipant,
 }
 
 /// Why [`Replies`] sent nothing, or does not know whether it did.
@@ -54,7 +60,7 @@ pub enum ReplyError {
     /// A call to Wix failed. After a Send Message that failed (say, timed out) the intent stays
     /// recorded: the next attempt with the same key checks the conversation before sending.
     Wix(Error),
-    /// The event is not a Message Sent To Business with a sender to answer.
+    /// The event is not a Message Sent To Business.
     NotAMessage,
 }
 
@@ -63,9 +69,7 @@ impl std::fmt::Display for ReplyError {
         match self {
             ReplyError::State(_) => f.write_str("the reply record could not be read or written"),
             ReplyError::Wix(_) => f.write_str("sending the reply failed"),
-            ReplyError::NotAMessage => {
-                f.write_str("the event is not a message from a participant to answer")
-            }
+            ReplyError::NotAMessage => f.write_str("the event is not a Message Sent To Business"),
         }
     }
 }
@@ -105,7 +109,7 @@ impl From<Error> for ReplyError {
 /// reply, recorded and not sent again. (One exception no client can close: an identical message
 /// sent by someone else in that window counts as the reply.)
 ///
-/// It also remembers the IDs of the messages it sent, per app instance, in the same store
+/// It also remembers the IDs of the messages it sent, per conversation, in the same store
 /// (shared by every process that shares the store): [`is_own_message`](Self::is_own_message)
 /// recognises them by `appId` *or* by ID, so an app that calls with an API key (no `appId` on
 /// its messages) does not answer its own synced messages.
@@ -167,7 +171,11 @@ impl<S: StateStore> Replies<S> {
     ///
     /// A store failure (answer 503: Wix delivers the event again).
     pub async fn is_own_message(&self, event: &WebhookEvent) -> Result<bool, StateError> {
-        if self.app_id.as_deref().is_some_and(|id| event.is_from_app(id)) {
+        if self
+            .app_id
+            .as_deref()
+            .is_some_and(|id| event.is_from_app(id))
+        {
             return Ok(true);
         }
         let message = match &event.event {
@@ -175,9 +183,85 @@ impl<S: StateStore> Replies<S> {
             InboxEvent::MessageSentToParticipant(sent) => sent.message.as_ref(),
             _ => None,
         };
-        match message.and_then(|m| m.id.as_deref()).filter(|id| !id.is_empty()) {
-            Some(id) => self.store.is_remembered(scope_of(event), id).await,
-            None => Ok(false),
+        let Some(message) = message else {
+            return Ok(false);
+        };
+        let id = message.id.as_deref().filter(|id| !id.is_empty());
+        if let (Some(id), Ok(conversation)) = (id, conversation_of(event)) {
+            if self.store.is_remembered(conversation, id).await? {
+                return Ok(true);
+            }
+        }
+        // Sent with `send_own` and not answered yet when the webhook came: its fingerprint.
+        let sender = message.sender.clone().unwrap_or_default();
+        let fingerprint = fingerprint(message);
+        for id in [
+            sender.contact_id,
+            sender.member_id,
+            sender.anonymous_visitor_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if self
+                .store
+                .is_remembered(&participant_scope(&id), &fingerprint)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Sends a message of the app's own to `participant`'s current conversation
+    /// ([`Client::send_to_participant`]) and remembers it, so that
+    /// [`is_own_message`](Self::is_own_message) recognises it when it comes back as a webhook,
+    /// even before Send Message answered: its fingerprint (the participant, the text, the
+    /// direction) is remembered before the send, its ID after. Use it for messages synced from
+    /// elsewhere ([`Message::synced`]), which come back as Message Sent To Business. `send_as`
+    /// is Send Message's `sendAs`: leave it `None` (the caller) for a synced message (see
+    /// [`Message::synced`]); with `PARTICIPANT` and an API key the message would carry no
+    /// `appId` and show the participant as its sender, and only this memory tells it apart.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplyError::State`] before the send (nothing sent) or after it (sent, not
+    /// remembered); [`ReplyError::Wix`] when a call fails.
+    pub async fn send_own(
+        &self,
+        client: &Client,
+        participant: &ParticipantId,
+        message: Message,
+        send_as: Option<OverrideSenderOptions>,
+    ) -> Result<SentMessage, ReplyError> {
+        let scope = participant_scope(participant_id_str(participant));
+        let fingerprint = fingerprint(&message);
+        self.store.remember(&scope, &fingerprint).await?;
+        let mut sending = client.send_to_participant(participant, message);
+        if let Some(send_as) = send_as {
+            sending = sending.send_as(send_as);
+        }
+        let sent = sending.await?;
+        self.remember(&sent).await?;
+        // Its ID is remembered: the fingerprint (which a participant's own identical text would
+        // match) is dropped.
+        self.store.forget(&scope, &fingerprint).await?;
+        Ok(sent)
+    }
+
+    /// Remembers a message the app sent some other way (say, a synced message sent with
+    /// [`Client::send_to_participant`]), so that [`is_own_message`](Self::is_own_message)
+    /// recognises it when it comes back as a webhook, `appId` or not.
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn remember(&self, sent: &SentMessage) -> Result<(), StateError> {
+        match sent.message.id.as_deref().filter(|id| !id.is_empty()) {
+            // By conversation: message IDs are unique within one, and every event names it.
+            Some(id) => self.store.remember(&sent.conversation_id, id).await,
+            None => Ok(()),
         }
     }
 
@@ -186,8 +270,7 @@ impl<S: StateStore> Replies<S> {
     ///
     /// # Errors
     ///
-    /// [`ReplyError::NotAMessage`] for another event or one without a sender; else as
-    /// [`send_once`](Self::send_once).
+    /// [`ReplyError::NotAMessage`] for another event; else as [`send_once`](Self::send_once).
     pub async fn reply(
         &self,
         client: &Client,
@@ -197,7 +280,9 @@ impl<S: StateStore> Replies<S> {
         let InboxEvent::MessageSentToBusiness(sent) = &event.event else {
             return Err(ReplyError::NotAMessage);
         };
-        let participant = sent.sender_participant_id().ok_or(ReplyError::NotAMessage)?;
+        let Some(participant) = sent.sender_participant_id() else {
+            return Ok(ReplyOutcome::NoParticipant);
+        };
         let after = sent.message.as_ref().and_then(|m| m.id.as_deref());
         let key = format!("reply:{}", event.id);
         self.send_once(client, scope_of(event), &key, &participant, after, message)
@@ -231,13 +316,23 @@ impl<S: StateStore> Replies<S> {
         let recorded = recorded.into_iter().next().flatten();
         let record = recorded.as_deref().map(serde_json::from_str::<Record>);
         match record.transpose().map_err(StateError::Corrupt)? {
-            Some(Record::Sent { message_id }) => return Ok(ReplyOutcome::AlreadySent { message_id }),
-            Some(Record::Sending { text, direction, after }) => {
-                if let Some(found) =
-                    self.find_sent(client, participant, text, direction, after).await?
+            Some(Record::Sent { message_id }) => {
+                return Ok(ReplyOutcome::AlreadySent { message_id })
+            }
+            Some(Record::Sending {
+                text,
+                direction,
+                after,
+            }) => {
+                if let Some(found) = self
+                    .find_sent(client, participant, text, direction, after)
+                    .await?
                 {
-                    self.record_sent(scope, &key, recorded, found.id.clone()).await?;
-                    return Ok(ReplyOutcome::AlreadySent { message_id: found.id });
+                    self.record_sent(scope, &key, recorded, found.id.clone())
+                        .await?;
+                    return Ok(ReplyOutcome::AlreadySent {
+                        message_id: found.id,
+                    });
                 }
             }
             None => {}
@@ -249,16 +344,18 @@ impl<S: StateStore> Replies<S> {
         })
         .map_err(StateError::Corrupt)?;
         let read = [(key.clone(), recorded)];
-        if !self.store.commit(scope, &read, &[(key.clone(), Some(intent.clone()))]).await? {
+        if !self
+            .store
+            .commit(scope, &read, &[(key.clone(), Some(intent.clone()))])
+            .await?
+        {
             return Err(StateError::Contended.into());
         }
         let sent = client.send_to_participant(participant, message).await?;
-        if let Some(id) = sent.message.id.as_deref().filter(|id| !id.is_empty()) {
-            self.store.remember(scope, id).await?;
-        }
+        self.remember(&sent).await?;
         self.record_sent(scope, &key, Some(intent), sent.message.id.clone())
             .await?;
-        Ok(ReplyOutcome::Sent(sent))
+        Ok(ReplyOutcome::Sent(Box::new(sent)))
     }
 
     async fn record_sent(
@@ -268,10 +365,15 @@ impl<S: StateStore> Replies<S> {
         was: Option<String>,
         message_id: Option<String>,
     ) -> Result<(), StateError> {
-        let sent = serde_json::to_string(&Record::Sent { message_id }).map_err(StateError::Corrupt)?;
+        let sent =
+            serde_json::to_string(&Record::Sent { message_id }).map_err(StateError::Corrupt)?;
         // Whoever changed the record meanwhile recorded a send too: either way it is sent.
         self.store
-            .commit(scope, &[(key.to_owned(), was)], &[(key.to_owned(), Some(sent))])
+            .commit(
+                scope,
+                &[(key.to_owned(), was)],
+                &[(key.to_owned(), Some(sent))],
+            )
             .await
             .map(drop)
     }
@@ -317,4 +419,30 @@ impl<S: StateStore> Replies<S> {
         }
         Ok(None)
     }
+}
+
+/// The scope of a participant's pending own messages.
+fn participant_scope(id: &str) -> String {
+    format!("participant:{id}")
+}
+
+fn participant_id_str(participant: &ParticipantId) -> &str {
+    match participant {
+        ParticipantId::ContactId(id)
+        | ParticipantId::MemberId(id)
+        | ParticipantId::AnonymousVisitorId(id) => id,
+    }
+}
+
+/// A message's text and direction, hashed (FNV-1a, 64 bits: stable across processes and
+/// releases, unlike `std`'s hasher) into a short key.
+fn fingerprint(message: &Message) -> String {
+    let text = message.plain_text().unwrap_or_default();
+    let direction = message.direction.as_ref().map_or("", |d| d.as_str());
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in direction.bytes().chain([0]).chain(text.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("own:{hash:016x}")
 }

@@ -51,6 +51,13 @@ pub trait StateStore: Send + Sync + 'static {
         message_id: &str,
     ) -> impl Future<Output = Result<(), StateError>> + Send;
 
+    /// Forgets `message_id` in `scope` (nothing when it was not remembered).
+    fn forget(
+        &self,
+        scope: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
     /// Whether `message_id` was remembered in `scope` (and not forgotten since).
     fn is_remembered(
         &self,
@@ -83,6 +90,14 @@ impl<S: StateStore> StateStore for Arc<S> {
         message_id: &str,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
         (**self).remember(scope, message_id)
+    }
+
+    fn forget(
+        &self,
+        scope: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        (**self).forget(scope, message_id)
     }
 
     fn is_remembered(
@@ -127,7 +142,10 @@ impl fmt::Display for StateError {
         match self {
             StateError::InvalidKey(what) => write!(f, "invalid state key: {what}"),
             StateError::TooLarge(n) => {
-                write!(f, "the state is {n} bytes of JSON, over the {MAX_VALUE}-byte limit")
+                write!(
+                    f,
+                    "the state is {n} bytes of JSON, over the {MAX_VALUE}-byte limit"
+                )
             }
             StateError::Corrupt(_) => f.write_str("a stored state is not of the expected type"),
             StateError::Contended => {

@@ -25,8 +25,11 @@ mod redis_directory;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
+#[cfg(feature = "redis")]
+mod redis_state;
 #[cfg(feature = "cli")]
 mod relay;
+mod replies;
 mod send;
 // The simulator page, in headless Chromium.
 mod simulator;
