@@ -63,6 +63,7 @@ pub(crate) mod call;
 mod credentials;
 mod env;
 pub(crate) mod error;
+pub mod fleet;
 mod hooks;
 mod http;
 mod operations;

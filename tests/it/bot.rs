@@ -3,8 +3,8 @@
 #[allow(dead_code)]
 pub(crate) mod example;
 use std::time::Duration;
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::ParticipantId::{self, AnonymousVisitorId, ContactId};
+use wix_inbox_fake::FakeInbox;
 
 const WAIT: Duration = Duration::from_secs(10);
 

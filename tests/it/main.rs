@@ -1,21 +1,14 @@
-//! The crate's integration tests, in one binary so that the crate is linked once.
+//! The library's integration tests, in one binary so that the crate is linked once. (The fake's
+//! and the CLI's are in their crates: `crates/fake/tests`, `crates/cli/tests`.)
 
 mod accessors;
 mod app;
 mod auto_reply;
 mod bot;
 mod build_script;
-#[cfg(feature = "cli")]
-mod cli;
-// `contacts find`, `members find` and `sync`, run as processes.
-#[cfg(feature = "cli")]
-mod cli_sync;
-// The simulator's control API.
-mod control;
-mod fake;
-mod fake_contacts;
-mod fake_instances;
 mod fixtures;
+#[cfg(feature = "redis")]
+mod fleet;
 mod lifecycle;
 mod lookup;
 mod operations;
@@ -27,15 +20,16 @@ mod redis_directory;
 mod redis_server;
 #[cfg(feature = "redis")]
 mod redis_state;
-#[cfg(feature = "cli")]
-mod relay;
 mod replies;
 mod send;
-// The simulator page, in headless Chromium.
-mod simulator;
+mod slow_handler;
 mod snapshot;
 mod spec;
 mod sync;
+// `badge` is the CLI tests'.
+#[allow(dead_code)]
+#[path = "../common/sync_flow.rs"]
+mod sync_flow;
 mod wire;
 
 // The production client (issue 3).
@@ -44,6 +38,7 @@ mod client_errors;
 mod client_retry;
 mod client_secrets;
 mod hardening;
+#[path = "../common/harness.rs"]
 mod harness;
 mod paging;
 mod participant;

@@ -68,7 +68,7 @@ async fn every_key_of_a_scope_has_the_scope_as_hash_tag() {
 #[tokio::test]
 async fn two_outboxes_share_records_and_sent_messages() {
     let server = RedisServer::start();
-    let fake = wix_inbox::fake::FakeInbox::start().await.unwrap();
+    let fake = wix_inbox_fake::FakeInbox::start().await.unwrap();
     let store = store(&server).await;
     let (a, b) = (
         Replies::with_store(store.clone()),

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::state::{ConversationStates, Replies, ReplyOutcome, StateStore};
 use wix_inbox::types::{Message, OverrideSenderOptions, ParticipantId};
 use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
+use wix_inbox_fake::FakeInbox;
 
 use crate::bot::example as bot;
 use crate::sync::example as sync;
