@@ -100,7 +100,7 @@ impl Message {
     ///
     /// Send it with the default `sendAs` (`CALLER`, i.e. leave it unset), never `PARTICIPANT`:
     /// sent as the caller, the message is the app's own (its `appId`, and the ID the
-    /// `Replies` outbox remembers), so a bot does not answer it;
+    /// [`Replies`](crate::state::Replies) outbox remembers), so a bot does not answer it;
     /// sent as the participant with an API key it would carry no `appId` and look exactly like
     /// something the participant typed. The direction and the badge already say who wrote it.
     ///
