@@ -61,6 +61,7 @@ pub mod lookup;
 mod message;
 pub mod paging;
 pub mod participant;
+pub mod queue;
 pub mod send;
 pub mod state;
 mod text;
