@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`): each feature-gated item marked with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

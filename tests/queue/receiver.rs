@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use wix_inbox_fake::FakeInbox;
 use wix_inbox::queue::{QueueStore, Worker};
 use wix_inbox::webhooks::axum::{serve, WebhookReceiver};
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox_fake::FakeInbox;
 
 use crate::redis_server::RedisServer;
 use crate::{queue, quick, spawn_worker};
