@@ -119,30 +119,8 @@ impl FakeInbox {
         timeout: Duration,
         mut condition: impl FnMut(&FakeInbox) -> bool,
     ) -> Result<(), WaitTimeout> {
-        let now = tokio::time::Instant::now();
-        // A timeout too long for the clock is a wait without end (a century).
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-        loop {
-            // Registered before the check, so that a change right after it is not missed.
-            let changed = self.inner.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if condition(self) {
-                return Ok(());
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Err(WaitTimeout {
-                    what: what.to_owned(),
-                    timeout,
-                    state: self.describe(),
-                });
-            }
-            let next = deadline.min(now + RECHECK);
-            let _ = tokio::time::timeout_at(next, changed).await;
-        }
+        self.wait_until_async(what, timeout, || std::future::ready(condition(self)))
+            .await
     }
 
     /// [`wait_until`](Self::wait_until) for a condition that must `.await` (it reads the app's
@@ -162,10 +140,13 @@ impl FakeInbox {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = tokio::time::Instant::now()
+        let now = tokio::time::Instant::now();
+        // A timeout too long for the clock is a wait without end (a century).
+        let deadline = now
             .checked_add(timeout)
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3_153_600_000));
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         loop {
+            // Registered before the check, so that a change right after it is not missed.
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
