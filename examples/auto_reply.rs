@@ -11,7 +11,9 @@
 //! `127.0.0.1:3000`) for the real Wix; put TLS in front of it.
 //!
 //! What it relies on: `WebhookReceiver` verifies each webhook and drops redeliveries;
-//! `ConversationDirectory` follows Conversations Merged, whatever order they arrive in;
+//! `ConversationDirectory` follows Conversations Merged, whatever order they arrive in (a merge
+//! it refuses is logged and answered 200: Wix would resend it for ~47 h to no avail);
+//! `Replies` sends each reply once, even when Wix resends an event whose reply went out;
 //! `send_to_participant` sends to the participant's current conversation, even when a merge
 //! happens between finding it and sending.
 
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use wix_inbox::lifecycle::ConversationDirectory;
+use wix_inbox::state::Replies;
 use wix_inbox::types::Message;
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
@@ -35,6 +38,7 @@ pub struct AutoReply {
     app_id: String,
     directory: ConversationDirectory,
     counters: Mutex<HashMap<String, u64>>,
+    replies: Replies,
 }
 
 impl AutoReply {
@@ -44,6 +48,7 @@ impl AutoReply {
             app_id: app_id.to_owned(),
             directory: ConversationDirectory::new(),
             counters: Mutex::default(),
+            replies: Replies::new().app_id(app_id),
         })
     }
 
@@ -60,11 +65,21 @@ impl AutoReply {
     /// One verified, first-time event. An `Err` answers 503, and Wix delivers it again.
     pub async fn handle(&self, event: WebhookEvent) -> Result<(), BoxError> {
         // A merge: what was counted under the old conversations moves to the new one.
+        // A merge the directory refuses (a loop, a contradiction) would be refused again on
+        // every redelivery: it is logged and answered 200. A store failure answers 503.
         let mut counters = self.counters.lock().await;
-        for moved in self.directory.apply_event(&event).await? {
-            if let Some(n) = counters.remove(&moved.from) {
-                *counters.entry(moved.to).or_default() += n;
+        match self.directory.apply_event(&event).await {
+            Ok(moves) => {
+                for moved in moves {
+                    if let Some(n) = counters.remove(&moved.from) {
+                        *counters.entry(moved.to).or_default() += n;
+                    }
+                }
             }
+            Err(refused) if refused.is_refused() => {
+                eprintln!("auto_reply: merge refused, answered 200: {refused}");
+            }
+            Err(failed) => return Err(failed.into()),
         }
         drop(counters);
         let InboxEvent::MessageSentToBusiness(sent) = &event.event else {
@@ -82,8 +97,19 @@ impl AutoReply {
         ) else {
             return Ok(());
         };
+        // Sent once per event, however often Wix delivers it (a timeout, a crash after Send
+        // Message): the outbox records it and, when unsure, reads the conversation back.
         let reply = Message::reply(format!("Thanks, we got: {text}"));
-        self.client.send_to_participant(&participant, reply).await?;
+        self.replies
+            .send_once(
+                &self.client,
+                "app",
+                &format!("reply:{}", event.id),
+                &participant,
+                sent.message.as_ref().and_then(|m| m.id.as_deref()),
+                reply,
+            )
+            .await?;
         let mut counters = self.counters.lock().await;
         let current = self.directory.current(conversation).await?;
         *counters.entry(current).or_default() += 1;

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`): each feature-gated item marked with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]
@@ -54,6 +56,7 @@ pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 pub mod accessors;
 pub mod app;
 pub mod client;
+pub mod contacts;
 pub mod error;
 pub mod lifecycle;
 pub mod lookup;
@@ -63,6 +66,7 @@ pub mod paging;
 pub mod participant;
 pub mod queue;
 pub mod send;
+pub mod state;
 mod text;
 pub mod trace;
 pub use app::{App, AppBuilder};

@@ -40,7 +40,7 @@
 //! ```
 
 use crate::types::{
-    BasicMessageData, BasicMessagePayload, Message, MessageContent, MessageDirection,
+    Badge, BasicMessageData, BasicMessagePayload, Message, MessageContent, MessageDirection,
     MessageVisibility, SendMessageRequest,
 };
 
@@ -93,6 +93,36 @@ impl Message {
         }
     }
 
+    /// A text the participant wrote elsewhere (an email, another service's form), recorded in
+    /// their conversation for the business only: direction `PARTICIPANT_TO_BUSINESS`,
+    /// visibility `BUSINESS`, and `badge` (text and icon URL) naming where it came from. This is
+    /// Wix's "Sync messages from an external service" flow.
+    ///
+    /// Send it with the default `sendAs` (`CALLER`, i.e. leave it unset), never `PARTICIPANT`:
+    /// sent as the caller, the message is the app's own (its `appId`, and the ID the
+    /// [`Replies`](crate::state::Replies) outbox remembers), so a bot does not answer it;
+    /// sent as the participant with an API key it would carry no `appId` and look exactly like
+    /// something the participant typed. The direction and the badge already say who wrote it.
+    ///
+    /// ```
+    /// use wix_inbox::types::{Badge, Message, MessageDirection, MessageVisibility};
+    ///
+    /// let badge = Badge { text: Some("Email".into()), ..Default::default() };
+    /// let synced = Message::synced("Where is my order?", Some(badge));
+    /// assert_eq!(synced.direction, Some(MessageDirection::ParticipantToBusiness));
+    /// assert_eq!(synced.visibility, Some(MessageVisibility::Business));
+    /// assert_eq!(synced.badges.len(), 1);
+    /// ```
+    pub fn synced(text: impl Into<String>, badge: Option<Badge>) -> Self {
+        Message {
+            content: Some(MessageContent::text(text)),
+            direction: Some(MessageDirection::ParticipantToBusiness),
+            visibility: Some(MessageVisibility::Business),
+            badges: badge.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
     /// The message with `silent` set: when `true`, sending it updates neither the unread count
     /// nor the conversation summary in the Inbox's Message List (Wix's default is `false`).
     ///
@@ -101,6 +131,16 @@ impl Message {
     pub fn silent(mut self, silent: bool) -> Self {
         self.silent = Some(silent);
         self
+    }
+}
+
+impl Badge {
+    /// A badge with this text and no icon (say `Badge::named("Email")` on a synced message).
+    pub fn named(text: impl Into<String>) -> Self {
+        Badge {
+            text: Some(text.into()),
+            ..Default::default()
+        }
     }
 }
 

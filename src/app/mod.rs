@@ -63,6 +63,9 @@
 //! makes a burst to one instance wait its turn instead (other instances are not slowed); it is
 //! off by default (429s are retried as the [`RetryPolicy`](crate::RetryPolicy) says).
 
+#[cfg(feature = "axum")]
+mod receiver;
+
 use std::{fmt, sync::Arc, time::Duration};
 
 use crate::client::{

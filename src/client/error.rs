@@ -281,6 +281,17 @@ impl Error {
         self.0.operation
     }
 
+    /// The HTTP status as a number (`Some(409)`), to compare without naming
+    /// [`StatusCode`]: `e.status_code() == Some(409)`.
+    pub fn status_code(&self) -> Option<u16> {
+        self.0.status.map(|s| s.as_u16())
+    }
+
+    /// Whether Wix answered 409 Conflict (say, Create Contact for an email a contact has).
+    pub fn is_conflict(&self) -> bool {
+        self.0.status == Some(StatusCode::CONFLICT)
+    }
+
     /// Whether the thing asked for does not exist: a 404, or `CONVERSATION_NOT_FOUND`.
     pub fn is_not_found(&self) -> bool {
         self.0.status == Some(StatusCode::NOT_FOUND)

@@ -31,6 +31,7 @@ mod directory;
 mod fleet;
 mod queue;
 mod queue_scripts;
+mod state;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
 pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
+pub use state::RedisStateStore;
 
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;
@@ -97,6 +99,12 @@ impl From<Failure> for DedupError {
         } else {
             DedupError::Store(f.error)
         }
+    }
+}
+
+impl From<Failure> for crate::state::StateError {
+    fn from(f: Failure) -> Self {
+        crate::state::StateError::Store(f.error)
     }
 }
 

@@ -97,3 +97,30 @@ async fn answers_visitor_contact_and_member_never_itself_and_counts_across_merge
 async fn the_example_s_demo_runs() {
     example::demo().await.unwrap();
 }
+
+/// A merge the directory refuses (here a loop: B into A after A into B) would be refused on
+/// every redelivery: it is answered 200, not 503 (Wix would resend it for ~47 h).
+#[tokio::test]
+async fn a_refused_merge_is_answered_200() {
+    use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+    let fake = FakeInbox::start().await.unwrap();
+    let app = example::AutoReply::new(fake.app_client_builder().build().unwrap(), fake.app_id());
+    let url = fake
+        .add_webhook_router("/webhooks", app.router(TestSigner::shared().verifier()))
+        .unwrap();
+    fake.remove_webhook_receiver(&url); // only the posts below reach it
+    let http = reqwest::Client::new();
+    for (id, from, into, status) in [("e-1", "A", "B", 200), ("e-2", "B", "A", 200)] {
+        let domain = serde_json::json!({
+            "id": id,
+            "entityFqdn": "wix.crm.inbox.v2.conversation",
+            "slug": "conversations_merged",
+            "actionEvent": {"body": {"oldConversationIds": [from], "targetConversationId": into}},
+        });
+        let event = TestEvent::new("wix.crm.inbox.v2.conversation_conversations_merged", domain);
+        let jwt = TestSigner::shared().sign_event(&event);
+        let answer = http.post(&url).body(jwt).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{from} into {into}");
+    }
+    assert_eq!(app.count("A").await.unwrap(), 0);
+}

@@ -18,11 +18,16 @@ mod redis_directory;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
+#[cfg(feature = "redis")]
+mod redis_state;
+mod replies;
 mod send;
 mod slow_handler;
 mod snapshot;
 mod spec;
 mod sync;
+// `badge` is the CLI tests'.
+#[allow(dead_code)]
 #[path = "../common/sync_flow.rs"]
 mod sync_flow;
 mod wire;

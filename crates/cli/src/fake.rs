@@ -49,7 +49,9 @@ pub async fn serve(args: Serve) -> Outcome {
 }
 
 /// What `fake serve` prints: shell lines to paste, `export` for the chosen way to authenticate
-/// (both exported would make every command refuse), the other way and the key paths as comments.
+/// (both exported would make every command refuse) and for the public key's contents (PEM, as
+/// the examples and `App::builder().public_key` take it), the other way and the key paths as
+/// comments.
 fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> String {
     let line = |name: &str, value: &str| format!("export {name}={}\n", shell_word(value));
     let api_key = line("WIX_API_KEY", fake.api_key()) + &line("WIX_SITE_ID", fake.site_id());
@@ -68,11 +70,13 @@ fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> Strin
         "# fake Wix Inbox listening; stop it with Ctrl-C\n\
          # simulator: {}/ (open it in a browser)\n{}{chosen}{}\
          # or authenticate the other way ({other_flag}) instead:\n{}\
+         export WIX_WEBHOOK_PUBLIC_KEY=\"$(cat {})\"\n\
          # public key: {}\n# private key: {}\n",
         fake.base_url(),
         line("WIX_BASE_URL", fake.base_url()),
         line("WIX_INSTANCE_ID", fake.instance_id()),
         commented(&other),
+        shell_word(&public.display().to_string()),
         public.display(),
         private.display(),
     )

@@ -3,10 +3,8 @@
 //! conversation, from the contact, for the business only, with a badge naming the service.
 
 use serde::Serialize;
-use wix_inbox::types::{
-    Badge, Contact, ContactEmail, ContactEmails, ContactInfo, CreateContactRequest, EmailTag,
-    Message, MessageContent, MessageDirection, MessageVisibility, ParticipantId,
-};
+use wix_inbox::contacts::{self, FindOrCreateError};
+use wix_inbox::types::{Badge, Contact, Message, ParticipantId};
 use wix_inbox::Client;
 
 use crate::api::{client, failed, print_json_lines};
@@ -53,13 +51,7 @@ pub async fn sync(global: &Global, args: Sync) -> Outcome {
             ))
         }
     };
-    let message = Message {
-        content: Some(MessageContent::text(args.text)),
-        direction: Some(MessageDirection::ParticipantToBusiness),
-        visibility: Some(MessageVisibility::Business),
-        badges: badge.into_iter().collect(),
-        ..Default::default()
-    };
+    let message = Message::synced(args.text, badge);
     let (contact_id, contact_created) =
         find_contact(&client, &args.email, args.contact, args.create_contact).await?;
     let sent = client
@@ -75,83 +67,50 @@ pub async fn sync(global: &Global, args: Sync) -> Outcome {
 }
 
 /// The ID of the contact with `email` (the one `pick` names, when given), and whether it was
-/// created: with none, one is created if `create`; several without `pick` is a failure that
-/// lists them.
+/// created: with none, one is created if `create` (`contacts::find_or_create_by_email`, its 409
+/// included); several without `pick` is a failure that lists them.
 async fn find_contact(
     client: &Client,
     email: &str,
     pick: Option<String>,
     create: bool,
 ) -> Result<(String, bool), Failure> {
-    // Whether Create Contact answered that a contact has the email now (created since the
-    // lookup, by another sync say): then the lookup is made once more, to use that contact.
-    let mut exists = false;
-    loop {
-        let found = client
-            .contacts_by_email(email)
-            .all()
-            .await
-            .map_err(failed)?;
-        return match (found.as_slice(), &pick) {
-            (_, Some(id)) if found.iter().any(|c| c.id.as_ref() == Some(id)) => {
-                Ok((id.clone(), false))
-            }
-            ([], Some(id)) => Err(Failure::Failed(format!(
-                "contact {id} does not have the email {email}: no contact has it"
-            ))),
-            (all, Some(id)) => Err(Failure::Failed(format!(
-                "contact {id} is not one of the contacts with the email {email}: {}",
-                listing(all)
-            ))),
-            ([], None) if exists => Err(Failure::Failed(format!(
-                "Create Contact answered that a contact has the email {email} (409), but Query \
-                 Contacts does not find it yet: try again"
-            ))),
-            ([], None) if create => match create_contact(client, email).await? {
-                Some(id) => Ok((id, true)),
-                None => {
-                    exists = true;
-                    continue;
-                }
-            },
-            ([], None) => Err(Failure::Failed(format!(
-                "no contact has the email {email}: --create-contact creates one"
-            ))),
-            ([one], None) => Ok((id_of(one)?, false)),
-            (several, None) => Err(Failure::Failed(format!(
-                "{} contacts have the email {email}: {}; choose one with --contact ID",
-                several.len(),
-                listing(several)
-            ))),
+    if create && pick.is_none() {
+        return match contacts::find_or_create_by_email(client, email).await {
+            Ok(found) => Ok((found.id().to_owned(), found.created())),
+            Err(FindOrCreateError::Several(several)) => Err(several_contacts(email, &several)),
+            Err(FindOrCreateError::Wix(e)) => Err(failed(e)),
+            Err(e) => Err(Failure::Failed(format!("{e}: try again (email {email})"))),
         };
+    }
+    let found = client
+        .contacts_by_email(email)
+        .all()
+        .await
+        .map_err(failed)?;
+    match (found.as_slice(), &pick) {
+        (_, Some(id)) if found.iter().any(|c| c.id.as_ref() == Some(id)) => Ok((id.clone(), false)),
+        ([], Some(id)) => Err(Failure::Failed(format!(
+            "contact {id} does not have the email {email}: no contact has it"
+        ))),
+        (all, Some(id)) => Err(Failure::Failed(format!(
+            "contact {id} is not one of the contacts with the email {email}: {}",
+            listing(all)
+        ))),
+        ([], None) => Err(Failure::Failed(format!(
+            "no contact has the email {email}: --create-contact creates one"
+        ))),
+        ([one], None) => Ok((id_of(one)?, false)),
+        (several, None) => Err(several_contacts(email, several)),
     }
 }
 
-/// Create Contact with `email` as the primary (MAIN) email; the new contact's ID, or `None`
-/// when Wix refused it because a contact has the email now (409: another process created it
-/// since the lookup; without `allowDuplicates` it is not created twice).
-async fn create_contact(client: &Client, email: &str) -> Result<Option<String>, Failure> {
-    let email = ContactEmail {
-        email: Some(email.to_owned()),
-        tag: Some(EmailTag::Main),
-        primary: Some(true),
-        ..Default::default()
-    };
-    let request = CreateContactRequest {
-        info: ContactInfo {
-            emails: Some(ContactEmails {
-                items: vec![email],
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        allow_duplicates: None,
-    };
-    match client.create_contact().body(request).send().await {
-        Ok(created) => id_of(&created.into_inner().contact.unwrap_or_default()).map(Some),
-        Err(e) if e.status() == Some(reqwest::StatusCode::CONFLICT) => Ok(None),
-        Err(e) => Err(failed(e)),
-    }
+fn several_contacts(email: &str, several: &[Contact]) -> Failure {
+    Failure::Failed(format!(
+        "{} contacts have the email {email}: {}; choose one with --contact ID",
+        several.len(),
+        listing(several)
+    ))
 }
 
 fn id_of(contact: &Contact) -> Result<String, Failure> {

@@ -119,6 +119,27 @@ impl FakeInbox {
         timeout: Duration,
         mut condition: impl FnMut(&FakeInbox) -> bool,
     ) -> Result<(), WaitTimeout> {
+        self.wait_until_async(what, timeout, || std::future::ready(condition(self)))
+            .await
+    }
+
+    /// [`wait_until`](Self::wait_until) for a condition that must `.await` (it reads the app's
+    /// own state behind an async lock or store, say): looked at again at each change of the
+    /// fake's state, and at least every 100 ms.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitTimeout`] when `timeout` passes first.
+    pub async fn wait_until_async<F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut condition: F,
+    ) -> Result<(), WaitTimeout>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let now = tokio::time::Instant::now();
         // A timeout too long for the clock is a wait without end (a century).
         let deadline = now
@@ -129,7 +150,7 @@ impl FakeInbox {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if condition(self) {
+            if condition().await {
                 return Ok(());
             }
             let now = tokio::time::Instant::now();
@@ -140,9 +161,14 @@ impl FakeInbox {
                     state: self.describe(),
                 });
             }
-            let next = deadline.min(now + RECHECK);
-            let _ = tokio::time::timeout_at(next, changed).await;
+            let _ = tokio::time::timeout_at(deadline.min(now + RECHECK), changed).await;
         }
+    }
+
+    /// The texts of the participant's current conversation, oldest first (as
+    /// [`participant_messages`](Self::participant_messages); empty for a message without text).
+    pub fn participant_texts(&self, participant: &ParticipantId) -> Vec<String> {
+        texts(&self.participant_messages(participant))
     }
 
     /// The messages of the participant's current conversation (followed through merges: any
@@ -157,15 +183,7 @@ impl FakeInbox {
     /// ([`MessageContent::plain_text`](wix_inbox::types::MessageContent::plain_text); empty for a
     /// message without text).
     pub fn message_texts(&self, conversation_id: &str) -> Vec<String> {
-        self.messages(conversation_id)
-            .iter()
-            .map(|m| {
-                m.content
-                    .as_ref()
-                    .and_then(|c| c.plain_text())
-                    .unwrap_or_default()
-            })
-            .collect()
+        texts(&self.messages(conversation_id))
     }
 
     /// A summary of the fake's state for a failure message.
@@ -210,5 +228,33 @@ impl FakeInbox {
             text.push_str(" (no webhook receiver is registered)");
         }
         text
+    }
+}
+
+/// The text of each message ([`Message::plain_text`]; empty for one without text).
+pub(crate) fn texts(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m.plain_text().unwrap_or_default())
+        .collect()
+}
+
+impl super::SentEvent {
+    /// The event's ID (the domain event's `id`): what [`FakeInbox::redeliver`] takes.
+    pub fn id(&self) -> Option<&str> {
+        self.domain_event.id.as_deref().filter(|id| !id.is_empty())
+    }
+
+    /// The app instance (site) the event is for: the envelope's `instanceId`.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.envelope
+            .instance_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+    }
+
+    /// Whether it is a Message Sent To Business (a participant wrote).
+    pub fn is_message_to_business(&self) -> bool {
+        self.event_type == wix_inbox::types::MessageSentToBusiness::EVENT_TYPE
     }
 }

@@ -77,6 +77,14 @@ impl FakeInbox {
         self.inner.state().faults.iter().cloned().collect()
     }
 
+    /// The next `n` Send Message calls are served (the message stored, its webhook sent) and
+    /// then their connection is closed without an answer: the client sees a broken connection
+    /// after Wix did the work, as when a response is lost or the app dies waiting for it.
+    /// Send Message is not repeatable, so the client does not retry it.
+    pub fn drop_after_next_sends(&self, n: usize) {
+        self.inner.state().sends_to_drop += n;
+    }
+
     /// Forgets the faults still queued: the next Inbox calls are served.
     pub fn clear_faults(&self) {
         self.inner.state().faults.clear();

@@ -254,6 +254,12 @@ impl FakeInstance<'_> {
             .unwrap_or_default()
     }
 
+    /// The texts of the participant's current conversation on this site, oldest first
+    /// ([`FakeInbox::participant_texts`]).
+    pub fn participant_texts(&self, participant: &ParticipantId) -> Vec<String> {
+        super::app_helpers::texts(&self.participant_messages(participant))
+    }
+
     /// The conversations of this site, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.fake.inner.state().store.conversations_of(self.index)

@@ -571,6 +571,8 @@ pub(crate) struct State {
     /// The contacts and members of every instance.
     pub(crate) directory: directory::Directory,
     pub(crate) faults: VecDeque<Fault>,
+    /// How many Send Messages are still to be served and then left unanswered.
+    pub(crate) sends_to_drop: usize,
     pub(crate) receivers: Vec<String>,
     /// The app's instances (sites), the builder's first: a participant, conversation or token
     /// is of one of them, by its index here.

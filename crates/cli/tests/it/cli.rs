@@ -661,6 +661,9 @@ async fn fake_serve_prints_how_to_reach_it_and_answers() {
     let base_url = get("export WIX_BASE_URL=");
     let public_key = get("# public key: ");
     assert!(base_url.starts_with("http://127.0.0.1:"));
+    // The examples read the key's contents: the export line reads the file.
+    let export = get("export WIX_WEBHOOK_PUBLIC_KEY=");
+    assert_eq!(export, format!("\"$(cat {public_key})\""));
     // The simulator's page, on the same address.
     let simulator = get("# simulator: ");
     assert_eq!(simulator, format!("{base_url}/ (open it in a browser)"));

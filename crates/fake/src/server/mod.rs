@@ -123,6 +123,19 @@ async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Respon
             tokio::time::sleep(delay).await;
             next.run(req).await
         }
+        None if req.method() == axum::http::Method::POST
+            && req.uri().path() == "/inbox/v2/messages"
+            && take_send_to_drop(&inner) =>
+        {
+            let served = next.run(req).await;
+            inner.record(RecordedRequest {
+                method,
+                uri,
+                status: None,
+            });
+            drop(served);
+            return dropped();
+        }
         None => next.run(req).await,
     };
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -135,6 +148,17 @@ async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Respon
         status: Some(response.status().as_u16()),
     });
     response
+}
+
+/// Whether the Send Message in progress is one to leave unanswered
+/// ([`FakeInbox::drop_after_next_sends`](super::FakeInbox::drop_after_next_sends)).
+fn take_send_to_drop(inner: &Inner) -> bool {
+    let mut state = inner.state();
+    let take = state.sends_to_drop > 0;
+    if take {
+        state.sends_to_drop -= 1;
+    }
+    take
 }
 
 /// The answer to [`Fault::Drop`]: its body fails before its first byte, so hyper closes the
