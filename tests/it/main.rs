@@ -28,6 +28,7 @@ mod redis_server;
 #[cfg(feature = "cli")]
 mod relay;
 mod send;
+mod slow_handler;
 // The simulator page, in headless Chromium.
 mod simulator;
 mod snapshot;
