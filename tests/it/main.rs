@@ -15,6 +15,7 @@ mod control;
 mod fake;
 mod fake_contacts;
 mod fake_instances;
+mod fake_refusals;
 mod fixtures;
 mod lifecycle;
 mod lookup;
