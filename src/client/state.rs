@@ -11,6 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use super::{
     credentials::Credentials,
     error::{Error, ErrorKind},
+    fleet::FleetStore,
     pacing::Rate,
     policy::RetryPolicy,
     tenant::{Kind, Tenant, Tenants},
@@ -51,6 +52,9 @@ struct Shared {
     /// The sites or instances used so far, made on first use.
     tenants: OnceLock<Tenants>,
     capacity: u64,
+    /// Where the app's processes share tokens and pacing, if they do.
+    fleet: Option<Arc<dyn FleetStore>>,
+    max_bytes: u64,
 }
 
 impl ClientState {
@@ -70,6 +74,8 @@ impl ClientState {
             rate,
             tenants: OnceLock::new(),
             capacity: super::tenant::DEFAULT_CAPACITY,
+            fleet: None,
+            max_bytes: super::tenant::DEFAULT_MAX_BYTES,
         };
         Self {
             shared: Arc::new(shared),
@@ -85,14 +91,18 @@ impl ClientState {
         max_response_size: usize,
         rate: Option<Rate>,
         capacity: u64,
+        max_bytes: u64,
+        fleet: Option<Arc<dyn FleetStore>>,
     ) -> Self {
         let shared = Shared {
             credentials,
             policy,
             max_response_size,
             rate,
-            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity)),
+            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity, max_bytes)),
             capacity,
+            fleet,
+            max_bytes,
         };
         Self {
             shared: Arc::new(shared),
@@ -159,7 +169,7 @@ impl ClientState {
     /// [`for_instance`](Self::for_instance).
     pub(crate) fn tenants(&self) -> &Tenants {
         self.shared.tenants.get_or_init(|| {
-            let tenants = Tenants::new(Kind::Sites, self.shared.capacity);
+            let tenants = Tenants::new(Kind::Sites, self.shared.capacity, self.shared.max_bytes);
             // The site the client was built for is one of them.
             if let Scope::Pinned(home) = &self.scope {
                 if home.site_header().is_some() {
@@ -186,6 +196,18 @@ impl ClientState {
         self.shared.rate.as_ref()
     }
 
+    /// Where the app's processes share tokens and pacing, if they do.
+    pub(crate) fn fleet(&self) -> Option<&dyn FleetStore> {
+        self.shared.fleet.as_deref()
+    }
+
+    /// Weighs this client's instance again in the cache (its token changed).
+    fn reweigh(&self) {
+        if let Scope::Keyed(id) = &self.scope {
+            self.tenants().reweigh(id);
+        }
+    }
+
     /// Adds the credentials for `tenant` to a request, getting an app token first if none is
     /// fresh.
     pub(crate) async fn authorize(
@@ -209,12 +231,17 @@ impl ClientState {
                     // Boxed: a rare path, kept out of the size of every call's future.
                     None => {
                         let policy = &self.shared.policy;
-                        Box::pin(
-                            tenant
-                                .token
-                                .token(endpoint, tenant.id(), http, policy, None),
-                        )
-                        .await?
+                        let token = Box::pin(tenant.token.token(
+                            endpoint,
+                            tenant.id(),
+                            http,
+                            policy,
+                            None,
+                            self.fleet(),
+                        ))
+                        .await?;
+                        self.reweigh();
+                        token
                     }
                 };
                 request.headers_mut().insert(AUTHORIZATION, token);
@@ -234,10 +261,12 @@ impl ClientState {
         match &self.shared.credentials {
             Credentials::App(endpoint) => {
                 let policy = &self.shared.policy;
-                tenant
+                let token = tenant
                     .token
-                    .token(endpoint, tenant.id(), http, policy, stale)
-                    .await
+                    .token(endpoint, tenant.id(), http, policy, stale, self.fleet())
+                    .await?;
+                self.reweigh();
+                Ok(token)
             }
             _ => Err(Error::new(ErrorKind::Token).with_message("no app credentials")),
         }
@@ -250,7 +279,8 @@ impl fmt::Debug for ClientState {
         s.field("credentials", &self.shared.credentials)
             .field("policy", &self.shared.policy)
             .field("max_response_size", &self.shared.max_response_size)
-            .field("rate", &self.shared.rate);
+            .field("rate", &self.shared.rate)
+            .field("fleet", &self.shared.fleet.is_some());
         match &self.scope {
             Scope::Pinned(tenant) => s.field("for", &tenant.id()),
             Scope::Keyed(id) => s.field("for", id),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wix_inbox::fake::FakeInbox;
+use wix_inbox_fake::FakeInbox;
 use wix_inbox::webhooks::axum::{serve, WebhookReceiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,187 @@
+//! `webhook relay`: a standalone verifying receiver for apps in any language.
+//!
+//! It verifies each delivery, claims its event ID (in memory, or in Redis shared by several
+//! relays), POSTs the decoded event as JSON to the app, and answers Wix 200 only once the app
+//! answered 2xx; 503 otherwise, so that Wix retries. It serves with the crate's production
+//! settings (header-read and request timeouts, a bound on open connections); SIGTERM (or
+//! Ctrl-C) stops accepting connections and lets the requests in flight finish.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
+use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent};
+
+use crate::{read_verifier, Failure, Outcome};
+
+/// The header that carries the event ID on the POST to the app, percent-encoded.
+const EVENT_ID_HEADER: &str = "wix-inbox-event-id";
+
+/// What is percent-encoded in [`EVENT_ID_HEADER`]: every byte of the ID's UTF-8 but RFC 3986's
+/// unreserved characters (`A-Z a-z 0-9 - . _ ~`). A GUID (Wix's IDs) goes out as it is; an ID
+/// with spaces or in another script reaches the app whole and distinct (a header cannot carry
+/// non-ASCII text, and HTTP strips the spaces at its ends).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+#[derive(Args, Debug)]
+pub struct Relay {
+    /// The app's public key: a PEM file, or a file holding base64 of the PEM.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: PathBuf,
+    /// Where to listen for Wix, e.g. 0.0.0.0:8080 (port 0: any free port). The address is
+    /// printed on the first line of stdout.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The app's URL: each event is POSTed there as JSON (what `webhook verify` prints), with
+    /// its ID in the `wix-inbox-event-id` header, percent-encoded (a GUID as it is; the body's
+    /// `id` is the ID exactly).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// A Redis shared by several relays (redis://[user:password@]host[:port][/db]); in
+    /// memory, for this process alone, when left out. Prefer the environment variable to keep
+    /// a password out of the process list.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WIX_INBOX_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub redis: Option<String>,
+    /// Seconds the app has to answer a POST; then Wix is answered 503.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub app_timeout: u64,
+    /// Seconds a claim on an event holds: a relay that dies while handing an event on holds it
+    /// that long, then another relay hands the redelivery on. Longer than --app-timeout.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lease: u64,
+}
+
+pub async fn relay(args: Relay) -> Outcome {
+    // First, so that a SIGTERM from the moment the relay says it listens is a clean stop.
+    let stop = stop_signal()?;
+    // Why a delivery was answered 503 (a store or an app that failed), one line each.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .try_init();
+    let verifier = read_verifier(&args.public_key)?;
+    let to = reqwest::Url::parse(&args.to)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| Failure::Usage("--to must be an http:// or https:// URL".to_owned()))?;
+    let app_timeout = Duration::from_secs(args.app_timeout);
+    let lease = Duration::from_secs(args.lease);
+    if args.app_timeout == 0 {
+        return Err(Failure::Usage(
+            "--app-timeout must be at least 1".to_owned(),
+        ));
+    }
+    if lease <= app_timeout {
+        return Err(Failure::Usage(format!(
+            "--lease ({}) must be longer than --app-timeout ({}): a claim must outlive the POST \
+             to the app",
+            args.lease, args.app_timeout
+        )));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(app_timeout)
+        .connect_timeout(app_timeout.min(Duration::from_secs(2)))
+        // The app is where --to says, not where a redirect points.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))?;
+    let receiver = WebhookReceiver::with_handler(verifier, move |event: WebhookEvent| {
+        let (http, to) = (http.clone(), to.clone());
+        async move { hand_on(&http, to, &event).await }
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Failed(format!("cannot read the listening address: {e}")))?;
+    // A request may wait for the app, plus the time to read its body.
+    let options = ServeOptions::new().request_timeout(app_timeout + Duration::from_secs(5));
+    match args.redis {
+        Some(url) => {
+            let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
+                .await
+                .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
+                .lease(lease);
+            let receiver = receiver.deduplicator(store);
+            serve(receiver, listener, addr, "Redis", options, stop).await
+        }
+        None => {
+            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().with_lease(lease));
+            serve(receiver, listener, addr, "memory", options, stop).await
+        }
+    }
+}
+
+/// POSTs `event` to the app; `Ok` once it answered 2xx.
+async fn hand_on(
+    http: &reqwest::Client,
+    to: reqwest::Url,
+    event: &WebhookEvent,
+) -> Result<(), String> {
+    let response = http
+        .post(to)
+        .header(
+            EVENT_ID_HEADER,
+            percent_encoding::utf8_percent_encode(&event.id, NOT_UNRESERVED).to_string(),
+        )
+        .json(event)
+        .send()
+        .await
+        // Not the URL: it may hold credentials.
+        .map_err(|e| format!("the app did not answer: {}", e.without_url()))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the app answered {status}"))
+    }
+}
+
+async fn serve<D: Deduplicator>(
+    receiver: WebhookReceiver<D>,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    store: &str,
+    options: ServeOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Outcome {
+    let router = axum::Router::new().fallback_service(receiver.into_method_router());
+    println!(
+        "relay listening on http://{addr} (claims in {store}); stop it with SIGTERM or Ctrl-C"
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    options.serve_with_shutdown(listener, router, stop).await;
+    eprintln!("relay stopped; requests in flight were answered");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed now.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::Failed(format!("cannot handle SIGTERM: {e}")))?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = ctrl_c => {}
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    })
+}
