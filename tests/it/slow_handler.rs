@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wix_inbox_fake::FakeInbox;
 use wix_inbox::webhooks::axum::{serve, WebhookReceiver};
+use wix_inbox_fake::FakeInbox;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_3_s_handler_handles_each_event_once_and_wix_gets_its_200() {

@@ -34,7 +34,7 @@ pub(crate) fn order(sorting: &[Sorting], field: &str, sortable: &[&str]) -> Resu
             let descending = match &sort.order {
                 None | Some(SortOrder::Asc) => false,
                 Some(SortOrder::Desc) => true,
-                Some(SortOrder::Other(other)) => {
+                Some(other) => {
                     return Err(refuse(format!(
                         "order must be ASC or DESC, got {:?}",
                         other.as_str()

@@ -12,9 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{view, Fake, Refused};
-use crate::{
-    ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError, Violation,
-};
+use crate::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError, Violation};
 use wix_inbox::types::{Message, MessageContent, MessageVisibility, ParticipantId};
 
 type Answer = Result<Json<Value>, Refused>;
