@@ -1,7 +1,8 @@
 //! Generates the Wix Inbox client from `openapi/inbox-v2.yaml`: reads and checks the spec
-//! ([`spec`]), configures progenitor ([`settings`]), runs it and the rewrites no setting can do
-//! ([`passes`]), and writes `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs`,
-//! `events.rs` ([`events`]) and `schemas.rs` (the object schemas, for the tests).
+//! ([`spec`]) without its validation-only rules ([`strip`]), configures progenitor
+//! ([`settings`]), runs it and the rewrites no setting can do ([`passes`]), and writes
+//! `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs`, `events.rs` ([`events`])
+//! and `schemas.rs` (the object schemas, for the tests).
 //! ARCHITECTURE.md, "The generator", says what each holds and why.
 
 #[path = "build/events.rs"]
@@ -12,6 +13,8 @@ mod passes;
 mod settings;
 #[path = "build/spec.rs"]
 mod spec;
+#[path = "build/strip.rs"]
+mod strip;
 
 use std::{env, fs, panic, path::PathBuf};
 

@@ -4,11 +4,12 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use openapiv3::{OpenAPI, Schema};
 use serde_json::Value;
 
-/// The spec, checked for what progenitor and typify would panic on or silently get wrong.
+/// The spec as the generator reads it ([`crate::strip`]), checked for what progenitor and typify would panic on or silently get wrong.
 pub fn read(path: &str) -> Result<OpenAPI, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the spec: {e}"))?;
     let yaml: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let yaml = crate::strip::for_generation(yaml);
     let json = serde_json::to_value(&yaml).map_err(|e| format!("not a JSON document: {e}"))?;
     check(&json, &json, "")?;
     serde_yaml::from_value(yaml).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))

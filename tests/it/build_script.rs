@@ -80,8 +80,8 @@ fn a_document_that_is_not_openapi_fails_with_one_line() {
 #[test]
 fn an_inline_enum_is_refused_with_its_location() {
     let spec = SPEC.replace(
-        "        - name: sorting.fieldName\n          in: query\n          required: false\n          description: Name of the field to sort by (`sequence` by default).\n          schema:\n            type: string\n",
-        "        - name: sorting.fieldName\n          in: query\n          required: false\n          description: Name of the field to sort by (`sequence` by default).\n          schema:\n            type: string\n            enum: [sequence]\n",
+        "          schema:\n            type: string\n            allOf:\n            - enum: [sequence, createdDate]\n",
+        "          schema:\n            type: string\n            enum: [sequence, createdDate]\n",
     );
     assert_ne!(spec, SPEC, "the test spec was not changed");
     let (ok, stderr) = run_on(&spec);

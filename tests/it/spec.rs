@@ -64,7 +64,12 @@ fn which_posts_may_be_repeated() {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
         repeatable,
-        names(&["getOrCreateConversation", "queryContacts", "queryMembers"])
+        names(&[
+            "createAccessToken",
+            "getOrCreateConversation",
+            "queryContacts",
+            "queryMembers"
+        ])
     );
     assert_eq!(not, names(&["createContact", "sendMessage"]));
 }
@@ -286,6 +291,10 @@ fn every_object_wix_sends_keeps_unknown_fields() {
     let mut sent = BTreeSet::new();
     for (_, item) in raw["paths"].as_mapping().unwrap() {
         for (_, op) in item.as_mapping().unwrap() {
+            // The token call's answer is read by the credentials layer for its token alone.
+            if op.get("x-wix-auth-flow").is_some() {
+                continue;
+            }
             let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
             let name = ok
                 .as_str()
@@ -323,7 +332,8 @@ fn every_object_wix_sends_keeps_unknown_fields() {
 #[test]
 fn every_error_code_an_operation_lists_is_a_known_application_error_code() {
     let spec: serde_yaml::Value = serde_yaml::from_str(SPEC).unwrap();
-    let known: Vec<&str> = spec["components"]["schemas"]["ApplicationErrorCode"]["enum"]
+    let known: Vec<&str> = spec["components"]["schemas"]["ApplicationErrorCode"]
+        ["x-extensible-enum"]
         .as_sequence()
         .unwrap()
         .iter()

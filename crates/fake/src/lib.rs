@@ -229,6 +229,7 @@ mod control;
 mod details;
 mod directory;
 mod drive;
+mod faults;
 mod instances;
 mod listing;
 mod query;
@@ -240,6 +241,7 @@ mod webhooks;
 pub use app_helpers::WaitTimeout;
 pub use details::{ContactDetails, MemberDetails};
 pub use directory::MergeContactsError;
+pub use faults::Violation;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
 
@@ -273,6 +275,19 @@ pub enum Fault {
     /// Wait this long, then serve the call normally (for client timeouts). The wait is not
     /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
     Delay(Duration),
+    /// Answer with Wix's error body: `status` (400 to 599), `message`, the application error
+    /// `code` when given (`NO_INBOX_INSTANCE`, `IDENTITY_DOES_NOT_MATCH`, ...; its
+    /// `description` is `message`), and the validation error's field violations when any.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// `details.applicationError.code`.
+        code: Option<String>,
+        /// `message` (and the application error's `description`).
+        message: String,
+        /// `details.validationError.fieldViolations`.
+        violations: Vec<Violation>,
+    },
 }
 
 /// A webhook event the fake emitted (one per event, whatever the number of receivers).

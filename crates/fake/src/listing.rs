@@ -1,5 +1,5 @@
-//! One page of a query or list of the fake's contacts or members: the order (`createdDate`
-//! only), offset paging with Wix's `pagingMetadata`, and the projections of fields and
+//! One page of a query or list of the fake's contacts or members: the order (one of Wix's
+//! sortable fields), offset paging with Wix's `pagingMetadata`, and the projections of fields and
 //! fieldsets. What the fake does not do is refused ([`Refusal`], Wix's 400).
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -9,25 +9,55 @@ use super::query::{Filter, Refusal};
 use wix_inbox::types::{PagingMetadata, SortOrder, Sorting};
 use wix_inbox::wire::Int32;
 
-/// Whether a query's order is descending: the fake sorts by `createdDate` only, ascending
-/// unless `DESC` (Wix's default for Query Contacts). `field` names the request's sort in a
-/// refusal.
-pub(crate) fn descending(sorting: &[Sorting], field: &str) -> Result<bool, Refusal> {
+/// The order of a page: by the field at `path` of each record's JSON (records without it
+/// first, ties oldest first; `createdDate` is the order the records come in), reversed when
+/// descending.
+#[derive(Debug, Default)]
+pub(crate) struct Order {
+    path: Vec<String>,
+    descending: bool,
+}
+
+/// The order a query asks for: one field of `sortable` (Wix's sortable fields), ascending
+/// unless `DESC`; `createdDate` ascending when none is given. `field` names the request's sort
+/// in a refusal (Wix's 400 for a field it does not sort by, a second field, or an unknown
+/// order).
+pub(crate) fn order(sorting: &[Sorting], field: &str, sortable: &[&str]) -> Result<Order, Refusal> {
     let refuse = |description: String| Refusal {
         field: field.to_owned(),
         description,
         rule: "INVALID_SORT",
     };
-    match sorting {
-        [] => Ok(false),
-        [sort] => match sort.field_name.as_deref().unwrap_or("createdDate") {
-            "createdDate" => Ok(matches!(sort.order, Some(SortOrder::Desc))),
-            other => Err(refuse(format!(
-                "sorting by {other:?} is not supported (the fake sorts by createdDate)"
-            ))),
-        },
-        _ => Err(refuse("sort by one field at most".into())),
+    let (name, descending) = match sorting {
+        [] => ("createdDate", false),
+        [sort] => {
+            let descending = match &sort.order {
+                None | Some(SortOrder::Asc) => false,
+                Some(SortOrder::Desc) => true,
+                Some(other) => {
+                    return Err(refuse(format!(
+                        "order must be ASC or DESC, got {:?}",
+                        other.as_str()
+                    )))
+                }
+            };
+            (
+                sort.field_name.as_deref().unwrap_or("createdDate"),
+                descending,
+            )
+        }
+        _ => return Err(refuse("sort by one field at most".into())),
+    };
+    if !sortable.contains(&name) {
+        return Err(refuse(format!(
+            "sorting by {name:?} is not supported (sortable: {})",
+            sortable.join(", ")
+        )));
     }
+    Ok(Order {
+        path: name.split('.').map(str::to_owned).collect(),
+        descending,
+    })
 }
 
 /// The offset and limit of a page: `limit` between 1 and `max` (`default` when absent or 0),
@@ -133,17 +163,25 @@ pub(crate) fn shaped<T: Serialize + DeserializeOwned>(
 pub(crate) fn page<'r, T>(
     records: impl Iterator<Item = &'r T>,
     filter: &Filter<'_>,
-    descending: bool,
+    order: &Order,
     (offset, limit): (usize, usize),
     shape: impl Fn(Value) -> Value,
 ) -> (Vec<T>, PagingMetadata)
 where
     T: Serialize + DeserializeOwned + 'r,
 {
-    let mut passed: Vec<&T> = records
-        .filter(|r| serde_json::to_value(r).is_ok_and(|v| filter.matches(&v)))
+    let mut passed: Vec<(Value, &T)> = records
+        .filter_map(|r| Some((serde_json::to_value(r).ok()?, r)))
+        .filter(|(v, _)| filter.matches(v))
         .collect();
-    if descending {
+    let key = |v: &Value| {
+        let at = order.path.iter().try_fold(v, |v, part| v.get(part));
+        at.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    if order.path != ["createdDate"] {
+        passed.sort_by_cached_key(|(v, _)| key(v));
+    }
+    if order.descending {
         passed.reverse();
     }
     let total = passed.len();
@@ -151,7 +189,7 @@ where
         .into_iter()
         .skip(offset)
         .take(limit)
-        .filter_map(|r| shaped(r, &shape))
+        .filter_map(|(_, r)| shaped(r, &shape))
         .collect();
     let int = |n: usize| Some(Int32(i32::try_from(n).unwrap_or(i32::MAX)));
     let metadata = PagingMetadata {

@@ -57,13 +57,14 @@ pub(crate) const CONTACT_FIELDS: &[Field] = &[
 pub(crate) const MEMBER_FIELDS: &[Field] = &[
     field("id", &["id"]),
     email("loginEmail", &["loginEmail"]),
-    field("contactId", &["contactId"]),
     field("profile.nickname", &["profile", "nickname"]),
     field("profile.slug", &["profile", "slug"]),
     field("contact.firstName", &["contact", "firstName"]),
     field("contact.lastName", &["contact", "lastName"]),
     field("status", &["status"]),
     field("privacyStatus", &["privacyStatus"]),
+    field("createdDate", &["createdDate"]),
+    field("userId", &["userId"]),
 ];
 
 /// A query the fake does not run: the field violation of Wix's 400 body.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{view, Fake, Refused};
-use crate::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError};
+use crate::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError, Violation};
 use wix_inbox::types::{Message, MessageContent, MessageVisibility, ParticipantId};
 
 type Answer = Result<Json<Value>, Refused>;
@@ -311,6 +311,14 @@ enum FaultSpec {
     Delay {
         ms: u64,
     },
+    #[serde(rename_all = "camelCase")]
+    Error {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        #[serde(default)]
+        field_violations: Vec<Violation>,
+    },
 }
 
 fn pending(fake: &FakeInbox) -> Answer {
@@ -345,6 +353,22 @@ pub(super) async fn add_faults(fake: Fake, bytes: Bytes) -> Answer {
             return Err(Refused::bad_request("a delay is at most 600000 ms"))
         }
         FaultSpec::Delay { ms } => Fault::Delay(Duration::from_millis(ms)),
+        FaultSpec::Error { status, .. } if !(400..=599).contains(&status) => {
+            return Err(Refused::bad_request(format!(
+                "a fault's status is from 400 to 599, not {status}"
+            )))
+        }
+        FaultSpec::Error {
+            status,
+            code,
+            message,
+            field_violations,
+        } => Fault::Error {
+            status,
+            code,
+            message,
+            violations: field_violations,
+        },
     };
     fake.fail_next(req.count, fault);
     pending(&fake)

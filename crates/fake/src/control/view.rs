@@ -177,6 +177,22 @@ pub(super) fn fault(f: &Fault) -> Value {
         }
         Fault::Drop => json!({"kind": "drop"}),
         Fault::Delay(delay) => json!({"kind": "delay", "ms": delay.as_millis()}),
+        Fault::Error {
+            status,
+            code,
+            message,
+            violations,
+        } => json!({
+            "kind": "error",
+            "status": status,
+            "code": code,
+            "message": message,
+            "fieldViolations": violations.iter().map(|v| json!({
+                "field": v.field,
+                "description": v.description,
+                "violatedRule": v.rule,
+            })).collect::<Vec<_>>(),
+        }),
     }
 }
 

@@ -15,13 +15,24 @@ use super::Shared;
 use crate::listing;
 use crate::query::{Filter, CONTACT_FIELDS};
 use wix_inbox::types::{
-    Contact, ContactFieldSet, ContactQuery, CreateContactRequest, CreateContactResponse,
-    GetContactResponse, ListContactsResponse, PagingMetadata, QueryContactsRequest,
+    Contact, ContactFieldSet, ContactQuery, CreateContactRequest, CreateContactResponse, EmailTag,
+    GetContactResponse, ListContactsResponse, PagingMetadata, PhoneTag, QueryContactsRequest,
     QueryContactsResponse, SortOrder, Sorting,
 };
 
 /// Contacts a page holds unless told (Wix: 50), and at most (1,000).
 const DEFAULT_LIMIT: usize = 50;
+/// The fields Wix sorts contacts by.
+const SORTABLE: &[&str] = &[
+    "createdDate",
+    "lastActivity.activityDate",
+    "primaryInfo.email",
+    "info.name.first",
+    "info.name.last",
+    "info.company",
+    "info.jobTitle",
+    "info.birthdate",
+];
 const MAX_LIMIT: usize = 1000;
 
 /// The fields a fieldset returns (besides `id` and `revision`, always returned); `None` for
@@ -92,14 +103,14 @@ fn select(
         ];
         filter = Filter::All(vec![filter, Filter::search(text, CONTACT_FIELDS, &names)]);
     }
-    let descending = listing::descending(&q.sort, sort).map_err(ApiError::refused)?;
+    let order = listing::order(&q.sort, sort, SORTABLE).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let paths = projection(&q.fieldsets, &q.fields)?;
     let state = inner.state();
     Ok(listing::page(
         state.directory.contacts(instance),
         &filter,
-        descending,
+        &order,
         window,
         |v| listing::project(v, paths.as_deref()),
     ))
@@ -193,6 +204,25 @@ pub(super) async fn create_contact(
         .is_some_and(|n| n.first.is_some() || n.last.is_some());
     let has_email = info.emails.as_ref().is_some_and(|e| !e.items.is_empty());
     let has_phone = info.phones.as_ref().is_some_and(|p| !p.items.is_empty());
+    // Wix refuses a tag it does not know (the fake would store and echo it back).
+    let emails = info.emails.iter().flat_map(|e| &e.items);
+    let email_tags = emails.filter_map(|e| match &e.tag {
+        Some(EmailTag::Other(t)) => Some(("emails", t.as_str().to_owned())),
+        _ => None,
+    });
+    let phones = info.phones.iter().flat_map(|p| &p.items);
+    let phone_tags = phones.filter_map(|p| match &p.tag {
+        Some(PhoneTag::Other(t)) => Some(("phones", t.as_str().to_owned())),
+        _ => None,
+    });
+    if let Some((list, tag)) = email_tags.chain(phone_tags).next() {
+        let field = format!("info.{list}.items.tag");
+        return Err(ApiError::one(
+            &field,
+            &format!("{field}: unknown tag {tag:?}"),
+            "INVALID_ENUM_VALUE",
+        ));
+    }
     if !(has_name || has_email || has_phone) {
         return Err(ApiError::one(
             "info",

@@ -162,9 +162,18 @@ pub(super) async fn not_served(method: Method, uri: Uri) -> ApiError {
 // ---------------------------------------------------------------------------------------------
 // Input checks shared by the routes
 
+/// A request body: a JSON object without `null` anywhere (Wix refuses a `null` field; the
+/// spec declares none nullable).
 pub(super) fn parse_json(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::one("body", &format!("Invalid JSON: {e}"), "FORMAT"))?;
+    if let Some(field) = null_at(&value, "") {
+        return Err(ApiError::one(
+            &field,
+            &format!("{field} must not be null (leave it out)"),
+            "FORMAT",
+        ));
+    }
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::one(
@@ -172,6 +181,27 @@ pub(super) fn parse_json(body: &Bytes) -> Result<serde_json::Map<String, Value>,
             "The request body must be a JSON object",
             "FORMAT",
         )),
+    }
+}
+
+/// Where the first `null` of `value` is (`query.paging`, `message.content.basic.items.0`).
+fn null_at(value: &Value, at: &str) -> Option<String> {
+    let join = |key: &str| match at {
+        "" => key.to_owned(),
+        _ => format!("{at}.{key}"),
+    };
+    match value {
+        Value::Null => Some(if at.is_empty() {
+            "body".into()
+        } else {
+            at.into()
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| null_at(v, &join(k))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| null_at(v, &join(&i.to_string()))),
+        _ => None,
     }
 }
 
@@ -219,4 +249,34 @@ pub(super) fn fault_response(status: u16, retry_after: Option<u64>) -> Response 
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
+}
+
+/// The answer of [`Fault::Error`](crate::Fault::Error): Wix's error body.
+pub(super) fn error_fault(
+    status: u16,
+    code: Option<&str>,
+    message: &str,
+    violations: &[crate::Violation],
+) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut error = match code {
+        Some(code) => ApiError::application(status, code, message),
+        None => ApiError {
+            status,
+            body: Box::new(ErrorResponse {
+                message: Some(message.to_owned()),
+                details: None,
+            }),
+        },
+    };
+    if !violations.is_empty() {
+        let details = error.body.details.get_or_insert_with(Default::default);
+        details.validation_error = Some(ValidationError {
+            field_violations: violations
+                .iter()
+                .map(|v| violation(&v.field, &v.description, &v.rule))
+                .collect(),
+        });
+    }
+    error.into_response()
 }

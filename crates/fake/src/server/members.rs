@@ -21,6 +21,14 @@ use wix_inbox::types::{
 
 /// Members a page holds unless told, and at most (Wix: 100).
 const DEFAULT_LIMIT: usize = 50;
+/// The fields Wix sorts members by.
+const SORTABLE: &[&str] = &[
+    "profile.nickname",
+    "contact.firstName",
+    "contact.lastName",
+    "createdDate",
+    "lastLoginDate",
+];
 const MAX_LIMIT: usize = 100;
 
 /// What the fieldsets asked for return, the widest of them (`PUBLIC` when none).
@@ -86,14 +94,14 @@ fn select(
     (sort, paging_at): (&str, &str),
 ) -> Result<(Vec<Member>, PagingMetadata), ApiError> {
     let filter = Filter::parse(&q.filter, MEMBER_FIELDS).map_err(ApiError::refused)?;
-    let descending = listing::descending(&q.sorting, sort).map_err(ApiError::refused)?;
+    let order = listing::order(&q.sorting, sort, SORTABLE).map_err(ApiError::refused)?;
     let window = paging(q.paging.as_ref(), paging_at, DEFAULT_LIMIT, MAX_LIMIT)?;
     let shape = Shape::of(fieldsets)?;
     let state = inner.state();
     Ok(listing::page(
         state.directory.members(instance),
         &filter,
-        descending,
+        &order,
         window,
         |v| shape.apply(v),
     ))

@@ -245,6 +245,14 @@ pub(super) async fn list_messages(
 // ---------------------------------------------------------------------------------------------
 // Send Message
 
+/// Whether `url` is one Wix fetches media from: `http://` or `https://` and a host.
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|rest| !rest.is_empty())
+}
+
 fn check_message(request: &SendMessageRequest) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
     let m = &request.message;
@@ -255,15 +263,17 @@ fn check_message(request: &SendMessageRequest) -> Vec<FieldViolation> {
             "REQUIRED_FIELD",
         )),
         Some(c) => {
-            if c.basic.is_none()
-                && c.template.is_none()
-                && c.minimal.is_none()
-                && c.form.is_none()
-                && c.system.is_none()
-            {
+            let kinds = [
+                c.basic.is_some(),
+                c.template.is_some(),
+                c.minimal.is_some(),
+                c.form.is_some(),
+                c.system.is_some(),
+            ];
+            if kinds.iter().filter(|&&kind| kind).count() != 1 {
                 violations.push(violation(
                     "message.content",
-                    "message.content needs one of basic, template, minimal, form or system",
+                    "message.content needs exactly one of basic, template, minimal, form or system",
                     "ONE_OF",
                 ));
             }
@@ -276,12 +286,36 @@ fn check_message(request: &SendMessageRequest) -> Vec<FieldViolation> {
                     ));
                 }
                 for (i, item) in basic.items.iter().enumerate() {
-                    if item.text.is_none() && item.image.is_none() && item.file.is_none() {
+                    let at = format!("message.content.basic.items[{i}]");
+                    let kinds = [
+                        item.text.is_some(),
+                        item.image.is_some(),
+                        item.file.is_some(),
+                    ];
+                    if kinds.iter().filter(|&&kind| kind).count() != 1 {
                         violations.push(violation(
-                            &format!("message.content.basic.items[{i}]"),
-                            "an item needs one of text, image or file",
+                            &at,
+                            "an item needs exactly one of text, image or file",
                             "ONE_OF",
                         ));
+                    }
+                    let image = item.image.as_ref().map(|m| ("image", m.url.as_deref()));
+                    let file = item.file.as_ref().map(|m| ("file", m.url.as_deref()));
+                    for (kind, url) in image.into_iter().chain(file) {
+                        let at = format!("{at}.{kind}.url");
+                        match url {
+                            None => violations.push(violation(
+                                &at,
+                                &format!("{at} is required"),
+                                "REQUIRED_FIELD",
+                            )),
+                            Some(url) if !is_http_url(url) => violations.push(violation(
+                                &at,
+                                &format!("{at} must be an http or https URL"),
+                                "FORMAT",
+                            )),
+                            Some(_) => {}
+                        }
                     }
                 }
             }

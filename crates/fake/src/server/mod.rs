@@ -119,6 +119,12 @@ async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Respon
         Some(Fault::StatusRetryAfter(status, seconds)) => {
             errors::fault_response(status, Some(seconds))
         }
+        Some(Fault::Error {
+            status,
+            code,
+            message,
+            violations,
+        }) => errors::error_fault(status, code.as_deref(), &message, &violations),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             next.run(req).await

@@ -44,11 +44,14 @@ impl Params {
             .collect()
     }
 
-    /// Every value of `name`, as an enum of the spec (an unknown value is kept as `Other`).
+    /// Every value of `name`, as an enum of the spec (an unknown value, an empty one too, is
+    /// kept as `Other`, which the route refuses).
     pub(super) fn enums<T: for<'s> From<&'s str>>(&self, name: &str) -> Vec<T> {
-        self.list(name)
+        self.0
             .iter()
-            .map(|v| T::from(v.as_str()))
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(T::from)
             .collect()
     }
 
@@ -66,14 +69,28 @@ impl Params {
         }
     }
 
-    /// `paging.limit` and `paging.offset`, as a query's paging (checked by [`paging`]).
+    /// `paging.limit` and `paging.offset`, as a query's paging (checked by [`paging`]); a
+    /// value beyond an int32 is refused, as Wix refuses it.
     pub(super) fn paging(&self) -> Result<Paging, ApiError> {
-        // Out of range saturates, and is refused by the check as too large or negative.
-        let int =
-            |n: i64| Int32(i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX }));
+        let int32 = |name: &str| match self.int(name)? {
+            None => Ok(None),
+            // A query string's limit is at least 1 (a body's 0 means the default).
+            Some(0) if name == "paging.limit" => Err(ApiError::one(
+                name,
+                "paging.limit must be at least 1",
+                "MIN",
+            )),
+            Some(n) => i32::try_from(n).map(|n| Some(Int32(n))).map_err(|_| {
+                ApiError::one(
+                    name,
+                    &format!("{name} must be a 32-bit integer, got {n}"),
+                    "FORMAT",
+                )
+            }),
+        };
         Ok(Paging {
-            limit: self.int("paging.limit")?.map(int),
-            offset: self.int("paging.offset")?.map(int),
+            limit: int32("paging.limit")?,
+            offset: int32("paging.offset")?,
         })
     }
 }

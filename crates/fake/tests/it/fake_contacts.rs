@@ -545,7 +545,7 @@ async fn the_control_api_takes_details_and_merges_contacts() {
 }
 
 #[tokio::test]
-async fn queries_sort_by_creation_and_refuse_other_sorts() {
+async fn queries_sort_by_wixs_sortable_fields_and_refuse_others() {
     use wix_inbox::types::{ContactQuery, QueryContactsRequest, SortOrder, Sorting};
 
     let fake = FakeInbox::start().await.unwrap();
@@ -583,8 +583,20 @@ async fn queries_sort_by_creation_and_refuse_other_sorts() {
         ids(&page.contacts, |c| c.id.as_deref()),
         ["c-3", "c-2", "c-1"]
     );
-    let refused = query(vec![sorting("info.company", SortOrder::Asc)]).await;
+    // A field Wix sorts by: the same name everywhere, so creation order holds.
+    let page = query(vec![sorting("info.name.first", SortOrder::Asc)]).await;
+    let page = page.unwrap().into_inner();
+    assert_eq!(
+        ids(&page.contacts, |c| c.id.as_deref()),
+        ["c-1", "c-2", "c-3"]
+    );
+    let refused = query(vec![sorting("info.nickname", SortOrder::Asc)]).await;
     assert_eq!(status_of(refused), 400);
+    let two = vec![
+        sorting("createdDate", SortOrder::Asc),
+        sorting("info.company", SortOrder::Asc),
+    ];
+    assert_eq!(status_of(query(two).await), 400);
 }
 
 #[tokio::test]

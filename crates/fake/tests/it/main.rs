@@ -5,6 +5,7 @@ mod control;
 mod fake;
 mod fake_contacts;
 mod fake_instances;
+mod fake_refusals;
 #[path = "../../../../tests/common/harness.rs"]
 mod harness;
 // The simulator page, in headless Chromium.
