@@ -57,6 +57,7 @@ pub mod accessors;
 pub mod app;
 pub mod client;
 pub mod error;
+pub mod installations;
 pub mod lifecycle;
 pub mod lookup;
 mod message;

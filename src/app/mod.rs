@@ -62,11 +62,17 @@
 //! makes a burst to one instance wait its turn instead (other instances are not slowed); it is
 //! off by default (429s are retried as the [`RetryPolicy`](crate::RetryPolicy) says).
 
-use std::{fmt, sync::Arc, time::Duration};
+mod installations;
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+pub use installations::{Installations, RefreshError, Removal};
 
 use crate::client::{ClientState, Credentials, Settings, TokenEndpoint, DEFAULT_CAPACITY};
+use crate::installations::{InMemoryInstallations, InstallationStore};
 use crate::webhooks::{WebhookError, WebhookEvent, WebhookVerifier};
 use crate::{Client, Error};
+use installations::{removed_hook, DynStore, RemovedHook};
 
 /// How many instances an [`App`] keeps by default: 10,000.
 pub const DEFAULT_MAX_INSTANCES: u64 = DEFAULT_CAPACITY;
@@ -84,6 +90,8 @@ struct Inner {
     /// The state the instances' clients are made from (it acts for no instance).
     state: ClientState,
     verifier: Option<WebhookVerifier>,
+    installations: Arc<dyn DynStore>,
+    on_removed: Option<RemovedHook>,
 }
 
 impl App {
@@ -205,6 +213,8 @@ pub struct AppBuilder {
     public_key: Option<String>,
     max_instances: Option<u64>,
     settings: Settings,
+    installations: Option<Arc<dyn DynStore>>,
+    on_removed: Option<RemovedHook>,
 }
 
 impl fmt::Debug for AppBuilder {
@@ -218,6 +228,8 @@ impl fmt::Debug for AppBuilder {
             .field("public_key", &self.public_key.is_some())
             .field("max_instances", &self.max_instances)
             .field("settings", &self.settings)
+            .field("installations", &self.installations.is_some())
+            .field("on_removed", &self.on_removed.is_some())
             .finish()
     }
 }
@@ -258,6 +270,27 @@ impl AppBuilder {
     /// counts, retries included; token requests do not.
     pub fn rate_limit_per_instance(mut self, requests: u32, period: Duration) -> Self {
         self.settings.rate = Some((requests, period));
+        self
+    }
+
+    /// Where the app keeps its installations ([`App::installations`]): in memory unless set;
+    /// a [`RedisInstallations`](crate::redis::RedisInstallations) (feature `redis`) shares them
+    /// between processes.
+    pub fn installations(mut self, store: impl InstallationStore) -> Self {
+        self.installations = Some(Arc::new(store));
+        self
+    }
+
+    /// What to do when a site removes the app (say, delete the app's data of that site): run
+    /// by [`Installations::apply`] once per removal, after the instance's token and state were
+    /// dropped. With a store shared by several processes, it runs in the one that recorded the
+    /// removal.
+    pub fn on_removed<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Removal) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_removed = Some(removed_hook(hook));
         self
     }
 
@@ -303,6 +336,10 @@ impl AppBuilder {
             http: built.http,
             state,
             verifier,
+            installations: self
+                .installations
+                .unwrap_or_else(|| Arc::new(InMemoryInstallations::new())),
+            on_removed: self.on_removed,
         })))
     }
 }

@@ -51,6 +51,10 @@ impl Error {
                  Wix Media URL."
             }
             (_, ErrorKind::Config, _) => "",
+            (_, ErrorKind::AppRemoved, _) => {
+                "The site removed the app: stop acting for it (its data may be deleted). Calls \
+                 work again once the site installs the app again."
+            }
             (_, ErrorKind::InvalidRequest, _) => "Set every required argument of the operation.",
             (_, ErrorKind::Redirect, _) => {
                 "Wix's API does not redirect: check the base URL (a proxy, or another host?)."

@@ -28,6 +28,7 @@
 
 mod dedup;
 mod directory;
+mod installations;
 
 use std::time::Duration;
 
@@ -36,7 +37,9 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use installations::RedisInstallations;
 
+use crate::installations::InstallationError;
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;
 
@@ -92,6 +95,12 @@ impl From<Failure> for DedupError {
         } else {
             DedupError::Store(f.error)
         }
+    }
+}
+
+impl From<Failure> for InstallationError {
+    fn from(f: Failure) -> Self {
+        InstallationError(f.error)
     }
 }
 

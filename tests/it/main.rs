@@ -16,6 +16,7 @@ mod fake;
 mod fake_contacts;
 mod fake_instances;
 mod fixtures;
+mod installations;
 mod lifecycle;
 mod lookup;
 mod operations;

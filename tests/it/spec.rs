@@ -52,6 +52,7 @@ fn every_operation_has_an_id_a_description_and_a_scope() {
         ("queryMembers", "post", "/members/v1/members/query"),
         ("listMembers", "get", "/members/v1/members"),
         ("getMember", "get", "/members/v1/members/{memberId}"),
+        ("getAppInstance", "get", "/apps/v1/instance"),
     ]
     .into_iter()
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
@@ -213,6 +214,11 @@ fn the_named_schemas_exist() {
         "ListMembersResponse",
         "GetMemberResponse",
         "PagingMetadata",
+        "AppInstanceInstalled",
+        "AppInstanceRemoved",
+        "GetAppInstanceResponse",
+        "AppInstance",
+        "AppInstanceSite",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }
