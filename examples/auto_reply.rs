@@ -2,7 +2,7 @@
 //! never answers itself, and counts the messages of each conversation across merges.
 //!
 //! ```sh
-//! cargo run --example auto_reply --features fake
+//! cargo run --example auto_reply
 //! ```
 //!
 //! With no environment it plays a visitor who becomes a contact, then a member, against the
@@ -132,13 +132,13 @@ pub async fn demo() -> Result<(), BoxError> {
     use std::time::Duration;
     use wix_inbox::types::ParticipantId;
 
-    let fake = wix_inbox::fake::FakeInbox::start().await?;
+    let fake = wix_inbox_fake::FakeInbox::start().await?;
     let app = AutoReply::new(fake.app_client_builder().build()?, fake.app_id());
     let verifier = WebhookVerifier::from_public_key(fake.public_key_pem())?;
     fake.add_webhook_router("/webhooks", app.router(verifier))?;
 
     let member = ParticipantId::MemberId("m-1".into());
-    let replies = |fake: &wix_inbox::fake::FakeInbox, n: usize| {
+    let replies = |fake: &wix_inbox_fake::FakeInbox, n: usize| {
         let texts = fake.participant_messages(&member);
         texts
             .iter()

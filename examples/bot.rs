@@ -3,7 +3,7 @@
 //! and never answers itself.
 //!
 //! ```sh
-//! cargo run --example bot --features fake
+//! cargo run --example bot
 //! ```
 //!
 //! With no environment it plays against the embedded fake Inbox with the app installed on
@@ -156,7 +156,7 @@ fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 /// The texts of the participant's current conversation on the fake's site `instance`.
-fn texts(fake: &wix_inbox::fake::FakeInbox, instance: &str, who: &ParticipantId) -> Vec<String> {
+fn texts(fake: &wix_inbox_fake::FakeInbox, instance: &str, who: &ParticipantId) -> Vec<String> {
     fake.instance(instance)
         .map(|site| site.participant_messages(who))
         .unwrap_or_default()
@@ -170,7 +170,7 @@ fn texts(fake: &wix_inbox::fake::FakeInbox, instance: &str, who: &ParticipantId)
 /// `say` gets one line per step.
 pub async fn demo(say: &mut dyn FnMut(String)) -> Result<(), String> {
     const WAIT: Duration = Duration::from_secs(10);
-    let fake = wix_inbox::fake::FakeInbox::start()
+    let fake = wix_inbox_fake::FakeInbox::start()
         .await
         .map_err(|e| format!("starting the fake Inbox: {e}"))?;
     let sites = [

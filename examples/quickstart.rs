@@ -10,7 +10,7 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! With no environment it plays against the embedded fake Inbox (`wix_inbox::fake`): no Wix
+//! With no environment it plays against the embedded fake Inbox (`wix_inbox_fake`): no Wix
 //! site, app or tunnel needed. It exits 0 only if every step did what it should.
 //!
 //! With `WIX_API_KEY` and `WIX_SITE_ID` set it runs the API part against the real Wix instead
@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
-use wix_inbox::fake::{ContactDetails, FakeInbox};
 use wix_inbox::lookup::Found;
 use wix_inbox::types::{
     GetOrCreateConversationRequest, IdentificationData, Message, MessageVisibility, ParticipantId,
@@ -33,6 +32,7 @@ use wix_inbox::types::{
 };
 use wix_inbox::webhooks::axum::WebhookReceiver;
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
+use wix_inbox_fake::{ContactDetails, FakeInbox};
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
 /// The email address the visitor leaves, with which they become the contact.

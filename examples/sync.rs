@@ -3,7 +3,7 @@
 //! visible to the business only, with a badge naming the service.
 //!
 //! ```sh
-//! cargo run --example sync --features fake
+//! cargo run --example sync
 //! ```
 //!
 //! Given an email address and a text, it finds the contact with Query Contacts
@@ -18,7 +18,7 @@
 //! `https://www.wixapis.com`):
 //!
 //! ```sh
-//! WIX_API_KEY=… WIX_SITE_ID=… cargo run --example sync --features fake -- \
+//! WIX_API_KEY=… WIX_SITE_ID=… cargo run --example sync -- \
 //!     jane@example.com "Where is my order?" [--create-contact]
 //! ```
 
@@ -208,7 +208,7 @@ fn describe(synced: &Synced) -> String {
 /// address no contact has (refused, then created), a second one (found), and an address two
 /// contacts share (refused, both listed).
 pub async fn demo(say: &mut dyn FnMut(String)) -> Result<(), Box<dyn std::error::Error>> {
-    let fake = wix_inbox::fake::FakeInbox::start().await?;
+    let fake = wix_inbox_fake::FakeInbox::start().await?;
     let client = fake.client();
     let email = "jane@example.com";
     let sync = |text, create| sync_by_email(&client, email, text, Some(email_badge()), create);

@@ -27,12 +27,10 @@
 #![deny(missing_docs)]
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
-#[cfg(all(doctest, feature = "fake"))]
+#[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
-#[cfg(feature = "fake")]
-pub mod fake;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod webhooks;

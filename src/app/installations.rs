@@ -150,7 +150,8 @@ impl Installations<'_> {
     /// [`crate::installations`]).
     ///
     /// When the event removes the instance, what the app kept for it (its access token, its
-    /// `X-Wix-Consistent`, its pacing) is dropped at once, calls through it fail with
+    /// `X-Wix-Consistent`, its pacing; with a [fleet](super::AppBuilder::fleet), the fleet's
+    /// shared token and pacing too) is dropped at once, calls through it fail with
     /// [`ErrorKind::AppRemoved`](crate::ErrorKind::AppRemoved) and ask for no token, and the
     /// `on_removed` hook ([`AppBuilder::on_removed`](super::AppBuilder::on_removed)) runs, once
     /// per removal even when several processes share the store and apply the same event. When
@@ -168,6 +169,13 @@ impl Installations<'_> {
         let applied = inner.installations.apply(&lifecycle).await?;
         self.follow(&applied.installation);
         if applied.change == Change::Removed {
+            if let Some(fleet) = inner.state.fleet() {
+                // The fleet's shared token and pacing go too. Were it to fail, every process
+                // still refuses the instance once it applied the event or synced.
+                if let Err(e) = fleet.forget(&lifecycle.instance_id).await {
+                    tracing::warn!(error = %e, "the fleet could not forget a removed instance");
+                }
+            }
             if let Some(hook) = &inner.on_removed {
                 hook(Removal {
                     instance_id: lifecycle.instance_id.clone(),

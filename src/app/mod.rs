@@ -215,6 +215,7 @@ pub struct AppBuilder {
     settings: Settings,
     installations: Option<Arc<dyn DynStore>>,
     on_removed: Option<RemovedHook>,
+    fleet: Option<Arc<dyn crate::client::fleet::FleetStore>>,
 }
 
 impl fmt::Debug for AppBuilder {
@@ -230,6 +231,7 @@ impl fmt::Debug for AppBuilder {
             .field("settings", &self.settings)
             .field("installations", &self.installations.is_some())
             .field("on_removed", &self.on_removed.is_some())
+            .field("fleet", &self.fleet.is_some())
             .finish()
     }
 }
@@ -294,6 +296,15 @@ impl AppBuilder {
         self
     }
 
+    /// Shares the instances' tokens and pacing with the app's other processes through `store`
+    /// (for example [`RedisFleet`](crate::redis::RedisFleet)): one token request per instance
+    /// at a time for the whole fleet, and [`rate_limit_per_instance`](Self::rate_limit_per_instance)
+    /// held by all the processes together. See [`client::fleet`](crate::client::fleet).
+    pub fn fleet(mut self, store: impl crate::client::fleet::FleetStore) -> Self {
+        self.fleet = Some(Arc::new(store));
+        self
+    }
+
     crate::client::settings_setters!();
 
     /// The app, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what is
@@ -329,6 +340,7 @@ impl AppBuilder {
             self.settings.max_response_size,
             built.rate,
             max_instances,
+            self.fleet,
         );
         Ok(App(Arc::new(Inner {
             app_id,

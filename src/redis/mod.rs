@@ -28,6 +28,7 @@
 
 mod dedup;
 mod directory;
+mod fleet;
 mod installations;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use fleet::RedisFleet;
 pub use installations::RedisInstallations;
 
 use crate::installations::InstallationError;

@@ -3,7 +3,6 @@
 //! comes back with the visitor as sender, and only `appId` tells.
 
 use serde_json::{json, Value};
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
     ButtonInteracted, Conversation, ConversationsMerged, GetOrCreateConversationRequest,
     GetOrCreateConversationResponse, IdentificationData, Message, MessageContent, MessageDirection,
@@ -13,6 +12,7 @@ use wix_inbox::types::{
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
 use wix_inbox::Client;
+use wix_inbox_fake::FakeInbox;
 
 /// The app ID in Wix's example events.
 const EXAMPLE_APP: &str = "a0c38670-6845-41e0-8f41-85a6054ccd98";

@@ -8,11 +8,11 @@ mod example;
 
 use std::time::Duration;
 
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::types::{
     Message, MessageDirection, MessageVisibility, OverrideSenderOptions, ParticipantId,
 };
 use wix_inbox::webhooks::WebhookVerifier;
+use wix_inbox_fake::FakeInbox;
 
 #[tokio::test]
 async fn answers_visitor_contact_and_member_never_itself_and_counts_across_merges() {

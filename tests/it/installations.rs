@@ -410,6 +410,30 @@ mod on_redis {
     }
 
     #[tokio::test]
+    async fn a_removal_drops_the_fleet_s_shared_token_too() {
+        let server = RedisServer::start();
+        let wix = Wix::start();
+        let fleet = || async {
+            wix_inbox::redis::RedisFleet::connect(&server.url())
+                .await
+                .unwrap()
+                .prefix("fleet-removal:")
+        };
+        let a = wix.app().fleet(fleet().await).build().unwrap();
+        let b = wix.app().fleet(fleet().await).build().unwrap();
+        a.installations().apply(&installed("x", 1)).await.unwrap();
+        get(&a.instance("x"), "x").await.unwrap();
+        get(&b.instance("x"), "x").await.unwrap();
+        assert_eq!(wix.seen.token_requests("x"), 1, "one token for the fleet");
+        a.installations().apply(&removed("x", 2)).await.unwrap();
+        a.installations().apply(&installed("x", 3)).await.unwrap();
+        // The fleet's token of before the removal is gone: the next call asks for a new one.
+        let c = wix.app().fleet(fleet().await).build().unwrap();
+        get(&c.instance("x"), "x").await.unwrap();
+        assert_eq!(wix.seen.token_requests("x"), 2);
+    }
+
+    #[tokio::test]
     async fn a_process_that_did_not_apply_the_removal_learns_it_by_sync() {
         let server = RedisServer::start();
         let wix = Wix::start();

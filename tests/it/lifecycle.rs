@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 use crate::accessors::{delivered, fixture};
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::lifecycle::{
     ConversationDirectory, DirectoryError, InMemoryMergeStore, MergePlan, MergeStore, Move,
     MAX_CHAIN,
 };
 use wix_inbox::types::{ConversationsMerged, ParticipantId};
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
+use wix_inbox_fake::FakeInbox;
 
 // `merge`, `moved`, `currents`, `out_of_order`, `participant_deliveries` and
 // `each_reported_once` serve the Redis store's tests too (`redis_directory`).

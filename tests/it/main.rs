@@ -1,21 +1,14 @@
-//! The crate's integration tests, in one binary so that the crate is linked once.
+//! The library's integration tests, in one binary so that the crate is linked once. (The fake's
+//! and the CLI's are in their crates: `crates/fake/tests`, `crates/cli/tests`.)
 
 mod accessors;
 mod app;
 mod auto_reply;
 mod bot;
 mod build_script;
-#[cfg(feature = "cli")]
-mod cli;
-// `contacts find`, `members find` and `sync`, run as processes.
-#[cfg(feature = "cli")]
-mod cli_sync;
-// The simulator's control API.
-mod control;
-mod fake;
-mod fake_contacts;
-mod fake_instances;
 mod fixtures;
+#[cfg(feature = "redis")]
+mod fleet;
 mod installations;
 mod lifecycle;
 mod lookup;
@@ -26,14 +19,13 @@ mod redis_directory;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
-#[cfg(feature = "cli")]
-mod relay;
 mod send;
-// The simulator page, in headless Chromium.
-mod simulator;
+mod slow_handler;
 mod snapshot;
 mod spec;
 mod sync;
+#[path = "../common/sync_flow.rs"]
+mod sync_flow;
 mod wire;
 
 // The production client (issue 3).
@@ -42,6 +34,7 @@ mod client_errors;
 mod client_retry;
 mod client_secrets;
 mod hardening;
+#[path = "../common/harness.rs"]
 mod harness;
 mod paging;
 mod participant;

@@ -5,8 +5,8 @@
 #[allow(dead_code)]
 mod example;
 
-use wix_inbox::fake::{ContactDetails, FakeInbox};
 use wix_inbox::types::ParticipantId;
+use wix_inbox_fake::{ContactDetails, FakeInbox};
 
 #[tokio::test]
 async fn the_quickstart_story_runs_end_to_end() {

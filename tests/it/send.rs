@@ -8,9 +8,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use wix_inbox::fake::{FakeInbox, Fault};
 use wix_inbox::types::{IdentificationData, Message, OverrideSenderOptions, ParticipantId};
 use wix_inbox::{ErrorCode, ErrorKind, RetryPolicy};
+use wix_inbox_fake::{FakeInbox, Fault};
 
 const VISITOR: &str = "v-1";
 const CONTACT: &str = "c-1";

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wix_inbox::fake::FakeInbox;
 use wix_inbox::redis::RedisDeduplicator;
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{Claim, DedupError, Deduplicator, Lease};
+use wix_inbox_fake::FakeInbox;
 
 use super::redis_server::RedisServer;
 use super::verifier;
@@ -287,7 +287,7 @@ async fn redis_dying_and_coming_back_loses_nothing() {
     ));
 }
 
-fn event_id(event: &wix_inbox::fake::SentEvent) -> String {
+fn event_id(event: &wix_inbox_fake::SentEvent) -> String {
     event.domain_event.id.clone().unwrap()
 }
 

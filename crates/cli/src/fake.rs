@@ -1,0 +1,390 @@
+//! `fake serve` and `fake sign`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use wix_inbox::types::{
+    ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent, IdentificationData,
+    IdentityType, Message, MessageContent, MessageDirection, MessageSentToBusiness,
+    MessageSentToParticipant, MessageVisibility, WebhookIdentity,
+};
+use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+use wix_inbox::wire::RawJson;
+use wix_inbox_fake::FakeInbox;
+
+use crate::args::{Auth, EventKind, Serve, Sign};
+use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
+
+/// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
+/// Ctrl-C.
+pub async fn serve(args: Serve) -> Outcome {
+    let dir = match args.key_dir {
+        Some(dir) => key_dir(dir)?,
+        None => new_private_dir()?,
+    };
+    let private_pem = TestSigner::generate_private_key_pem();
+    let signer = TestSigner::from_private_key_pem(&private_pem)
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    let public_pem = signer.public_key_pem().to_owned();
+    let public_path = dir.join("public.pem");
+    let private_path = dir.join("private.pem");
+    write_file(&public_path, &public_pem, false)?;
+    write_file(&private_path, &private_pem, true)?;
+
+    let fake = FakeInbox::builder()
+        .port(args.port)
+        .signer(signer)
+        .start()
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot start the fake Inbox: {e}")))?;
+    print!("{}", exports(&fake, args.auth, &public_path, &private_path));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Failure::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
+    fake.shutdown().await;
+    Ok(())
+}
+
+/// What `fake serve` prints: shell lines to paste, `export` for the chosen way to authenticate
+/// (both exported would make every command refuse), the other way and the key paths as comments.
+fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> String {
+    let line = |name: &str, value: &str| format!("export {name}={}\n", shell_word(value));
+    let api_key = line("WIX_API_KEY", fake.api_key()) + &line("WIX_SITE_ID", fake.site_id());
+    let app = line("WIX_APP_ID", fake.app_id()) + &line("WIX_APP_SECRET", fake.app_secret());
+    let commented = |lines: &str| {
+        lines
+            .lines()
+            .map(|l| format!("# {l}\n"))
+            .collect::<String>()
+    };
+    let (chosen, other, other_flag) = match auth {
+        Auth::ApiKey => (api_key, app, "--auth app"),
+        Auth::App => (app, api_key, "--auth api-key"),
+    };
+    format!(
+        "# fake Wix Inbox listening; stop it with Ctrl-C\n\
+         # simulator: {}/ (open it in a browser)\n{}{chosen}{}\
+         # or authenticate the other way ({other_flag}) instead:\n{}\
+         # public key: {}\n# private key: {}\n",
+        fake.base_url(),
+        line("WIX_BASE_URL", fake.base_url()),
+        line("WIX_INSTANCE_ID", fake.instance_id()),
+        commented(&other),
+        public.display(),
+        private.display(),
+    )
+}
+
+/// `value` as one shell word: as it is when it holds only safe characters, else single-quoted.
+fn shell_word(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-.,:/@%+=".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// A new directory in the temporary directory, with an unguessable name and (on Unix) open to
+/// this user only: the private key it will hold can forge webhooks for this fake's receivers.
+fn new_private_dir() -> Result<PathBuf, Failure> {
+    let dir = std::env::temp_dir().join(format!("wix-inbox-fake-{}", uuid::Uuid::new_v4()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    // `create`, not `create_all`: a directory that is already there is refused.
+    builder
+        .create(&dir)
+        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// The directory given with `--key-dir`, created (for this user only) when it does not exist.
+///
+/// An existing directory must be this user's and writable by nobody else: the private key it
+/// will hold can forge webhooks, and someone who can write in the directory could have put
+/// links or open files there beforehand.
+fn key_dir(dir: PathBuf) -> Result<PathBuf, Failure> {
+    let refuse =
+        |why: String| Failure::Usage(format!("refusing --key-dir {}: {why}", dir.display()));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let meta = std::fs::metadata(&dir).map_err(|e| refuse(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to another user (uid {}); use a directory of your own",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(refuse(format!(
+                "it is writable by its group or by others (mode {:o}); use a directory only you \
+                 can write to (chmod go-w)",
+                meta.mode() & 0o7777
+            )));
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes `text` to `path` through a new file in the same directory, renamed over `path`: a
+/// link or a file already at `path` is replaced, never written through. The new file is
+/// created exclusively (`create_new`, and on Unix without following a link), readable by this
+/// user only when `private`.
+fn write_file(path: &Path, text: &str, private: bool) -> Outcome {
+    let failed =
+        |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", path.display()));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options
+            .mode(if private { 0o600 } else { 0o644 })
+            .custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let written = options.open(&temp).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(failed(e))
+        }
+    }
+}
+
+/// Prints a body signed as Wix signs it.
+pub fn sign(args: Sign) -> Outcome {
+    let key = read_input(
+        Some(&args.private_key),
+        "private key",
+        MAX_KEY_SIZE,
+        Failure::Usage,
+    )?;
+    let key = String::from_utf8_lossy(&key);
+    let signer = TestSigner::from_private_key_pem(&key)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", args.private_key.display())))?;
+    let (event_type, domain_event, identity) = match (&args.event, &args.event_file) {
+        (_, Some(file)) => {
+            let (event_type, domain_event) = from_file(file)?;
+            (event_type, domain_event, participant_identity(&args))
+        }
+        (Some(kind), None) => made(*kind, &args)?,
+        (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
+    };
+    let mut event = TestEvent::new(event_type, domain_event);
+    if let Some(instance) = &args.instance_id {
+        event.instance_id = instance.clone();
+    }
+    event.identity = Some(identity);
+    let exp = event.iat.checked_add(args.expires_in).ok_or_else(|| {
+        Failure::Usage(format!("--expires-in {} is out of range", args.expires_in))
+    })?;
+    event.exp = Some(exp);
+    println!("{}", signer.sign_event(&event));
+    Ok(())
+}
+
+/// A domain event from a file, its event type from `entityFqdn` and `slug`.
+fn from_file(file: &Path) -> Result<(String, Value), Failure> {
+    // A signed event over the verifier's limit would be refused by every receiver.
+    let text = read_input(
+        Some(file),
+        "event file",
+        DEFAULT_MAX_BODY_SIZE,
+        Failure::Usage,
+    )?;
+    let event: DomainEvent = serde_json::from_slice(&text)
+        .map_err(|e| Failure::Usage(format!("{} is not a domain event: {e}", file.display())))?;
+    let (Some(fqdn), Some(slug)) = (&event.entity_fqdn, &event.slug) else {
+        return Err(Failure::Usage(format!(
+            "{}: the domain event needs entityFqdn and slug",
+            file.display()
+        )));
+    };
+    let event_type = format!("{fqdn}_{slug}");
+    let value = serde_json::from_slice(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok((event_type, value))
+}
+
+/// Who the participant flags name, as a webhook's `identity` (as the fake sends it: a member,
+/// else a visitor; a contact has no field of its own there, so it is UNKNOWN, as is no
+/// participant at all).
+fn participant_identity(args: &Sign) -> WebhookIdentity {
+    match (&args.member, &args.visitor) {
+        (Some(member), _) => WebhookIdentity {
+            identity_type: Some(IdentityType::Member),
+            member_id: Some(member.clone()),
+            ..Default::default()
+        },
+        (None, Some(visitor)) => WebhookIdentity {
+            identity_type: Some(IdentityType::AnonymousVisitor),
+            anonymous_visitor_id: Some(visitor.clone()),
+            ..Default::default()
+        },
+        (None, None) => WebhookIdentity {
+            identity_type: Some(IdentityType::Unknown),
+            ..Default::default()
+        },
+    }
+}
+
+/// A domain event of `kind` built from the flags, with the generated types, and the identity
+/// that caused it.
+fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity), Failure> {
+    let need_conversation = || {
+        args.conversation_id
+            .clone()
+            .ok_or_else(|| Failure::Usage(format!("--event {kind:?} needs --conversation-id")))
+    };
+    let text_message = |direction, sender| Message {
+        content: Some(MessageContent::text(args.text.clone())),
+        direction: Some(direction),
+        visibility: Some(MessageVisibility::BusinessAndParticipant),
+        sender: Some(sender),
+        created_date: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut identity = participant_identity(args);
+    let (fqdn, slug, entity_id, body) = match kind {
+        EventKind::ConversationsMerged => {
+            let target = need_conversation()?;
+            if args.old_conversation_id.is_empty() {
+                return Err(Failure::Usage(
+                    "--event conversations-merged needs --old-conversation-id".into(),
+                ));
+            }
+            let body = ConversationsMerged {
+                old_conversation_ids: args.old_conversation_id.clone(),
+                target_conversation_id: Some(target.clone()),
+                ..Default::default()
+            };
+            (
+                ConversationsMerged::ENTITY_FQDN,
+                ConversationsMerged::SLUG,
+                target,
+                raw(&body)?,
+            )
+        }
+        EventKind::MessageSentToBusiness => {
+            let sender = IdentificationData {
+                anonymous_visitor_id: args.visitor.clone(),
+                contact_id: args.contact.clone(),
+                member_id: args.member.clone(),
+                ..Default::default()
+            };
+            if sender == IdentificationData::default() {
+                return Err(Failure::Usage(
+                    "--event message-sent-to-business needs --visitor, --contact or --member"
+                        .into(),
+                ));
+            }
+            let body = MessageSentToBusiness {
+                conversation_id: Some(need_conversation()?),
+                message: Some(text_message(
+                    MessageDirection::ParticipantToBusiness,
+                    sender,
+                )),
+                interaction_info: None,
+                ..Default::default()
+            };
+            (
+                MessageSentToBusiness::ENTITY_FQDN,
+                MessageSentToBusiness::SLUG,
+                id.clone(),
+                raw(&body)?,
+            )
+        }
+        EventKind::MessageSentToParticipant => {
+            // The business replied: a Wix user, the same in the sender and the identity.
+            let user = uuid::Uuid::new_v4().to_string();
+            identity = WebhookIdentity {
+                identity_type: Some(IdentityType::WixUser),
+                wix_user_id: Some(user.clone()),
+                ..Default::default()
+            };
+            let body = MessageSentToParticipant {
+                conversation_id: Some(need_conversation()?),
+                message: Some(text_message(
+                    MessageDirection::BusinessToParticipant,
+                    IdentificationData {
+                        wix_user_id: Some(user),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            };
+            (
+                MessageSentToParticipant::ENTITY_FQDN,
+                MessageSentToParticipant::SLUG,
+                id.clone(),
+                raw(&body)?,
+            )
+        }
+        EventKind::ButtonInteracted => {
+            let body = ButtonInteracted {
+                conversation_id: Some(need_conversation()?),
+                interaction_id: Some(args.interaction_id.clone()),
+                app_id: None,
+                interacted_by: Some(IdentificationData {
+                    anonymous_visitor_id: args.visitor.clone(),
+                    contact_id: args.contact.clone(),
+                    member_id: args.member.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            (
+                ButtonInteracted::ENTITY_FQDN,
+                ButtonInteracted::SLUG,
+                id.clone(),
+                raw(&body)?,
+            )
+        }
+    };
+    let domain_event = DomainEvent {
+        id: Some(id),
+        entity_fqdn: Some(fqdn.into()),
+        slug: Some(slug.into()),
+        entity_id: Some(entity_id),
+        event_time: Some(chrono::Utc::now()),
+        action_event: Some(ActionEvent {
+            body: Some(body),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok((format!("{fqdn}_{slug}"), json(&domain_event)?, identity))
+}
+
+fn raw(value: &impl serde::Serialize) -> Result<RawJson, Failure> {
+    RawJson::new(value).map_err(|e| Failure::Failed(e.to_string()))
+}
+
+fn json(value: &impl serde::Serialize) -> Result<Value, Failure> {
+    serde_json::to_value(value).map_err(|e| Failure::Failed(e.to_string()))
+}

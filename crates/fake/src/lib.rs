@@ -1,0 +1,1001 @@
+//! An in-process fake Wix Inbox for [`wix_inbox`]: what stripe-mock is to Stripe, with behaviour.
+//!
+//! [`FakeInbox::start`] serves the four Inbox v2 operations, the Contacts v4 and Members v1
+//! lookups the Inbox lifecycle needs, and the OAuth token endpoint on `127.0.0.1`, answering
+//! in the shapes of the generated [`types`](wix_inbox::types) and with Wix's error bodies. It keeps
+//! conversations, messages, contacts and members, plays the participant lifecycle (anonymous
+//! visitor → contact → member, with conversation merges; contacts merged), delivers signed
+//! webhooks to the receivers you register, and fails on request.
+//!
+//! ```
+//! use wix_inbox_fake::FakeInbox;
+//! use wix_inbox::types::{GetOrCreateConversationRequest, ParticipantId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeInbox::start().await?;
+//! // A visitor writes to the business (a receiver, if registered, gets Message Sent To Business).
+//! let written = fake.visitor_writes("visitor-1", "Hi! Do you ship to Norway?");
+//!
+//! // The app answers through the API, authenticated as the fake expects.
+//! let client = fake.client(); // = Client::builder().api_key(..).site_id(..).base_url(..)
+//! let found = client
+//!     .get_or_create_conversation()
+//!     .body(GetOrCreateConversationRequest {
+//!         participant_id: ParticipantId::AnonymousVisitorId("visitor-1".into()),
+//!     })
+//!     .send()
+//!     .await?
+//!     .into_inner();
+//! assert_eq!(found.new_conversation, Some(false));
+//! assert_eq!(found.conversation.unwrap().id, written.conversation_id);
+//! # Ok(()) }
+//! ```
+//!
+//! # What the fake does
+//!
+//! - **Auth.** Every Inbox call needs `Authorization: <api key>` (raw, no `Bearer`) together
+//!   with `wix-site-id: <site id>` ([`FakeInbox::api_key`], [`FakeInbox::site_id`]), or an
+//!   access token from `POST /oauth2/token` (client credentials: [`FakeInbox::app_id`],
+//!   [`FakeInbox::app_secret`], [`FakeInbox::instance_id`]) sent raw in `Authorization`.
+//!   Otherwise: 401. A `wix-account-id` header is refused (Inbox is site-level).
+//! - **Get Or Create Conversation** is idempotent per participant (`newConversation` is `true`
+//!   the first time only); conversation IDs are GUIDs.
+//! - **Send Message** stores the message with an increasing `sequence` (also its `id`) and a
+//!   `createdDate`, and sets `sender`: the business user (`wixUserId`) for API-key calls, the
+//!   app (`appId`) for token calls, the participant for `sendAs: PARTICIPANT`. A message whose
+//!   `direction` is `BUSINESS_TO_PARTICIPANT` delivers Message Sent To Participant, one that is
+//!   `PARTICIPANT_TO_BUSINESS` delivers Message Sent To Business.
+//! - **List Messages** pages with cursors (30 by default, `paging.limit` up to 100), sorted by
+//!   `sequence` (descending unless `sorting.order=ASC`); `visibility` is required, and
+//!   `BUSINESS_AND_PARTICIPANT` hides `BUSINESS`-only messages. `pagingMetadata.count` is the
+//!   page's size and `cursors.next` is there only when more remain. A cursor carries its
+//!   query: the next page keeps the first request's visibility and order.
+//! - **Errors** are Wix's bodies ([`ErrorResponse`](wix_inbox::types::ErrorResponse)): 400 with
+//!   `validationError.fieldViolations` for bad input (missing or malformed `conversationId`,
+//!   `paging.limit` over 100, bad JSON, a message without content, direction or visibility...),
+//!   404 `CONVERSATION_NOT_FOUND`, 401 for bad credentials. Every response carries
+//!   `x-wix-request-id`.
+//! - **The participant lifecycle.** [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact),
+//!   [`contact_becomes_member`](FakeInbox::contact_becomes_member) and
+//!   [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) create a new conversation,
+//!   move the old conversation's messages into it in chronological order and deliver
+//!   Conversations Merged. If someone already had the new ID (the app created a contact's
+//!   conversation before the visitor became that contact), the two are the same participant
+//!   and the visitor's conversation is merged into the contact's.
+//!
+//!
+//!   The contact and member are stored as Wix would return them: a bare ID, or
+//!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname);
+//!   a contact who writes ([`contact_writes`](FakeInbox::contact_writes)) is stored too, and
+//!   [`add_contact`](FakeInbox::add_contact) adds one.
+//!   [`merge_contacts`](FakeInbox::merge_contacts) merges two contacts as Wix's Merge Contacts
+//!   does, and their conversations as above: the source's conversation moves into the
+//!   target's (or into a new one, when the target had none) and Conversations Merged is
+//!   delivered.
+//!
+//!   *After a merge* (the fake's choice, documented here because Wix does not say): Get Or
+//!   Create Conversation with **any** ID the participant has had (the old visitor ID as well
+//!   as the new contact or member ID) answers the participant's current conversation with
+//!   `newConversation: false`, as Wix's docs advise ("call Get or Create Conversation to be
+//!   sure the conversation ID is current"); the old conversation's ID answers 404
+//!   `CONVERSATION_NOT_FOUND` to Get Conversation, List Messages and Send Message, so an app
+//!   that ignores Conversations Merged finds out in tests rather than in production.
+//! - **Contacts and members** (per site, like everything else):
+//!
+//!   | Route | Operation | What the fake does |
+//!   |---|---|---|
+//!   | `POST /contacts/v4/contacts/query` | Query Contacts | `query.filter`, `query.sort`, `query.paging`, `query.fieldsets`, `query.fields`, `search` |
+//!   | `GET /contacts/v4/contacts` | List Contacts | `paging.*`, `sort.*`, `fields`, `fieldsets` |
+//!   | `GET /contacts/v4/contacts/{id}` | Get Contact | the ID of a contact merged away gives the contact it was merged into, `responseType: MERGED` (as Wix documents); else 404 `CONTACT_NOT_FOUND` |
+//!   | `POST /contacts/v4/contacts` | Create Contact | a name, email or phone is required (400); an email (else a phone) another contact has is 409 `CONTACT_ALREADY_EXISTS` with `data.duplicateContactId`, unless `allowDuplicates` |
+//!   | `POST /members/v1/members/query` | Query Members | `query.filter`, `query.sorting`, `query.paging`, `fieldsets` |
+//!   | `GET /members/v1/members` | List Members | `paging.*`, `fieldsets` |
+//!   | `GET /members/v1/members/{id}` | Get Member | `fieldsets`; 404 `MEMBER_NOT_FOUND` |
+//!
+//!   Auth is the Inbox routes'. Paging is by offset, as Wix's: `limit` 50 by default, at most
+//!   1,000 contacts or 100 members (more is 400), and `pagingMetadata` (Members: `metadata`)
+//!   with `count`, `offset` and `total`. The order is `createdDate` (the only sort field the
+//!   fake knows), oldest first unless `DESC`. Fieldsets shape records as Wix's do: contacts
+//!   `FULL` by default (`BASIC`, `COMMUNICATION_DETAILS`, `EXTENDED` and `fields` project);
+//!   members `PUBLIC` by default, which gives `id`, `profile` and the dates, with the statuses
+//!   `UNKNOWN` and no `loginEmail` or `contactId` (`EXTENDED` adds `contactId` and the
+//!   statuses but `status`, `FULL` gives everything).
+//!
+//!   Filters are Wix's API Query Language: a value or `$eq`, `$ne`, `$in`, and `$and`, `$or`,
+//!   `$not`, on the contacts' `id`, `info.emails.email`, `info.phones.phone`,
+//!   `info.name.first`, `info.name.last`, `primaryInfo.email`, `primaryInfo.phone` and the
+//!   members' `id`, `loginEmail`, `contactId`, `profile.nickname`, `profile.slug`, `contact.firstName`,
+//!   `contact.lastName`, `status`, `privacyStatus`; email addresses compare ignoring case.
+//!   Anything else (another field or operator, or sort field) is Wix's 400 with a field
+//!   violation (`query.filter`, rule `INVALID_FILTER`) naming it, never a silent empty list:
+//!   every filter [`lookup`](wix_inbox::lookup) writes works. The 404 and 409 codes are the
+//!   fake's choice (Wix documents none).
+//! - **Webhooks.** Each event is a compact JWT (RS256, [`FakeInbox::public_key_pem`]; signed
+//!   by the [`TestSigner`] of the `webhooks` module, so a
+//!   [`WebhookVerifier`](wix_inbox::webhooks::WebhookVerifier) made with that key accepts it) whose
+//!   claims are `{data, iat, exp}`, `data` being the JSON text of a [`WebhookEnvelope`] whose
+//!   `identity` and `data` are JSON text of a [`WebhookIdentity`](wix_inbox::types::WebhookIdentity)
+//!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
+//!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
+//!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//!
+//!   *Order and repeats.* As Wix does, the fake delivers every event, and every redelivery, in
+//!   its own task: a receiver gets events **out of order** (two events emitted one after the
+//!   other, a visitor's two messages or Conversations Merged and the message after it, arrive
+//!   in either order; a redelivery after the events that followed) and **more than once** (a
+//!   receiver that answers 200 too late, or whose answer is lost, gets the same event ID
+//!   again, although it processed it). Cope as with Wix: drop repeats by event ID (the
+//!   [`WebhookReceiver`](wix_inbox::webhooks::axum::WebhookReceiver) does, with its
+//!   [`Deduplicator`](wix_inbox::webhooks::Deduplicator)); order messages by their `sequence`, not
+//!   by arrival; and never take the order of events for the order of what happened: find a
+//!   participant's current conversation from their ID (Get Or Create Conversation) or through
+//!   the merges seen so far, whichever event came first.
+//! - **Several instances.** The fake starts as one app instance on one site;
+//!   [`FakeInbox::add_instance`] installs the app on another site and
+//!   [`FakeInbox::instance`] drives it (a [`FakeInstance`]). Each instance has its own
+//!   participants, conversations, messages and tokens: a token is refused for another
+//!   instance's site (401) and another instance's conversation is not its caller's (Get
+//!   Conversation 403 `NOT_OWNED_BY_BUSINESS`, List and Send Message 404). Webhooks name the
+//!   instance and site of their conversation. The API key is the account's: it serves every
+//!   site, named by `wix-site-id` ([`Client::for_site`](wix_inbox::Client::for_site)).
+//! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
+//!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](wix_inbox::Client), set up for the
+//!   fake with an API key or the app's credentials; [`FakeInbox::app`] is the fake's
+//!   [`App`](wix_inbox::App), for every instance.
+//! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
+//!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
+//!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
+//!   what was awaited and what the fake saw; [`FakeInbox::participant_messages`] and
+//!   [`FakeInbox::message_texts`] read a conversation in order.
+//! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
+//! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
+//!   without `Retry-After`), 5xx, a dropped connection, or answer late.
+//! - **Limits.** A flood of requests or of held connections does not grow the fake or stop it:
+//!   the request log ([`FakeInbox::requests`]) is a ring buffer of the latest 1,000 requests
+//!   ([`FakeInboxBuilder::request_log_capacity`]); a connection must send its headers within
+//!   5 s of opening or of its last answer, or it is closed
+//!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
+//!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
+//!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
+//!   most (then closed after its current request). The fake serves with the crate's webhook
+//!   server, [`ServeOptions`](wix_inbox::webhooks::axum::ServeOptions).
+//!
+//! # The simulator and its control API
+//!
+//! The fake serves a page at `/` (`wix-inbox fake serve` prints its address): a site
+//! visitor's chat (write, press a template's buttons, become a contact or a member), the
+//! business inbox (conversations with their participant's kind and merges, messages with
+//! direction, visibility, sender and time; write as the business), the webhook deliveries
+//! (every attempt with its status and latency; open an event to see it decoded and as the JWT
+//! delivered; redeliver it) and controls (receivers, faults, token expiry, the app's latest
+//! requests). The page is a view of the fake's state, updated live whoever changes it: the
+//! page, the app through the API, or Rust code. Its three files are in the binary; it loads
+//! nothing from the network.
+//!
+//! The page drives the fake through a JSON API under `/_fake/`, there for scripts and tests in
+//! any language too. A change is a `POST` with a JSON body and `Content-Type:
+//! application/json` (an empty body reads as `{}`); a refusal is `{"code", "message"}` with 400
+//! (a bad body), 403 (see below), 404, 409, 413 (a body over 64 KiB) or 415 (not JSON). Each
+//! change calls the [`FakeInbox`] method named, so it behaves as that method's docs say.
+//!
+//! | Request | Body | Method | Answer |
+//! |---|---|---|---|
+//! | `GET /_fake/state` | | | the state (below) |
+//! | `GET /_fake/stream` | | | Server-Sent Events: `event: state`, the state as JSON, at once and after each change (at most one per 50 ms) |
+//! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
+//! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
+//! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}`, with `firstName`, `lastName`, `email`, `phone` if given | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, `"loginEmail"` if given, and `"visitorId"` (with the contact's details) for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/contacts/merge` | `{"sourceId": "c1", "targetId": "c2"}` | [`merge_contacts`](FakeInbox::merge_contacts) | `{"merged": ..}`; 404 for an unknown contact, 409 for a member as the source or the same contact |
+//! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
+//! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
+//! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |
+//! | `POST /_fake/faults/clear` | | [`clear_faults`](FakeInbox::clear_faults) | `{"pendingFaults": []}` |
+//! | `POST /_fake/tokens/expire` | | [`expire_tokens`](FakeInbox::expire_tokens) | `{}` |
+//! | `POST /_fake/webhooks/{eventId}/redeliver` | `{}`, or `{"receiver": url}` | [`redeliver`](FakeInbox::redeliver) | `{"deliveries": n}`; 404 for an unknown event, 409 with no receiver |
+//!
+//! The state is `fake` (base URL; site, instance, app and business user IDs), `instances`,
+//! `receivers`, `pendingFaults` (as `/_fake/faults` takes them), `conversations` (in creation
+//! order, each with `id`, `kind` (`visitor`, `contact` or `member`), `participant`,
+//! `mergedInto` and its `messages` in the spec's shape), `webhooks` (`total`, and the latest
+//! 200 `events`, each with `eventId`, `eventType`, `slug`, `instanceId`, `eventTime`,
+//! `identity` and its `deliveries`: `receiver`, `delivered`, `finished`, `attempts` with
+//! `status`, `error` and `latencyMs`) and `requests` (the latest 100 of the request log:
+//! `method`, `uri`, `status`).
+//!
+//! **Who may use it.** The fake listens on 127.0.0.1 only, and the simulator answers only
+//! requests made to it from its own page or from no page at all: `Host` must be
+//! `127.0.0.1:PORT` or `localhost:PORT` (a site that rebinds its name to 127.0.0.1 sends its
+//! own name); `Origin` and `Sec-Fetch-Site`, when sent, must say the fake's own origin (another
+//! page open in the same browser sends its own); a change must be JSON, which a form of
+//! another page cannot send, nor a `fetch` of another origin without a CORS preflight the fake
+//! never grants. Anything else is refused with 403 or 415, before it changes anything. The
+//! page has a strict Content Security Policy, cannot be framed, and shows no secret: neither
+//! the API key nor the app secret is in it or in the state. The simulator's requests take no
+//! injected fault and are not in the request log.
+//!
+//! **Several instances.** The state's `instances` lists the app instances the fake serves (one
+//! today) and the page has a switcher for them; when a fake serves several, each control
+//! request will name its instance with `instanceId`, and a request without one will mean the
+//! first.
+
+#![deny(missing_docs)]
+
+mod app_helpers;
+mod contacts;
+mod control;
+mod details;
+mod directory;
+mod drive;
+mod instances;
+mod listing;
+mod query;
+mod server;
+mod signing;
+mod store;
+mod webhooks;
+
+pub use app_helpers::WaitTimeout;
+pub use details::{ContactDetails, MemberDetails};
+pub use directory::MergeContactsError;
+pub use instances::FakeInstance;
+pub(crate) use instances::InstanceIds;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+use wix_inbox::types::{
+    ButtonInteracted, Conversation, DomainEvent, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
+};
+
+use store::{Key, Store};
+use wix_inbox::webhooks::test_signer::TestSigner;
+
+/// A fault the fake answers an Inbox call with, instead of serving it (see
+/// [`FakeInbox::fail_next`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this status: for 4xx a Wix error body (429 `TOO_MANY_REQUESTS` without
+    /// `Retry-After`, as Wix documents none), for 5xx an empty body, as Wix often sends.
+    Status(u16),
+    /// Answer with this status and a `Retry-After: <seconds>` header.
+    StatusRetryAfter(u16, u64),
+    /// Close the TCP connection without answering.
+    Drop,
+    /// Wait this long, then serve the call normally (for client timeouts). The wait is not
+    /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
+    Delay(Duration),
+}
+
+/// A webhook event the fake emitted (one per event, whatever the number of receivers).
+#[derive(Clone, Debug)]
+pub struct SentEvent {
+    /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
+    pub event_type: String,
+    /// The envelope, as signed (its `identity` and `data` are JSON text).
+    pub envelope: WebhookEnvelope,
+    /// The domain event (its `id` is the event ID; `actionEvent.body` the event body).
+    pub domain_event: DomainEvent,
+    /// The signed JWT of the first delivery (each redelivery is signed anew, same event ID).
+    pub jwt: String,
+}
+
+/// One try at delivering an event to a receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    /// The receiver's status code, if it answered in time.
+    pub status: Option<u16>,
+    /// Why there was no status (connection refused, timed out...).
+    pub error: Option<String>,
+    /// How long the attempt took, from sending the request to the status (or the error).
+    pub latency: Duration,
+}
+
+/// The delivery of one event to one receiver, with every attempt so far.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The domain event's `id`: the same on every attempt.
+    pub event_id: String,
+    /// The envelope's `eventType`.
+    pub event_type: String,
+    /// The receiver's URL.
+    pub receiver: String,
+    /// The attempts, in order.
+    pub attempts: Vec<DeliveryAttempt>,
+    /// Whether an attempt was answered with 200.
+    pub delivered: bool,
+    /// Whether the fake stopped trying (delivered, or out of attempts).
+    pub finished: bool,
+}
+
+/// An HTTP request the fake received (see [`FakeInbox::requests`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`...
+    pub method: String,
+    /// The path and query, as sent, cut to its first [`URI_LIMIT`](Self::URI_LIMIT) bytes.
+    pub uri: String,
+    /// The status answered, or `None` when the connection was dropped (a [`Fault::Drop`]).
+    pub status: Option<u16>,
+}
+
+impl RecordedRequest {
+    /// How much of a URI the log keeps, in bytes (8 KiB).
+    pub const URI_LIMIT: usize = 8 * 1024;
+}
+
+/// Settings of a [`FakeInbox`]; everything has a default.
+#[derive(Debug)]
+pub struct FakeInboxBuilder {
+    port: u16,
+    api_key: Option<String>,
+    site_id: Option<String>,
+    app_id: Option<String>,
+    app_secret: Option<String>,
+    instance_id: Option<String>,
+    signer: Option<TestSigner>,
+    webhook_attempts: u32,
+    webhook_backoff: Duration,
+    webhook_timeout: Duration,
+    token_ttl: Duration,
+    request_log_capacity: usize,
+    header_read_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Default for FakeInboxBuilder {
+    fn default() -> Self {
+        FakeInboxBuilder {
+            port: 0,
+            api_key: None,
+            site_id: None,
+            app_id: None,
+            app_secret: None,
+            instance_id: None,
+            signer: None,
+            webhook_attempts: 5,
+            webhook_backoff: Duration::from_millis(50),
+            webhook_timeout: Duration::from_millis(1250),
+            token_ttl: Duration::from_secs(14400),
+            request_log_capacity: 1000,
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 100,
+        }
+    }
+}
+
+impl FakeInboxBuilder {
+    /// The port on 127.0.0.1 (0, the default: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The API key the fake accepts (default: a fresh random one).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The site ID the fake accepts in `wix-site-id` (default: a fresh GUID).
+    pub fn site_id(mut self, site_id: impl Into<String>) -> Self {
+        self.site_id = Some(site_id.into());
+        self
+    }
+
+    /// The app's ID and secret that `POST /oauth2/token` accepts (default: fresh GUIDs).
+    pub fn app_credentials(mut self, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self.app_secret = Some(secret.into());
+        self
+    }
+
+    /// The app instance ID (the `instance_id` of token requests, `instanceId` of webhooks).
+    pub fn instance_id(mut self, instance_id: impl Into<String>) -> Self {
+        self.instance_id = Some(instance_id.into());
+        self
+    }
+
+    /// Sign webhooks with this key instead of the key the fakes of the process share
+    /// ([`TestSigner::shared`], generated on first use); e.g. [`TestSigner::generate`] for a
+    /// fake whose key no other fake has.
+    pub fn signer(mut self, signer: TestSigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// How many times an event is tried per receiver (default 5, at least 1).
+    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait before the first redelivery; it doubles after each (default 50 ms).
+    pub fn webhook_backoff(mut self, backoff: Duration) -> Self {
+        self.webhook_backoff = backoff;
+        self
+    }
+
+    /// How long a receiver has to answer an attempt (default 1250 ms, as Wix gives).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
+    /// How long access tokens live (default 4 hours; `expires_in` says it in seconds).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// How many requests [`FakeInbox::requests`] keeps (default 1,000): the log is a ring
+    /// buffer that keeps the latest ones, each URI cut to its first
+    /// [`RecordedRequest::URI_LIMIT`] bytes, so a flood of requests cannot
+    /// grow it without bound. 0 keeps none.
+    pub fn request_log_capacity(mut self, capacity: usize) -> Self {
+        self.request_log_capacity = capacity;
+        self
+    }
+
+    /// How long a client has to send a request's headers once its connection is open or has
+    /// answered its last request (default 5 s): a silent, slow or idle connection is closed
+    /// then. ([`ServeOptions::header_read_timeout`](wix_inbox::webhooks::axum::ServeOptions::header_read_timeout):
+    /// the fake serves as the crate's webhook server does.)
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request may take from its headers to its answer, the body included (default
+    /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
+    /// [`Fault::Delay`] is not counted (up to an hour of it). (tower-http's timeout layer.)
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many connections the fake serves at once (default 100, at least 1). At the bound it
+    /// accepts no more until one closes; those waiting stay in the system's listen queue.
+    /// Together with [`header_read_timeout`](Self::header_read_timeout) this keeps held
+    /// connections from exhausting the process's file descriptors or stopping real requests
+    /// for longer than the timeout.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Starts serving.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(self) -> std::io::Result<FakeInbox> {
+        let signer = match self.signer {
+            Some(own) => signing::Signer::Own(Box::new(own)),
+            None => signing::Signer::Shared(
+                tokio::task::spawn_blocking(TestSigner::shared)
+                    .await
+                    .map_err(std::io::Error::other)?,
+            ),
+        };
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
+        let addr = listener.local_addr()?;
+        let guid = || uuid::Uuid::new_v4().to_string();
+        let config = Config {
+            api_key: self
+                .api_key
+                .unwrap_or_else(|| format!("IST.fake.{}", uuid::Uuid::new_v4().simple())),
+            site_id: self.site_id.unwrap_or_else(guid),
+            app_id: self.app_id.unwrap_or_else(guid),
+            app_secret: self.app_secret.unwrap_or_else(guid),
+            instance_id: self.instance_id.unwrap_or_else(guid),
+            account_id: guid(),
+            business_user_id: guid(),
+            webhook_attempts: self.webhook_attempts,
+            webhook_backoff: self.webhook_backoff,
+            webhook_timeout: self.webhook_timeout,
+            token_ttl: self.token_ttl,
+            request_log_capacity: self.request_log_capacity,
+            header_read_timeout: self.header_read_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+        };
+        let (in_flight, _) = tokio::sync::watch::channel(0usize);
+        let state = State {
+            instances: vec![InstanceIds {
+                instance_id: config.instance_id.clone(),
+                site_id: config.site_id.clone(),
+            }],
+            ..State::default()
+        };
+        let inner = Arc::new(Inner {
+            config,
+            signer,
+            state: Mutex::new(state),
+            changed: Notify::new(),
+            runtime: tokio::runtime::Handle::current(),
+            in_flight,
+            // Receivers are local: never through a proxy from the environment.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(std::io::Error::other)?,
+        });
+        let server = tokio::spawn(server::serve(listener, inner.clone()));
+        Ok(FakeInbox {
+            inner,
+            addr,
+            base_url: format!("http://{addr}"),
+            server: Some(server),
+            apps: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+pub(crate) struct Config {
+    pub(crate) api_key: String,
+    pub(crate) site_id: String,
+    pub(crate) app_id: String,
+    pub(crate) app_secret: String,
+    pub(crate) instance_id: String,
+    pub(crate) account_id: String,
+    pub(crate) business_user_id: String,
+    pub(crate) webhook_attempts: u32,
+    pub(crate) webhook_backoff: Duration,
+    pub(crate) webhook_timeout: Duration,
+    pub(crate) token_ttl: Duration,
+    pub(crate) request_log_capacity: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_connections: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) store: Store,
+    /// The contacts and members of every instance.
+    pub(crate) directory: directory::Directory,
+    pub(crate) faults: VecDeque<Fault>,
+    pub(crate) receivers: Vec<String>,
+    /// The app's instances (sites), the builder's first: a participant, conversation or token
+    /// is of one of them, by its index here.
+    pub(crate) instances: Vec<InstanceIds>,
+    /// The access tokens issued: when each expires, and its instance.
+    pub(crate) tokens: HashMap<String, (Instant, usize)>,
+    pub(crate) events: Vec<SentEvent>,
+    pub(crate) deliveries: Vec<Delivery>,
+    /// The latest requests (at most `config.request_log_capacity`), oldest first.
+    pub(crate) requests: VecDeque<RecordedRequest>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) signer: signing::Signer,
+    state: Mutex<State>,
+    /// Woken each time the state is changed (see [`StateGuard`]).
+    pub(crate) changed: Notify,
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
+    pub(crate) http: reqwest::Client,
+}
+
+/// The locked state. Changing it (anything that needs `&mut State`) wakes whoever waits for a
+/// change ([`FakeInbox::wait_until`]) when the lock is released; reading it does not.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changed: &'a Notify,
+    dirty: bool,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.dirty = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.dirty {
+            self.changed.notify_waiters();
+        }
+    }
+}
+
+impl Inner {
+    /// The state; a panic elsewhere while it was held does not make it unusable.
+    pub(crate) fn state(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            changed: &self.changed,
+            dirty: false,
+        }
+    }
+
+    /// Adds a request to the log, forgetting the oldest one when the log is full.
+    pub(crate) fn record(&self, mut request: RecordedRequest) {
+        let capacity = self.config.request_log_capacity;
+        if capacity == 0 {
+            return;
+        }
+        if request.uri.len() > RecordedRequest::URI_LIMIT {
+            let mut end = RecordedRequest::URI_LIMIT;
+            while !request.uri.is_char_boundary(end) {
+                end -= 1;
+            }
+            request.uri.truncate(end);
+        }
+        let mut state = self.state();
+        while state.requests.len() >= capacity {
+            state.requests.pop_front();
+        }
+        state.requests.push_back(request);
+    }
+}
+
+/// A fake Wix Inbox serving on 127.0.0.1 until dropped. See the [module docs](self).
+pub struct FakeInbox {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    base_url: String,
+    server: Option<tokio::task::JoinHandle<()>>,
+    /// The apps' routers served by [`add_webhook_router`](Self::add_webhook_router).
+    apps: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for FakeInbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeInbox")
+            .field("base_url", &self.base_url)
+            .field("site_id", &self.inner.config.site_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeInbox {
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.abort();
+        }
+        for app in self
+            .apps
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            app.abort();
+        }
+    }
+}
+
+impl FakeInbox {
+    /// Starts a fake with the default settings on a free port of 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// If no port can be bound.
+    pub async fn start() -> std::io::Result<FakeInbox> {
+        FakeInbox::builder().start().await
+    }
+
+    /// Starts a fake with the default settings on `port` of 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound.
+    pub async fn start_on(port: u16) -> std::io::Result<FakeInbox> {
+        FakeInbox::builder().port(port).start().await
+    }
+
+    /// Stops serving, and serving the routers given to
+    /// [`add_webhook_router`](Self::add_webhook_router), and waits until their ports are closed
+    /// (dropping the fake stops them too, but without waiting). Deliveries under way go on
+    /// until they end.
+    pub async fn shutdown(mut self) {
+        let apps = std::mem::take(self.apps.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for task in self.server.take().into_iter().chain(apps) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Settings for a fake: a fixed port, credentials, the signing key, webhook retries.
+    pub fn builder() -> FakeInboxBuilder {
+        FakeInboxBuilder::default()
+    }
+
+    /// The base URL to give a client instead of `https://www.wixapis.com`, e.g.
+    /// `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API key accepted in `Authorization` (raw).
+    pub fn api_key(&self) -> &str {
+        &self.inner.config.api_key
+    }
+
+    /// The site ID accepted in `wix-site-id`.
+    pub fn site_id(&self) -> &str {
+        &self.inner.config.site_id
+    }
+
+    /// The app ID (`client_id` of token requests; `appId` of what the app sends).
+    pub fn app_id(&self) -> &str {
+        &self.inner.config.app_id
+    }
+
+    /// The app secret (`client_secret` of token requests).
+    pub fn app_secret(&self) -> &str {
+        &self.inner.config.app_secret
+    }
+
+    /// The app instance ID (`instance_id` of token requests, `instanceId` of webhooks).
+    pub fn instance_id(&self) -> &str {
+        &self.inner.config.instance_id
+    }
+
+    /// The `wixUserId` of the business user that API-key calls act as.
+    pub fn business_user_id(&self) -> &str {
+        &self.inner.config.business_user_id
+    }
+
+    /// The public key that verifies the fake's webhooks: SPKI PEM, as Wix shows an app's key.
+    pub fn public_key_pem(&self) -> &str {
+        self.inner.signer.public_key_pem()
+    }
+
+    /// A [`ClientBuilder`](wix_inbox::ClientBuilder) set up for this fake: its base URL, API key and
+    /// site. Adjust it (say, `.retry(RetryPolicy::disabled())`) and build it.
+    pub fn client_builder(&self) -> wix_inbox::ClientBuilder {
+        wix_inbox::Client::builder()
+            .api_key(self.api_key())
+            .site_id(self.site_id())
+            .base_url(self.base_url())
+    }
+
+    /// A [`ClientBuilder`](wix_inbox::ClientBuilder) for the fake's app: its base URL and the app's
+    /// client credentials for its instance (the client gets its tokens from the fake).
+    pub fn app_client_builder(&self) -> wix_inbox::ClientBuilder {
+        wix_inbox::Client::builder()
+            .app(wix_inbox::AppCredentials {
+                app_id: self.app_id().into(),
+                app_secret: self.app_secret().into(),
+                instance_id: self.instance_id().into(),
+            })
+            .base_url(self.base_url())
+    }
+
+    /// A client for this fake with the API key and site, and every other setting at its
+    /// default (retries included).
+    ///
+    /// # Panics
+    ///
+    /// Never: the fake's settings make a valid client.
+    pub fn client(&self) -> wix_inbox::Client {
+        self.client_builder()
+            .build()
+            .expect("the fake's settings make a valid client")
+    }
+
+    /// Delivers every event from now on to `url` too (a `POST` of the signed JWT).
+    pub fn add_webhook_receiver(&self, url: impl Into<String>) {
+        self.inner.state().receivers.push(url.into());
+    }
+
+    /// The next `n` Inbox calls (`/inbox/...`; the token endpoint is spared) answer with
+    /// `fault` instead of being served. Faults queue: `fail_next(1, Drop)` then
+    /// `fail_next(2, Status(503))` fails three calls.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        let mut state = self.inner.state();
+        state.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Forgets every access token issued so far (the next call with one answers 401).
+    pub fn expire_tokens(&self) {
+        self.inner.state().tokens.clear();
+    }
+
+    /// An anonymous visitor writes `text` in the chat: the message is stored in their current
+    /// conversation (created on first use; after they became a contact or member, that one's)
+    /// and Message Sent To Business is delivered. Returns the event's body.
+    pub fn visitor_writes(&self, visitor_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::AnonymousVisitorId(visitor_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A contact writes `text` (see [`visitor_writes`](Self::visitor_writes)).
+    pub fn contact_writes(&self, contact_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::ContactId(contact_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A member writes `text` (see [`visitor_writes`](Self::visitor_writes)).
+    pub fn member_writes(&self, member_id: &str, text: &str) -> MessageSentToBusiness {
+        self.participant_writes(
+            &ParticipantId::MemberId(member_id.to_owned()),
+            chat_message(text),
+        )
+    }
+
+    /// A participant sends `message` (any content) to the business. The fake sets its
+    /// `sender`, `direction` (`PARTICIPANT_TO_BUSINESS`), `visibility` when absent, `id`,
+    /// `sequence` and `createdDate`, stores it and delivers Message Sent To Business.
+    pub fn participant_writes(
+        &self,
+        participant: &ParticipantId,
+        message: Message,
+    ) -> MessageSentToBusiness {
+        self.participant_writes_in(0, participant, message)
+    }
+
+    /// [`participant_writes`](Self::participant_writes) on the instance `instance`.
+    fn participant_writes_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+        mut message: Message,
+    ) -> MessageSentToBusiness {
+        message.direction = Some(MessageDirection::ParticipantToBusiness);
+        if message.visibility.is_none() {
+            message.visibility = Some(MessageVisibility::BusinessAndParticipant);
+        }
+        let written = {
+            let mut state = self.inner.state();
+            // A contact who writes is one of the site's contacts.
+            if let ParticipantId::ContactId(contact) = participant {
+                state
+                    .directory
+                    .ensure_contact(instance, contact, Default::default());
+            }
+            let key = Key::from(participant);
+            state.store.participant_writes(instance, &key, message)
+        };
+        let body = MessageSentToBusiness {
+            conversation_id: Some(written.conversation_id),
+            message: Some(written.message),
+            interaction_info: None,
+            ..Default::default()
+        };
+        webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
+        body
+    }
+
+    /// The participant presses a postback button (of a template or system message) whose
+    /// `postbackProperties.interactionId` is `interaction_id`: Button Interacted is delivered
+    /// (returned), with the fake's app ID. `None` if the participant has no conversation.
+    pub fn participant_presses_button(
+        &self,
+        participant: &ParticipantId,
+        interaction_id: &str,
+    ) -> Option<ButtonInteracted> {
+        self.presses_button_in(0, participant, interaction_id)
+    }
+
+    /// [`participant_presses_button`](Self::participant_presses_button) on the instance
+    /// `instance`.
+    fn presses_button_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+        interaction_id: &str,
+    ) -> Option<ButtonInteracted> {
+        let (conversation_id, interacted_by, identity) = self
+            .inner
+            .state()
+            .store
+            .whois(instance, &Key::from(participant))?;
+        let body = ButtonInteracted {
+            app_id: Some(self.inner.config.app_id.clone()),
+            conversation_id: Some(conversation_id),
+            interacted_by: Some(interacted_by),
+            interaction_id: Some(interaction_id.to_owned()),
+            ..Default::default()
+        };
+        webhooks::emit_button_interacted(&self.inner, &body, identity);
+        Some(body)
+    }
+
+    /// The messages of a conversation, oldest first (empty for an unknown conversation, and
+    /// for one that was merged away: its messages moved).
+    pub fn messages(&self, conversation_id: &str) -> Vec<Message> {
+        self.inner.state().store.messages(conversation_id)
+    }
+
+    /// A conversation that can be used (`None` if unknown or merged away).
+    pub fn conversation(&self, conversation_id: &str) -> Option<Conversation> {
+        self.inner.state().store.conversation(conversation_id).ok()
+    }
+
+    /// Every conversation, of every instance, merged ones included, in creation order.
+    pub fn conversations(&self) -> Vec<Conversation> {
+        self.inner.state().store.all_conversations()
+    }
+
+    /// The current conversation of a participant, by any ID they have had.
+    pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
+        self.current_conversation_in(0, participant)
+    }
+
+    fn current_conversation_in(
+        &self,
+        instance: usize,
+        participant: &ParticipantId,
+    ) -> Option<String> {
+        self.inner
+            .state()
+            .store
+            .current_conversation(instance, &Key::from(participant))
+    }
+
+    /// Where a merged conversation went (`None` if it was not merged).
+    pub fn merged_into(&self, conversation_id: &str) -> Option<String> {
+        self.inner.state().store.merged_into(conversation_id)
+    }
+
+    /// Every webhook event emitted so far, in order.
+    pub fn events(&self) -> Vec<SentEvent> {
+        self.inner.state().events.clone()
+    }
+
+    /// Every delivery (event × receiver) so far, with its attempts.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.state().deliveries.clone()
+    }
+
+    /// The HTTP requests received, oldest first, with the status answered: the latest
+    /// [`request_log_capacity`](FakeInboxBuilder::request_log_capacity) ones (1,000 by default;
+    /// older ones are forgotten). The simulator's own requests (the page at `/` and the control
+    /// API under `/_fake/`) are not in it.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.inner.state().requests.iter().cloned().collect()
+    }
+
+    /// Waits until no delivery is under way: each was answered 200 or ran out of attempts.
+    pub async fn settle(&self) {
+        let mut rx = self.inner.in_flight.subscribe();
+        // The sender lives as long as `self`: this cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// A plain chat message with one line of text.
+fn chat_message(text: &str) -> Message {
+    Message {
+        content: Some(MessageContent::text(text)),
+        source_channel: Some(wix_inbox::types::ChannelType::Chat),
+        ..Default::default()
+    }
+}
