@@ -77,5 +77,5 @@ pub use builder::{AppCredentials, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub(crate) use credentials::Credentials;
 pub use policy::RetryPolicy;
 pub use state::ClientState;
-pub(crate) use tenant::DEFAULT_CAPACITY;
+pub(crate) use tenant::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES};
 pub(crate) use token::TokenEndpoint;

@@ -24,9 +24,10 @@ use crate::wire::RawJson;
 #[non_exhaustive]
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
-    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes (a longer one is refused as malformed).
-    /// A plain event (App Instance Installed or Removed) has none of its own: its ID is
-    /// `<eventType>:<instanceId>:<iat>`, the same for every delivery of one signed event.
+    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes, and free of control, format and
+    /// separator characters (any other is refused as malformed). A plain event (App Instance
+    /// Installed or Removed) has none of its own: its ID is `<eventType>:<instanceId>:<iat>`,
+    /// the same for every delivery of one signed event.
     pub id: String,
     /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
     pub event_type: Option<String>,
@@ -216,7 +217,9 @@ fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
 }
 
 /// The longest event `id` accepted, in bytes: Wix's are 36-character GUIDs. A deduplicator
-/// stores every ID it sees, so this bounds its memory by size as well as by count.
+/// stores every ID it sees, so this bounds its memory by size as well as by count. An ID with a
+/// control, format or separator character (Unicode Cc, Cf, Zl, Zp) is refused too, so an
+/// accepted ID is safe to print or log as it is.
 pub const MAX_EVENT_ID_LEN: usize = 256;
 
 /// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it; `iat`
@@ -247,6 +250,14 @@ pub(crate) fn decode_envelope(data: &str, iat: Option<i64>) -> Result<WebhookEve
             return Err(WebhookError::malformed_because(
                 Layer::DomainEvent,
                 "its event `id` is longer than 256 bytes",
+            ))
+        }
+        // Wix's IDs are GUIDs: an ID that could rewrite a terminal, forge a log line or look
+        // like another ID is no event of Wix's.
+        Some(id) if id.chars().any(crate::text::is_hidden) => {
+            return Err(WebhookError::malformed_because(
+                Layer::DomainEvent,
+                "its event `id` holds a control, format or separator character",
             ))
         }
         Some(id) if !id.is_empty() => id,
@@ -325,6 +336,13 @@ fn decode_plain(
         return Err(WebhookError::malformed_because(
             Layer::Envelope,
             "its `instanceId` makes an event ID longer than 256 bytes",
+        ));
+    }
+    // As for a domain event's ID: safe to print or log as it is.
+    if id.chars().any(crate::text::is_hidden) {
+        return Err(WebhookError::malformed_because(
+            Layer::Envelope,
+            "its `instanceId` holds a control, format or separator character",
         ));
     }
     Ok(WebhookEvent {
