@@ -75,6 +75,7 @@ mod token;
 pub(crate) use builder::{settings_setters, Settings};
 pub use builder::{AppCredentials, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub(crate) use credentials::Credentials;
+pub(crate) use operations::Operation;
 pub use policy::RetryPolicy;
 pub use state::ClientState;
 pub(crate) use tenant::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES};

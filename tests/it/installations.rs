@@ -128,7 +128,7 @@ async fn a_removal_drops_the_instance_s_token_and_no_token_is_asked_for_after_it
                 .contains("the app was removed from the site of instance inst-1"),
             "{error}"
         );
-        let hint = error.hint().unwrap_or_default();
+        let hint = error.hint().unwrap_or_default().into_owned();
         assert!(hint.contains("removed the app"), "{hint}");
     }
     assert_eq!(

@@ -604,6 +604,36 @@ fn fake_sign_usage_errors() {
         .args(["--event", "no-such-event"])
         .finish();
     assert_fails(&out, 2, "invalid value 'no-such-event'");
+    // The error names the spec's events.
+    assert_fails(&out, 2, "contact-created");
+}
+
+/// `fake sign --event` takes every event of the spec: those it cannot fill from flags get an
+/// empty body where their kind says, which the verifier decodes as that event.
+#[test]
+fn fake_sign_makes_every_event_of_the_spec() {
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    for (event, kind, contact) in [
+        ("contact-created", "ContactCreated", Some("entity")),
+        ("contact-updated", "ContactUpdated", Some("currentEntity")),
+        ("contact-deleted", "ContactDeleted", None),
+    ] {
+        let body = sign(&private, &["--event", event, "--contact", "c-7"]);
+        let body_file = dir.file(&format!("{event}.jwt"), &body);
+        let out = cli()
+            .args(["webhook", "verify", "--public-key"])
+            .arg(&public)
+            .arg("--body")
+            .arg(&body_file)
+            .finish();
+        let decoded = json(&out);
+        assert_eq!(decoded["event"]["kind"], kind, "{event}");
+        assert_eq!(decoded["entityId"], "c-7", "{event}");
+        if let Some(field) = contact {
+            assert_eq!(decoded["event"]["body"][field]["id"], "c-7", "{event}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

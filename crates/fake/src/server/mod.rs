@@ -94,6 +94,7 @@ fn router(inner: Shared) -> Router {
         .route("/oauth2/token", post(oauth::token))
         .route("/apps/v1/instance", get(apps::get_app_instance))
         .fallback(errors::no_route)
+        .method_not_allowed_fallback(errors::not_served)
         .with_state(inner)
 }
 
