@@ -61,6 +61,7 @@ pub mod lookup;
 mod message;
 pub mod paging;
 pub mod participant;
+pub mod queue;
 pub mod send;
 mod text;
 pub use app::{App, AppBuilder};

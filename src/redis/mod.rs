@@ -30,6 +30,8 @@ mod dedup;
 mod directory;
 mod fleet;
 mod installations;
+mod queue;
+mod queue_scripts;
 
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
 pub use installations::RedisInstallations;
+pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
 
 use crate::installations::InstallationError;
 use crate::lifecycle::DirectoryError;

@@ -6,7 +6,7 @@
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Layer, WebhookError};
 use crate::types;
@@ -18,8 +18,9 @@ use crate::wire::RawJson;
 /// since it is what duplicates are recognized by.
 ///
 /// It serializes (for logs, queues, the CLI) with Wix's field names, the event as
-/// `{"kind": "MessageSentToBusiness", "body": {...}}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `{"kind": "MessageSentToBusiness", "body": {...}}`, and deserializes back from that JSON
+/// (what the CLI prints, what [`crate::queue`] stores): no token is needed to read it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookEvent {
@@ -156,7 +157,7 @@ macro_rules! inbox_events {
         /// or the hyphenated `…_message-sent-to-business` of older pages) or, failing that, by
         /// `entityFqdn` + `slug`, and its body taken from where its [`EventKind`] says. Any other
         /// event is [`Other`](Self::Other), with its body kept: an unknown event is not an error.
-        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", content = "body")]
         #[non_exhaustive]
         pub enum InboxEvent {
@@ -547,6 +548,37 @@ mod tests {
     }
 
     #[test]
+    fn events_deserialize_from_what_they_serialize_to() {
+        let event = decode_envelope(
+            &serde_json::json!({
+                "eventType": types::ConversationsMerged::EVENT_TYPE,
+                "instanceId": "i1",
+                "identity": "{\"identityType\": \"APP\", \"appId\": \"a1\"}",
+                "data": serde_json::json!({
+                    "id": "e1", "entityFqdn": "wix.crm.inbox.v2.conversation",
+                    "eventTime": "2024-01-01T00:00:00Z",
+                    "actionEvent": {"body": {"oldConversationIds": ["a"],
+                        "targetConversationId": "b", "future": 1}}
+                })
+                .to_string(),
+            })
+            .to_string(),
+            None,
+        )
+        .unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        let back: WebhookEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+        let other = InboxEvent::Other {
+            event_type: "x_y".into(),
+            body: serde_json::json!([1]),
+        };
+        let back: InboxEvent =
+            serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(back, other);
+    }
+
+    #[test]
     fn names_with_hyphens_match() {
         assert!(same_name(
             "wix.crm.inbox.v2.message_message-sent-to-business",
@@ -587,6 +619,13 @@ mod tests {
             "AppRemoved:i-1"
         );
         assert_eq!(types::AppInstanceRemoved::EVENT_TYPE, "AppRemoved");
+        let event = decode_envelope(envelope, Some(7)).unwrap();
+        let back: WebhookEvent =
+            serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
+        assert_eq!(
+            back, event,
+            "a plain event deserializes from what it serializes to"
+        );
         assert_eq!(types::AppInstanceInstalled::EVENT_TYPE, "AppInstalled");
     }
 
