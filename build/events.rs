@@ -1,5 +1,6 @@
 //! The webhook events: every component schema with `x-wix-event: {entityFqdn, slug, kind}` is
-//! the body of an event. `$OUT_DIR/events.rs` lists them for `src/webhooks/event.rs`, whose
+//! the body of a domain event, one with `x-wix-event: {eventType}` the body of a plain one (the
+//! older-style app events, whose envelope carries the body itself). `$OUT_DIR/events.rs` lists them for `src/webhooks/event.rs`, whose
 //! `inbox_events!` makes their names, the `InboxEvent` enum and the decoder's table of them.
 
 /// Each `kind`, the variant of `webhooks::EventKind` it is, and the property of the body schema
@@ -12,11 +13,28 @@ const KINDS: &[(&str, &str, Option<&str>)] = &[
 ];
 
 pub fn events(spec: &openapiv3::OpenAPI) -> Result<String, String> {
-    let mut events = String::new();
+    let (mut events, mut plain) = (String::new(), String::new());
     for (name, schema) in crate::spec::schemas(spec) {
         let Some(event) = schema.schema_data.extensions.get("x-wix-event") else {
             continue;
         };
+        // A plain (older-style) event names only its `eventType`: its envelope's `data` is the
+        // body itself (App Instance Installed and Removed).
+        if let Some(event_type) = event.get("eventType").and_then(serde_json::Value::as_str) {
+            if event.get("entityFqdn").is_some() || event.get("slug").is_some() {
+                return Err(format!(
+                    "schema {name}: x-wix-event names a plain event (`eventType`) and a domain \
+                     event (`entityFqdn`, `slug`): give one"
+                ));
+            }
+            let doc = schema
+                .schema_data
+                .description
+                .as_deref()
+                .unwrap_or_default();
+            plain += &format!("        #[doc = {doc:?}]\n        {name} = {event_type:?},\n");
+            continue;
+        }
         let field = |key: &str| {
             let text = event.get(key).and_then(serde_json::Value::as_str);
             let text = text.filter(|text| !text.is_empty());
@@ -47,10 +65,14 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<String, String> {
             .description
             .as_deref()
             .unwrap_or_default();
-        events += &format!("    #[doc = {doc:?}]\n    {name} = ({fqdn:?}, {slug:?}, {variant}),\n");
+        events += &format!(
+            "        #[doc = {doc:?}]\n        {name} = ({fqdn:?}, {slug:?}, {variant}),\n"
+        );
     }
     if events.is_empty() {
         return Err("no schema has `x-wix-event`: the webhook bodies lost their names".into());
     }
-    Ok(format!("inbox_events! {{\n{events}}}\n"))
+    Ok(format!(
+        "inbox_events! {{\n    domain {{\n{events}    }}\n    plain {{\n{plain}    }}\n}}\n"
+    ))
 }

@@ -58,6 +58,7 @@ pub mod app;
 pub mod client;
 pub mod contacts;
 pub mod error;
+pub mod installations;
 pub mod lifecycle;
 pub mod lookup;
 mod message;

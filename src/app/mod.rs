@@ -65,14 +65,19 @@
 
 #[cfg(feature = "axum")]
 mod receiver;
+mod installations;
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+pub use installations::{Installations, RefreshError, Removal};
 
 use crate::client::{
     ClientState, Credentials, Settings, TokenEndpoint, DEFAULT_CAPACITY, DEFAULT_MAX_BYTES,
 };
+use crate::installations::{InMemoryInstallations, InstallationStore};
 use crate::webhooks::{WebhookError, WebhookEvent, WebhookVerifier};
 use crate::{Client, Error};
+use installations::{removed_hook, DynStore, RemovedHook};
 
 /// How many instances an [`App`] keeps by default: 10,000.
 pub const DEFAULT_MAX_INSTANCES: u64 = DEFAULT_CAPACITY;
@@ -94,6 +99,8 @@ struct Inner {
     /// The state the instances' clients are made from (it acts for no instance).
     state: ClientState,
     verifier: Option<WebhookVerifier>,
+    installations: Arc<dyn DynStore>,
+    on_removed: Option<RemovedHook>,
 }
 
 impl App {
@@ -216,6 +223,8 @@ pub struct AppBuilder {
     max_instances: Option<u64>,
     max_cache_size: Option<u64>,
     settings: Settings,
+    installations: Option<Arc<dyn DynStore>>,
+    on_removed: Option<RemovedHook>,
     fleet: Option<Arc<dyn crate::client::fleet::FleetStore>>,
 }
 
@@ -231,6 +240,8 @@ impl fmt::Debug for AppBuilder {
             .field("max_instances", &self.max_instances)
             .field("max_cache_size", &self.max_cache_size)
             .field("settings", &self.settings)
+            .field("installations", &self.installations.is_some())
+            .field("on_removed", &self.on_removed.is_some())
             .field("fleet", &self.fleet.is_some())
             .finish()
     }
@@ -282,6 +293,27 @@ impl AppBuilder {
     /// counts, retries included; token requests do not.
     pub fn rate_limit_per_instance(mut self, requests: u32, period: Duration) -> Self {
         self.settings.rate = Some((requests, period));
+        self
+    }
+
+    /// Where the app keeps its installations ([`App::installations`]): in memory unless set;
+    /// a [`RedisInstallations`](crate::redis::RedisInstallations) (feature `redis`) shares them
+    /// between processes.
+    pub fn installations(mut self, store: impl InstallationStore) -> Self {
+        self.installations = Some(Arc::new(store));
+        self
+    }
+
+    /// What to do when a site removes the app (say, delete the app's data of that site): run
+    /// by [`Installations::apply`] once per removal, after the instance's token and state were
+    /// dropped. With a store shared by several processes, it runs in the one that recorded the
+    /// removal.
+    pub fn on_removed<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Removal) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_removed = Some(removed_hook(hook));
         self
     }
 
@@ -342,6 +374,10 @@ impl AppBuilder {
             http: built.http,
             state,
             verifier,
+            installations: self
+                .installations
+                .unwrap_or_else(|| Arc::new(InMemoryInstallations::new())),
+            on_removed: self.on_removed,
         })))
     }
 }

@@ -67,6 +67,11 @@ impl Error {
             (_, ErrorKind::InvalidRequest, _) => {
                 "Set every required argument of the operation.".into()
             }
+            (_, ErrorKind::AppRemoved, _) => {
+                "The site removed the app: stop acting for it (its data may be deleted). Calls \
+                 work again once the site installs the app again."
+                    .into()
+            }
             (_, ErrorKind::Redirect, _) => {
                 "Wix's API does not redirect: check the base URL (a proxy, or another host?)."
                     .into()

@@ -39,6 +39,9 @@ pub enum ErrorKind {
     /// body, anywhere but the base URL. The error names the status and where the redirect
     /// pointed (its host, never its path or query).
     Redirect,
+    /// The site of the app instance removed the app (App Instance Removed): nothing was sent,
+    /// and no token is asked for it until the site installs the app again.
+    AppRemoved,
     /// A [`MessageStream`](crate::paging::MessageStream) stopped early: Wix kept responding with
     /// new cursors to pages without messages, or the stream's page budget ran out.
     Paging,
@@ -96,6 +99,14 @@ impl Error {
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Config).with_message(message)
+    }
+
+    /// A call through an instance whose site removed the app.
+    pub(crate) fn app_removed(instance_id: &str) -> Self {
+        Self::new(ErrorKind::AppRemoved).with_message(format!(
+            "the app was removed from the site of instance {}",
+            Printable(instance_id, 100)
+        ))
     }
 
     /// A stream of the pages of `operation` (a method name) that stopped early, and why.

@@ -160,6 +160,7 @@ impl ClientState {
     pub(crate) fn tenant(&self) -> Result<Arc<Tenant>, Error> {
         match &self.scope {
             Scope::Pinned(tenant) => Ok(tenant.clone()),
+            Scope::Keyed(id) if self.tenants().is_removed(id) => Err(Error::app_removed(id)),
             Scope::Keyed(id) => Ok(self.tenants().get(id)),
             Scope::Refused(e) => Err(e.clone()),
         }
@@ -226,6 +227,7 @@ impl ClientState {
                 }
             }
             Credentials::App(endpoint) => {
+                self.refuse_removed(tenant)?;
                 let token = match tenant.token.fresh(None) {
                     Some(token) => token,
                     // Boxed: a rare path, kept out of the size of every call's future.
@@ -250,6 +252,17 @@ impl ClientState {
         Ok(())
     }
 
+    /// An app instance whose site removed the app gets no token (a call that found it before
+    /// the removal stops here).
+    fn refuse_removed(&self, tenant: &Tenant) -> Result<(), Error> {
+        match self.shared.tenants.get() {
+            Some(tenants) if tenants.is_removed(tenant.id()) => {
+                Err(Error::app_removed(tenant.id()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A token for `tenant` other than `stale` (the one a 401 refused): the one another caller
     /// got meanwhile, or a new one.
     pub(crate) async fn renew(
@@ -260,6 +273,7 @@ impl ClientState {
     ) -> Result<HeaderValue, Error> {
         match &self.shared.credentials {
             Credentials::App(endpoint) => {
+                self.refuse_removed(tenant)?;
                 let policy = &self.shared.policy;
                 let token = tenant
                     .token

@@ -139,6 +139,8 @@ pub(crate) enum Kind {
 /// entries are kept, and at most about `max_bytes` (one slot per entry more, at worst).
 pub(crate) struct Tenants {
     cache: Cache<Arc<str>, Arc<Tenant>>,
+    /// The instances whose site removed the app (App Instance Removed), most recent kept.
+    removed: Cache<Arc<str>, ()>,
     kind: Kind,
 }
 
@@ -174,6 +176,10 @@ impl Tenants {
         }
         Tenants {
             cache: cache.build(),
+            removed: Cache::builder()
+                .max_capacity(capacity.saturating_mul(10))
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             kind,
         }
     }
@@ -218,6 +224,23 @@ impl Tenants {
             .cache
             .entry(tenant.id.clone())
             .or_insert_with(|| tenant.clone());
+    }
+
+    /// Drops what is kept for the instance `id` (its token, `X-Wix-Consistent`, pacing) and
+    /// marks it removed: calls through it fail until [`restore`](Self::restore).
+    pub(crate) fn remove(&self, id: &str) {
+        self.removed.insert(Arc::from(id), ());
+        self.cache.invalidate(id);
+    }
+
+    /// The instance `id` is installed again.
+    pub(crate) fn restore(&self, id: &str) {
+        self.removed.invalidate(id);
+    }
+
+    /// Whether the site of instance `id` removed the app.
+    pub(crate) fn is_removed(&self, id: &str) -> bool {
+        self.removed.contains_key(id)
     }
 
     /// How many sites or instances are kept (after pending evictions).

@@ -29,6 +29,7 @@
 mod dedup;
 mod directory;
 mod fleet;
+mod installations;
 mod queue;
 mod queue_scripts;
 mod state;
@@ -41,9 +42,11 @@ use ::redis::aio::ConnectionManagerConfig;
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
+pub use installations::RedisInstallations;
 pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
 pub use state::RedisStateStore;
 
+use crate::installations::InstallationError;
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;
 
@@ -105,6 +108,12 @@ impl From<Failure> for DedupError {
 impl From<Failure> for crate::state::StateError {
     fn from(f: Failure) -> Self {
         crate::state::StateError::Store(f.error)
+    }
+}
+
+impl From<Failure> for InstallationError {
+    fn from(f: Failure) -> Self {
+        InstallationError(f.error)
     }
 }
 

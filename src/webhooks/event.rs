@@ -26,7 +26,9 @@ use crate::wire::RawJson;
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
     /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes, and free of control, format and
-    /// separator characters (any other is refused as malformed).
+    /// separator characters (any other is refused as malformed). A plain event (App Instance
+    /// Installed or Removed) has none of its own: its ID is `<eventType>:<instanceId>:<iat>`,
+    /// the same for every delivery of one signed event.
     pub id: String,
     /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
     pub event_type: Option<String>,
@@ -36,7 +38,8 @@ pub struct WebhookEvent {
     pub slug: Option<String>,
     /// ID of the entity the event is about (a message or conversation ID).
     pub entity_id: Option<String>,
-    /// When the event happened.
+    /// When the event happened: the domain event's `eventTime`; for a plain event (App
+    /// Instance Installed or Removed), which has none, the JWT's `iat` (when Wix signed it).
     pub event_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether a privacy request (e.g. GDPR) triggered the event.
     pub triggered_by_anonymize_request: Option<bool>,
@@ -124,7 +127,10 @@ pub struct KnownEvent {
 /// kind), and this macro makes, from that list alone, each body type's names, [`InboxEvent`]
 /// and [`EVENTS`], the decoder's table. Adding an event to the spec adds it everywhere here.
 macro_rules! inbox_events {
-    ($( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal, $kind:ident), )*) => {
+    (
+        domain { $( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal, $kind:ident), )* }
+        plain { $( #[doc = $pdoc:literal] $pname:ident = $ptype:literal, )* }
+    ) => {
         $(
             impl types::$name {
                 /// `entityFqdn` of the webhook event whose body this is.
@@ -136,6 +142,12 @@ macro_rules! inbox_events {
                 pub const EVENT_TYPE: &'static str = concat!($fqdn, "_", $slug);
                 /// Where the domain event carries this body.
                 pub const KIND: EventKind = EventKind::$kind;
+            }
+        )*
+        $(
+            impl types::$pname {
+                /// `eventType` of the (plain, older-style) webhook event whose body this is.
+                pub const EVENT_TYPE: &'static str = $ptype;
             }
         )*
 
@@ -152,6 +164,10 @@ macro_rules! inbox_events {
             $(
                 #[doc = concat!("`", $fqdn, "_", $slug, "`: ", $doc)]
                 $name(types::$name),
+            )*
+            $(
+                #[doc = concat!("`", $ptype, "` (a plain event: the envelope's `data` is the body): ", $pdoc)]
+                $pname(types::$pname),
             )*
             /// An event this crate does not know, with its body as sent (a body sent as JSON text
             /// is parsed when it is valid JSON; `null` when there is none).
@@ -178,8 +194,15 @@ macro_rules! inbox_events {
                 decode: |domain| body(domain, EventKind::$kind).map(InboxEvent::$name),
             },
         )*];
+
+        /// The plain events of the spec: `(eventType, decoder of the envelope's data)`.
+        const PLAIN: &[Plain] = &[$(
+            ($ptype, |data| parse(data, Layer::EventBody).map(InboxEvent::$pname)),
+        )*];
     };
 }
+
+type Plain = (&'static str, fn(&str) -> Result<InboxEvent, WebhookError>);
 
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
@@ -241,7 +264,7 @@ pub(crate) fn decode_claims(
         }
     }
 
-    decode_envelope(&payload.data)
+    decode_envelope(&payload.data, payload.iat)
 }
 
 /// Tells a missing or non-string `data` claim from other broken claims (off the hot path).
@@ -262,14 +285,23 @@ fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
 /// accepted ID is safe to print or log as it is.
 pub const MAX_EVENT_ID_LEN: usize = 256;
 
-/// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it.
-pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> {
+/// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it; `iat`
+/// (the claims' issue time) is a plain event's time.
+pub(crate) fn decode_envelope(data: &str, iat: Option<i64>) -> Result<WebhookEvent, WebhookError> {
     let envelope: types::WebhookEnvelope = parse(data, Layer::Envelope)?;
 
     let identity = match envelope.identity.as_deref() {
         None | Some("") => None,
         Some(text) => Some(parse::<types::WebhookIdentity>(text, Layer::Identity)?),
     };
+
+    if let Some(plain) = envelope
+        .event_type
+        .as_deref()
+        .and_then(|sent| PLAIN.iter().find(|(t, _)| *t == sent))
+    {
+        return decode_plain(envelope, identity, plain, iat);
+    }
 
     let domain_text = envelope.data.as_deref().ok_or_else(|| {
         WebhookError::malformed_because(Layer::Envelope, "it has no `data` (the domain event)")
@@ -330,6 +362,63 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
         originated_from: domain.originated_from,
         entity_event_sequence: domain.entity_event_sequence,
         instance_id: envelope.instance_id,
+        identity,
+        account_info: envelope.account_info,
+        event,
+    })
+}
+
+/// A plain event (the app-instance events): the envelope's `data` is its body, and it has no
+/// event ID or time of its own. Its [`WebhookEvent::id`] is made of its type, instance and `iat`
+/// (`AppRemoved:<instanceId>:<iat>`), the same for every delivery of one signed event; its
+/// [`event_time`](WebhookEvent::event_time) is `iat`, when Wix signed it.
+fn decode_plain(
+    envelope: types::WebhookEnvelope,
+    identity: Option<types::WebhookIdentity>,
+    (event_type, decode): &Plain,
+    iat: Option<i64>,
+) -> Result<WebhookEvent, WebhookError> {
+    let instance_id = envelope
+        .instance_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            WebhookError::malformed_because(
+                Layer::Envelope,
+                "an app-instance event names no `instanceId`",
+            )
+        })?;
+    let data = envelope.data.as_deref().ok_or_else(|| {
+        WebhookError::malformed_because(Layer::Envelope, "it has no `data` (the event body)")
+    })?;
+    let event = decode(data)?;
+    let id = match iat {
+        Some(iat) => format!("{event_type}:{instance_id}:{iat}"),
+        None => format!("{event_type}:{instance_id}"),
+    };
+    if id.len() > MAX_EVENT_ID_LEN {
+        return Err(WebhookError::malformed_because(
+            Layer::Envelope,
+            "its `instanceId` makes an event ID longer than 256 bytes",
+        ));
+    }
+    // As for a domain event's ID: safe to print or log as it is.
+    if id.chars().any(crate::text::is_hidden) {
+        return Err(WebhookError::malformed_because(
+            Layer::Envelope,
+            "its `instanceId` holds a control, format or separator character",
+        ));
+    }
+    Ok(WebhookEvent {
+        id,
+        event_type: envelope.event_type,
+        entity_fqdn: None,
+        slug: None,
+        entity_id: None,
+        event_time: iat.and_then(|iat| chrono::DateTime::from_timestamp(iat, 0)),
+        triggered_by_anonymize_request: None,
+        originated_from: None,
+        entity_event_sequence: None,
+        instance_id: Some(instance_id),
         identity,
         account_info: envelope.account_info,
         event,
@@ -474,6 +563,7 @@ mod tests {
                 .to_string(),
             })
             .to_string(),
+            None,
         )
         .unwrap();
         let json = serde_json::to_string(&event).unwrap();
@@ -510,5 +600,64 @@ mod tests {
             Some(types::ButtonInteracted::EVENT_TYPE)
         );
         assert!(known(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());
+    }
+    #[test]
+    fn a_plain_event_is_its_envelope_s_data() {
+        let envelope =
+            r#"{"eventType":"AppRemoved","instanceId":"i-1","data":"{\"appId\":\"a\"}"}"#;
+        let event = decode_envelope(envelope, Some(7)).unwrap();
+        assert_eq!(event.id, "AppRemoved:i-1:7");
+        assert_eq!(event.event_time, chrono::DateTime::from_timestamp(7, 0));
+        assert_eq!(event.entity_fqdn, None);
+        let InboxEvent::AppInstanceRemoved(body) = event.event else {
+            panic!("{:?}", event.event)
+        };
+        assert_eq!(body.app_id.as_deref(), Some("a"));
+        // Without `iat`, the ID is the type and instance.
+        assert_eq!(
+            decode_envelope(envelope, None).unwrap().id,
+            "AppRemoved:i-1"
+        );
+        assert_eq!(types::AppInstanceRemoved::EVENT_TYPE, "AppRemoved");
+        let event = decode_envelope(envelope, Some(7)).unwrap();
+        let back: WebhookEvent =
+            serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
+        assert_eq!(
+            back, event,
+            "a plain event deserializes from what it serializes to"
+        );
+        assert_eq!(types::AppInstanceInstalled::EVENT_TYPE, "AppInstalled");
+    }
+
+    #[test]
+    fn a_broken_plain_event_is_malformed() {
+        let cases = [
+            (
+                r#"{"eventType":"AppInstalled","data":"{}"}"#,
+                "names no `instanceId`",
+            ),
+            (
+                r#"{"eventType":"AppInstalled","instanceId":"","data":"{}"}"#,
+                "names no `instanceId`",
+            ),
+            (
+                r#"{"eventType":"AppInstalled","instanceId":"i"}"#,
+                "has no `data`",
+            ),
+            (
+                r#"{"eventType":"AppInstalled","instanceId":"i","data":"[1]"}"#,
+                "event body",
+            ),
+        ];
+        for (envelope, says) in cases {
+            let error = decode_envelope(envelope, Some(1)).unwrap_err().to_string();
+            assert!(error.contains(says), "{envelope}: {error}");
+        }
+        let long = format!(
+            r#"{{"eventType":"AppInstalled","instanceId":"{}","data":"{{}}"}}"#,
+            "i".repeat(MAX_EVENT_ID_LEN)
+        );
+        let error = decode_envelope(&long, Some(1)).unwrap_err().to_string();
+        assert!(error.contains("longer than 256 bytes"), "{error}");
     }
 }

@@ -29,7 +29,7 @@ const APP_SECRET: &str = "app-secret-xyz";
 
 /// What the stand-in saw and does.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// Accepted TCP connections.
     connections: AtomicUsize,
     /// Token requests, by instance.
@@ -55,7 +55,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn token_requests(&self, instance: &str) -> usize {
+    pub(crate) fn token_requests(&self, instance: &str) -> usize {
         self.tokens
             .lock()
             .unwrap()
@@ -79,14 +79,14 @@ impl Seen {
 /// A Wix stand-in: `POST /oauth2/token` issues `tok.<instance>.<n>`; any other request is an
 /// API call for the instance (or site) named by its last path segment (the conversation ID the
 /// tests use), answered 403 when its token is another instance's, 401 when revoked or unknown.
-struct Wix {
-    url: String,
-    seen: Arc<Seen>,
+pub(crate) struct Wix {
+    pub(crate) url: String,
+    pub(crate) seen: Arc<Seen>,
 }
 
 impl Wix {
     /// On its own thread and runtime, so that it serves while a test's clock is paused.
-    fn start() -> Wix {
+    pub(crate) fn start() -> Wix {
         let seen = Arc::new(Seen {
             expires_in: AtomicU64::new(14_400),
             ..Seen::default()
@@ -119,7 +119,7 @@ impl Wix {
         }
     }
 
-    fn app(&self) -> wix_inbox::AppBuilder {
+    pub(crate) fn app(&self) -> wix_inbox::AppBuilder {
         App::builder()
             .app_id(APP_ID)
             .app_secret(APP_SECRET)
@@ -209,6 +209,11 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
     if !known || seen.revoked.lock().unwrap().contains(&authorization) {
         return json(401, json!({"message": "invalid token"}), &[]);
     }
+    if path == "/apps/v1/instance" {
+        // Get App Instance: the instance is the token's (`tok.<instance>.<n>`).
+        let instance = authorization.split('.').nth(1).unwrap_or_default();
+        return json(200, crate::installations::app_instance(instance), &[]);
+    }
     if !authorization.starts_with(&format!("tok.{instance}.")) {
         seen.crossed.fetch_add(1, Ordering::SeqCst);
         return json(403, json!({"message": "token of another instance"}), &[]);
@@ -223,7 +228,7 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
         .into_response()
 }
 
-async fn get(client: &Client, instance: &str) -> Result<(), wix_inbox::Error> {
+pub(crate) async fn get(client: &Client, instance: &str) -> Result<(), wix_inbox::Error> {
     crate::harness::get_conversation(client, instance)
         .await
         .map(drop)

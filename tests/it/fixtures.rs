@@ -326,11 +326,16 @@ fn every_webhook_example_round_trips_with_its_body() {
     let schemas = spec["components"]["schemas"].as_mapping().unwrap();
     let in_spec: BTreeSet<&str> = schemas
         .iter()
-        .filter(|(_, schema)| schema.get("x-wix-event").is_some())
+        // Domain events; the plain ones (`eventType` alone) have their own examples
+        // (`every_plain_event_example_decodes_into_its_own_variant`).
+        .filter(|(_, schema)| schema["x-wix-event"].get("entityFqdn").is_some())
         .map(|(name, _)| name.as_str().unwrap())
         .collect();
     let generated: BTreeSet<&str> = EVENTS.iter().map(|e| e.name).collect();
-    assert_eq!(generated, in_spec, "webhooks::EVENTS is the spec's events");
+    assert_eq!(
+        generated, in_spec,
+        "webhooks::EVENTS is the spec's domain events"
+    );
 
     let mut seen = BTreeSet::new();
     for (name, fixture) in fixtures("webhooks") {
@@ -399,6 +404,81 @@ fn contact_events_carry_the_contact() {
         assert!(contact.extra.contains_key("source"), "{name}");
     }
     assert_eq!(checked, 3, "Contact Created, Updated and Deleted");
+}
+
+/// Every plain event of the spec (`x-wix-event: {eventType}`: App Instance Installed and
+/// Removed) has an example envelope, from Wix's docs, that decodes into its own variant with
+/// every field, signed as Wix delivers it.
+#[test]
+fn every_plain_event_example_decodes_into_its_own_variant() {
+    let spec: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../openapi/inbox-v2.yaml")).unwrap();
+    let mut plain: Vec<(String, String)> = spec["components"]["schemas"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, schema)| {
+            let event_type = schema["x-wix-event"].get("eventType")?;
+            Some((name.as_str()?.to_owned(), event_type.as_str()?.to_owned()))
+        })
+        .collect();
+    plain.sort();
+    let all = fixtures("app-events");
+    let names: Vec<_> = all
+        .iter()
+        .map(|(_, f)| f["schema"].as_str().unwrap())
+        .collect();
+    let expected: Vec<_> = plain.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, expected, "one example per plain event of the spec");
+    let signer = wix_inbox::webhooks::test_signer::TestSigner::shared();
+    for ((schema, event_type), (name, fixture)) in plain.iter().zip(&all) {
+        let envelope = &fixture["envelope"];
+        assert_eq!(envelope["eventType"], event_type.as_str(), "{name}");
+        let claims = serde_json::json!({
+            "data": envelope.to_string(),
+            "iat": 1_700_000_000,
+            "exp": i64::MAX / 2,
+        });
+        let event = signer
+            .verifier()
+            .verify(signer.sign_claims(&claims).as_bytes())
+            .unwrap();
+        assert_eq!(
+            event.id,
+            format!(
+                "{event_type}:{}:1700000000",
+                envelope["instanceId"].as_str().unwrap()
+            )
+        );
+        assert_eq!(
+            event.instance_id.as_deref(),
+            envelope["instanceId"].as_str()
+        );
+        assert_eq!(event.event_type.as_deref(), Some(event_type.as_str()));
+        assert_eq!(
+            event.event_time,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0)
+        );
+        let identity = event.identity.as_ref().unwrap();
+        assert_eq!(identity.identity_type, Some(types::IdentityType::WixUser));
+        let decoded = serde_json::to_value(&event.event).unwrap();
+        assert_eq!(decoded["kind"], schema.as_str(), "{name}");
+        let body: Value = serde_json::from_str(envelope["data"].as_str().unwrap()).unwrap();
+        assert_eq!(decoded["body"], body, "{name}: every field kept");
+        match &event.event {
+            wix_inbox::webhooks::InboxEvent::AppInstanceInstalled(installed) => {
+                assert_eq!(installed.app_id.as_deref(), body["appId"].as_str());
+                assert_eq!(
+                    installed.origin_instance_id.as_deref(),
+                    body["originInstanceId"].as_str()
+                );
+            }
+            wix_inbox::webhooks::InboxEvent::AppInstanceRemoved(removed) => {
+                assert_eq!(removed.app_id.as_deref(), body["appId"].as_str());
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod build_script;
 mod fixtures;
 #[cfg(feature = "redis")]
 mod fleet;
+mod installations;
 mod lifecycle;
 mod lookup;
 mod operations;

@@ -202,6 +202,11 @@ fn the_named_schemas_exist() {
         "ListMembersResponse",
         "GetMemberResponse",
         "PagingMetadata",
+        "AppInstanceInstalled",
+        "AppInstanceRemoved",
+        "GetAppInstanceResponse",
+        "AppInstance",
+        "AppInstanceSite",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }

@@ -22,6 +22,10 @@ use wix_inbox::types::{
 pub(crate) struct InstanceIds {
     pub(crate) instance_id: String,
     pub(crate) site_id: String,
+    /// The site removed the app ([`FakeInbox::remove`]): its token requests are refused.
+    pub(crate) removed: bool,
+    /// The instance this one's site was duplicated from ([`FakeInbox::install_copy_of`]).
+    pub(crate) origin: Option<String>,
 }
 
 impl Inner {
@@ -40,6 +44,8 @@ impl Inner {
             .unwrap_or_else(|| InstanceIds {
                 instance_id: self.config.instance_id.clone(),
                 site_id: self.config.site_id.clone(),
+                removed: false,
+                origin: None,
             })
     }
 }
@@ -71,6 +77,8 @@ impl FakeInbox {
         let ids = InstanceIds {
             instance_id: uuid::Uuid::new_v4().to_string(),
             site_id: uuid::Uuid::new_v4().to_string(),
+            removed: false,
+            origin: None,
         };
         let id = ids.instance_id.clone();
         self.inner.state().instances.push(ids);

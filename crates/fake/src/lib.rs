@@ -230,6 +230,7 @@ mod details;
 mod directory;
 mod drive;
 mod faults;
+mod installs;
 mod instances;
 mod listing;
 mod query;
@@ -297,7 +298,10 @@ pub struct SentEvent {
     pub event_type: String,
     /// The envelope, as signed (its `identity` and `data` are JSON text).
     pub envelope: WebhookEnvelope,
-    /// The domain event (its `id` is the event ID; `actionEvent.body` the event body).
+    /// The domain event (its `id` is the event ID; `actionEvent.body` the event body). A plain
+    /// event (App Instance Installed or Removed) has none: only its `id` is set here, the ID
+    /// the decoder gives it (`<eventType>:<instanceId>:<iat>`); its body is the envelope's
+    /// `data`.
     pub domain_event: DomainEvent,
     /// The signed JWT of the first delivery (each redelivery is signed anew, same event ID).
     pub jwt: String,
@@ -535,6 +539,8 @@ impl FakeInboxBuilder {
             instances: vec![InstanceIds {
                 instance_id: config.instance_id.clone(),
                 site_id: config.site_id.clone(),
+                removed: false,
+                origin: None,
             }],
             ..State::default()
         };

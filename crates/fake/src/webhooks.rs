@@ -153,6 +153,51 @@ fn emit<B: Serialize>(
     start_deliveries(inner, &event_id, event, jwt, receivers);
 }
 
+/// Emits a plain event (App Instance Installed or Removed) about `instance`: the envelope's
+/// `data` is `body` itself, the identity the site owner (a Wix user).
+pub(crate) fn emit_plain<B: Serialize>(
+    inner: &Arc<Inner>,
+    event_type: &str,
+    instance: &crate::instances::InstanceIds,
+    body: &B,
+) {
+    let mut event = TestEvent {
+        event_type: event_type.to_owned(),
+        instance_id: instance.instance_id.clone(),
+        identity: Some(WebhookIdentity {
+            identity_type: Some(wix_inbox::types::IdentityType::WixUser),
+            wix_user_id: Some(inner.config.business_user_id.clone()),
+            ..Default::default()
+        }),
+        account_info: Some(AccountInfo {
+            account_id: Some(inner.config.account_id.clone()),
+            parent_account_id: None,
+            site_id: Some(instance.site_id.clone()),
+            ..Default::default()
+        }),
+        domain_event: serde_json::to_value(body).expect("generated types serialize"),
+        iat: 0,
+        exp: None,
+        nbf: None,
+    };
+    let jwt = sign_now(inner, &mut event);
+    let event_id = format!("{event_type}:{}:{}", instance.instance_id, event.iat);
+    let receivers = {
+        let mut state = inner.state();
+        state.events.push(SentEvent {
+            event_type: event_type.to_owned(),
+            envelope: event.envelope(),
+            domain_event: DomainEvent {
+                id: Some(event_id.clone()),
+                ..Default::default()
+            },
+            jwt: jwt.clone(),
+        });
+        state.receivers.clone()
+    };
+    start_deliveries(inner, &event_id, event, jwt, receivers);
+}
+
 /// Delivers a sent event again, with the same event ID and signed anew, to `receivers` (each
 /// a new [`Delivery`], tried and retried as the first one was). `None` if no event has that
 /// ID.
@@ -177,7 +222,12 @@ pub(crate) fn redeliver(
             .as_deref()
             .and_then(|text| serde_json::from_str(text).ok()),
         account_info: envelope.account_info,
-        domain_event: serde_json::to_value(&sent.domain_event).expect("generated types serialize"),
+        // The envelope's data: the domain event, or a plain event's body.
+        domain_event: envelope
+            .data
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default(),
         iat: 0,
         exp: None,
         nbf: None,

@@ -289,7 +289,12 @@ pub(super) fn snapshot(fake: &FakeInbox) -> Value {
         },
         // The page's instance switcher lists them (see the module docs).
         "instances": state.instances.iter()
-            .map(|i| json!({"instanceId": i.instance_id, "siteId": i.site_id}))
+            .map(|i| json!({
+                "instanceId": i.instance_id,
+                "siteId": i.site_id,
+                "installed": !i.removed,
+                "originInstanceId": i.origin,
+            }))
             .collect::<Vec<_>>(),
         "receivers": state.receivers,
         "pendingFaults": state.faults.iter().map(fault).collect::<Vec<_>>(),

@@ -4,6 +4,7 @@
 //! [`messages`], [`contacts`] (Contacts v4), [`members`] (Members v1); [`errors`] makes Wix's
 //! error bodies, [`params`] reads the Contacts and Members requests.
 
+mod apps;
 mod contacts;
 mod conversations;
 mod errors;
@@ -91,6 +92,7 @@ fn router(inner: Shared) -> Router {
         .route("/members/v1/members/query", post(members::query_members))
         .route("/members/v1/members/{member_id}", get(members::get_member))
         .route("/oauth2/token", post(oauth::token))
+        .route("/apps/v1/instance", get(apps::get_app_instance))
         .fallback(errors::no_route)
         .method_not_allowed_fallback(errors::not_served)
         .with_state(inner)

@@ -46,7 +46,9 @@ pub(super) async fn token(State(inner): State<Shared>, body: Bytes) -> Result<Re
         .state()
         .instances
         .iter()
-        .position(|i| i.instance_id == field("instance_id"));
+        .position(|i| i.instance_id == field("instance_id") && !i.removed);
+    // A removed instance is answered as one the app was never installed on (Wix documents
+    // no error of its own for it).
     let Some(instance) = instance else {
         return Err(ApiError::application(
             StatusCode::BAD_REQUEST,

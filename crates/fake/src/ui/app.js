@@ -600,7 +600,13 @@ function renderHeader() {
   if (!instanceId) instanceId = snap.instances[0] && snap.instances[0].instanceId;
   select.replaceChildren(
     ...snap.instances.map((i) =>
-      el("option", { value: i.instanceId, selected: i.instanceId === instanceId }, `site ${short(i.siteId)} · instance ${short(i.instanceId)}`),
+      el(
+        "option",
+        { value: i.instanceId, selected: i.instanceId === instanceId },
+        `site ${short(i.siteId)} · instance ${short(i.instanceId)}` +
+          (i.originInstanceId ? ` · copy of ${short(i.originInstanceId)}` : "") +
+          (i.installed === false ? " · app removed" : ""),
+      ),
     ),
   );
   select.disabled = snap.instances.length < 2;

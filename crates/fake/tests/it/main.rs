@@ -4,6 +4,7 @@
 mod control;
 mod fake;
 mod fake_contacts;
+mod fake_installs;
 mod fake_instances;
 mod fake_refusals;
 #[path = "../../../../tests/common/harness.rs"]
