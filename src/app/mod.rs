@@ -63,9 +63,9 @@
 //! makes a burst to one instance wait its turn instead (other instances are not slowed); it is
 //! off by default (429s are retried as the [`RetryPolicy`](crate::RetryPolicy) says).
 
+mod installations;
 #[cfg(feature = "axum")]
 mod receiver;
-mod installations;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 

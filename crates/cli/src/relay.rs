@@ -168,7 +168,16 @@ pub async fn relay(args: Relay) -> Outcome {
             stopped,
         ));
         let receiver = WebhookReceiver::queue(verifier_for_queue, queue);
-        let served = serve(receiver, listener, addr, "a Redis queue", options, metrics, stop).await;
+        let served = serve(
+            receiver,
+            listener,
+            addr,
+            "a Redis queue",
+            options,
+            metrics,
+            stop,
+        )
+        .await;
         stopping.send_replace(true);
         let _ = worker.await;
         return served;

@@ -1113,7 +1113,13 @@ async fn odd_requests_get_answers_not_panics() {
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
         let status = response.status().as_u16();
-        assert!((400..500).contains(&status), "{method} {path}: {status}");
+        // A method the spec has no operation for is Wix's 501 error body (see
+        // `every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body`).
+        let unserved = method == reqwest::Method::DELETE && status == 501;
+        assert!(
+            (400..500).contains(&status) || unserved,
+            "{method} {path}: {status}"
+        );
     }
     // Still serving.
     get_or_create(&client(&fake), visitor("v")).await;
@@ -1791,13 +1797,16 @@ async fn held_connections_do_not_stop_a_real_request() {
         .expect("the real request was answered");
     let elapsed = start.elapsed();
     assert_eq!(found.new_conversation, Some(true));
-    // The first four were served (and closed) first, then the next four: the real request
-    // waited for two header-read timeouts, no more.
-    assert!(about(elapsed, 2 * timeout), "answered after {elapsed:?}");
-    // Every held connection was closed by the fake.
+    // Connections that never sent anything give way to new ones under pressure (the server's
+    // slots): the real request waited for two header-read timeouts at most.
+    assert!(
+        elapsed <= 2 * timeout + Duration::from_millis(500),
+        "answered after {elapsed:?}"
+    );
+    // Every held connection is closed by the fake, within a header-read timeout of its own.
     for mut stream in held {
         let (elapsed, _) = time_until_closed(&mut stream).await;
-        assert_eq!(elapsed, Duration::ZERO, "already closed");
+        assert!(elapsed <= 2 * timeout, "closed after {elapsed:?}");
     }
 }
 
