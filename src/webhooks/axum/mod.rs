@@ -65,6 +65,7 @@
 //! # Ok(()) }
 //! ```
 
+mod body;
 mod ingest;
 mod receiver;
 mod serve;
