@@ -1,28 +1,15 @@
 //! The Wix error a [`Fault::Error`](super::Fault::Error) answers with.
 
-use serde::Deserialize;
+use wix_inbox::types::FieldViolation;
 
-/// A field violation of an injected [`Fault::Error`](super::Fault::Error): Wix's
-/// `details.validationError.fieldViolations[]` item.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Violation {
-    /// The field's path, e.g. `message.content`.
-    pub field: String,
-    /// What is wrong with it.
-    pub description: String,
-    /// The rule, e.g. `REQUIRED_FIELD`.
-    #[serde(rename = "violatedRule")]
-    pub rule: String,
-}
-
-impl Violation {
-    /// A violation of `rule` by `field`.
-    pub fn new(field: &str, description: &str, rule: &str) -> Violation {
-        Violation {
-            field: field.to_owned(),
-            description: description.to_owned(),
-            rule: rule.to_owned(),
-        }
+/// A field violation for an injected [`Fault::Error`](super::Fault::Error): the spec's
+/// `FieldViolation` (Wix's `details.validationError.fieldViolations[]` item) with its field,
+/// description and rule.
+pub fn violation(field: &str, description: &str, rule: &str) -> FieldViolation {
+    FieldViolation {
+        field: Some(field.to_owned()),
+        description: Some(description.to_owned()),
+        violated_rule: Some(rule.to_owned()),
+        ..Default::default()
     }
 }

@@ -242,7 +242,7 @@ mod webhooks;
 pub use app_helpers::WaitTimeout;
 pub use details::{ContactDetails, MemberDetails};
 pub use directory::MergeContactsError;
-pub use faults::Violation;
+pub use faults::violation;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
 
@@ -263,7 +263,7 @@ use wix_inbox::webhooks::test_signer::TestSigner;
 
 /// A fault the fake answers an Inbox call with, instead of serving it (see
 /// [`FakeInbox::fail_next`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {
     /// Answer with this status: for 4xx a Wix error body (429 `TOO_MANY_REQUESTS` without
@@ -287,7 +287,7 @@ pub enum Fault {
         /// `message` (and the application error's `description`).
         message: String,
         /// `details.validationError.fieldViolations`.
-        violations: Vec<Violation>,
+        violations: Vec<wix_inbox::types::FieldViolation>,
     },
 }
 

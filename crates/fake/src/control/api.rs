@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{view, Fake, Refused};
-use crate::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError, Violation};
+use crate::{ContactDetails, FakeInbox, Fault, MemberDetails, MergeContactsError};
 use wix_inbox::types::{Message, MessageContent, MessageVisibility, ParticipantId};
 
 type Answer = Result<Json<Value>, Refused>;
@@ -317,7 +317,7 @@ enum FaultSpec {
         code: Option<String>,
         message: String,
         #[serde(default)]
-        field_violations: Vec<Violation>,
+        field_violations: Vec<wix_inbox::types::FieldViolation>,
     },
 }
 

@@ -187,11 +187,7 @@ pub(super) fn fault(f: &Fault) -> Value {
             "status": status,
             "code": code,
             "message": message,
-            "fieldViolations": violations.iter().map(|v| json!({
-                "field": v.field,
-                "description": v.description,
-                "violatedRule": v.rule,
-            })).collect::<Vec<_>>(),
+            "fieldViolations": violations,
         }),
     }
 }

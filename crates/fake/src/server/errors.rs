@@ -256,7 +256,7 @@ pub(super) fn error_fault(
     status: u16,
     code: Option<&str>,
     message: &str,
-    violations: &[crate::Violation],
+    violations: &[FieldViolation],
 ) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut error = match code {
@@ -272,10 +272,7 @@ pub(super) fn error_fault(
     if !violations.is_empty() {
         let details = error.body.details.get_or_insert_with(Default::default);
         details.validation_error = Some(ValidationError {
-            field_violations: violations
-                .iter()
-                .map(|v| violation(&v.field, &v.description, &v.rule))
-                .collect(),
+            field_violations: violations.to_vec(),
         });
     }
     error.into_response()

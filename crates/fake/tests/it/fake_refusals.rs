@@ -2,7 +2,7 @@
 //! application errors on demand. Each request here is valid but for the one thing under test.
 
 use serde_json::{json, Value};
-use wix_inbox_fake::{FakeInbox, Fault, Violation};
+use wix_inbox_fake::{FakeInbox, Fault};
 
 use crate::harness::http_client;
 
@@ -175,7 +175,11 @@ async fn an_injected_application_error_has_wixs_body() {
             status: 400,
             code: Some("INVALID_MEDIA_URL".into()),
             message: "Cannot fetch the media".into(),
-            violations: vec![Violation::new("message.content", "bad URL", "FORMAT")],
+            violations: vec![wix_inbox_fake::violation(
+                "message.content",
+                "bad URL",
+                "FORMAT",
+            )],
         },
     );
     let path = format!("/inbox/v2/conversations/{id}");
