@@ -17,6 +17,7 @@ mod redis_directory;
 #[path = "../common/redis_server.rs"]
 mod redis_server;
 mod send;
+mod slow_handler;
 mod snapshot;
 mod spec;
 mod sync;

@@ -1,6 +1,6 @@
 //! The axum receiver: it trusts no size the sender declares, and works with any deduplicator.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -380,21 +380,22 @@ async fn an_event_in_progress_elsewhere_is_not_handled_again() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// A request dropped while its handler runs (a server's request timeout) leaves nothing
-/// claimed: the retry is handed on.
+/// A request dropped while its handler runs (the sender hung up, as Wix does after 1,250 ms;
+/// a server's request timeout) does not cancel the hand-off: the handler runs to its end once,
+/// the claim is completed, and the resend is answered 200 without handing the event on again.
+/// (Before: the claim was released, and every resend handed the event on again.)
 #[tokio::test]
-async fn a_dropped_request_releases_its_claim() {
+async fn a_dropped_request_hands_on_once_and_its_resend_is_answered_200() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let hang = Arc::new(AtomicBool::new(true));
-    let (c, hg) = (calls.clone(), hang.clone());
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (c, f) = (calls.clone(), finished.clone());
     let store = Arc::new(SharedStore::default());
     let receiver = WebhookReceiver::with_handler(verifier(), move |_event| {
-        let (c, hg) = (c.clone(), hg.clone());
+        let (c, f) = (c.clone(), f.clone());
         async move {
             c.fetch_add(1, Ordering::SeqCst);
-            if hg.swap(false, Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            f.fetch_add(1, Ordering::SeqCst);
             Ok::<(), std::convert::Infallible>(())
         }
     })
@@ -403,14 +404,62 @@ async fn a_dropped_request_releases_its_claim() {
     let timed_out =
         tokio::time::timeout(Duration::from_millis(50), answer(&receiver, &token)).await;
     assert!(timed_out.is_err());
-    // The release runs in the background: wait for it, bounded.
+    // While the handler still runs, a resend is asked to come back later.
+    assert_eq!(answer(&receiver, &token).await.0, 503);
+    // Once it ended (bounded wait), the claim is done: the resend is a duplicate.
+    for _ in 0..400 {
+        if finished.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "the handler was cancelled"
+    );
+    let mut resend = answer(&receiver, &token).await;
     for _ in 0..200 {
+        if resend.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        resend = answer(&receiver, &token).await;
+    }
+    assert_eq!(resend, (200, "duplicate".into()));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(store.released.lock().unwrap().is_empty());
+}
+
+/// A request dropped while its handler runs, and the handler then fails: the claim is
+/// released, so the resend is handed on again.
+#[tokio::test]
+async fn a_dropped_request_whose_handler_fails_releases_its_claim() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let store = Arc::new(SharedStore::default());
+    let receiver = WebhookReceiver::with_handler(verifier(), move |_event| {
+        let first = c.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err("the app is down");
+            }
+            Ok(())
+        }
+    })
+    .deduplicator(store.clone());
+    let token = token_with_id("evt-dropped-failed");
+    let timed_out =
+        tokio::time::timeout(Duration::from_millis(20), answer(&receiver, &token)).await;
+    assert!(timed_out.is_err());
+    for _ in 0..400 {
         if !store.released.lock().unwrap().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(*store.released.lock().unwrap(), ["evt-dropped"]);
+    assert_eq!(*store.released.lock().unwrap(), ["evt-dropped-failed"]);
     assert_eq!(answer(&receiver, &token).await, (200, "ok".into()));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

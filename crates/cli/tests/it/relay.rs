@@ -662,3 +662,45 @@ async fn three_relays_one_redis_one_killed_nothing_lost_nothing_twice() {
     assert_eq!(by_event.len(), events.len());
     fake.shutdown().await;
 }
+
+/// An app slower than Wix's 1,250 ms (3 s), the fake playing Wix: the sender hangs up, the
+/// relay's POST to the app goes on to its end, each event reaches the app exactly once, and
+/// Wix's next resend is answered 200. The hang-up is logged. (Before: every resend was handed
+/// on again, and no delivery was ever confirmed to Wix.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_slower_than_wix_gets_each_event_once_and_wix_gets_its_200() {
+    const EVENTS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let (app, app_url) = App::start(vec![Duration::from_secs(3)]).await;
+    let relay = start_relay(&key, format!("{app_url}/relay/0"), vec![]).await;
+    let fake = FakeInbox::builder()
+        .webhook_attempts(10)
+        .webhook_backoff(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    fake.add_webhook_receiver(relay.url());
+    for i in 0..EVENTS {
+        fake.visitor_writes(&format!("visitor-{i}"), "hello");
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !(fake.deliveries().len() == EVENTS && fake.deliveries().iter().all(|d| d.finished)) {
+        assert!(Instant::now() < deadline, "{:?}", fake.deliveries());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for delivery in fake.deliveries() {
+        assert!(delivery.delivered, "{delivery:?}");
+        assert_eq!(delivery.attempts[0].status, None, "{delivery:?}");
+        let per_event = app
+            .received()
+            .iter()
+            .filter(|r| r.event_id == delivery.event_id)
+            .count();
+        assert_eq!(per_event, 1, "{delivery:?}");
+    }
+    assert_eq!(app.received().len(), EVENTS);
+    let stderr = relay.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("hung up"), "{stderr}");
+    fake.shutdown().await;
+}
