@@ -205,6 +205,7 @@ pub struct AppBuilder {
     public_key: Option<String>,
     max_instances: Option<u64>,
     settings: Settings,
+    fleet: Option<Arc<dyn crate::client::fleet::FleetStore>>,
 }
 
 impl fmt::Debug for AppBuilder {
@@ -218,6 +219,7 @@ impl fmt::Debug for AppBuilder {
             .field("public_key", &self.public_key.is_some())
             .field("max_instances", &self.max_instances)
             .field("settings", &self.settings)
+            .field("fleet", &self.fleet.is_some())
             .finish()
     }
 }
@@ -261,6 +263,15 @@ impl AppBuilder {
         self
     }
 
+    /// Shares the instances' tokens and pacing with the app's other processes through `store`
+    /// (for example [`RedisFleet`](crate::redis::RedisFleet)): one token request per instance
+    /// at a time for the whole fleet, and [`rate_limit_per_instance`](Self::rate_limit_per_instance)
+    /// held by all the processes together. See [`client::fleet`](crate::client::fleet).
+    pub fn fleet(mut self, store: impl crate::client::fleet::FleetStore) -> Self {
+        self.fleet = Some(Arc::new(store));
+        self
+    }
+
     crate::client::settings_setters!();
 
     /// The app, or an [`ErrorKind::Config`](crate::ErrorKind::Config) error that says what is
@@ -296,6 +307,7 @@ impl AppBuilder {
             self.settings.max_response_size,
             built.rate,
             max_instances,
+            self.fleet,
         );
         Ok(App(Arc::new(Inner {
             app_id,

@@ -25,7 +25,12 @@ use std::{
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
-use super::{error::Error, policy::RetryPolicy, token::TokenEndpoint};
+use super::{
+    error::Error,
+    fleet::{FleetStore, SharedToken},
+    policy::RetryPolicy,
+    token::TokenEndpoint,
+};
 
 /// The longest a token is renewed before it expires.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(300);
@@ -120,6 +125,7 @@ impl TokenSlot {
         http: &reqwest::Client,
         policy: &RetryPolicy,
         stale: Option<&HeaderValue>,
+        fleet: Option<&dyn FleetStore>,
     ) -> Result<HeaderValue, Error> {
         let ended_before = self.sequences.load(Ordering::Acquire);
         if let Some(token) = self.fresh(stale) {
@@ -137,18 +143,19 @@ impl TokenSlot {
                 return Err(failure.clone());
             }
         }
-        let outcome = match endpoint.request(http, policy, instance_id).await {
-            Ok(token) => {
-                let margin = (token.lifetime / 10).min(MAX_RENEW_MARGIN);
-                let now = Instant::now();
-                let kept = Kept {
-                    authorization: token.authorization.clone(),
-                    renew_at: now + token.lifetime - margin,
-                    expires_at: now + token.lifetime,
-                };
+        let fetched = match fleet {
+            None => endpoint
+                .request(http, policy, instance_id)
+                .await
+                .map(|token| token.shared()),
+            Some(fleet) => fleet_fetch(fleet, endpoint, instance_id, http, policy, stale).await,
+        };
+        let outcome = match fetched.and_then(|token| Ok((Kept::from_shared(&token)?, token))) {
+            Ok((kept, _)) => {
+                let authorization = kept.authorization.clone();
                 *self.token.write().unwrap_or_else(PoisonError::into_inner) = Some(kept);
                 *last_failure = None;
-                Ok(token.authorization)
+                Ok(authorization)
             }
             Err(e) => {
                 *last_failure = Some(e.clone());
@@ -158,4 +165,99 @@ impl TokenSlot {
         self.sequences.fetch_add(1, Ordering::Release);
         outcome
     }
+}
+
+impl super::token::Token {
+    /// The token as the fleet keeps it: renewed in the last tenth of its life (at most
+    /// [`MAX_RENEW_MARGIN`] before it expires).
+    fn shared(self) -> SharedToken {
+        let margin = (self.lifetime / 10).min(MAX_RENEW_MARGIN);
+        SharedToken {
+            authorization: self.authorization.to_str().unwrap_or_default().to_owned(),
+            renew_in: self.lifetime - margin,
+            expires_in: self.lifetime,
+        }
+    }
+}
+
+impl Kept {
+    fn from_shared(token: &SharedToken) -> Result<Kept, Error> {
+        let mut authorization = HeaderValue::from_str(&token.authorization).map_err(|_| {
+            Error::new(super::error::ErrorKind::Token)
+                .with_message("the fleet store holds a token that is not a header value")
+        })?;
+        authorization.set_sensitive(true);
+        let now = Instant::now();
+        Ok(Kept {
+            authorization,
+            renew_at: now + token.renew_in,
+            expires_at: now + token.expires_in,
+        })
+    }
+}
+
+/// How long one process may hold the fleet's right to request an instance's token.
+const FETCH_LEASE: Duration = Duration::from_secs(15);
+
+/// How often a process waiting for another's token request looks for its result.
+const FETCH_POLL: Duration = Duration::from_millis(25);
+
+/// The instance's token for the fleet: the one the fleet keeps, or one this process requests
+/// while holding the fleet's right to (the others wait for it, then read it). A store that
+/// fails, or a right held past its lease, leaves this process to request one alone.
+async fn fleet_fetch(
+    fleet: &dyn FleetStore,
+    endpoint: &TokenEndpoint,
+    instance_id: &str,
+    http: &reqwest::Client,
+    policy: &RetryPolicy,
+    stale: Option<&HeaderValue>,
+) -> Result<SharedToken, Error> {
+    let usable = |token: &Option<SharedToken>| {
+        token
+            .as_ref()
+            .filter(|t| stale.is_none_or(|s| s.as_bytes() != t.authorization.as_bytes()))
+            .cloned()
+    };
+    let deadline = Instant::now() + FETCH_LEASE;
+    let alone = loop {
+        let token = match fleet.token(instance_id).await {
+            Ok(token) => token,
+            Err(e) => break e,
+        };
+        if let Some(token) = usable(&token) {
+            return Ok(token);
+        }
+        let lease = match fleet.begin_fetch(instance_id, FETCH_LEASE).await {
+            Ok(lease) => lease,
+            Err(e) => break e,
+        };
+        if let Some(lease) = lease {
+            // Another process may have kept one between the look and the lease.
+            let kept = fleet.token(instance_id).await.ok().flatten();
+            let result = match usable(&kept) {
+                Some(token) => Ok(token),
+                None => endpoint
+                    .request(http, policy, instance_id)
+                    .await
+                    .map(|token| token.shared()),
+            };
+            let keep = result.as_ref().ok().filter(|_| usable(&kept).is_none());
+            if let Err(e) = fleet.finish_fetch(instance_id, lease, keep).await {
+                tracing::warn!(error = %e, "the instance's token was not shared with the fleet");
+            }
+            return result;
+        }
+        if Instant::now() >= deadline {
+            break super::fleet::FleetError(
+                "another process held the right to request this token past its lease".into(),
+            );
+        }
+        tokio::time::sleep(FETCH_POLL).await;
+    };
+    tracing::warn!(error = %alone, "requesting the instance's token without the fleet");
+    endpoint
+        .request(http, policy, instance_id)
+        .await
+        .map(|token| token.shared())
 }

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use super::{
     attempts::{self, Attempt, Step},
-    call, http, operations,
+    call,
+    fleet::FleetStore,
+    http, operations,
+    pacing::Rate,
     state::ClientState,
     tenant::Tenant,
 };
@@ -97,7 +100,7 @@ impl Attempt for ApiCall<'_> {
     ) -> Step<reqwest::Request, Self::Outcome> {
         if let Some(tenant) = &self.tenant {
             if let Some(rate) = self.state.rate() {
-                tenant.pacer.wait(rate).await;
+                pace(self.state.fleet(), tenant, rate).await;
             }
             // Wix's read-your-writes token: the latest any response for this site or
             // instance carried.
@@ -197,4 +200,24 @@ impl ApiCall<'_> {
             }
         }
     }
+}
+
+/// Waits for the instance's next request slot: the fleet's, when the app's processes share their
+/// pacing (falling back to this process's own when the fleet store fails), else this process's.
+async fn pace(fleet: Option<&dyn FleetStore>, tenant: &Tenant, rate: &Rate) {
+    if let Some(fleet) = fleet {
+        match fleet
+            .reserve(tenant.id(), rate.interval(), rate.period())
+            .await
+        {
+            Ok(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "pacing this request without the fleet"),
+        }
+    }
+    tenant.pacer.wait(rate).await;
 }

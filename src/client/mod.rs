@@ -62,6 +62,7 @@ mod builder;
 pub(crate) mod call;
 mod credentials;
 pub(crate) mod error;
+pub mod fleet;
 mod hooks;
 mod http;
 mod operations;

@@ -28,6 +28,16 @@ pub(crate) struct Rate {
 }
 
 impl Rate {
+    /// The wait between two requests once the burst is spent.
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// How far ahead of now the reservations may run before a caller waits.
+    pub(crate) fn period(&self) -> Duration {
+        self.period
+    }
+
     /// `None` for a rate that lets nothing through or everything (0 requests, a zero period).
     pub(crate) fn new(requests: u32, period: Duration) -> Option<Rate> {
         if requests == 0 || period.is_zero() {

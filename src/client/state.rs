@@ -11,6 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use super::{
     credentials::Credentials,
     error::{Error, ErrorKind},
+    fleet::FleetStore,
     pacing::Rate,
     policy::RetryPolicy,
     tenant::{Kind, Tenant, Tenants},
@@ -51,6 +52,8 @@ struct Shared {
     /// The sites or instances used so far, made on first use.
     tenants: OnceLock<Tenants>,
     capacity: u64,
+    /// Where the app's processes share tokens and pacing, if they do.
+    fleet: Option<Arc<dyn FleetStore>>,
 }
 
 impl ClientState {
@@ -70,6 +73,7 @@ impl ClientState {
             rate,
             tenants: OnceLock::new(),
             capacity: super::tenant::DEFAULT_CAPACITY,
+            fleet: None,
         };
         Self {
             shared: Arc::new(shared),
@@ -85,6 +89,7 @@ impl ClientState {
         max_response_size: usize,
         rate: Option<Rate>,
         capacity: u64,
+        fleet: Option<Arc<dyn FleetStore>>,
     ) -> Self {
         let shared = Shared {
             credentials,
@@ -93,6 +98,7 @@ impl ClientState {
             rate,
             tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity)),
             capacity,
+            fleet,
         };
         Self {
             shared: Arc::new(shared),
@@ -186,6 +192,11 @@ impl ClientState {
         self.shared.rate.as_ref()
     }
 
+    /// Where the app's processes share tokens and pacing, if they do.
+    pub(crate) fn fleet(&self) -> Option<&dyn FleetStore> {
+        self.shared.fleet.as_deref()
+    }
+
     /// Adds the credentials for `tenant` to a request, getting an app token first if none is
     /// fresh.
     pub(crate) async fn authorize(
@@ -209,11 +220,14 @@ impl ClientState {
                     // Boxed: a rare path, kept out of the size of every call's future.
                     None => {
                         let policy = &self.shared.policy;
-                        Box::pin(
-                            tenant
-                                .token
-                                .token(endpoint, tenant.id(), http, policy, None),
-                        )
+                        Box::pin(tenant.token.token(
+                            endpoint,
+                            tenant.id(),
+                            http,
+                            policy,
+                            None,
+                            self.fleet(),
+                        ))
                         .await?
                     }
                 };
@@ -236,7 +250,7 @@ impl ClientState {
                 let policy = &self.shared.policy;
                 tenant
                     .token
-                    .token(endpoint, tenant.id(), http, policy, stale)
+                    .token(endpoint, tenant.id(), http, policy, stale, self.fleet())
                     .await
             }
             _ => Err(Error::new(ErrorKind::Token).with_message("no app credentials")),
@@ -250,7 +264,8 @@ impl fmt::Debug for ClientState {
         s.field("credentials", &self.shared.credentials)
             .field("policy", &self.shared.policy)
             .field("max_response_size", &self.shared.max_response_size)
-            .field("rate", &self.shared.rate);
+            .field("rate", &self.shared.rate)
+            .field("fleet", &self.shared.fleet.is_some());
         match &self.scope {
             Scope::Pinned(tenant) => s.field("for", &tenant.id()),
             Scope::Keyed(id) => s.field("for", id),

@@ -28,6 +28,7 @@
 
 mod dedup;
 mod directory;
+mod fleet;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use ::redis::aio::ConnectionManagerConfig;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
+pub use fleet::RedisFleet;
 
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;

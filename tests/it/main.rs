@@ -7,6 +7,8 @@ mod auto_reply;
 mod bot;
 mod build_script;
 mod fixtures;
+#[cfg(feature = "redis")]
+mod fleet;
 mod lifecycle;
 mod lookup;
 mod operations;

@@ -1,0 +1,276 @@
+//! [`RedisFleet`]: one token and one pacing per app instance for all of an app's processes.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::Script;
+use futures_util::future::BoxFuture;
+
+use super::{connect, within, Failure, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use crate::client::fleet::{FetchLease, FleetError, FleetStore, SharedToken};
+
+/// The instance's token, if it is not yet due for renewal: `{ms until renewal, ms until expiry,
+/// token}`, or nil. The value is `<renewal time in Redis's ms> <token>`; the key expires with the
+/// token.
+static TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local v = redis.call('GET', KEYS[1])
+        if not v then return false end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local sp = string.find(v, ' ', 1, true)
+        if not sp then return false end
+        local renew_at = tonumber(string.sub(v, 1, sp - 1))
+        if not renew_at or renew_at <= now then return false end
+        return {renew_at - now, redis.call('PTTL', KEYS[1]), string.sub(v, sp + 1)}
+        ",
+    )
+});
+
+/// Ends a fetch: keeps the token when one is given (ARGV[2] ms until renewal, ARGV[3] ms until
+/// expiry, ARGV[4] the token), and deletes the fetch lease if ARGV[1] still holds it.
+static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if ARGV[2] ~= '' then
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            redis.call('SET', KEYS[1], string.format('%d', now + tonumber(ARGV[2])) .. ' ' .. ARGV[4],
+                'PX', ARGV[3])
+        end
+        if redis.call('GET', KEYS[2]) == ARGV[1] then
+            redis.call('DEL', KEYS[2])
+        end
+        return 1
+        ",
+    )
+});
+
+/// Reserves the next slot (GCRA): the key holds when the bucket is full again, in Redis's ms;
+/// ARGV[1] the interval, ARGV[2] the period (ms). Answers how many ms the caller waits.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+        local interval = tonumber(ARGV[1])
+        local period = tonumber(ARGV[2])
+        local full_at = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+        if full_at < now then full_at = now end
+        local next = full_at + interval
+        redis.call('SET', KEYS[1], string.format('%.3f', next), 'PX',
+            math.ceil(next - now) + 1000)
+        local go_at = next - period
+        if go_at > now then return math.ceil(go_at - now) end
+        return 0
+        ",
+    )
+});
+
+/// A [`FleetStore`] in Redis, shared by every process of an app that uses the same Redis and
+/// prefix. Each operation is one command or one Lua script on one instance's keys, which share
+/// a hash tag (the instance ID in braces), so it runs on Redis Cluster too:
+///
+/// | key | holds | expires |
+/// |---|---|---|
+/// | `<prefix>token:{<instance>}` | the instance's access token and when to renew it | with the token |
+/// | `<prefix>token:{<instance>}:fetching` | which process is requesting it now | after 15 s (the fetch lease) |
+/// | `<prefix>pace:{<instance>}` | when the instance's request bucket is full again | one period after the last reservation |
+///
+/// **Tokens are secrets.** They sit under `<prefix>token:` only, so that a Redis ACL can keep
+/// them from every user but the app's (`~wix-inbox:token:*`); use `rediss://` and a password
+/// when Redis is not on the app's own host, and a Redis that only the app's processes reach.
+///
+/// The store's clock is Redis's (`TIME`), so the processes' clocks need not agree.
+#[derive(Clone)]
+pub struct RedisFleet {
+    redis: ConnectionManager,
+    prefix: Arc<str>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisFleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisFleet")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisFleet {
+    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS) with prefix `wix-inbox:` and 1 s per operation. The error never
+    /// quotes the URL (it may hold a password).
+    pub async fn connect(url: &str) -> Result<Self, FleetError> {
+        let redis = connect(url, DEFAULT_TIMEOUT).await.map_err(fleet_error)?;
+        Ok(Self::new(redis))
+    }
+
+    /// A store on a connection manager of your own.
+    pub fn new(redis: ConnectionManager) -> Self {
+        RedisFleet {
+            redis,
+            prefix: Arc::from(DEFAULT_PREFIX),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the prefix of the keys (default `wix-inbox:`); one per app.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// Sets how long one operation may take (default 1 s); past it, the process goes on alone.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn key(&self, kind: &str, instance_id: &str, suffix: &str) -> String {
+        format!("{}{kind}:{{{instance_id}}}{suffix}", self.prefix)
+    }
+}
+
+fn fleet_error(failure: Failure) -> FleetError {
+    FleetError(failure.error)
+}
+
+/// Milliseconds, at least 1.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// 128 random bits in hex: which process holds a fetch lease.
+fn lease_token() -> Result<String, FleetError> {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| FleetError("no random bytes for a fetch lease".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl FleetStore for RedisFleet {
+    fn token<'a>(
+        &'a self,
+        instance_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SharedToken>, FleetError>> {
+        let mut redis = self.redis.clone();
+        let key = self.key("token", instance_id, "");
+        Box::pin(async move {
+            let found: Option<(i64, i64, String)> =
+                within(self.timeout, TOKEN.key(&key).invoke_async(&mut redis))
+                    .await
+                    .map_err(fleet_error)?;
+            Ok(found.and_then(|(renew, expires, authorization)| {
+                let renew_in = Duration::from_millis(u64::try_from(renew).ok()?);
+                let expires_in = Duration::from_millis(u64::try_from(expires).ok()?);
+                Some(SharedToken {
+                    authorization,
+                    renew_in: renew_in.min(expires_in),
+                    expires_in,
+                })
+            }))
+        })
+    }
+
+    fn begin_fetch<'a>(
+        &'a self,
+        instance_id: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<FetchLease>, FleetError>> {
+        let mut redis = self.redis.clone();
+        let key = self.key("token", instance_id, ":fetching");
+        Box::pin(async move {
+            let token = lease_token()?;
+            let taken: Option<String> = within(
+                self.timeout,
+                ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(lease))
+                    .query_async(&mut redis),
+            )
+            .await
+            .map_err(fleet_error)?;
+            Ok(taken.map(|_| FetchLease(token)))
+        })
+    }
+
+    fn finish_fetch<'a>(
+        &'a self,
+        instance_id: &'a str,
+        lease: FetchLease,
+        token: Option<&'a SharedToken>,
+    ) -> BoxFuture<'a, Result<(), FleetError>> {
+        let mut redis = self.redis.clone();
+        let keys = [
+            self.key("token", instance_id, ""),
+            self.key("token", instance_id, ":fetching"),
+        ];
+        Box::pin(async move {
+            let mut invocation = FINISH.key(&keys[0]);
+            invocation.key(&keys[1]).arg(&lease.0);
+            match token {
+                Some(token) => invocation
+                    .arg(millis(token.renew_in))
+                    .arg(millis(token.expires_in))
+                    .arg(&token.authorization),
+                None => invocation.arg("").arg("").arg(""),
+            };
+            let _: i64 = within(self.timeout, invocation.invoke_async(&mut redis))
+                .await
+                .map_err(fleet_error)?;
+            Ok(())
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        instance_id: &'a str,
+        interval: Duration,
+        period: Duration,
+    ) -> BoxFuture<'a, Result<Duration, FleetError>> {
+        let mut redis = self.redis.clone();
+        let key = self.key("pace", instance_id, "");
+        Box::pin(async move {
+            let wait: i64 = within(
+                self.timeout,
+                RESERVE
+                    .key(&key)
+                    .arg(interval.as_secs_f64() * 1000.0)
+                    .arg(period.as_secs_f64() * 1000.0)
+                    .invoke_async(&mut redis),
+            )
+            .await
+            .map_err(fleet_error)?;
+            Ok(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
+        })
+    }
+
+    fn forget<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, Result<(), FleetError>> {
+        let mut redis = self.redis.clone();
+        let keys = [
+            self.key("token", instance_id, ""),
+            self.key("token", instance_id, ":fetching"),
+            self.key("pace", instance_id, ""),
+        ];
+        Box::pin(async move {
+            let _: i64 = within(
+                self.timeout,
+                ::redis::cmd("DEL").arg(&keys).query_async(&mut redis),
+            )
+            .await
+            .map_err(fleet_error)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! One token and one rate limit per app instance for a fleet of processes (`RedisFleet`):
+//! four processes of this test binary (started as children) share a real redis-server and a
+//! Wix stand-in that counts token requests and answers 429 above its rate.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::{body::Body, extract::Request, response::Response, Router};
+use serde_json::{json, Value};
+use wix_inbox::redis::RedisFleet;
+use wix_inbox::{App, RetryPolicy};
+
+use crate::harness::{conversation, json};
+use crate::redis_server::RedisServer;
+
+const PROCESSES: usize = 4;
+/// The stand-in's rate, and the app's pacing: 20 calls at once, then 20 per 2 s.
+const BURST: u32 = 20;
+const PERIOD: Duration = Duration::from_secs(2);
+
+/// What the stand-in saw.
+#[derive(Default)]
+struct Seen {
+    tokens: Mutex<HashMap<String, usize>>,
+    calls: Mutex<usize>,
+    too_many: Mutex<usize>,
+    /// The rate's bucket: how many calls it holds now, and when that was counted.
+    bucket: Mutex<Option<(f64, Instant)>>,
+}
+
+/// A Wix stand-in on its own thread: `POST /oauth2/token` issues a token per request (counted
+/// per instance); any other request is an API call, for `inst-burst` answered 429 when the bucket
+/// of [`BURST`] calls refilled at `BURST` per [`PERIOD`] is empty (one call of slack for timing).
+fn stand_in() -> (String, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let state = seen.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap()))
+                .unwrap();
+            let app = Router::new().fallback(move |request: Request| {
+                let seen = state.clone();
+                async move { answer(&seen, request).await }
+            });
+            axum::serve(listener, app).await.unwrap();
+        })
+    });
+    (rx.recv().unwrap(), seen)
+}
+
+async fn answer(seen: &Seen, request: Request<Body>) -> Response {
+    if request.uri().path() == "/oauth2/token" {
+        let body = axum::body::to_bytes(request.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let instance = body["instance_id"].as_str().unwrap().to_owned();
+        let n = {
+            let mut tokens = seen.tokens.lock().unwrap();
+            let n = tokens.entry(instance.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        return json(
+            200,
+            json!({"access_token": format!("tok.{instance}.{n}"), "expires_in": 14_400}),
+            &[],
+        );
+    }
+    *seen.calls.lock().unwrap() += 1;
+    let bursting = request
+        .headers()
+        .get("authorization")
+        .is_some_and(|v| v.as_bytes().starts_with(b"tok.inst-burst."));
+    let allowed = !bursting || {
+        let mut bucket = seen.bucket.lock().unwrap();
+        let now = Instant::now();
+        let capacity = f64::from(BURST) + 1.0;
+        let (level, at) = bucket.unwrap_or((capacity, now));
+        let refill = now.duration_since(at).as_secs_f64() * f64::from(BURST) / PERIOD.as_secs_f64();
+        let level = (level + refill).min(capacity);
+        let (level, allowed) = if level >= 1.0 {
+            (level - 1.0, true)
+        } else {
+            (level, false)
+        };
+        *bucket = Some((level, now));
+        allowed
+    };
+    if !allowed {
+        *seen.too_many.lock().unwrap() += 1;
+        return json(429, json!({"message": "too many requests"}), &[]);
+    }
+    let id = request.uri().path().rsplit('/').next().unwrap_or_default();
+    json(200, conversation(id), &[])
+}
+
+/// Runs [`child`] in `PROCESSES` processes of this binary with `mode`, and waits (bounded) for
+/// each to succeed.
+fn run_children(mode: &str, base_url: &str, redis_url: &str) {
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|n| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["fleet::child", "--exact", "--ignored", "--nocapture"])
+                .env("WIX_FLEET_CHILD", mode)
+                .env("WIX_FLEET_BASE_URL", base_url)
+                .env("WIX_FLEET_REDIS_URL", redis_url)
+                .env("WIX_FLEET_CHILD_N", n.to_string())
+                .env("NO_PROXY", "127.0.0.1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a child failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// One process of the fleet, started by the tests below (`WIX_FLEET_CHILD` says what to do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a child process of the fleet tests, started by them"]
+async fn child() {
+    let Ok(mode) = std::env::var("WIX_FLEET_CHILD") else {
+        return;
+    };
+    let base_url = std::env::var("WIX_FLEET_BASE_URL").unwrap();
+    let redis_url = std::env::var("WIX_FLEET_REDIS_URL").unwrap();
+    let mut app = App::builder()
+        .app_id("app-1")
+        .app_secret("secret")
+        .base_url(&base_url)
+        .retry(RetryPolicy::default().max_attempts(1));
+    if mode != "burst-alone" {
+        app = app.fleet(RedisFleet::connect(&redis_url).await.unwrap());
+    }
+    match mode.as_str() {
+        "tokens" => {
+            let app = app.build().unwrap();
+            let calls = futures_util::stream::iter(0..1000).map(|i| {
+                let client = app.instance(&format!("inst-{i}"));
+                async move { client.get_conversation().conversation_id("c").send().await }
+            });
+            let results: Vec<_> = futures_util::StreamExt::buffer_unordered(calls, 32)
+                .collect()
+                .await;
+            for result in results {
+                result.unwrap();
+            }
+        }
+        _ => {
+            let app = app.rate_limit_per_instance(BURST, PERIOD).build().unwrap();
+            let calls: Vec<_> = (0..15)
+                .map(|_| {
+                    let client = app.instance("inst-burst");
+                    tokio::spawn(async move {
+                        client.get_conversation().conversation_id("c").send().await
+                    })
+                })
+                .collect();
+            for call in calls {
+                // A 429 is the stand-in's to count: the parent decides.
+                let _ = call.await.unwrap();
+            }
+        }
+    }
+}
+
+use futures_util::StreamExt as _;
+
+/// Four processes, one Redis, 1,000 instances never seen before, each process calling every
+/// instance: exactly 1,000 token requests, one per instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_make_one_token_request_per_instance() {
+    let redis = RedisServer::start();
+    let (url, seen) = stand_in();
+    let started = Instant::now();
+    tokio::task::spawn_blocking({
+        let (url, redis_url) = (url.clone(), redis.url());
+        move || run_children("tokens", &url, &redis_url)
+    })
+    .await
+    .unwrap();
+    let tokens = seen.tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 1000);
+    let twice: Vec<_> = tokens.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "instances with more than one token request: {twice:?}"
+    );
+    assert_eq!(*seen.calls.lock().unwrap(), 4000);
+    eprintln!("4 × 1,000 calls in {:?}", started.elapsed());
+}
+
+/// Four processes bursting on one instance, each pacing 20 calls per 2 s: through the fleet's
+/// pacing, no 429 from a server that allows 20 per 2 s; each pacing alone (the control), 429s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_bursting_on_one_instance_get_no_429() {
+    let redis = RedisServer::start();
+    let (url, seen) = stand_in();
+    tokio::task::spawn_blocking({
+        let (url, redis_url) = (url.clone(), redis.url());
+        move || run_children("burst", &url, &redis_url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(*seen.calls.lock().unwrap(), 60);
+    assert_eq!(*seen.too_many.lock().unwrap(), 0, "429s through the fleet");
+
+    // The control: the same burst, each process pacing alone.
+    let (url, alone) = stand_in();
+    tokio::task::spawn_blocking({
+        let redis_url = redis.url();
+        move || run_children("burst-alone", &url, &redis_url)
+    })
+    .await
+    .unwrap();
+    assert!(
+        *alone.too_many.lock().unwrap() > 0,
+        "pacing per process should have collected 429s"
+    );
+}
