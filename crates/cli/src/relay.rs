@@ -108,7 +108,7 @@ pub async fn relay(args: Relay) -> Outcome {
             serve(receiver, listener, addr, "Redis", options, stop).await
         }
         None => {
-            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().with_lease(lease));
+            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().lease(lease));
             serve(receiver, listener, addr, "memory", options, stop).await
         }
     }

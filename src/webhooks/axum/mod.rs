@@ -2,7 +2,7 @@
 //!
 //! [`WebhookReceiver`] reads the raw body whatever its `Content-Type` (Wix sends `text/plain`
 //! or none), enforces the verifier's size limit while reading, verifies, claims the event ID in
-//! its [`Deduplicator`], hands the event on, and answers 200 only once the event was handed on.
+//! its [`Deduplicator`](super::Deduplicator), hands the event on, and answers 200 only once the event was handed on.
 //! Handing on runs in a task of its own: a sender that hangs up (Wix stops waiting at
 //! 1,250 ms) does not cancel it, so a slow handler gets each event once and Wix's next resend
 //! is answered 200 (or 503 while the handler still runs).
