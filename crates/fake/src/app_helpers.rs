@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::FakeInbox;
-use wix_inbox::types::{Message, ParticipantId};
 use wix_inbox::webhooks::axum::ServeOptions;
 
 /// How often [`FakeInbox::wait_until`] looks again when the fake's state has not changed (for a
@@ -143,14 +142,6 @@ impl FakeInbox {
             let next = deadline.min(now + RECHECK);
             let _ = tokio::time::timeout_at(next, changed).await;
         }
-    }
-
-    /// The messages of the participant's current conversation (followed through merges: any
-    /// ID they have had leads to it), oldest first. Empty if they have none.
-    pub fn participant_messages(&self, participant: &ParticipantId) -> Vec<Message> {
-        self.current_conversation_id(participant)
-            .map(|id| self.messages(&id))
-            .unwrap_or_default()
     }
 
     /// The text of each message of a conversation, oldest first
