@@ -85,24 +85,24 @@ pub async fn relay(args: Relay) -> Outcome {
         // The app is where --to says, not where a redirect points.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot build the HTTP client: {e}")))?;
     let receiver = WebhookReceiver::with_handler(verifier, move |event: WebhookEvent| {
         let (http, to) = (http.clone(), to.clone());
         async move { hand_on(&http, to, &event).await }
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| Failure::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| Failure::Operation(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::Failed(format!("cannot read the listening address: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot read the listening address: {e}")))?;
     // A request may wait for the app, plus the time to read its body.
     let options = ServeOptions::new().request_timeout(app_timeout + Duration::from_secs(5));
     match args.redis {
         Some(url) => {
             let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
                 .await
-                .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
+                .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?
                 .lease(lease);
             let receiver = receiver.deduplicator(store);
             serve(receiver, listener, addr, "Redis", options, stop).await
@@ -159,7 +159,7 @@ async fn serve<D: Deduplicator>(
 fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Failure::Failed(format!("cannot handle SIGTERM: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot handle SIGTERM: {e}")))?;
     let ctrl_c = tokio::signal::ctrl_c();
     Ok(async move {
         #[cfg(unix)]

@@ -96,14 +96,14 @@ async fn find_contact(
             (_, Some(id)) if found.iter().any(|c| c.id.as_ref() == Some(id)) => {
                 Ok((id.clone(), false))
             }
-            ([], Some(id)) => Err(Failure::Failed(format!(
+            ([], Some(id)) => Err(Failure::Operation(format!(
                 "contact {id} does not have the email {email}: no contact has it"
             ))),
-            (all, Some(id)) => Err(Failure::Failed(format!(
+            (all, Some(id)) => Err(Failure::Operation(format!(
                 "contact {id} is not one of the contacts with the email {email}: {}",
                 listing(all)
             ))),
-            ([], None) if exists => Err(Failure::Failed(format!(
+            ([], None) if exists => Err(Failure::Operation(format!(
                 "Create Contact answered that a contact has the email {email} (409), but Query \
                  Contacts does not find it yet: try again"
             ))),
@@ -114,11 +114,11 @@ async fn find_contact(
                     continue;
                 }
             },
-            ([], None) => Err(Failure::Failed(format!(
+            ([], None) => Err(Failure::Operation(format!(
                 "no contact has the email {email}: --create-contact creates one"
             ))),
             ([one], None) => Ok((id_of(one)?, false)),
-            (several, None) => Err(Failure::Failed(format!(
+            (several, None) => Err(Failure::Operation(format!(
                 "{} contacts have the email {email}: {}; choose one with --contact ID",
                 several.len(),
                 listing(several)
@@ -159,7 +159,7 @@ fn id_of(contact: &Contact) -> Result<String, Failure> {
         .id
         .clone()
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| Failure::Failed("Wix answered with a contact that has no ID".into()))
+        .ok_or_else(|| Failure::Operation("Wix answered with a contact that has no ID".into()))
 }
 
 /// The contacts as `ID "First Last"`, the first [`LISTED`] of them, on one line: what Wix sent
