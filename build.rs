@@ -1,7 +1,8 @@
 //! Generates the Wix Inbox client from `openapi/inbox-v2.yaml`: reads and checks the spec
 //! ([`spec`]), configures progenitor ([`settings`]), runs it and the rewrites no setting can do
-//! ([`passes`]), and writes `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs` and
-//! `events.rs` ([`events`]). ARCHITECTURE.md, "The generator", says what each holds and why.
+//! ([`passes`]), and writes `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs`,
+//! `events.rs` ([`events`]) and `schemas.rs` (the object schemas, for the tests).
+//! ARCHITECTURE.md, "The generator", says what each holds and why.
 
 #[path = "build/events.rs"]
 mod events;
@@ -57,5 +58,6 @@ fn generate() -> Result<(), String> {
     };
     write("codegen.rs", prettyplease::unparse(&file))?;
     write("enums.rs", enums)?;
+    write("schemas.rs", spec::object_schemas(&spec))?;
     write("events.rs", events::events(&spec)?)
 }

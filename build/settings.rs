@@ -27,7 +27,8 @@ pub fn settings(spec: &OpenAPI) -> Result<(GenerationSettings, String), String> 
             request.headers_mut().remove("api-version");
         }))
         // An event body is decoded once its event is known: kept as raw JSON, not a `Value` tree.
-        .with_replacement("ActionEventBody", "crate::wire::RawJson", [].into_iter());
+        .with_replacement("ActionEventBody", "crate::wire::RawJson", [].into_iter())
+        .with_replacement("EntityEvent", "crate::wire::RawJson", [].into_iter());
     // Secrets (`format: password`) never show in `Debug` output; an `int32` also reads `1200.0`
     // and `"1200"` (typify keeps its own `NonZeroU32` for an int32 with `minimum: 1`).
     let text = [TypeImpl::Display, TypeImpl::FromStr];

@@ -29,6 +29,10 @@ pub struct Operation {
     pub summary: String,
     /// Whether sending it twice does nothing twice: a GET, or `x-wix-idempotent: true`.
     pub repeatable: bool,
+    /// `x-wix-permission-scopes`: the scopes that allow it (any one of them).
+    pub scopes: Vec<String>,
+    /// The Wix API it belongs to: `x-wix-service` of its first tag (`Inbox`, `Contacts`, …).
+    pub service: String,
     /// How many parameters its path has (`{conversationId}`).
     pub path_params: usize,
 }
@@ -37,6 +41,17 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Operation>, String> {
     let operations = spec.operations().map(|(path, method, op)| {
         let id = op.operation_id.as_deref().filter(|id| !id.is_empty());
         let id = id.ok_or(format!("the operation {method} {path} has no operationId"))?;
+        let scopes = op.extensions.get("x-wix-permission-scopes");
+        let scopes = scopes.and_then(Value::as_array).into_iter().flatten();
+        let scopes: Option<Vec<String>> = scopes.map(|s| s.as_str().map(str::to_owned)).collect();
+        let scopes = scopes.filter(|s| !s.is_empty());
+        let scopes = scopes.ok_or(format!("{id}: `x-wix-permission-scopes` lists no scope"))?;
+        let tag = op
+            .tags
+            .first()
+            .and_then(|name| spec.tags.iter().find(|t| &t.name == name));
+        let service = tag.and_then(|t| t.extensions.get("x-wix-service")?.as_str());
+        let service = service.ok_or(format!("{id}: its first tag has no `x-wix-service`"))?;
         Ok(Operation {
             method: id.to_snake_case(),
             builder: id.to_upper_camel_case(),
@@ -44,21 +59,45 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<Operation>, String> {
             repeatable: method.eq_ignore_ascii_case("get")
                 || op.extensions.get("x-wix-idempotent") == Some(&serde_json::Value::Bool(true)),
             path_params: path.matches('{').count(),
+            scopes,
+            service: service.to_owned(),
         })
     });
     operations.collect()
 }
 
-/// The operations, for the hand-written layer (retries, error messages).
+/// The operations, for the hand-written layer (retries, error messages and advice).
 pub fn operations_table(operations: &[Operation]) -> syn::Item {
     let rows = operations.iter().map(|op| {
         let (method, summary, repeatable) = (&op.method, &op.summary, op.repeatable);
-        quote::quote!((#method, #summary, #repeatable))
+        let (scopes, service) = (&op.scopes, &op.service);
+        quote::quote! {
+            crate::client::Operation {
+                method: #method,
+                summary: #summary,
+                repeatable: #repeatable,
+                scopes: &[#(#scopes),*],
+                service: #service,
+            }
+        }
     });
     syn::parse_quote! {
-        /// Each operation: `(method name, summary, whether repeating it is harmless)`.
-        pub(crate) const OPERATIONS: &[(&str, &str, bool)] = &[#(#rows),*];
+        /// What the spec says of each operation.
+        pub(crate) const OPERATIONS: &[crate::client::Operation] = &[#(#rows),*];
     }
+}
+
+/// The object schemas (each a type in `types`), as one `spec_schemas!` call: the tests'
+/// dispatcher from a schema's name to its type (`tests/it/fixtures.rs`).
+pub fn object_schemas(spec: &OpenAPI) -> String {
+    let objects = schemas(spec).filter(|(_, schema)| {
+        matches!(
+            schema.schema_kind,
+            openapiv3::SchemaKind::Type(openapiv3::Type::Object(_))
+        )
+    });
+    let names: String = objects.map(|(name, _)| format!("    {name},\n")).collect();
+    format!("spec_schemas! {{\n{names}}}\n")
 }
 
 /// Refuses what typify would get wrong: an inline `enum` (typify makes it a closed Rust enum; only

@@ -58,6 +58,7 @@ pub mod lifecycle;
 pub mod lookup;
 pub mod paging;
 pub mod participant;
+pub mod queue;
 pub mod send;
 mod text;
 pub use app::{App, AppBuilder};

@@ -166,7 +166,7 @@ impl<'a> MessageStream<'a> {
     /// Ends the stream with the error that says why it stopped early.
     fn give_up(&mut self, why: String) -> Poll<Option<Result<types::Message, Error>>> {
         self.last_page_read = true;
-        Poll::Ready(Some(Err(Error::paging(why))))
+        Poll::Ready(Some(Err(Error::paging("list_messages", why))))
     }
 }
 

@@ -9,7 +9,7 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 /// Whether `c` may not be printed as it is: a control (Cc), format (Cf), line separator (Zl) or
 /// paragraph separator (Zp) character.
-fn is_hidden(c: char) -> bool {
+pub(crate) fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c.general_category(),

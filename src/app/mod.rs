@@ -52,7 +52,8 @@
 //! sent for its own instance.
 //!
 //! The app keeps at most [`max_instances`](AppBuilder::max_instances) instances (10,000 by
-//! default): past it, instances whose token has expired go first, then the least recently
+//! default) in at most [`max_cache_size`](AppBuilder::max_cache_size) bytes (32 MiB, tokens
+//! included): past either, instances whose token has expired go first, then the least recently
 //! used. An evicted instance simply gets a new token on its next call.
 //!
 //! # Pacing
@@ -64,12 +65,18 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use crate::client::{ClientState, Credentials, Settings, TokenEndpoint, DEFAULT_CAPACITY};
+use crate::client::{
+    ClientState, Credentials, Settings, TokenEndpoint, DEFAULT_CAPACITY, DEFAULT_MAX_BYTES,
+};
 use crate::webhooks::{WebhookError, WebhookEvent, WebhookVerifier};
 use crate::{Client, Error};
 
 /// How many instances an [`App`] keeps by default: 10,000.
 pub const DEFAULT_MAX_INSTANCES: u64 = DEFAULT_CAPACITY;
+
+/// How many bytes an [`App`]'s instances may take by default: 32 MiB (10,000 instances with
+/// Wix's tokens of a few hundred bytes fit; with tokens of 60 KB, about 550 do).
+pub const DEFAULT_MAX_CACHE_SIZE: u64 = DEFAULT_MAX_BYTES;
 
 /// A Wix app, for every instance of it: see [the module docs](self). Made by
 /// [`App::builder`]. Cloning is cheap and shares everything (the connection pool, the
@@ -204,6 +211,7 @@ pub struct AppBuilder {
     app_secret: Option<String>,
     public_key: Option<String>,
     max_instances: Option<u64>,
+    max_cache_size: Option<u64>,
     settings: Settings,
     fleet: Option<Arc<dyn crate::client::fleet::FleetStore>>,
 }
@@ -218,6 +226,7 @@ impl fmt::Debug for AppBuilder {
             )
             .field("public_key", &self.public_key.is_some())
             .field("max_instances", &self.max_instances)
+            .field("max_cache_size", &self.max_cache_size)
             .field("settings", &self.settings)
             .field("fleet", &self.fleet.is_some())
             .finish()
@@ -250,6 +259,16 @@ impl AppBuilder {
     /// hundred bytes besides its token.
     pub fn max_instances(mut self, instances: u64) -> Self {
         self.max_instances = Some(instances);
+        self
+    }
+
+    /// How many bytes the kept instances may take, their tokens included (32 MiB by default,
+    /// at least 1 KiB): past it, instances go as past [`max_instances`](Self::max_instances).
+    /// An instance with a token of a few hundred bytes counts as one of `max_instances`; one
+    /// with a larger token counts as several, so the bytes stay bounded whatever the token
+    /// endpoint answers.
+    pub fn max_cache_size(mut self, bytes: u64) -> Self {
+        self.max_cache_size = Some(bytes);
         self
     }
 
@@ -288,6 +307,10 @@ impl AppBuilder {
         if max_instances == 0 {
             return Err(Error::config("max_instances must be at least 1"));
         }
+        let max_cache_size = self.max_cache_size.unwrap_or(DEFAULT_MAX_CACHE_SIZE);
+        if max_cache_size < 1024 {
+            return Err(Error::config("max_cache_size must be at least 1 KiB"));
+        }
         let verifier = match &self.public_key {
             None => None,
             Some(pem) => Some(WebhookVerifier::from_public_key(pem).map_err(|e| {
@@ -307,6 +330,7 @@ impl AppBuilder {
             self.settings.max_response_size,
             built.rate,
             max_instances,
+            max_cache_size,
             self.fleet,
         );
         Ok(App(Arc::new(Inner {

@@ -108,6 +108,12 @@ impl TokenSlot {
             .map(|t| t.authorization.clone())
     }
 
+    /// The length of the kept token, in bytes (0 without one).
+    pub(crate) fn bytes(&self) -> usize {
+        let token = self.token.read().unwrap_or_else(PoisonError::into_inner);
+        token.as_ref().map_or(0, |t| t.authorization.len())
+    }
+
     /// How long the kept token still lives (`None` without one).
     pub(crate) fn lifetime_left(&self) -> Option<Duration> {
         let token = self.token.read().unwrap_or_else(PoisonError::into_inner);

@@ -118,10 +118,10 @@ impl Error {
         Self::new(ErrorKind::Config).with_message(message)
     }
 
-    /// A stream of pages that stopped early, and why.
-    pub(crate) fn paging(why: String) -> Self {
+    /// A stream of the pages of `operation` (a method name) that stopped early, and why.
+    pub(crate) fn paging(operation: &'static str, why: String) -> Self {
         Self::new(ErrorKind::Paging)
-            .with_operation("list_messages")
+            .with_operation(operation)
             .with_message(why)
     }
 
@@ -308,10 +308,13 @@ impl Error {
     }
 
     /// Whether the same call may succeed later: 429, 502, 503, 504, or a connection that could
-    /// not be made, timed out or broke. (The client already retried what was safe to retry.)
+    /// not be made, or that timed out or broke during an operation the spec says may be
+    /// repeated (after Send Message or Create Contact, look before repeating it: see
+    /// [`hint`](Self::hint)). The client already retried what was safe to retry.
     pub fn is_retryable(&self) -> bool {
         match self.0.kind {
-            ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport => true,
+            ErrorKind::Connect => true,
+            ErrorKind::Timeout | ErrorKind::Transport => self.operation_is_repeatable(),
             ErrorKind::Api | ErrorKind::Token | ErrorKind::TooLarge => {
                 self.0.status.is_some_and(http::is_retryable_status)
             }
@@ -354,7 +357,7 @@ impl Error {
     }
 
     /// Whether the operation that failed may be sent twice without doing something twice
-    /// (every operation but Send Message); `true` when no operation is known.
+    /// (the spec's `OPERATIONS` table says); `true` when no operation is known.
     pub(crate) fn operation_is_repeatable(&self) -> bool {
         self.0.operation.is_none_or(operations::is_repeatable)
     }

@@ -54,6 +54,7 @@ struct Shared {
     capacity: u64,
     /// Where the app's processes share tokens and pacing, if they do.
     fleet: Option<Arc<dyn FleetStore>>,
+    max_bytes: u64,
 }
 
 impl ClientState {
@@ -74,6 +75,7 @@ impl ClientState {
             tenants: OnceLock::new(),
             capacity: super::tenant::DEFAULT_CAPACITY,
             fleet: None,
+            max_bytes: super::tenant::DEFAULT_MAX_BYTES,
         };
         Self {
             shared: Arc::new(shared),
@@ -89,6 +91,7 @@ impl ClientState {
         max_response_size: usize,
         rate: Option<Rate>,
         capacity: u64,
+        max_bytes: u64,
         fleet: Option<Arc<dyn FleetStore>>,
     ) -> Self {
         let shared = Shared {
@@ -96,9 +99,10 @@ impl ClientState {
             policy,
             max_response_size,
             rate,
-            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity)),
+            tenants: OnceLock::from(Tenants::new(Kind::Instances, capacity, max_bytes)),
             capacity,
             fleet,
+            max_bytes,
         };
         Self {
             shared: Arc::new(shared),
@@ -165,7 +169,7 @@ impl ClientState {
     /// [`for_instance`](Self::for_instance).
     pub(crate) fn tenants(&self) -> &Tenants {
         self.shared.tenants.get_or_init(|| {
-            let tenants = Tenants::new(Kind::Sites, self.shared.capacity);
+            let tenants = Tenants::new(Kind::Sites, self.shared.capacity, self.shared.max_bytes);
             // The site the client was built for is one of them.
             if let Scope::Pinned(home) = &self.scope {
                 if home.site_header().is_some() {
@@ -197,6 +201,13 @@ impl ClientState {
         self.shared.fleet.as_deref()
     }
 
+    /// Weighs this client's instance again in the cache (its token changed).
+    fn reweigh(&self) {
+        if let Scope::Keyed(id) = &self.scope {
+            self.tenants().reweigh(id);
+        }
+    }
+
     /// Adds the credentials for `tenant` to a request, getting an app token first if none is
     /// fresh.
     pub(crate) async fn authorize(
@@ -220,7 +231,7 @@ impl ClientState {
                     // Boxed: a rare path, kept out of the size of every call's future.
                     None => {
                         let policy = &self.shared.policy;
-                        Box::pin(tenant.token.token(
+                        let token = Box::pin(tenant.token.token(
                             endpoint,
                             tenant.id(),
                             http,
@@ -228,7 +239,9 @@ impl ClientState {
                             None,
                             self.fleet(),
                         ))
-                        .await?
+                        .await?;
+                        self.reweigh();
+                        token
                     }
                 };
                 request.headers_mut().insert(AUTHORIZATION, token);
@@ -248,10 +261,12 @@ impl ClientState {
         match &self.shared.credentials {
             Credentials::App(endpoint) => {
                 let policy = &self.shared.policy;
-                tenant
+                let token = tenant
                     .token
                     .token(endpoint, tenant.id(), http, policy, stale, self.fleet())
-                    .await
+                    .await?;
+                self.reweigh();
+                Ok(token)
             }
             _ => Err(Error::new(ErrorKind::Token).with_message("no app credentials")),
         }

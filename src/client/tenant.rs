@@ -20,6 +20,15 @@ use super::{credentials::TokenSlot, pacing::Pacer};
 /// How many sites or instances a client keeps by default.
 pub(crate) const DEFAULT_CAPACITY: u64 = 10_000;
 
+/// How many bytes the kept sites or instances may take by default: 32 MiB.
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The longest `X-Wix-Consistent` kept, in bytes: Wix's are short; a longer one is not kept.
+const MAX_CONSISTENT: usize = 1024;
+
+/// What moka and the maps spend on one entry besides the tenant itself (an estimate).
+const ENTRY_OVERHEAD: usize = 256;
+
 /// One site or app instance.
 pub(crate) struct Tenant {
     /// The instance ID (apps) or site ID (API keys).
@@ -72,6 +81,23 @@ impl Tenant {
         self.site.as_ref()
     }
 
+    /// About how many bytes this tenant takes: its ID, token, read-your-writes token, itself
+    /// and its cache entry.
+    pub(crate) fn bytes(&self) -> usize {
+        let consistent = self
+            .consistent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, HeaderValue::len);
+        std::mem::size_of::<Tenant>()
+            + ENTRY_OVERHEAD
+            + self.id.len()
+            + self.site.as_ref().map_or(0, HeaderValue::len)
+            + self.token.bytes()
+            + consistent
+    }
+
     /// The latest `X-Wix-Consistent` a response carried, to send on the next request.
     pub(crate) fn consistent(&self) -> Option<HeaderValue> {
         self.consistent
@@ -86,6 +112,9 @@ impl Tenant {
             .consistent
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if value.len() > MAX_CONSISTENT {
+            return;
+        }
         if kept.as_ref() != Some(value) {
             // A copy: a response's header value shares the connection's read buffer (8 KiB
             // and more), which a clone would keep alive for as long as the instance is kept.
@@ -102,8 +131,12 @@ pub(crate) enum Kind {
     Instances,
 }
 
-/// The sites or instances of a client, by ID: bounded, least recently used evicted first,
-/// and an instance whose token has expired dropped on its own.
+/// The sites or instances of a client, by ID: bounded by count and by bytes, least recently
+/// used evicted first, and an instance whose token has expired dropped on its own.
+///
+/// Both bounds are one moka capacity: it counts slots of `max_bytes / capacity` bytes, and an
+/// entry weighs the slots its [bytes](Tenant::bytes) fill (at least one). So at most `capacity`
+/// entries are kept, and at most about `max_bytes` (one slot per entry more, at worst).
 pub(crate) struct Tenants {
     cache: Cache<Arc<str>, Arc<Tenant>>,
     kind: Kind,
@@ -127,9 +160,14 @@ impl Expiry<Arc<str>, Arc<Tenant>> for UntilTokenExpires {
 }
 
 impl Tenants {
-    pub(crate) fn new(kind: Kind, capacity: u64) -> Tenants {
+    pub(crate) fn new(kind: Kind, capacity: u64, max_bytes: u64) -> Tenants {
+        let slot = (max_bytes / capacity.max(1)).max(1);
         let mut cache = Cache::builder()
             .max_capacity(capacity)
+            .weigher(move |_: &Arc<str>, tenant: &Arc<Tenant>| {
+                let bytes = u64::try_from(tenant.bytes()).unwrap_or(u64::MAX);
+                u32::try_from(bytes.div_ceil(slot).max(1)).unwrap_or(u32::MAX)
+            })
             .eviction_policy(EvictionPolicy::lru());
         if kind == Kind::Instances {
             cache = cache.expire_after(UntilTokenExpires);
@@ -162,6 +200,15 @@ impl Tenants {
             self.cache.run_pending_tasks();
         }
         entry.into_value()
+    }
+
+    /// Weighs the site or instance `id` again (its token changed), evicting others if it no
+    /// longer fits.
+    pub(crate) fn reweigh(&self, id: &Arc<str>) {
+        if let Some(tenant) = self.cache.get(&**id) {
+            self.cache.insert(id.clone(), tenant);
+            self.cache.run_pending_tasks();
+        }
     }
 
     /// Adds a site or instance made elsewhere (the one a client was built for), unless one

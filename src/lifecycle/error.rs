@@ -8,7 +8,7 @@ use std::fmt;
 /// Two families, told apart by [`is_refused`](Self::is_refused):
 ///
 /// - **refused** ([`Invalid`](Self::Invalid), [`Cycle`](Self::Cycle),
-///   [`Conflict`](Self::Conflict)): the event contradicts what the directory knows or is not a
+///   [`Conflict`](Self::Conflict), [`TooLarge`](Self::TooLarge)): the event contradicts what the directory knows or is not a
 ///   merge at all. Nothing was recorded, and the same event will be refused again: a webhook
 ///   handler should log it and answer 200 (a retry by Wix cannot help);
 /// - **failed** ([`Store`](Self::Store), [`Corrupt`](Self::Corrupt)): the store could not be
@@ -38,6 +38,10 @@ pub enum DirectoryError {
         /// Where the refused merge would have led `id`.
         target: String,
     },
+    /// The event is more than the directory takes on in one step: it lists more than
+    /// [`MAX_SOURCES`](super::MAX_SOURCES) old IDs, or planning it follows more than
+    /// [`MAX_STEPS`](super::MAX_STEPS) links. Nothing was recorded.
+    TooLarge(&'static str),
     /// The store holds a loop through `id`, so chains cannot be followed. The directory never
     /// writes one; the store was changed by something else.
     Corrupt {
@@ -60,7 +64,7 @@ impl DirectoryError {
     pub fn is_refused(&self) -> bool {
         matches!(
             self,
-            Self::Invalid(_) | Self::Cycle { .. } | Self::Conflict { .. }
+            Self::Invalid(_) | Self::Cycle { .. } | Self::Conflict { .. } | Self::TooLarge(_)
         )
     }
 }
@@ -70,6 +74,7 @@ impl fmt::Display for DirectoryError {
         // IDs come from webhooks: `{:?}` quotes them and escapes control characters.
         match self {
             Self::Invalid(why) => write!(f, "not a merge that can be recorded: {why}"),
+            Self::TooLarge(why) => write!(f, "the merge is too large to record: {why}"),
             Self::Cycle { id, target } if id == target => {
                 write!(f, "conversation {id:?} cannot be merged into itself")
             }

@@ -1,5 +1,6 @@
 //! The in-process merge store.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{ready, Future};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -7,6 +8,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::error::DirectoryError;
 use super::plan::{resolve, MergePlan, Move};
 use super::store::MergeStore;
+
+/// How many times a merge is planned under the read lock before it is planned under the write
+/// lock (when other merges kept changing its chains).
+const PLAN_ATTEMPTS: usize = 3;
 
 /// A [`MergeStore`] in this process: a map from each merged-away conversation ID to the
 /// conversation it was merged into, behind a read-write lock. Clones share the map.
@@ -22,9 +27,10 @@ use super::store::MergeStore;
 /// the map grows with the site's participants, not with traffic. An app that must bound it, or
 /// share it between processes, implements [`MergeStore`] on a shared store.
 ///
-/// A merge takes the write lock for its plan and its inserts (a few hash look-ups per source);
-/// `current` takes the read lock for the walk along the chain. No lock is held across an
-/// `.await`.
+/// A merge plans under the read lock and takes the write lock only to check that the IDs it
+/// found unmerged still are and to insert its links (one look-up per chain end, one insert
+/// per source); `current` takes the read lock for the walk along the chain. A plan follows at
+/// most [`MAX_STEPS`](super::MAX_STEPS) links. No lock is held across an `.await`.
 #[derive(Clone, Debug, Default)]
 pub struct InMemoryMergeStore {
     links: Arc<RwLock<HashMap<Box<str>, Box<str>>>>,
@@ -51,15 +57,44 @@ impl InMemoryMergeStore {
 
     /// [`MergeStore::apply`], synchronous.
     pub fn apply_now(&self, sources: &[String], target: &str) -> Result<Vec<Move>, DirectoryError> {
-        // The map is only changed after a plan succeeded, so a poisoned lock (a panic elsewhere
-        // while it was held) still guards a whole map.
+        // Planned under the read lock, so that look-ups (`current`) and other plans go on
+        // meanwhile. Links are only ever added, never changed: the plan stays true unless an
+        // ID it found unmerged was merged since, which the write lock checks before inserting.
+        for _ in 0..PLAN_ATTEMPTS {
+            let unmerged = RefCell::new(Vec::new());
+            let plan = {
+                let links = self.links.read().unwrap_or_else(PoisonError::into_inner);
+                MergePlan::new(sources, target, |id| {
+                    let link = links.get(id).map(|to| &**to);
+                    if link.is_none() {
+                        unmerged.borrow_mut().push(id.to_owned());
+                    }
+                    link
+                })?
+            };
+            // The map is only changed after a plan succeeded, so a poisoned lock (a panic
+            // elsewhere while it was held) still guards a whole map.
+            let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
+            if unmerged
+                .into_inner()
+                .iter()
+                .all(|id| !links.contains_key(id.as_str()))
+            {
+                return Ok(Self::insert(&mut links, plan));
+            }
+        }
+        // Merges kept landing on these chains: plan under the write lock.
         let mut links = self.links.write().unwrap_or_else(PoisonError::into_inner);
         let plan = MergePlan::new(sources, target, |id| links.get(id).map(|to| &**to))?;
+        Ok(Self::insert(&mut links, plan))
+    }
+
+    fn insert(links: &mut HashMap<Box<str>, Box<str>>, plan: MergePlan) -> Vec<Move> {
         links.reserve(plan.links.len());
         for (from, into) in plan.links {
             links.insert(from.into_boxed_str(), into.into_boxed_str());
         }
-        Ok(plan.moves)
+        plan.moves
     }
 
     /// [`MergeStore::current`], synchronous.

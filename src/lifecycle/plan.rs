@@ -1,6 +1,7 @@
 //! The rules of the directory, independent of where its links are kept: what recording one
 //! merge adds, and what it refuses.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use super::error::DirectoryError;
@@ -9,6 +10,16 @@ use super::error::DirectoryError;
 /// ([`DirectoryError::Corrupt`]). A participant's conversation is merged a few times in its
 /// life (visitor → contact → member, contacts merged by the business); this is far beyond.
 pub const MAX_CHAIN: usize = 10_000;
+
+/// The most old conversation IDs one merge event may list ([`DirectoryError::TooLarge`]
+/// beyond). Wix lists the few conversations of one participant's history.
+pub const MAX_SOURCES: usize = 1_000;
+
+/// The most links one plan may follow, all chains together ([`DirectoryError::TooLarge`]
+/// beyond): a few walks along a chain as long as [`MAX_CHAIN`], a few milliseconds of work. It
+/// bounds the time a store holds a lock (or spends in round trips) for one event, whatever
+/// the event lists and however long the chains are.
+pub const MAX_STEPS: usize = 8 * MAX_CHAIN;
 
 /// One conversation ID that was current and no longer is, after a merge: whatever an app keeps
 /// under `from` belongs under `to` now.
@@ -71,6 +82,35 @@ impl MergePlan {
         if sources.iter().any(|s| s.is_empty()) {
             return Err(DirectoryError::Invalid("a source conversation ID is empty"));
         }
+        if sources.len() > MAX_SOURCES {
+            return Err(DirectoryError::TooLarge(
+                "the event lists more than 1,000 old conversation IDs",
+            ));
+        }
+        // Every link followed is counted; past the budget the walks see the end of every chain
+        // and the plan is refused below, whatever it found.
+        let steps = Cell::new(0usize);
+        let merged_into = |id: &str| {
+            steps.set(steps.get() + 1);
+            if steps.get() > MAX_STEPS {
+                None
+            } else {
+                merged_into(id)
+            }
+        };
+        let planned = Self::plan(sources, target, merged_into);
+        if steps.get() > MAX_STEPS {
+            return Err(DirectoryError::TooLarge(
+                "following its chains takes more than 80,000 steps",
+            ));
+        }
+        planned
+    }
+
+    fn plan<'a, F>(sources: &[String], target: &str, merged_into: F) -> Result<Self, DirectoryError>
+    where
+        F: Fn(&str) -> Option<&'a str>,
+    {
         // The links planned so far, looked up before the store's.
         let mut planned: HashMap<&str, &str> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();

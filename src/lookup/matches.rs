@@ -37,6 +37,10 @@ pub trait Record: sealed::Sealed + Sized + Send + Unpin + 'static {
     /// What the records are called in messages.
     const NAME: &'static str;
     #[doc(hidden)]
+    /// The operation that pages through them, as its `Client` method is named (the name an
+    /// [`Error`] gives it).
+    const OPERATION: &'static str;
+    #[doc(hidden)]
     /// The largest page the query returns.
     const MAX_PAGE: u32;
     #[doc(hidden)]
@@ -95,6 +99,7 @@ fn total(metadata: Option<&types::PagingMetadata>) -> Option<u32> {
 impl Record for types::Contact {
     type FieldSet = types::ContactFieldSet;
     const NAME: &'static str = "contacts";
+    const OPERATION: &'static str = "query_contacts";
     const MAX_PAGE: u32 = 1000;
 
     fn id(&self) -> Option<&str> {
@@ -136,6 +141,7 @@ impl Record for types::Contact {
 impl Record for types::Member {
     type FieldSet = types::MemberFieldSet;
     const NAME: &'static str = "members";
+    const OPERATION: &'static str = "query_members";
     const MAX_PAGE: u32 = 100;
 
     fn id(&self) -> Option<&str> {
@@ -287,11 +293,14 @@ impl<T: Record> Pager<T> {
             return Ok(None);
         }
         if self.max_pages.is_some_and(|max| self.pages >= max) {
-            return Err(Error::paging(format!(
-                "stopped after {} pages of {} (the lookup's max_pages), and more may follow",
-                self.pages,
-                T::NAME
-            )));
+            return Err(Error::paging(
+                T::OPERATION,
+                format!(
+                    "stopped after {} pages of {} (the lookup's max_pages), and more may follow",
+                    self.pages,
+                    T::NAME
+                ),
+            ));
         }
         self.pages += 1;
         let query = PageQuery {
@@ -315,11 +324,14 @@ impl<T: Record> Pager<T> {
             .filter(|record| record.id().is_none_or(|id| self.seen.insert(id.to_owned())))
             .collect();
         if new.is_empty() && !self.done {
-            return Err(Error::paging(format!(
+            return Err(Error::paging(
+                T::OPERATION,
+                format!(
                 "Wix answered the page of {} at offset {asked_at} with {count} already read: it \
                  does not move on",
                 T::NAME
-            )));
+            ),
+            ));
         }
         Ok(Some((new, self)))
     }

@@ -10,7 +10,9 @@ use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 
 use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
-use crate::lifecycle::{resolve, DirectoryError, MergePlan, MergeStore, Move, MAX_CHAIN};
+use crate::lifecycle::{
+    resolve, DirectoryError, MergePlan, MergeStore, Move, MAX_CHAIN, MAX_SOURCES, MAX_STEPS,
+};
 
 /// How many times a merge is planned again when another process changed a link it read.
 const MAX_ATTEMPTS: usize = 32;
@@ -149,6 +151,11 @@ impl RedisMergeStore {
                     values.len()
                 )));
             }
+            if known.len() + values.len() > MAX_STEPS {
+                return Err(DirectoryError::TooLarge(
+                    "following its chains takes more than 80,000 steps",
+                ));
+            }
             let mut next = Vec::new();
             for (id, value) in frontier.drain(..).zip(values) {
                 if let Some(into) = &value {
@@ -160,9 +167,11 @@ impl RedisMergeStore {
             }
             frontier = next;
         }
-        Err(DirectoryError::Corrupt {
-            id: frontier.swap_remove(0),
-        })
+        // A chain of exactly MAX_CHAIN links ends on the last round: that is no loop.
+        match frontier.pop() {
+            None => Ok(()),
+            Some(id) => Err(DirectoryError::Corrupt { id }),
+        }
     }
 
     /// Plans the merge on the links read so far, reading more until the plan looked up nothing
@@ -210,7 +219,10 @@ impl MergeStore for RedisMergeStore {
         let sources = sources.to_vec();
         let target = target.to_owned();
         async move {
-            if target.is_empty() || sources.iter().any(String::is_empty) {
+            if target.is_empty()
+                || sources.iter().any(String::is_empty)
+                || sources.len() > MAX_SOURCES
+            {
                 // Refused before any round trip, with the rules' own error.
                 return MergePlan::new(&sources, &target, |_| None).map(|plan| plan.moves);
             }

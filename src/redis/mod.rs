@@ -29,6 +29,8 @@
 mod dedup;
 mod directory;
 mod fleet;
+mod queue;
+mod queue_scripts;
 
 use std::time::Duration;
 
@@ -38,6 +40,7 @@ use ::redis::aio::ConnectionManagerConfig;
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
+pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
 
 use crate::lifecycle::DirectoryError;
 use crate::webhooks::DedupError;

@@ -23,7 +23,8 @@ pub enum Layer {
     Identity,
     /// The envelope's `data`, parsed: a `DomainEvent`.
     DomainEvent,
-    /// The domain event's `actionEvent.body`, parsed as the body type of its event.
+    /// The body of the domain event's event (`actionEvent.body`, `createdEvent`, …, see
+    /// [`EventKind`](super::EventKind)), parsed as the body type of its event.
     EventBody,
 }
 
@@ -35,7 +36,7 @@ impl Layer {
             Layer::Envelope => "webhook envelope (the `data` claim)",
             Layer::Identity => "webhook identity (envelope `identity`)",
             Layer::DomainEvent => "domain event (envelope `data`)",
-            Layer::EventBody => "event body (`actionEvent.body`)",
+            Layer::EventBody => "event body",
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Decoding the verified claims of a webhook into a [`WebhookEvent`].
 //!
 //! Wix nests JSON inside strings three times (see [the module docs](super)); each layer is
-//! parsed into its generated type from [`crate::types`], and the domain event's
-//! `actionEvent.body` into the body type of its event ([`InboxEvent`]). Strings are moved from
+//! parsed into its generated type from [`crate::types`], and the event's body, from where its
+//! [`EventKind`] says, into the body type of its event ([`InboxEvent`]). Strings are moved from
 //! layer to layer, never copied.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Layer, WebhookError};
 use crate::types;
@@ -18,13 +18,15 @@ use crate::wire::RawJson;
 /// since it is what duplicates are recognized by.
 ///
 /// It serializes (for logs, queues, the CLI) with Wix's field names, the event as
-/// `{"kind": "MessageSentToBusiness", "body": {...}}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `{"kind": "MessageSentToBusiness", "body": {...}}`, and deserializes back from that JSON
+/// (what the CLI prints, what [`crate::queue`] stores): no token is needed to read it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookEvent {
     /// Unique event ID (`id` of the domain event). Wix redelivers an event with the same ID.
-    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes (a longer one is refused as malformed).
+    /// Never empty, at most [`MAX_EVENT_ID_LEN`] bytes, and free of control, format and
+    /// separator characters (any other is refused as malformed).
     pub id: String,
     /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
     pub event_type: Option<String>,
@@ -48,16 +50,81 @@ pub struct WebhookEvent {
     pub identity: Option<types::WebhookIdentity>,
     /// The Wix account and site of the event.
     pub account_info: Option<types::AccountInfo>,
-    /// The event body, typed for the Inbox's four events.
+    /// The event body, typed for every event of the spec ([`EVENTS`]).
     pub event: InboxEvent,
 }
 
+/// Where a domain event carries the body of its event: the spec's `x-wix-event.kind`.
+///
+/// Wix's standard events carry it in one of four fields of the domain event; Contacts v4's
+/// Contact Created, for one, sends `{"createdEvent": {"entityAsJson": "<the contact>"}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// `actionEvent.body` (or its JSON text, `actionEvent.bodyAsJson`) is the body.
+    Action,
+    /// `createdEvent` is the body, with the new entity in `entity` (sent as `entityAsJson`).
+    Created,
+    /// `updatedEvent` is the body, with the entity in `currentEntity` (sent as
+    /// `currentEntityAsJson`).
+    Updated,
+    /// `deletedEvent` is the body, with the entity in `deletedEntity` (sent as
+    /// `deletedEntityAsJson`) when Wix sends it: it may not (Contact Deleted sends `{}`).
+    Deleted,
+}
+
+impl EventKind {
+    /// The field of the domain event that carries the event: `actionEvent`, `createdEvent`,
+    /// `updatedEvent` or `deletedEvent`.
+    pub const fn field(self) -> &'static str {
+        match self {
+            EventKind::Action => "actionEvent",
+            EventKind::Created => "createdEvent",
+            EventKind::Updated => "updatedEvent",
+            EventKind::Deleted => "deletedEvent",
+        }
+    }
+
+    /// The field inside [`field`](Self::field) that holds the body (`body`) or the entity
+    /// (`entity`, `currentEntity`, `deletedEntity`); Wix may send it as JSON text, in the field
+    /// of this name followed by `AsJson`.
+    pub const fn entity(self) -> &'static str {
+        match self {
+            EventKind::Action => "body",
+            EventKind::Created => "entity",
+            EventKind::Updated => "currentEntity",
+            EventKind::Deleted => "deletedEntity",
+        }
+    }
+}
+
+/// A webhook event of the spec (a component schema with `x-wix-event`): its names and where
+/// its body sits. [`EVENTS`] lists them all.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct KnownEvent {
+    /// The name of its body schema, its type in [`crate::types`] and its [`InboxEvent`]
+    /// variant (`"MessageSentToBusiness"`).
+    pub name: &'static str,
+    /// `eventType`: `entityFqdn` and `slug` joined by `_`.
+    pub event_type: &'static str,
+    /// `entityFqdn`, e.g. `wix.crm.inbox.v2.message`.
+    pub entity_fqdn: &'static str,
+    /// `slug`, e.g. `message_sent_to_business`.
+    pub slug: &'static str,
+    /// Where the domain event carries its body.
+    pub kind: EventKind,
+    /// A description of the event, from the spec.
+    pub description: &'static str,
+    decode: fn(&mut types::DomainEvent) -> Result<InboxEvent, WebhookError>,
+}
+
 /// Defines the webhook events of the spec: build.rs writes `$OUT_DIR/events.rs`, one invocation
-/// listing each component schema with `x-wix-event` (its description, `entityFqdn` and `slug`),
-/// and this macro makes, from that list alone, each body type's names, [`InboxEvent`] and the
-/// decoder's table. Adding an event to the spec adds it everywhere here.
+/// listing each component schema with `x-wix-event` (its description, `entityFqdn`, `slug` and
+/// kind), and this macro makes, from that list alone, each body type's names, [`InboxEvent`]
+/// and [`EVENTS`], the decoder's table. Adding an event to the spec adds it everywhere here.
 macro_rules! inbox_events {
-    ($( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal), )*) => {
+    ($( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal, $kind:ident), )*) => {
         $(
             impl types::$name {
                 /// `entityFqdn` of the webhook event whose body this is.
@@ -67,6 +134,8 @@ macro_rules! inbox_events {
                 /// `eventType` of the webhook event whose body this is: `entityFqdn` and `slug`
                 /// joined by `_`.
                 pub const EVENT_TYPE: &'static str = concat!($fqdn, "_", $slug);
+                /// Where the domain event carries this body.
+                pub const KIND: EventKind = EventKind::$kind;
             }
         )*
 
@@ -74,9 +143,9 @@ macro_rules! inbox_events {
         ///
         /// An event is recognized by its `eventType` (the canonical `…_message_sent_to_business`
         /// or the hyphenated `…_message-sent-to-business` of older pages) or, failing that, by
-        /// `entityFqdn` + `slug`. Any other event is [`Other`](Self::Other), with its body kept:
-        /// an unknown event is not an error.
-        #[derive(Clone, Debug, PartialEq, Serialize)]
+        /// `entityFqdn` + `slug`, and its body taken from where its [`EventKind`] says. Any other
+        /// event is [`Other`](Self::Other), with its body kept: an unknown event is not an error.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", content = "body")]
         #[non_exhaustive]
         pub enum InboxEvent {
@@ -91,29 +160,26 @@ macro_rules! inbox_events {
                 /// The envelope's `eventType`, or `entityFqdn` and `slug` joined by `_` when it
                 /// has none.
                 event_type: String,
-                /// `actionEvent.body`.
+                /// `actionEvent.body`, or else the `createdEvent`, `updatedEvent` or
+                /// `deletedEvent` object as sent.
                 body: serde_json::Value,
             },
         }
 
-        /// The events of the spec: `(eventType, entityFqdn, slug, decoder of its body)`.
-        const KNOWN: &[Known] = &[$(
-            (
-                concat!($fqdn, "_", $slug),
-                $fqdn,
-                $slug,
-                |body| typed_body(body).map(InboxEvent::$name),
-            ),
+        /// The webhook events of the spec, in its order.
+        pub const EVENTS: &[KnownEvent] = &[$(
+            KnownEvent {
+                name: stringify!($name),
+                event_type: concat!($fqdn, "_", $slug),
+                entity_fqdn: $fqdn,
+                slug: $slug,
+                kind: EventKind::$kind,
+                description: $doc,
+                decode: |domain| body(domain, EventKind::$kind).map(InboxEvent::$name),
+            },
         )*];
     };
 }
-
-type Known = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(Option<RawJson>) -> Result<InboxEvent, WebhookError>,
-);
 
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
@@ -132,16 +198,16 @@ fn known(
     event_type: Option<&str>,
     fqdn: Option<&str>,
     slug: Option<&str>,
-) -> Option<&'static Known> {
+) -> Option<&'static KnownEvent> {
     if let Some(sent) = event_type {
-        if let Some(known) = KNOWN.iter().find(|(t, ..)| same_name(sent, t)) {
+        if let Some(known) = EVENTS.iter().find(|e| same_name(sent, e.event_type)) {
             return Some(known);
         }
     }
     let (fqdn, slug) = (fqdn?, slug?);
-    KNOWN
+    EVENTS
         .iter()
-        .find(|(_, f, s, _)| *f == fqdn && same_name(slug, s))
+        .find(|e| e.entity_fqdn == fqdn && same_name(slug, e.slug))
 }
 
 /// How the claims' times are checked.
@@ -191,7 +257,9 @@ fn claims_error(claims: &[u8], err: &serde_json::Error) -> WebhookError {
 }
 
 /// The longest event `id` accepted, in bytes: Wix's are 36-character GUIDs. A deduplicator
-/// stores every ID it sees, so this bounds its memory by size as well as by count.
+/// stores every ID it sees, so this bounds its memory by size as well as by count. An ID with a
+/// control, format or separator character (Unicode Cc, Cf, Zl, Zp) is refused too, so an
+/// accepted ID is safe to print or log as it is.
 pub const MAX_EVENT_ID_LEN: usize = 256;
 
 /// Decodes the `data` claim (a `WebhookEnvelope` as JSON text) and everything inside it.
@@ -206,13 +274,21 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
     let domain_text = envelope.data.as_deref().ok_or_else(|| {
         WebhookError::malformed_because(Layer::Envelope, "it has no `data` (the domain event)")
     })?;
-    let domain: types::DomainEvent = parse(domain_text, Layer::DomainEvent)?;
+    let mut domain: types::DomainEvent = parse(domain_text, Layer::DomainEvent)?;
 
-    let id = match domain.id {
+    let id = match domain.id.take() {
         Some(id) if id.len() > MAX_EVENT_ID_LEN => {
             return Err(WebhookError::malformed_because(
                 Layer::DomainEvent,
                 "its event `id` is longer than 256 bytes",
+            ))
+        }
+        // Wix's IDs are GUIDs: an ID that could rewrite a terminal, forge a log line or look
+        // like another ID is no event of Wix's.
+        Some(id) if id.chars().any(crate::text::is_hidden) => {
+            return Err(WebhookError::malformed_because(
+                Layer::DomainEvent,
+                "its event `id` holds a control, format or separator character",
             ))
         }
         Some(id) if !id.is_empty() => id,
@@ -224,13 +300,13 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
         }
     };
 
-    let body = domain.action_event.and_then(|action| action.body);
-    let event = match known(
+    let known = known(
         envelope.event_type.as_deref(),
         domain.entity_fqdn.as_deref(),
         domain.slug.as_deref(),
-    ) {
-        Some((.., decode)) => decode(body)?,
+    );
+    let event = match known {
+        Some(known) => (known.decode)(&mut domain)?,
         None => InboxEvent::Other {
             event_type: envelope.event_type.clone().unwrap_or_else(|| {
                 format!(
@@ -239,7 +315,7 @@ pub(crate) fn decode_envelope(data: &str) -> Result<WebhookEvent, WebhookError> 
                     domain.slug.as_deref().unwrap_or_default()
                 )
             }),
-            body: raw_body(body),
+            body: raw_body(&mut domain),
         },
     };
 
@@ -264,28 +340,87 @@ fn parse<T: DeserializeOwned>(text: &str, layer: Layer) -> Result<T, WebhookErro
     serde_json::from_str(text).map_err(|e| WebhookError::malformed(layer, &e))
 }
 
-/// The body of a known event: a JSON object, or (older payloads) JSON text of one. The body
+/// The body of a known event of `kind`, taken out of the domain event.
+fn body<T: DeserializeOwned>(
+    domain: &mut types::DomainEvent,
+    kind: EventKind,
+) -> Result<T, WebhookError> {
+    let missing = |what: &str| {
+        let reason = format!("the event has no `{}{what}`", kind.field());
+        WebhookError::malformed_because(Layer::EventBody, &reason)
+    };
+    let container = match kind {
+        EventKind::Action => {
+            let action = domain.action_event.take();
+            let (body, text) = action.map_or((None, None), |a| (a.body, a.body_as_json));
+            return match (body, text) {
+                (Some(body), _) if body.get() != "null" => typed_body(&body),
+                (_, Some(text)) => parse(&text, Layer::EventBody),
+                _ => Err(missing(".body")),
+            };
+        }
+        EventKind::Created => domain.created_event.take(),
+        EventKind::Updated => domain.updated_event.take(),
+        EventKind::Deleted => domain.deleted_event.take(),
+    };
+    let container = container.filter(|raw| raw.get() != "null");
+    let mut event: serde_json::Map<String, serde_json::Value> = parse(
+        container.ok_or_else(|| missing(""))?.get(),
+        Layer::EventBody,
+    )?;
+    let field = kind.entity();
+    let entity = match event.remove(field) {
+        Some(serde_json::Value::String(text)) => Some(text),
+        Some(serde_json::Value::Null) | None => match event.remove(&format!("{field}AsJson")) {
+            Some(serde_json::Value::String(text)) => Some(text),
+            Some(serde_json::Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        },
+        Some(entity) => {
+            event.insert(field.to_owned(), entity);
+            None
+        }
+    };
+    if let Some(text) = entity {
+        let entity: serde_json::Value = parse(&text, Layer::EventBody)?;
+        event.insert(field.to_owned(), entity);
+    }
+    if kind != EventKind::Deleted && !event.contains_key(field) {
+        return Err(missing(&format!(".{field}")));
+    }
+    serde_json::from_value(serde_json::Value::Object(event))
+        .map_err(|e| WebhookError::malformed(Layer::EventBody, &e))
+}
+
+/// An action event's body: a JSON object, or (older payloads) JSON text of one. The body
 /// was kept as raw JSON, so it is decoded straight into its type, without a `Value` tree.
-fn typed_body<T: DeserializeOwned>(body: Option<RawJson>) -> Result<T, WebhookError> {
-    let body = body.ok_or_else(|| {
-        WebhookError::malformed_because(Layer::EventBody, "the event has no `actionEvent.body`")
-    })?;
+fn typed_body<T: DeserializeOwned>(body: &RawJson) -> Result<T, WebhookError> {
     match body.get().as_bytes().first() {
         Some(b'"') => {
             let text: String = parse(body.get(), Layer::EventBody)?;
             parse(&text, Layer::EventBody)
         }
-        Some(b'n') => Err(WebhookError::malformed_because(
-            Layer::EventBody,
-            "the event has no `actionEvent.body`",
-        )),
         _ => parse(body.get(), Layer::EventBody),
     }
 }
 
-/// The body of an unknown event, parsed when it came as valid JSON text.
-fn raw_body(body: Option<RawJson>) -> serde_json::Value {
-    match body.map(|raw| raw.to_value()) {
+/// The body of an unknown event, parsed when it came as valid JSON text: `actionEvent.body`
+/// (or `bodyAsJson`), else the created, updated or deleted event as sent.
+fn raw_body(domain: &mut types::DomainEvent) -> serde_json::Value {
+    let action = domain.action_event.take();
+    let (body, text) = action.map_or((None, None), |a| (a.body, a.body_as_json));
+    let body = body.map(|raw| raw.to_value());
+    let body = body.or(text.map(serde_json::Value::String));
+    let body = body.or_else(|| {
+        [
+            &domain.created_event,
+            &domain.updated_event,
+            &domain.deleted_event,
+        ]
+        .into_iter()
+        .find_map(|event| event.as_ref().map(RawJson::to_value))
+    });
+    match body {
         Some(serde_json::Value::String(text)) => {
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
         }
@@ -324,6 +459,36 @@ mod tests {
     }
 
     #[test]
+    fn events_deserialize_from_what_they_serialize_to() {
+        let event = decode_envelope(
+            &serde_json::json!({
+                "eventType": types::ConversationsMerged::EVENT_TYPE,
+                "instanceId": "i1",
+                "identity": "{\"identityType\": \"APP\", \"appId\": \"a1\"}",
+                "data": serde_json::json!({
+                    "id": "e1", "entityFqdn": "wix.crm.inbox.v2.conversation",
+                    "eventTime": "2024-01-01T00:00:00Z",
+                    "actionEvent": {"body": {"oldConversationIds": ["a"],
+                        "targetConversationId": "b", "future": 1}}
+                })
+                .to_string(),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let json = serde_json::to_string(&event).unwrap();
+        let back: WebhookEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+        let other = InboxEvent::Other {
+            event_type: "x_y".into(),
+            body: serde_json::json!([1]),
+        };
+        let back: InboxEvent =
+            serde_json::from_str(&serde_json::to_string(&other).unwrap()).unwrap();
+        assert_eq!(back, other);
+    }
+
+    #[test]
     fn names_with_hyphens_match() {
         assert!(same_name(
             "wix.crm.inbox.v2.message_message-sent-to-business",
@@ -341,7 +506,7 @@ mod tests {
             Some("button-interacted"),
         );
         assert_eq!(
-            by_names.map(|k| k.0),
+            by_names.map(|k| k.event_type),
             Some(types::ButtonInteracted::EVENT_TYPE)
         );
         assert!(known(Some("x"), Some("wix.crm.inbox.v2.message"), None).is_none());

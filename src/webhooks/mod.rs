@@ -9,12 +9,14 @@
 //!                                "accountInfo": {..}, "data": "<JSON text>"}
 //! identity (WebhookIdentity):   {"identityType", "anonymousVisitorId" | "memberId" | ..}
 //! data (DomainEvent):           {"id", "entityFqdn", "slug", "entityId", "eventTime", ..,
-//!                                "actionEvent": {"body": {..}}}
+//!                                "actionEvent": {"body": {..}}}   (or createdEvent,
+//!                                updatedEvent, deletedEvent: see EventKind)
 //! ```
 //!
 //! - [`WebhookVerifier`] checks the token (size, RS256 only, signature, `exp`/`nbf`) with a key
 //!   parsed once, and decodes all layers into a [`WebhookEvent`] whose [`InboxEvent`] is typed
-//!   for the Inbox's four events. Every failure is a distinct [`WebhookError`].
+//!   for every event of the spec ([`EVENTS`]: the Inbox's four, Contact Created, Updated and
+//!   Deleted). Every failure is a distinct [`WebhookError`].
 //! - [`Deduplicator`] / [`InMemoryDeduplicator`] claim event IDs with a lease, so that a
 //!   redelivery (Wix retries for about 47 hours) is not handed on twice and an event whose
 //!   handling failed is not lost; `RedisDeduplicator` (feature `redis`) shares the claims
@@ -61,7 +63,7 @@ pub use dedup::{
     DEFAULT_TTL,
 };
 pub use error::{Layer, WebhookError};
-pub use event::{InboxEvent, WebhookEvent, MAX_EVENT_ID_LEN};
+pub use event::{EventKind, InboxEvent, KnownEvent, WebhookEvent, EVENTS, MAX_EVENT_ID_LEN};
 pub use verify::{WebhookVerifier, DEFAULT_LEEWAY, DEFAULT_MAX_BODY_SIZE};
 
 /// The decode path after the signature check, for fuzzing: `claims` is the JSON of a JWT's

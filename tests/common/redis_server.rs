@@ -19,6 +19,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `appendonly yes` with `appendfsync always`: what is stored survives a restart.
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -29,6 +31,16 @@ impl RedisServer {
     /// With one line naming `apt-get install redis-server` when it is not installed; when it
     /// does not start.
     pub fn start() -> RedisServer {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with `appendonly yes` and `appendfsync always`: a restart
+    /// keeps what was stored (in the same directory).
+    pub fn start_persistent() -> RedisServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> RedisServer {
         // The free port is found by binding port 0; another process may take it before
         // redis-server does, so a few ports are tried.
         let mut last_log = String::new();
@@ -38,6 +50,7 @@ impl RedisServer {
                 port,
                 dir: tempfile::tempdir().expect("a temporary directory for redis-server"),
                 child: None,
+                persistent,
             };
             match server.spawn() {
                 Ok(()) => return server,
@@ -65,7 +78,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (empty: nothing is persisted).
+    /// Starts the server again on the same port (empty unless it is persistent).
     ///
     /// # Panics
     ///
@@ -88,7 +101,8 @@ impl RedisServer {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(["--appendonly", if self.persistent { "yes" } else { "no" }])
+            .args(["--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--daemonize", "no"])

@@ -50,6 +50,8 @@ struct Seen {
     expires_in: AtomicU64,
     /// How long the token endpoint takes, in ms.
     token_delay_ms: AtomicU64,
+    /// How many bytes of padding each token carries (Wix's are short).
+    token_padding: AtomicUsize,
 }
 
 impl Seen {
@@ -162,7 +164,10 @@ async fn answer(seen: &Seen, request: Request<Body>) -> Response {
             *n += 1;
             *n
         };
-        let token = format!("tok.{instance}.{n}");
+        let token = match seen.token_padding.load(Ordering::SeqCst) {
+            0 => format!("tok.{instance}.{n}"),
+            padding => format!("tok.{instance}.{n}.{}", "x".repeat(padding)),
+        };
         seen.valid.lock().unwrap().insert(token.clone());
         seen.issued
             .lock()
@@ -605,4 +610,38 @@ async fn an_instance_whose_token_has_expired_is_dropped_from_the_cache() {
         0,
         "its 1 s token has expired: the instance goes"
     );
+}
+
+/// Tokens of 60 KB (the probe's: 10,000 of them kept 720 MB): an app keeps no more instances
+/// than fit in its cache's bytes (`max_cache_size`), the most recent among them; with the
+/// default (32 MiB) forty fit. Short tokens are bounded by count alone (the 10,000-instance
+/// test above).
+#[tokio::test]
+async fn the_instance_cache_is_bounded_by_bytes_as_well_as_by_count() {
+    let wix = Wix::start();
+    wix.seen.token_padding.store(60_000, Ordering::SeqCst);
+    let budget = 1 << 20;
+    let small = wix.app().max_cache_size(budget).build().unwrap();
+    let default = wix.app().build().unwrap();
+    for i in 0..40 {
+        let instance = format!("inst-{i}");
+        get(&small.instance(&instance), &instance).await.unwrap();
+        get(&default.instance(&instance), &instance).await.unwrap();
+    }
+    let kept = small.cached_instances();
+    assert!(
+        kept > 0 && kept <= budget / 60_000,
+        "{kept} instances of 60 KB kept in 1 MiB"
+    );
+    assert_eq!(default.cached_instances(), 40);
+    // The latest is kept: a second call needs no new token.
+    let requests = wix.seen.token_requests("inst-39");
+    get(&small.instance("inst-39"), "inst-39").await.unwrap();
+    assert_eq!(wix.seen.token_requests("inst-39"), requests);
+    assert!(wix_inbox::App::builder()
+        .app_id(APP_ID)
+        .app_secret(APP_SECRET)
+        .max_cache_size(1023)
+        .build()
+        .is_err());
 }

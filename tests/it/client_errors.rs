@@ -53,7 +53,7 @@ async fn an_application_error_is_classified() {
     let hint = e.hint().unwrap();
     assert!(hint.contains("Get Or Create Conversation"), "{hint}");
     assert!(
-        !text.contains(hint),
+        !text.contains(&*hint),
         "the advice is not in the error's text"
     );
 }
@@ -262,7 +262,10 @@ async fn an_error_walked_as_a_chain_shows_each_text_once() {
         }
     }
     // The advice is not in the text either: it is the hint.
-    assert_eq!(e.hint(), Some("Check the network and the base URL."));
+    assert_eq!(
+        e.hint().as_deref(),
+        Some("Check the network and the base URL.")
+    );
 }
 
 #[tokio::test]

@@ -1,11 +1,37 @@
 //! Every example response and webhook example of Wix's docs (copied into `tests/fixtures/`)
 //! deserializes into the generated types and serializes back without losing a field.
+//!
+//! Nothing here lists the spec's schemas, operations or events: a fixture names its schema
+//! (`"schema"`), build.rs lists the object schemas (`$OUT_DIR/schemas.rs`, the dispatcher
+//! below), the spec its operations and `webhooks::EVENTS` its events. Adding an operation or an
+//! event is adding its fixture.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use wix_inbox::types;
+use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
+use wix_inbox::webhooks::{EventKind, KnownEvent, EVENTS};
+
+/// Makes `round_trip_as`, which round-trips a body through the type of the spec's schema of that
+/// name, from the list of the spec's object schemas build.rs writes.
+macro_rules! spec_schemas {
+    ($($name:ident,)*) => {
+        /// Round-trips `body` through the generated type of the object schema `schema` (see
+        /// [`round_trip`]) and gives back what it serialized to.
+        fn round_trip_as(schema: &str, body: &Value, what: &str) -> Value {
+            match schema {
+                $(stringify!($name) => {
+                    serde_json::to_value(round_trip::<types::$name>(body, what)).unwrap()
+                })*
+                other => panic!("{what}: the spec has no object schema {other}"),
+            }
+        }
+    };
+}
+include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 
 /// Deserializes `body` as `T`, serializes it back and checks that every field of the input came
 /// back with the same value (numbers compared by value, timestamps as instants, an empty array
@@ -76,83 +102,110 @@ fn fixtures(dir: &str) -> Vec<(String, Value)> {
     out
 }
 
+/// The response fixtures of `schema`, typed.
+fn examples<T: DeserializeOwned + Serialize>(schema: &str) -> Vec<(String, T)> {
+    let all = fixtures("responses").into_iter();
+    let all = all.filter(|(_, fixture)| fixture["schema"] == schema);
+    let typed: Vec<_> = all
+        .map(|(name, fixture)| {
+            let typed = round_trip(&fixture["body"], &name);
+            (name, typed)
+        })
+        .collect();
+    assert!(!typed.is_empty(), "no example of {schema}");
+    typed
+}
+
+/// The schema of each operation's 200 response, by operationId, from the spec.
+fn response_schemas() -> Vec<(String, String)> {
+    let spec: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../openapi/inbox-v2.yaml")).unwrap();
+    let mut out = Vec::new();
+    for (_, path) in spec["paths"].as_mapping().unwrap() {
+        for (_, op) in path.as_mapping().unwrap() {
+            let id = op["operationId"].as_str().unwrap().to_owned();
+            let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+            let target = schema["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no 200 $ref"));
+            let name = target.trim_start_matches("#/components/schemas/");
+            out.push((id, name.to_owned()));
+        }
+    }
+    out
+}
+
+/// Every response fixture round-trips through the type of the schema it names, and every
+/// operation of the spec has at least one example of its response.
 #[test]
 fn every_response_example_round_trips() {
-    let all = fixtures("responses");
-    assert_eq!(
-        all.len(),
-        29,
-        "one fixture per example response of the docs (Inbox 6, Contacts 11, Members 11), and \
-         one for the SDK's fields"
-    );
-    for (name, fixture) in all {
-        let body = &fixture["body"];
-        match fixture["schema"].as_str().unwrap() {
-            "GetConversationResponse" => {
-                let r: types::GetConversationResponse = round_trip(body, &name);
-                assert!(r.conversation.unwrap().id.is_some(), "{name}");
-            }
-            "GetOrCreateConversationResponse" => {
-                let r: types::GetOrCreateConversationResponse = round_trip(body, &name);
-                assert_eq!(r.new_conversation, Some(true), "{name}");
-            }
-            "ListMessagesResponse" => {
-                let r: types::ListMessagesResponse = round_trip(body, &name);
-                assert!(!r.messages.is_empty(), "{name}");
-                if name == "list-messages-sdk-fields.json" {
-                    sdk_fields(&r.messages[0]);
-                }
-            }
-            "SendMessageResponse" => {
-                let r: types::SendMessageResponse = round_trip(body, &name);
-                let m = r.message.unwrap();
-                assert!(m.sequence.is_some(), "{name}");
-                assert!(m.direction.unwrap().is_known(), "{name}");
-            }
-            "QueryContactsResponse" => {
-                let r: types::QueryContactsResponse = round_trip(body, &name);
-                contacts(&r.contacts, &name);
-                assert!(r.paging_metadata.unwrap().total.is_some(), "{name}");
-            }
-            "ListContactsResponse" => {
-                let r: types::ListContactsResponse = round_trip(body, &name);
-                contacts(&r.contacts, &name);
-            }
-            "GetContactResponse" => {
-                let r: types::GetContactResponse = round_trip(body, &name);
-                contacts(&[r.contact.unwrap()], &name);
-                assert_eq!(
-                    r.response_type,
-                    Some(types::GetContactResponseType::Regular),
-                    "{name}"
-                );
-            }
-            "CreateContactResponse" => {
-                let r: types::CreateContactResponse = round_trip(body, &name);
-                let contact = r.contact.unwrap();
-                let info = contact.info.as_ref().unwrap();
-                assert_eq!(info.name.as_ref().unwrap().first.as_deref(), Some("Some"));
-                let phones = &info.phones.as_ref().unwrap().items;
-                assert_eq!(phones[1].tag, Some(types::PhoneTag::Mobile), "{name}");
-                assert_eq!(phones[1].e164_phone.as_deref(), Some("+380443955571"));
-                // What the spec does not name (addresses, source, ...) is kept as it came.
-                assert!(info.extra.contains_key("addresses"), "{name}");
-                assert!(contact.extra.contains_key("source"), "{name}");
-            }
-            "QueryMembersResponse" => {
-                let r: types::QueryMembersResponse = round_trip(body, &name);
-                members(&r.members, &name);
-            }
-            "ListMembersResponse" => {
-                let r: types::ListMembersResponse = round_trip(body, &name);
-                members(&r.members, &name);
-            }
-            "GetMemberResponse" => {
-                let r: types::GetMemberResponse = round_trip(body, &name);
-                members(&[r.member.unwrap()], &name);
-            }
-            other => panic!("{name}: unknown schema {other}"),
+    let mut seen = BTreeSet::new();
+    for (name, fixture) in fixtures("responses") {
+        let schema = fixture["schema"].as_str().unwrap();
+        let back = round_trip_as(schema, &fixture["body"], &name);
+        assert!(back.is_object(), "{name}");
+        seen.insert(schema.to_owned());
+    }
+    for (id, schema) in response_schemas() {
+        assert!(
+            seen.contains(&schema),
+            "{id}: add an example response ({schema}) of Wix's docs to tests/fixtures/responses"
+        );
+    }
+}
+
+/// What the examples hold arrives typed where the crate reads it.
+#[test]
+fn the_examples_hold_what_the_crate_reads() {
+    for (name, r) in examples::<types::GetConversationResponse>("GetConversationResponse") {
+        assert!(r.conversation.unwrap().id.is_some(), "{name}");
+    }
+    let created = "GetOrCreateConversationResponse";
+    for (name, r) in examples::<types::GetOrCreateConversationResponse>(created) {
+        assert_eq!(r.new_conversation, Some(true), "{name}");
+    }
+    for (name, r) in examples::<types::ListMessagesResponse>("ListMessagesResponse") {
+        assert!(!r.messages.is_empty(), "{name}");
+        if name == "list-messages-sdk-fields.json" {
+            sdk_fields(&r.messages[0]);
         }
+    }
+    for (name, r) in examples::<types::SendMessageResponse>("SendMessageResponse") {
+        let m = r.message.unwrap();
+        assert!(m.sequence.is_some(), "{name}");
+        assert!(m.direction.unwrap().is_known(), "{name}");
+    }
+    for (name, r) in examples::<types::QueryContactsResponse>("QueryContactsResponse") {
+        contacts(&r.contacts, &name);
+        assert!(r.paging_metadata.unwrap().total.is_some(), "{name}");
+    }
+    for (name, r) in examples::<types::ListContactsResponse>("ListContactsResponse") {
+        contacts(&r.contacts, &name);
+    }
+    for (name, r) in examples::<types::GetContactResponse>("GetContactResponse") {
+        contacts(&[r.contact.unwrap()], &name);
+        let regular = Some(types::GetContactResponseType::Regular);
+        assert_eq!(r.response_type, regular, "{name}");
+    }
+    for (name, r) in examples::<types::CreateContactResponse>("CreateContactResponse") {
+        let contact = r.contact.unwrap();
+        let info = contact.info.as_ref().unwrap();
+        assert_eq!(info.name.as_ref().unwrap().first.as_deref(), Some("Some"));
+        let phones = &info.phones.as_ref().unwrap().items;
+        assert_eq!(phones[1].tag, Some(types::PhoneTag::Mobile), "{name}");
+        assert_eq!(phones[1].e164_phone.as_deref(), Some("+380443955571"));
+        // What the spec does not name (addresses, source, ...) is kept as it came.
+        assert!(info.extra.contains_key("addresses"), "{name}");
+        assert!(contact.extra.contains_key("source"), "{name}");
+    }
+    for (name, r) in examples::<types::QueryMembersResponse>("QueryMembersResponse") {
+        members(&r.members, &name);
+    }
+    for (name, r) in examples::<types::ListMembersResponse>("ListMembersResponse") {
+        members(&r.members, &name);
+    }
+    for (name, r) in examples::<types::GetMemberResponse>("GetMemberResponse") {
+        members(&[r.member.unwrap()], &name);
     }
 }
 
@@ -215,106 +268,133 @@ fn sdk_fields(m: &types::Message) {
     assert_eq!(file.url_expiration, Some(expires));
 }
 
-/// Round-trips `body` through the response type named `schema`.
-fn round_trip_as(schema: &str, body: &Value, what: &str) {
-    fn check<T: DeserializeOwned + Serialize>(body: &Value, what: &str) {
-        round_trip::<T>(body, what);
+/// The body the decoder should give for a domain event of `kind`, read from the domain event
+/// as Wix sent it (an oracle written apart from the decoder): `actionEvent.body`, or the
+/// created, updated or deleted event with its entity's JSON text parsed in place.
+fn sent_body(domain: &Value, kind: EventKind) -> Value {
+    let event = &domain[kind.field()];
+    let parsed = |v: &Value| match v {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    let field = kind.entity();
+    let as_json = format!("{field}AsJson");
+    if kind == EventKind::Action {
+        return match &event["body"] {
+            Value::Null => parsed(&event[&as_json]),
+            body => parsed(body),
+        };
     }
-    match schema {
-        "GetConversationResponse" => check::<types::GetConversationResponse>(body, what),
-        "GetOrCreateConversationResponse" => {
-            check::<types::GetOrCreateConversationResponse>(body, what)
-        }
-        "ListMessagesResponse" => check::<types::ListMessagesResponse>(body, what),
-        "SendMessageResponse" => check::<types::SendMessageResponse>(body, what),
-        "QueryContactsResponse" => check::<types::QueryContactsResponse>(body, what),
-        "ListContactsResponse" => check::<types::ListContactsResponse>(body, what),
-        "GetContactResponse" => check::<types::GetContactResponse>(body, what),
-        "CreateContactResponse" => check::<types::CreateContactResponse>(body, what),
-        "QueryMembersResponse" => check::<types::QueryMembersResponse>(body, what),
-        "ListMembersResponse" => check::<types::ListMembersResponse>(body, what),
-        "GetMemberResponse" => check::<types::GetMemberResponse>(body, what),
-        other => panic!("{what}: unknown schema {other}"),
+    let mut event = event.as_object().expect("the event is an object").clone();
+    if let Some(text) = event.remove(&as_json) {
+        event.insert(field.to_owned(), parsed(&text));
     }
+    if let Some(entity) = event.get_mut(field) {
+        *entity = parsed(entity);
+    }
+    Value::Object(event)
 }
 
-/// The webhook events of the spec: `(schema, entityFqdn, slug)` of each `x-wix-event`.
-fn spec_events() -> Vec<(String, String, String)> {
+/// The event of the spec a domain event names.
+fn event_of(domain: &Value, what: &str) -> &'static KnownEvent {
+    let (fqdn, slug) = (&domain["entityFqdn"], &domain["slug"]);
+    EVENTS
+        .iter()
+        .find(|e| *fqdn == e.entity_fqdn && *slug == e.slug)
+        .unwrap_or_else(|| panic!("{what}: {fqdn}/{slug} is no event of the spec"))
+}
+
+/// Signs a domain event as Wix does and verifies it: the decoded event as JSON.
+fn delivered(event: &KnownEvent, domain: &Value) -> Value {
+    let signer = TestSigner::shared();
+    let token = signer.sign_event(&TestEvent::new(event.event_type, domain.clone()));
+    let decoded = signer.verifier().verify(token.as_bytes()).unwrap();
+    serde_json::to_value(&decoded.event).unwrap()
+}
+
+/// Every event of the spec has a webhook example, which decodes, as Wix delivers it, into its
+/// own typed variant of `InboxEvent` with its body whole: an event added to the spec needs its
+/// example here, and nothing else.
+#[test]
+fn every_webhook_example_round_trips_with_its_body() {
     let spec: serde_yaml::Value =
         serde_yaml::from_str(include_str!("../../openapi/inbox-v2.yaml")).unwrap();
     let schemas = spec["components"]["schemas"].as_mapping().unwrap();
-    let mut events: Vec<_> = schemas
+    let in_spec: BTreeSet<&str> = schemas
         .iter()
         .filter(|(_, schema)| schema.get("x-wix-event").is_some())
-        .map(|(name, schema)| {
-            let event = &schema["x-wix-event"];
-            let text = |v: &serde_yaml::Value| v.as_str().unwrap().to_owned();
-            (text(name), text(&event["entityFqdn"]), text(&event["slug"]))
-        })
+        .map(|(name, _)| name.as_str().unwrap())
         .collect();
-    events.sort();
-    events
+    let generated: BTreeSet<&str> = EVENTS.iter().map(|e| e.name).collect();
+    assert_eq!(generated, in_spec, "webhooks::EVENTS is the spec's events");
+
+    let mut seen = BTreeSet::new();
+    for (name, fixture) in fixtures("webhooks") {
+        let domain = &fixture["body"];
+        let typed: types::DomainEvent = round_trip(domain, &name);
+        assert!(typed.event_time.is_some(), "{name}");
+        let event = event_of(domain, &name);
+        let decoded = delivered(event, domain);
+        assert_eq!(decoded["kind"], event.name, "{name}");
+        let sent = sent_body(domain, event.kind);
+        assert_preserved(&sent, &decoded["body"], &format!("{name} body"));
+        round_trip_as(event.name, &decoded["body"], &name);
+        seen.insert(event.name);
+    }
+    for event in EVENTS {
+        assert!(
+            seen.contains(event.name),
+            "{}: add Wix's example as tests/fixtures/webhooks/{}DomainEvent.json",
+            event.name,
+            event.name
+        );
+    }
 }
 
-/// Every event of the spec has a webhook example, which decodes into its own typed variant of
-/// `InboxEvent`, and whose body round-trips: an event added to the spec needs its example here.
+/// The Contacts v4 events of Wix's examples carry the contact (sent as JSON text) typed, and
+/// Contact Deleted, whose `deletedEvent` is empty, is still its own event.
 #[test]
-fn every_webhook_example_round_trips_with_its_body() {
-    let events = spec_events();
-    assert!(!events.is_empty(), "the spec names no webhook event");
-    let all = fixtures("webhooks");
-    assert_eq!(all.len(), events.len(), "one fixture per event of the spec");
-    let signer = wix_inbox::webhooks::test_signer::TestSigner::shared();
-    let mut seen = Vec::new();
-    for (name, fixture) in all {
-        let event: types::DomainEvent = round_trip(&fixture["body"], &name);
-        let body = &fixture["body"]["actionEvent"]["body"];
-        let inner = format!("{name} actionEvent.body");
-        let slug = event.slug.clone().unwrap();
-        assert!(event.event_time.is_some(), "{name}");
-        let (schema, fqdn, _) = events
-            .iter()
-            .find(|(_, _, s)| *s == slug)
-            .unwrap_or_else(|| panic!("{name}: slug {slug} is no event of the spec"));
-        assert_eq!(event.entity_fqdn.as_deref(), Some(fqdn.as_str()), "{name}");
-        // Decoded as Wix delivers it, the example is its own event, not `Other`.
-        let token = signer.sign_event(&wix_inbox::webhooks::test_signer::TestEvent::new(
-            format!("{fqdn}_{slug}"),
-            fixture["body"].clone(),
-        ));
+fn contact_events_carry_the_contact() {
+    use wix_inbox::webhooks::InboxEvent;
+    let signer = TestSigner::shared();
+    let mut checked = 0;
+    for (name, fixture) in fixtures("webhooks") {
+        let domain = &fixture["body"];
+        let event = event_of(domain, &name);
+        let token = signer.sign_event(&TestEvent::new(event.event_type, domain.clone()));
         let decoded = signer.verifier().verify(token.as_bytes()).unwrap();
-        let decoded = serde_json::to_value(&decoded.event).unwrap();
-        assert_eq!(decoded["kind"], schema.as_str(), "{name}");
-        assert_preserved(body, &decoded["body"], &inner);
-        match schema.as_str() {
-            "ConversationsMerged" => {
-                let b: types::ConversationsMerged = round_trip(body, &inner);
-                assert!(!b.old_conversation_ids.is_empty(), "{name}");
-                assert!(b.target_conversation_id.is_some(), "{name}");
+        let id = decoded.entity_id.as_deref();
+        checked += 1;
+        let contact = match decoded.event {
+            InboxEvent::ContactCreated(created) => created.entity.unwrap(),
+            InboxEvent::ContactUpdated(updated) => updated.current_entity.unwrap(),
+            InboxEvent::ContactDeleted(deleted) => {
+                assert_eq!(deleted, types::ContactDeleted::default(), "{name}");
+                assert!(id.is_some(), "{name}: the deleted contact is the entityId");
+                continue;
             }
-            "MessageSentToBusiness" => {
-                let b: types::MessageSentToBusiness = round_trip(body, &inner);
-                assert!(b.message.unwrap().sender.is_some(), "{name}");
+            _ => {
+                checked -= 1;
+                continue;
             }
-            "MessageSentToParticipant" => {
-                let b: types::MessageSentToParticipant = round_trip(body, &inner);
-                assert!(b.conversation_id.is_some(), "{name}");
-            }
-            "ButtonInteracted" => {
-                let b: types::ButtonInteracted = round_trip(body, &inner);
-                assert!(b.interaction_id.is_some(), "{name}");
-            }
-            other => panic!("{name}: add what the example of {other} must hold"),
-        }
-        seen.push(schema.clone());
+        };
+        assert_eq!(contact.id.as_deref(), id, "{name}");
+        let emails = &contact
+            .info
+            .as_ref()
+            .unwrap()
+            .emails
+            .as_ref()
+            .unwrap()
+            .items;
+        assert_eq!(
+            emails[0].email.as_deref(),
+            Some("johndoe@example.com"),
+            "{name}"
+        );
+        assert!(contact.extra.contains_key("source"), "{name}");
     }
-    seen.sort();
-    seen.dedup();
-    assert_eq!(
-        seen.len(),
-        events.len(),
-        "an event has no example: {seen:?}"
-    );
+    assert_eq!(checked, 3, "Contact Created, Updated and Deleted");
 }
 
 #[test]
@@ -363,29 +443,15 @@ fn unknown_fields_survive_a_round_trip_at_every_depth() {
         checked += added;
     }
     for (name, fixture) in fixtures("webhooks") {
-        let mut event = fixture["body"].clone();
-        let added = add_unknown(&mut event, 0);
+        let mut domain = fixture["body"].clone();
+        let added = add_unknown(&mut domain, 0);
         let what = format!("{name} with {added} unknown fields");
-        let typed: types::DomainEvent = round_trip(&event, &what);
+        round_trip::<types::DomainEvent>(&domain, &what);
         // The event body is decoded once its event is known: into its own type, keeping them.
-        let body = typed.action_event.unwrap().body.unwrap().to_value();
-        let back = match fixture["body"]["slug"].as_str().unwrap() {
-            "conversations_merged" => {
-                serde_json::to_value(round_trip::<types::ConversationsMerged>(&body, &what))
-            }
-            "message_sent_to_business" => {
-                serde_json::to_value(round_trip::<types::MessageSentToBusiness>(&body, &what))
-            }
-            "message_sent_to_participant" => {
-                serde_json::to_value(round_trip::<types::MessageSentToParticipant>(&body, &what))
-            }
-            "button_interacted" => {
-                serde_json::to_value(round_trip::<types::ButtonInteracted>(&body, &what))
-            }
-            other => panic!("{name}: {other}"),
-        }
-        .unwrap();
-        assert_eq!(back["addedByWixLater2"]["at"], 2, "{name}");
+        let event = event_of(&domain, &name);
+        let decoded = delivered(event, &domain);
+        assert_eq!(decoded["kind"], event.name, "{name}");
+        assert_preserved(&sent_body(&domain, event.kind), &decoded["body"], &what);
         checked += added;
     }
     assert!(checked > 300, "only {checked} unknown fields were checked");

@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::accessors::{delivered, fixture};
 use wix_inbox::lifecycle::{
     ConversationDirectory, DirectoryError, InMemoryMergeStore, MergePlan, MergeStore, Move,
-    MAX_CHAIN,
+    MAX_CHAIN, MAX_SOURCES,
 };
 use wix_inbox::types::{ConversationsMerged, ParticipantId};
 use wix_inbox::webhooks::{InboxEvent, WebhookVerifier};
@@ -565,4 +565,38 @@ async fn the_fakes_merges_lead_to_the_participants_current_conversation() {
     assert!(froms.iter().all(|m| m.to == now), "{froms:?}");
     assert!(froms.iter().any(|m| m.from == first_id), "{froms:?}");
     fake.shutdown().await;
+}
+
+/// An event listing 40,000 old IDs (the probe's, which held the write lock for 22 s on a chain
+/// of 10,000 links) is refused at once as too large; so is one whose chains take more than
+/// `MAX_STEPS` steps to follow; neither records anything, and both are refusals (answer 200).
+#[tokio::test]
+async fn merges_too_large_to_plan_are_refused_and_record_nothing() {
+    let directory = ConversationDirectory::new();
+    let many: Vec<String> = (0..=MAX_SOURCES).map(|i| format!("s{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let err = directory.apply(&merge(&many, "T")).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::TooLarge(_)), "{err:?}");
+    assert!(err.is_refused());
+    assert_eq!(directory.current("s0").await.unwrap(), "s0");
+
+    // A chain of MAX_CHAIN links, and an event whose sources all lie at its start: each source
+    // is walked along the whole chain.
+    for i in 0..MAX_CHAIN {
+        directory
+            .apply(&merge(&[&format!("c{i}")], &format!("c{}", i + 1)))
+            .await
+            .unwrap();
+    }
+    let sources: Vec<String> = (0..MAX_SOURCES).map(|i| format!("c{}", i % 3)).collect();
+    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let err = directory
+        .apply(&merge(&sources, "elsewhere"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DirectoryError::TooLarge(_)), "{err:?}");
+    assert_eq!(
+        directory.current("c0").await.unwrap(),
+        format!("c{MAX_CHAIN}")
+    );
 }

@@ -334,6 +334,14 @@ async fn max_pages_bounds_a_lookup() {
         e.to_string().contains("stopped after 3 pages of contacts"),
         "{e}"
     );
+    // The error names the operation that paged, and advises on a lookup, not on messages.
+    assert_eq!(e.operation(), Some("query_contacts"));
+    assert!(e.to_string().starts_with("Query Contacts failed"), "{e}");
+    let hint = e.hint().unwrap();
+    assert!(
+        hint.contains("lookup") && !hint.contains("conversation"),
+        "{hint}"
+    );
     assert_eq!(server.seen().len(), 3);
 }
 

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wix_inbox::lifecycle::{ConversationDirectory, DirectoryError, InMemoryMergeStore, MergeStore};
+use wix_inbox::lifecycle::{
+    ConversationDirectory, DirectoryError, InMemoryMergeStore, MergeStore, MAX_CHAIN,
+};
 use wix_inbox::redis::RedisMergeStore;
 use wix_inbox::types::ConversationsMerged;
 
@@ -287,4 +289,67 @@ async fn a_redis_that_is_gone_is_a_store_error() {
         }
     }
     assert_eq!(directory.current("B").await.unwrap(), "C");
+}
+
+/// Writes the chain `<name>0 → <name>1 → … → <name><links>` under `prefix` straight into Redis
+/// with one `MSET` (as another process might have written it): a chain of 10,000 links takes
+/// one round trip to build.
+async fn write_chain(
+    prefix: &str,
+    connection: &redis::aio::ConnectionManager,
+    name: &str,
+    links: usize,
+) {
+    let mut mset = redis::cmd("MSET");
+    for i in 0..links {
+        mset.arg(format!("{prefix}merged:{name}{i}"))
+            .arg(format!("{name}{}", i + 1));
+    }
+    let () = mset.query_async(&mut connection.clone()).await.unwrap();
+}
+
+/// Chains of each length around the bound (`MAX_CHAIN`), on both stores: a chain up to the
+/// bound is followed to its end, a longer one is `Corrupt`, never a panic (the Redis store
+/// panicked on a chain of exactly 10,000 links, and answered 500 for ever inside a receiver).
+/// In memory, a merge onto each chain's start is answered too. On Redis the three chains are
+/// walked at once (one round trip per link each).
+#[tokio::test]
+async fn chains_around_the_bound_are_followed_or_refused_never_a_panic() {
+    let server = RedisServer::start();
+    let connection = redis_store(&server).await.connection().clone();
+    let lengths = [MAX_CHAIN - 1, MAX_CHAIN, MAX_CHAIN + 1];
+    let expected = |links: usize, answer: Result<String, DirectoryError>, store: &str| match answer
+    {
+        Ok(current) if links <= MAX_CHAIN => assert_eq!(current, format!("l{links}x{links}")),
+        Err(DirectoryError::Corrupt { .. }) if links > MAX_CHAIN => {}
+        other => panic!("{store}, a chain of {links} links: {other:?}"),
+    };
+    let mut walks = Vec::new();
+    for links in lengths {
+        let name = format!("l{links}x");
+        let prefix = fresh_prefix();
+        write_chain(&prefix, &connection, &name, links).await;
+        let store = RedisMergeStore::new(connection.clone()).prefix(prefix);
+        let start = format!("{name}0");
+        walks.push(tokio::spawn(async move { store.current(&start).await }));
+
+        let memory = InMemoryMergeStore::new();
+        for i in 0..links {
+            memory
+                .apply_now(&[format!("{name}{i}")], &format!("{name}{}", i + 1))
+                .unwrap();
+        }
+        expected(links, memory.current_now(&format!("{name}0")), "memory");
+        let onto_start = memory.apply_now(&["newcomer".into()], &format!("{name}0"));
+        match onto_start {
+            Ok(moves) if links <= MAX_CHAIN => {
+                assert_eq!(moves, moved(&[("newcomer", &format!("{name}{links}"))]));
+            }
+            Err(DirectoryError::Corrupt { .. }) if links > MAX_CHAIN => {}
+            other => panic!("memory, a merge onto a chain of {links} links: {other:?}"),
+        }
+    }
+    for (links, walk) in lengths.into_iter().zip(walks) {
+        expected(links, walk.await.unwrap(), "Redis");
+    }
 }

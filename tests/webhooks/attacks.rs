@@ -5,7 +5,7 @@ use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use wix_inbox::webhooks::test_signer::{encode_unsigned, sign_hs256, TestSigner};
-use wix_inbox::webhooks::{InboxEvent, Layer, WebhookError};
+use wix_inbox::webhooks::{InboxEvent, Layer, WebhookError, WebhookEvent};
 
 use super::{good_event, good_token, signer, verifier};
 
@@ -529,6 +529,151 @@ fn known_event_without_body() {
     let mut envelope = good_envelope();
     envelope["data"] = json!(domain.to_string());
     assert_malformed(&sign_envelope(&envelope), Layer::EventBody);
+}
+
+/// Signs Wix's example of `slug` (e.g. `contact_created`) changed by `change`, as its own
+/// event type, and verifies it.
+fn verify_changed(
+    slug: &str,
+    change: impl FnOnce(&mut Value),
+) -> Result<WebhookEvent, WebhookError> {
+    let mut domain = super::fixture(slug);
+    change(&mut domain);
+    let mut envelope = good_envelope();
+    let event_type = format!(
+        "{}_{}",
+        domain["entityFqdn"].as_str().unwrap(),
+        domain["slug"].as_str().unwrap()
+    );
+    envelope["eventType"] = json!(event_type);
+    envelope["data"] = json!(domain.to_string());
+    verify(&sign_envelope(&envelope))
+}
+
+fn assert_reason(result: Result<WebhookEvent, WebhookError>, expected: &str) {
+    match result {
+        Err(WebhookError::Malformed { layer, reason }) => {
+            assert_eq!(layer, Layer::EventBody, "{reason}");
+            assert_eq!(reason, expected);
+        }
+        other => panic!("expected Malformed (\"{expected}\"), got {other:?}"),
+    }
+}
+
+/// A created or updated event without its entity, or without the event that carries it, is
+/// malformed, whatever form the entity was to come in; a deleted one needs none.
+#[test]
+fn entity_events_without_their_entity_say_so() {
+    let no_entity = |event: &'static str| {
+        move |domain: &mut Value| {
+            domain[event] = json!({});
+        }
+    };
+    assert_reason(
+        verify_changed("contact_created", no_entity("createdEvent")),
+        "the event has no `createdEvent.entity`",
+    );
+    assert_reason(
+        verify_changed("contact_updated", no_entity("updatedEvent")),
+        "the event has no `updatedEvent.currentEntity`",
+    );
+    assert_reason(
+        verify_changed("contact_created", |d| {
+            drop(d.as_object_mut().unwrap().remove("createdEvent"))
+        }),
+        "the event has no `createdEvent`",
+    );
+    assert_reason(
+        verify_changed("contact_created", |d| d["createdEvent"] = Value::Null),
+        "the event has no `createdEvent`",
+    );
+    assert_reason(
+        verify_changed("contact_deleted", |d| {
+            drop(d.as_object_mut().unwrap().remove("deletedEvent"))
+        }),
+        "the event has no `deletedEvent`",
+    );
+    // Broken JSON text, or an entity of the wrong shape, is malformed too.
+    let broken = verify_changed("contact_created", |d| {
+        d["createdEvent"]["entityAsJson"] = json!("{\"id\": ");
+    });
+    assert!(
+        matches!(
+            broken,
+            Err(WebhookError::Malformed {
+                layer: Layer::EventBody,
+                ..
+            })
+        ),
+        "{broken:?}"
+    );
+    let wrong = verify_changed("contact_created", |d| {
+        d["createdEvent"] = json!({"entity": {"id": 42}});
+    });
+    assert!(
+        matches!(
+            wrong,
+            Err(WebhookError::Malformed {
+                layer: Layer::EventBody,
+                ..
+            })
+        ),
+        "{wrong:?}"
+    );
+}
+
+/// The entity comes as an object (`entity`), as JSON text in it, or as `entityAsJson`; a
+/// deleted event may carry its entity; an action body may come as `bodyAsJson`.
+#[test]
+fn entities_and_bodies_arrive_in_every_form_wix_sends() {
+    let contact = json!({"id": "c-1", "info": {"name": {"first": "Ann"}}});
+    for created in [
+        json!({"entity": contact}),
+        json!({"entity": contact.to_string()}),
+        json!({"entityAsJson": contact.to_string(), "restoreInfo": {"deletedDate": null}}),
+    ] {
+        let event =
+            verify_changed("contact_created", |d| d["createdEvent"] = created.clone()).unwrap();
+        let InboxEvent::ContactCreated(body) = event.event else {
+            panic!("{created}: {:?}", event.event)
+        };
+        assert_eq!(body.entity.unwrap().id.as_deref(), Some("c-1"), "{created}");
+        assert!(!body.extra.contains_key("entityAsJson"), "{created}");
+        let kept = created.get("restoreInfo").is_some();
+        assert_eq!(body.extra.contains_key("restoreInfo"), kept, "{created}");
+    }
+    let deleted = verify_changed("contact_deleted", |d| {
+        d["deletedEvent"] = json!({"deletedEntityAsJson": contact.to_string()});
+    });
+    let InboxEvent::ContactDeleted(body) = deleted.unwrap().event else {
+        panic!()
+    };
+    assert_eq!(body.deleted_entity.unwrap().id.as_deref(), Some("c-1"));
+    let action = verify_changed("message_sent_to_business", |d| {
+        let body = d["actionEvent"]["body"].take();
+        d["actionEvent"] = json!({"bodyAsJson": body.to_string()});
+    });
+    let InboxEvent::MessageSentToBusiness(body) = action.unwrap().event else {
+        panic!()
+    };
+    assert!(body.conversation_id.is_some());
+}
+
+/// An event the spec does not describe is `Other`, with the created, updated or deleted event
+/// it carries as its body, as sent.
+#[test]
+fn unknown_entity_events_are_other_with_their_event() {
+    let event = verify_changed("contact_created", |d| {
+        d["entityFqdn"] = json!("wix.bookings.v2.booking");
+    })
+    .unwrap();
+    match event.event {
+        InboxEvent::Other { event_type, body } => {
+            assert_eq!(event_type, "wix.bookings.v2.booking_created");
+            assert!(body["entityAsJson"].is_string(), "{body}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

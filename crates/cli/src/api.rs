@@ -152,13 +152,14 @@ pub async fn print_json_lines<T: serde::Serialize>(
     use std::io::Write as _;
     let mut items = std::pin::pin!(items);
     let stdout = std::io::stdout();
-    let mut line = Vec::new();
+    let mut line = String::new();
     while let Some(item) = items.try_next().await.map_err(failed)? {
-        line.clear();
-        serde_json::to_writer(&mut line, &item)
+        let json = serde_json::to_string(&item)
             .map_err(|e| Failure::Operation(format!("cannot print the result as JSON: {e}")))?;
-        line.push(b'\n');
-        match stdout.lock().write_all(&line) {
+        line.clear();
+        line.push_str(&crate::escape_hidden(&json));
+        line.push('\n');
+        match stdout.lock().write_all(line.as_bytes()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Failure::Operation(format!("cannot write to stdout: {e}"))),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use wix_inbox::webhooks::{KnownEvent, EVENTS};
 
 /// Verify Wix webhook bodies, call the Wix Inbox API, find contacts and members, sync a message
 /// from another service, and run a fake Inbox.
@@ -240,16 +241,20 @@ pub enum Auth {
     App,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum EventKind {
-    /// Conversations Merged.
-    ConversationsMerged,
-    /// Message Sent To Business.
-    MessageSentToBusiness,
-    /// Message Sent To Participant.
-    MessageSentToParticipant,
-    /// Button Interacted.
-    ButtonInteracted,
+/// An event of the spec (`webhooks::EVENTS`), named in kebab case: `message-sent-to-business`.
+fn spec_event(name: &str) -> Result<&'static KnownEvent, String> {
+    // The schema's name, `MessageSentToBusiness`, a word at each capital.
+    let kebab = |event: &KnownEvent| {
+        let words = event.name.char_indices().map(|(i, c)| match c {
+            c if c.is_ascii_uppercase() && i > 0 => format!("-{}", c.to_ascii_lowercase()),
+            c => c.to_ascii_lowercase().to_string(),
+        });
+        words.collect::<String>()
+    };
+    EVENTS.iter().find(|e| kebab(e) == name).ok_or_else(|| {
+        let names: Vec<_> = EVENTS.iter().map(kebab).collect();
+        format!("the events are {}", names.join(", "))
+    })
 }
 
 #[derive(Args, Debug)]
@@ -258,9 +263,11 @@ pub struct Sign {
     /// The private key (PKCS#8 PEM), e.g. the one `fake serve` wrote.
     #[arg(long, value_name = "FILE")]
     pub private_key: PathBuf,
-    /// The event to make.
-    #[arg(long, value_enum, group = "what")]
-    pub event: Option<EventKind>,
+    /// The event to make: an event of the spec in kebab case (conversations-merged,
+    /// message-sent-to-business, message-sent-to-participant, button-interacted,
+    /// contact-created, contact-updated, contact-deleted, …).
+    #[arg(long, value_name = "EVENT", value_parser = spec_event, group = "what")]
+    pub event: Option<&'static KnownEvent>,
     /// A domain event as JSON (the shape of Wix's webhook examples) to sign as it is.
     #[arg(long, value_name = "FILE", group = "what")]
     pub event_file: Option<PathBuf>,

@@ -9,11 +9,11 @@ use wix_inbox::types::{
     MessageSentToParticipant, MessageVisibility, WebhookIdentity,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
-use wix_inbox::webhooks::DEFAULT_MAX_BODY_SIZE;
+use wix_inbox::webhooks::{EventKind, KnownEvent, DEFAULT_MAX_BODY_SIZE};
 use wix_inbox::wire::RawJson;
 use wix_inbox_fake::FakeInbox;
 
-use crate::args::{Auth, EventKind, Serve, Sign};
+use crate::args::{Auth, Serve, Sign};
 use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 /// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
@@ -195,7 +195,7 @@ pub fn sign(args: Sign) -> Outcome {
             let (event_type, domain_event) = from_file(file)?;
             (event_type, domain_event, participant_identity(&args))
         }
-        (Some(kind), None) => made(*kind, &args)?,
+        (Some(event), None) => made(event, &args)?,
         (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
     };
     let mut event = TestEvent::new(event_type, domain_event);
@@ -255,13 +255,18 @@ fn participant_identity(args: &Sign) -> WebhookIdentity {
     }
 }
 
-/// A domain event of `kind` built from the flags, with the generated types, and the identity
-/// that caused it.
-fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity), Failure> {
+/// A domain event of `event` built from the flags, with the generated types, and the identity
+/// that caused it. The Inbox's events are filled from the flags; any other event of the spec
+/// gets an empty body (its entity only an ID: `--contact`, or a new one) where its kind says.
+fn made(
+    event: &'static KnownEvent,
+    args: &Sign,
+) -> Result<(String, Value, WebhookIdentity), Failure> {
+    let name = event.name;
     let need_conversation = || {
         args.conversation_id
             .clone()
-            .ok_or_else(|| Failure::Usage(format!("--event {kind:?} needs --conversation-id")))
+            .ok_or_else(|| Failure::Usage(format!("--event {name} needs --conversation-id")))
     };
     let text_message = |direction, sender| Message {
         content: Some(MessageContent::text(args.text.clone())),
@@ -273,8 +278,8 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
     };
     let id = uuid::Uuid::new_v4().to_string();
     let mut identity = participant_identity(args);
-    let (fqdn, slug, entity_id, body) = match kind {
-        EventKind::ConversationsMerged => {
+    let (fqdn, slug, entity_id, body) = match event.event_type {
+        ConversationsMerged::EVENT_TYPE => {
             let target = need_conversation()?;
             if args.old_conversation_id.is_empty() {
                 return Err(Failure::Usage(
@@ -293,7 +298,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                 raw(&body)?,
             )
         }
-        EventKind::MessageSentToBusiness => {
+        MessageSentToBusiness::EVENT_TYPE => {
             let sender = IdentificationData {
                 anonymous_visitor_id: args.visitor.clone(),
                 contact_id: args.contact.clone(),
@@ -322,7 +327,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                 raw(&body)?,
             )
         }
-        EventKind::MessageSentToParticipant => {
+        MessageSentToParticipant::EVENT_TYPE => {
             // The business replied: a Wix user, the same in the sender and the identity.
             let user = uuid::Uuid::new_v4().to_string();
             identity = WebhookIdentity {
@@ -348,7 +353,7 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                 raw(&body)?,
             )
         }
-        EventKind::ButtonInteracted => {
+        ButtonInteracted::EVENT_TYPE => {
             let body = ButtonInteracted {
                 conversation_id: Some(need_conversation()?),
                 interaction_id: Some(args.interaction_id.clone()),
@@ -368,19 +373,36 @@ fn made(kind: EventKind, args: &Sign) -> Result<(String, Value, WebhookIdentity)
                 raw(&body)?,
             )
         }
+        _ => {
+            let entity_id = args.contact.clone().unwrap_or_else(|| id.clone());
+            let body = match event.kind {
+                EventKind::Action | EventKind::Deleted => serde_json::json!({}),
+                _ => serde_json::json!({"id": entity_id}),
+            };
+            (event.entity_fqdn, event.slug, entity_id, raw(&body)?)
+        }
     };
-    let domain_event = DomainEvent {
+    let mut domain_event = DomainEvent {
         id: Some(id),
         entity_fqdn: Some(fqdn.into()),
         slug: Some(slug.into()),
         entity_id: Some(entity_id),
         event_time: Some(chrono::Utc::now()),
-        action_event: Some(ActionEvent {
-            body: Some(body),
-            ..Default::default()
-        }),
         ..Default::default()
     };
+    // Where the spec says the event carries its body: an action's body, an entity in its event.
+    let entity = |body: RawJson| raw(&serde_json::json!({ event.kind.entity(): body }));
+    match event.kind {
+        EventKind::Action => {
+            domain_event.action_event = Some(ActionEvent {
+                body: Some(body),
+                ..Default::default()
+            })
+        }
+        EventKind::Created => domain_event.created_event = Some(entity(body)?),
+        EventKind::Updated => domain_event.updated_event = Some(entity(body)?),
+        _ => domain_event.deleted_event = Some(raw(&serde_json::json!({}))?),
+    }
     Ok((format!("{fqdn}_{slug}"), json(&domain_event)?, identity))
 }
 

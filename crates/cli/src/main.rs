@@ -86,12 +86,46 @@ async fn run(cli: args::Cli) -> Outcome {
     }
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as pretty JSON on stdout, [escaped](escape_hidden).
 fn print_json(value: &impl serde::Serialize) -> Outcome {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::Operation(format!("cannot print the result as JSON: {e}")))?;
-    println!("{text}");
+    println!("{}", escape_hidden(&text));
     Ok(())
+}
+
+/// `json` with every control, format and separator character that serde_json leaves as it is
+/// (DEL, C1 controls, U+202E and the other bidi controls, U+2028, U+2029, zero-width
+/// characters: Unicode Cc, Cf, Zl, Zp beyond C0) written as `\uXXXX` escapes: still the same
+/// JSON, but what Wix or a participant wrote cannot reorder or split what a terminal or a log
+/// shows. Outside strings JSON is ASCII, so only strings can hold them.
+fn escape_hidden(json: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    let hidden = |c: char| {
+        (c == '\u{7f}' || !c.is_ascii())
+            && (c.is_control()
+                || matches!(
+                    c.general_category(),
+                    GeneralCategory::Format
+                        | GeneralCategory::LineSeparator
+                        | GeneralCategory::ParagraphSeparator
+                ))
+    };
+    if !json.chars().any(hidden) {
+        return json.into();
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if hidden(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(escaped, "\\u{unit:04x}");
+            }
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped.into()
 }
 
 /// The most a key file (`--public-key`, `--private-key`) may hold: 16 KiB. A PEM key of

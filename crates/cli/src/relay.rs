@@ -16,8 +16,18 @@ use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent};
 
 use crate::{read_verifier, Failure, Outcome};
 
-/// The header that carries the event ID on the POST to the app.
+/// The header that carries the event ID on the POST to the app, percent-encoded.
 const EVENT_ID_HEADER: &str = "wix-inbox-event-id";
+
+/// What is percent-encoded in [`EVENT_ID_HEADER`]: every byte of the ID's UTF-8 but RFC 3986's
+/// unreserved characters (`A-Z a-z 0-9 - . _ ~`). A GUID (Wix's IDs) goes out as it is; an ID
+/// with spaces or in another script reaches the app whole and distinct (a header cannot carry
+/// non-ASCII text, and HTTP strips the spaces at its ends).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Args, Debug)]
 pub struct Relay {
@@ -29,7 +39,8 @@ pub struct Relay {
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
     /// The app's URL: each event is POSTed there as JSON (what `webhook verify` prints), with
-    /// its ID in the `wix-inbox-event-id` header.
+    /// its ID in the `wix-inbox-event-id` header, percent-encoded (a GUID as it is; the body's
+    /// `id` is the ID exactly).
     #[arg(long, value_name = "URL")]
     pub to: String,
     /// A Redis shared by several relays (redis://[user:password@]host[:port][/db]); in
@@ -122,7 +133,10 @@ async fn hand_on(
 ) -> Result<(), String> {
     let response = http
         .post(to)
-        .header(EVENT_ID_HEADER, &event.id)
+        .header(
+            EVENT_ID_HEADER,
+            percent_encoding::utf8_percent_encode(&event.id, NOT_UNRESERVED).to_string(),
+        )
         .json(event)
         .send()
         .await

@@ -61,9 +61,11 @@
 //! # Ok(()) }
 //! ```
 
+mod ingest;
 mod receiver;
 mod serve;
 
+pub use ingest::DEFAULT_INGEST_TIMEOUT;
 pub use receiver::{WebhookReceiver, DEFAULT_BODY_TIMEOUT};
 pub use serve::{
     serve, ServeOptions, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,

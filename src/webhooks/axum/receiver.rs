@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 
 use futures_util::future::BoxFuture;
 
+use super::ingest::{self, Ingest, DEFAULT_INGEST_TIMEOUT};
+use crate::queue::{default_lane_key, LaneKey, QueueStore};
 use crate::webhooks::{
     Claim, DedupError, Deduplicator, InMemoryDeduplicator, Lease, WebhookError, WebhookEvent,
     WebhookVerifier,
@@ -30,6 +32,8 @@ enum Sink {
     Now(Box<dyn Fn(WebhookEvent) -> Result<(), Box<WebhookEvent>> + Send + Sync>),
     /// An async handler: `Ok` once the event was handed on.
     Later(Box<dyn Fn(WebhookEvent) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>),
+    /// Queue mode: appended to a queue instead (no claim, no handler in the request).
+    Queue(Ingest),
 }
 
 /// A webhook endpoint: verifier, deduplicator and where accepted events go.
@@ -139,6 +143,41 @@ impl WebhookReceiver<InMemoryDeduplicator> {
     }
 }
 
+impl WebhookReceiver<InMemoryDeduplicator> {
+    /// A receiver in **queue mode**: it verifies each delivery, appends the event to `queue`
+    /// (an event ID at most once, in one atomic step) and answers 200 as soon as it is stored,
+    /// without waiting for any handler; [`Worker`](crate::queue::Worker)s handle the events.
+    /// When the queue fails or does not answer within 1 s the answer is 503 (never 200 for an
+    /// event not stored). Events are laned by [`default_lane`](crate::queue::default_lane).
+    /// The deduplicator is not used: the queue drops duplicates itself.
+    ///
+    /// ```
+    /// # use wix_inbox::webhooks::{axum::WebhookReceiver, WebhookVerifier};
+    /// # fn demo(verifier: WebhookVerifier) {
+    /// let queue = wix_inbox::queue::InMemoryQueue::new();
+    /// let receiver = WebhookReceiver::queue(verifier, queue.clone());
+    /// # }
+    /// ```
+    pub fn queue<S: QueueStore>(verifier: WebhookVerifier, queue: S) -> Self {
+        Self::queue_with_lanes(verifier, queue, default_lane_key())
+    }
+
+    /// [`queue`](Self::queue) with lanes of your own: events with the same `lane_key` are
+    /// handled one at a time, in order; `None` puts an event in no lane.
+    pub fn queue_with_lanes<S: QueueStore>(
+        verifier: WebhookVerifier,
+        queue: S,
+        lane_key: LaneKey,
+    ) -> Self {
+        WebhookReceiver {
+            verifier,
+            dedup: Arc::new(InMemoryDeduplicator::new()),
+            sink: Arc::new(Sink::Queue(ingest::ingest(Arc::new(queue), lane_key))),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+}
+
 impl<D: Deduplicator> WebhookReceiver<D> {
     /// Uses `dedup` instead of the default [`InMemoryDeduplicator`].
     pub fn deduplicator<D2: Deduplicator>(self, dedup: D2) -> WebhookReceiver<D2> {
@@ -213,6 +252,9 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             Err(err) => return reject(&err),
         };
         drop(body);
+        if let Sink::Queue(ingest) = &*self.sink {
+            return ingest::answer(ingest, event, DEFAULT_INGEST_TIMEOUT).await;
+        }
         let event_id = event.id.clone();
         let lease = match self.dedup.claim(&event_id).await {
             Ok(Claim::First(lease)) => lease,
@@ -317,6 +359,8 @@ async fn hand_on(sink: &Sink, event: WebhookEvent) -> Result<(), NotHandedOn> {
             )),
             Err(_) => Err(NotHandedOn::Panicked),
         },
+        // Answered before any claim (`handle_unguarded`): never here.
+        Sink::Queue(_) => Err(NotHandedOn::Refused("a queue is not a handler".into())),
         Sink::Later(handle) => {
             let Ok(handled) = std::panic::catch_unwind(AssertUnwindSafe(|| handle(event))) else {
                 return Err(NotHandedOn::Panicked);

@@ -604,6 +604,36 @@ fn fake_sign_usage_errors() {
         .args(["--event", "no-such-event"])
         .finish();
     assert_fails(&out, 2, "invalid value 'no-such-event'");
+    // The error names the spec's events.
+    assert_fails(&out, 2, "contact-created");
+}
+
+/// `fake sign --event` takes every event of the spec: those it cannot fill from flags get an
+/// empty body where their kind says, which the verifier decodes as that event.
+#[test]
+fn fake_sign_makes_every_event_of_the_spec() {
+    let dir = TempDir::new();
+    let (public, private, _) = keys(&dir);
+    for (event, kind, contact) in [
+        ("contact-created", "ContactCreated", Some("entity")),
+        ("contact-updated", "ContactUpdated", Some("currentEntity")),
+        ("contact-deleted", "ContactDeleted", None),
+    ] {
+        let body = sign(&private, &["--event", event, "--contact", "c-7"]);
+        let body_file = dir.file(&format!("{event}.jwt"), &body);
+        let out = cli()
+            .args(["webhook", "verify", "--public-key"])
+            .arg(&public)
+            .arg("--body")
+            .arg(&body_file)
+            .finish();
+        let decoded = json(&out);
+        assert_eq!(decoded["event"]["kind"], kind, "{event}");
+        assert_eq!(decoded["entityId"], "c-7", "{event}");
+        if let Some(field) = contact {
+            assert_eq!(decoded["event"]["body"][field]["id"], "c-7", "{event}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1263,4 +1293,53 @@ async fn the_cli_prints_fields_the_spec_does_not_name() {
     assert_eq!(got, page);
     let out = run(command(&["messages", "list", "c-1", "--all"])).await;
     assert_eq!(json(&out), message);
+}
+
+/// A participant's text with bidi controls, line and paragraph separators, a zero-width space,
+/// DEL, a C1 control and a supplementary format character: the CLI's JSON (pretty, and one
+/// line per item) holds none of them raw, writes them as `\u` escapes (surrogate pairs beyond
+/// U+FFFF), and still parses back to the very text (serde_json escapes only C0 itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_escapes_bidi_controls_and_separators() {
+    let fake = FakeInbox::start().await.unwrap();
+    let text = "abc\u{202E}evil\u{2028}line\u{2029}\u{200B}\u{7f}\u{85}\u{E0001}é";
+    let written = fake.visitor_writes("visitor-bidi", text);
+    let conversation = written.conversation_id.unwrap();
+    for all in [false, true] {
+        let mut cmd = cli_for(&fake);
+        cmd.args(["messages", "list", &conversation]);
+        if all {
+            cmd.arg("--all");
+        }
+        let out = run(cmd).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for raw in [
+            '\u{202E}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200B}',
+            '\u{7f}',
+            '\u{85}',
+            '\u{E0001}',
+        ] {
+            assert!(!stdout.contains(raw), "{raw:?} raw in {stdout:?}");
+        }
+        assert!(
+            stdout.contains(r"abc\u202eevil\u2028line\u2029\u200b\u007f\u0085\udb40\udc01é"),
+            "{stdout}"
+        );
+        let first: Value = serde_json::from_str(if all {
+            stdout.lines().next().unwrap()
+        } else {
+            &stdout
+        })
+        .unwrap();
+        let message = if all { &first } else { &first["messages"][0] };
+        assert_eq!(message["content"]["basic"]["items"][0]["text"], text);
+    }
 }

@@ -205,8 +205,18 @@ async fn receive(
         .as_str()
         .expect("the event has its id")
         .to_owned();
+    // The header carries the ID percent-encoded (RFC 3986's unreserved characters as they are).
+    let header = headers["wix-inbox-event-id"].to_str().unwrap();
+    assert!(
+        header
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+        "{header:?}"
+    );
     assert_eq!(
-        headers["wix-inbox-event-id"].to_str().unwrap(),
+        percent_encoding::percent_decode_str(header)
+            .decode_utf8()
+            .unwrap(),
         event_id,
         "the header carries the event ID"
     );
@@ -311,6 +321,39 @@ async fn the_relay_answers_200_only_once_the_app_answered_2xx() {
     let stderr = relay.stderr.lock().unwrap().clone();
     assert!(stderr.contains("the app answered 500"), "{stderr}");
     assert!(!stderr.contains(&app_url), "{stderr}");
+}
+
+/// Event IDs that are no GUID: one with spaces (and the same with a trailing space), one in
+/// another script, each reaches the app as it is in the body, and in the header percent-encoded
+/// (on main, non-ASCII went out as raw bytes and the app could not read it: 503 for ever). One
+/// with a control or format character (ESC, U+202E) is refused as malformed (400) and never
+/// reaches the app nor the relay's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_ids_reach_the_app_exactly_and_hidden_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let (app, app_url) = App::start(vec![Duration::ZERO]).await;
+    let relay = start_relay(&key, format!("{app_url}/relay/0"), vec![]).await;
+    let ids = ["evt with space", "evt with space ", "évé-ünï 你好 %41"];
+    for id in ids {
+        assert_eq!(
+            deliver(&relay.url(), &signed(id)).await,
+            (200, "ok".into()),
+            "{id:?}"
+        );
+    }
+    let received: Vec<String> = app.received().into_iter().map(|r| r.event_id).collect();
+    assert_eq!(received, ids);
+    for id in ["evt\u{1b}[2J", "evt\n2", "evt\u{202e}", "evt\u{2028}"] {
+        let (status, _) = deliver(&relay.url(), &signed(id)).await;
+        assert_eq!(status, 400, "{id:?}");
+    }
+    assert_eq!(app.received().len(), ids.len());
+    let stderr = relay.stderr.lock().unwrap().clone();
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}') && !stderr.contains('\u{2028}'),
+        "{stderr:?}"
+    );
 }
 
 /// An app that does not answer in time: 503 to Wix (within the app timeout), never 200.

@@ -149,6 +149,16 @@ pub(super) async fn no_route(method: Method, uri: Uri) -> ApiError {
     )
 }
 
+/// A method the fake does not serve on a path it serves (a Wix operation it does not
+/// implement): Wix's error body with 501, never a bare 405.
+pub(super) async fn not_served(method: Method, uri: Uri) -> ApiError {
+    ApiError::application(
+        StatusCode::NOT_IMPLEMENTED,
+        "NOT_IMPLEMENTED",
+        &format!("The fake Inbox does not serve {method} {}", uri.path()),
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Input checks shared by the routes
 

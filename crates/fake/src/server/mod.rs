@@ -92,6 +92,7 @@ fn router(inner: Shared) -> Router {
         .route("/members/v1/members/{member_id}", get(members::get_member))
         .route("/oauth2/token", post(oauth::token))
         .fallback(errors::no_route)
+        .method_not_allowed_fallback(errors::not_served)
         .with_state(inner)
 }
 

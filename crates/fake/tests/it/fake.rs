@@ -1983,3 +1983,76 @@ async fn a_participants_messages_are_read_in_order_across_merges() {
     assert!(fake.message_texts(&first).is_empty());
     assert!(fake.participant_messages(&visitor("nobody")).is_empty());
 }
+
+/// The spec, found above this crate's directory (the fake's tests may live in a crate of their
+/// own inside the workspace).
+fn spec_yaml() -> serde_yaml::Value {
+    let mut dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let path = dir.join("openapi/inbox-v2.yaml");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return serde_yaml::from_str(&text).unwrap();
+        }
+        dir = dir.parent().expect("openapi/inbox-v2.yaml above the crate");
+    }
+}
+
+/// Every operation of the spec is served by the fake, or answered with Wix's error body (404
+/// for a path it does not know, 501 for a method it does not serve): never axum's empty 405.
+#[tokio::test]
+async fn every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body() {
+    let fake = FakeInbox::start().await.unwrap();
+    let spec = spec_yaml();
+    let mut operations = 0;
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        // Every path parameter gets an ID (unknown to the fake: a 404 is an answer too).
+        let path = path.as_str().unwrap();
+        let path: String = path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "6202c3bb-0000-4000-8000-000000000000"
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_mapping().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            let method = method.as_str().unwrap().to_uppercase();
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let response = raw(&fake, method.clone(), &path)
+                .json(&json!({}))
+                .send()
+                .await;
+            let response = response.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert_ne!(status, 405, "{id}: {method} {path} answered a bare 405");
+            if status >= 400 {
+                let error: ErrorResponse = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{id}: {status} {text:?} is no Wix error: {e}"));
+                assert!(error.message.is_some(), "{id}: {status} {text}");
+            }
+            operations += 1;
+        }
+    }
+    assert!(operations > 0, "the spec has no operation");
+
+    // A method the fake does not serve on a path it serves: 501 with Wix's error body.
+    let (status, error) = error_body(
+        raw(&fake, reqwest::Method::DELETE, "/contacts/v4/contacts/c-1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code(&error)), (501, "NOT_IMPLEMENTED"));
+    // A path it does not know: 404, likewise.
+    let unknown = raw(&fake, reqwest::Method::GET, "/no/such/api")
+        .send()
+        .await;
+    let (status, error) = error_body(unknown.unwrap()).await;
+    assert_eq!((status, code(&error)), (404, "NOT_FOUND"));
+}

@@ -1,0 +1,520 @@
+//! [`RedisQueue`]: the event queue in a Redis Stream read by a consumer group.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{FromRedisValue, Script};
+
+use super::queue_scripts::{
+    ACK, APPEND, FAIL, READ, RENEW, REQUEUE, START, STATS, TAKE_OVER, TOUCH,
+};
+use super::{connect, within, Failure, DEFAULT_TIMEOUT};
+use crate::queue::{
+    entry_ms, Appended, ConsumerStats, DeadLetter, Failed, QueueError, QueueStore, Retention,
+    Start, Stats, StoredEntry, DEFAULT_SEEN_TTL, MAX_DEAD_LETTERS,
+};
+
+/// The default name of a queue: `wix-inbox:queue` (its keys are `{wix-inbox:queue}:…`).
+pub const DEFAULT_QUEUE_NAME: &str = "wix-inbox:queue";
+
+/// The default consumer group: `workers`.
+pub const DEFAULT_GROUP: &str = "workers";
+
+/// The event queue in Redis (Redis ≥ 6.2): a [`QueueStore`] shared by every receiver,
+/// worker and CLI that uses the same Redis and queue name.
+///
+/// Keys (all with the hash tag `{<name>}`, so that the queue lives in one hash slot of a
+/// Redis Cluster):
+///
+/// | key | type | what |
+/// |---|---|---|
+/// | `{name}:stream` | stream | the events (fields `id`, `lane`, `event`), consumer group `workers` |
+/// | `{name}:seen:<event ID>` | string | an event ID appended, for the seen-TTL (72 h) |
+/// | `{name}:lane:<lane>` | list | the lane's entries not yet settled, in append order |
+/// | `{name}:lock:lane:<lane>`, `{name}:lock:entry:<ID>` | string | the worker running the lane (or lane-less entry), for one visibility timeout |
+/// | `{name}:deliveries` | hash | deliveries per pending entry |
+/// | `{name}:dead` | stream | dead letters, with their last error (at most about 100,000) |
+///
+/// Each operation is one Lua script, bounded by a timeout (1 s by default): a Redis that is
+/// down or slow is [`QueueError::Unavailable`] within it. A consumer group lost with its
+/// stream (a Redis restarted without persistence) is created again by the next read.
+#[derive(Clone)]
+pub struct RedisQueue {
+    redis: ConnectionManager,
+    base: Arc<str>,
+    group: Arc<str>,
+    retention: Retention,
+    seen_ttl: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("name", &self.base)
+            .field("group", &self.group)
+            .field("retention", &self.retention)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Failure> for QueueError {
+    fn from(f: Failure) -> Self {
+        if f.transient {
+            QueueError::Unavailable(f.error)
+        } else {
+            QueueError::Store(f.error)
+        }
+    }
+}
+
+impl RedisQueue {
+    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
+    /// defaults: queue `wix-inbox:queue`, group `workers`, 7 days' retention, 1 s per operation.
+    /// The error never quotes the URL.
+    pub async fn connect(url: &str) -> Result<Self, QueueError> {
+        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
+    }
+
+    /// A queue on a connection manager of your own.
+    pub fn new(redis: ConnectionManager) -> Self {
+        RedisQueue {
+            redis,
+            base: Arc::from(format!("{{{DEFAULT_QUEUE_NAME}}}")),
+            group: Arc::from(DEFAULT_GROUP),
+            retention: Retention::default(),
+            seen_ttl: DEFAULT_SEEN_TTL,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the queue's name (default `wix-inbox:queue`); its keys are `{<name>}:…`. A `{` or
+    /// `}` in `name` is replaced by `_`, so that the hash tag is the whole name.
+    pub fn name(mut self, name: &str) -> Self {
+        let name = name.replace(['{', '}'], "_");
+        self.base = Arc::from(format!("{{{name}}}"));
+        self
+    }
+
+    /// Sets the consumer group's name (default `workers`).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Arc::from(group.into());
+        self
+    }
+
+    /// Sets how long entries are retained (default 7 days).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets how long an appended event ID is remembered (default 72 hours; at least 1 ms).
+    pub fn seen_ttl(mut self, ttl: Duration) -> Self {
+        self.seen_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how long one operation may take, reconnecting included (default 1 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut key = String::from(&*self.base);
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+
+    fn stream(&self) -> String {
+        self.key(&["stream"])
+    }
+
+    fn dead(&self) -> String {
+        self.key(&["dead"])
+    }
+
+    fn lane_key(&self, lane: Option<&str>) -> String {
+        self.key(&["lane", lane.unwrap_or_default()])
+    }
+
+    fn lock_key(&self, entry: &StoredEntry) -> String {
+        match &entry.lane {
+            Some(lane) => self.key(&["lock", "lane", lane]),
+            None => self.key(&["lock", "entry", &entry.id]),
+        }
+    }
+
+    /// The five keys of an entry's scripts: stream, lane, lock, deliveries, dead.
+    fn entry_keys(&self, entry: &StoredEntry) -> [String; 5] {
+        [
+            self.stream(),
+            self.lane_key(entry.lane.as_deref()),
+            self.lock_key(entry),
+            self.key(&["deliveries"]),
+            self.dead(),
+        ]
+    }
+
+    fn trim(&self) -> (&'static str, u64) {
+        match self.retention {
+            Retention::MaxAge(age) => ("MINID", millis(age)),
+            Retention::MaxLen(len) => ("MAXLEN", len),
+        }
+    }
+
+    /// Runs `invocation` within the timeout.
+    async fn run<T: FromRedisValue>(
+        &self,
+        invocation: ::redis::ScriptInvocation<'_>,
+    ) -> Result<T, QueueError> {
+        let mut redis = self.redis.clone();
+        Ok(within(self.timeout, invocation.invoke_async(&mut redis)).await?)
+    }
+
+    async fn requeue(
+        &self,
+        event_id: &str,
+        lane: Option<&str>,
+        json: &str,
+        dead_id: &str,
+    ) -> Result<bool, QueueError> {
+        let (kind, value) = self.trim();
+        let mut invocation = REQUEUE.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .key(self.lane_key(lane))
+            .key(self.dead())
+            .arg(event_id)
+            .arg(lane.unwrap_or_default())
+            .arg(json)
+            .arg(kind)
+            .arg(value)
+            .arg(dead_id);
+        Ok(self.run::<Option<String>>(invocation).await?.is_some())
+    }
+
+    /// `XRANGE key start end COUNT max`, as (ID, fields).
+    async fn range(
+        &self,
+        key: String,
+        start: &str,
+        end: &str,
+        max: usize,
+    ) -> Result<Vec<(String, Vec<String>)>, QueueError> {
+        let mut redis = self.redis.clone();
+        let command = ::redis::cmd("XRANGE")
+            .arg(key)
+            .arg(start)
+            .arg(end)
+            .arg("COUNT")
+            .arg(max.max(1))
+            .to_owned();
+        Ok(within(self.timeout, command.query_async(&mut redis)).await?)
+    }
+}
+
+/// Milliseconds, at least 1.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Entries flattened by a script: ID, event ID, lane, JSON.
+fn entries(flat: Vec<String>) -> Vec<StoredEntry> {
+    flat.chunks_exact(4)
+        .map(|e| StoredEntry {
+            id: e[0].clone(),
+            event_id: e[1].clone(),
+            lane: Some(e[2].clone()).filter(|lane| !lane.is_empty()),
+            json: e[3].clone(),
+        })
+        .collect()
+}
+
+/// The value of `name` in a stream entry's fields.
+fn field<'a>(fields: &'a [String], name: &str) -> &'a str {
+    fields
+        .chunks_exact(2)
+        .find(|pair| pair[0] == name)
+        .map_or("", |pair| pair[1].as_str())
+}
+
+/// A dead letter from its stream entry.
+fn letter((id, fields): (String, Vec<String>)) -> DeadLetter {
+    DeadLetter {
+        id,
+        entry_id: field(&fields, "entry").to_owned(),
+        event_id: field(&fields, "id").to_owned(),
+        lane: Some(field(&fields, "lane").to_owned()).filter(|l| !l.is_empty()),
+        deliveries: field(&fields, "deliveries").parse().unwrap_or(0),
+        error: field(&fields, "error").to_owned(),
+        json: field(&fields, "event").to_owned(),
+    }
+}
+
+fn entry_script(script: &'static Script) -> ::redis::ScriptInvocation<'static> {
+    script.prepare_invoke()
+}
+
+impl QueueStore for RedisQueue {
+    async fn append(
+        &self,
+        event_id: &str,
+        lane: Option<&str>,
+        json: &str,
+    ) -> Result<Appended, QueueError> {
+        let (kind, value) = self.trim();
+        let mut invocation = APPEND.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .key(self.key(&["seen", event_id]))
+            .key(self.lane_key(lane))
+            .arg(event_id)
+            .arg(lane.unwrap_or_default())
+            .arg(json)
+            .arg(millis(self.seen_ttl))
+            .arg(kind)
+            .arg(value);
+        Ok(match self.run::<Option<String>>(invocation).await? {
+            Some(id) => Appended::New(id),
+            None => Appended::Duplicate,
+        })
+    }
+
+    async fn read_new(&self, consumer: &str, max: usize) -> Result<Vec<StoredEntry>, QueueError> {
+        let mut invocation = READ.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(max.max(1));
+        Ok(entries(self.run(invocation).await?))
+    }
+
+    async fn take_over(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<StoredEntry>, QueueError> {
+        let mut invocation = TAKE_OVER.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(millis(min_idle))
+            .arg(max.max(1));
+        Ok(entries(self.run(invocation).await?))
+    }
+
+    async fn start(
+        &self,
+        consumer: &str,
+        entry: &StoredEntry,
+        visibility: Duration,
+        max_deliveries: u32,
+    ) -> Result<Start, QueueError> {
+        let mut invocation = entry_script(&START);
+        for key in self.entry_keys(entry) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(&entry.id)
+            .arg(millis(visibility))
+            .arg(max_deliveries)
+            .arg(&entry.event_id)
+            .arg(entry.lane.as_deref().unwrap_or_default())
+            .arg(&entry.json)
+            .arg(MAX_DEAD_LETTERS);
+        Ok(match self.run::<i64>(invocation).await? {
+            0 => Start::Wait,
+            -2 => Start::Dead,
+            n if n > 0 => Start::Go(u32::try_from(n).unwrap_or(u32::MAX)),
+            _ => Start::Gone,
+        })
+    }
+
+    async fn renew(
+        &self,
+        consumer: &str,
+        entry: &StoredEntry,
+        visibility: Duration,
+    ) -> Result<bool, QueueError> {
+        let mut invocation = RENEW.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .key(self.lock_key(entry))
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(&entry.id)
+            .arg(millis(visibility));
+        Ok(self.run::<i64>(invocation).await? == 1)
+    }
+
+    async fn touch(
+        &self,
+        consumer: &str,
+        entry_ids: &[String],
+        visibility: Duration,
+        release: bool,
+    ) -> Result<(), QueueError> {
+        for ids in entry_ids.chunks(100) {
+            let mut invocation = TOUCH.prepare_invoke();
+            invocation
+                .key(self.stream())
+                .arg(&*self.group)
+                .arg(consumer)
+                .arg(if release { millis(visibility) } else { 0 });
+            for id in ids {
+                invocation.arg(id);
+            }
+            self.run::<i64>(invocation).await?;
+        }
+        Ok(())
+    }
+
+    async fn ack(&self, consumer: &str, entry: &StoredEntry) -> Result<bool, QueueError> {
+        let [stream, lane, lock, deliveries, _] = self.entry_keys(entry);
+        let mut invocation = ACK.prepare_invoke();
+        invocation
+            .key(stream)
+            .key(lane)
+            .key(lock)
+            .key(deliveries)
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(&entry.id)
+            .arg(entry.lane.as_deref().unwrap_or_default());
+        Ok(self.run::<i64>(invocation).await? == 1)
+    }
+
+    async fn fail(
+        &self,
+        consumer: &str,
+        entry: &StoredEntry,
+        error: &str,
+        max_deliveries: u32,
+    ) -> Result<Failed, QueueError> {
+        let mut invocation = FAIL.prepare_invoke();
+        for key in self.entry_keys(entry) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(&entry.id)
+            .arg(max_deliveries)
+            .arg(&entry.event_id)
+            .arg(entry.lane.as_deref().unwrap_or_default())
+            .arg(&entry.json)
+            .arg(error)
+            .arg(MAX_DEAD_LETTERS);
+        Ok(match self.run::<i64>(invocation).await? {
+            1 => Failed::Retry,
+            2 => Failed::Dead,
+            _ => Failed::Gone,
+        })
+    }
+
+    async fn stats(&self) -> Result<Stats, QueueError> {
+        let mut invocation = STATS.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .key(self.dead())
+            .arg(&*self.group);
+        let flat: Vec<String> = self.run(invocation).await?;
+        let number = |i: usize| flat.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let oldest = flat.get(3).and_then(|id| entry_ms(id));
+        Ok(Stats {
+            length: number(0),
+            dead_letters: number(1),
+            pending: number(2),
+            oldest_pending_age_ms: oldest.map(|ms| now_ms().saturating_sub(ms)),
+            undelivered: None,
+            consumers: flat
+                .get(4..)
+                .unwrap_or_default()
+                .chunks_exact(2)
+                .map(|c| ConsumerStats {
+                    name: c[0].clone(),
+                    pending: c[1].parse().unwrap_or(0),
+                })
+                .collect(),
+        })
+    }
+
+    async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let raw = self.range(self.dead(), "-", "+", max).await?;
+        Ok(raw.into_iter().map(letter).collect())
+    }
+
+    async fn redrive(&self, ids: &[String], max: usize) -> Result<u64, QueueError> {
+        let letters = if ids.is_empty() {
+            self.dead_letters(max).await?
+        } else {
+            let mut letters = Vec::new();
+            for id in ids {
+                let found = self.range(self.dead(), id, id, 1).await?;
+                letters.extend(found.into_iter().map(letter));
+            }
+            letters
+        };
+        let mut moved = 0;
+        for letter in letters {
+            if self
+                .requeue(
+                    &letter.event_id,
+                    letter.lane.as_deref(),
+                    &letter.json,
+                    &letter.id,
+                )
+                .await?
+            {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
+    async fn replay(
+        &self,
+        since_ms: u64,
+        until_ms: u64,
+        max: usize,
+    ) -> Result<(u64, Option<String>), QueueError> {
+        let raw = self
+            .range(
+                self.stream(),
+                &format!("{since_ms}-0"),
+                &format!("{until_ms}-{}", u64::MAX),
+                max,
+            )
+            .await?;
+        let last = (raw.len() >= max)
+            .then(|| raw.last().map(|(id, _)| id.clone()))
+            .flatten();
+        let mut copied = 0;
+        for (_, fields) in &raw {
+            let lane = Some(field(fields, "lane")).filter(|l| !l.is_empty());
+            self.requeue(field(fields, "id"), lane, field(fields, "event"), "")
+                .await?;
+            copied += 1;
+        }
+        Ok((copied, last))
+    }
+}
