@@ -22,7 +22,7 @@ pub(crate) enum Step<I, T> {
     },
     /// Try again with `next` at once, outside the policy's count (a 401 answered by a new app
     /// token).
-    Again(I),
+    RetryUncounted(I),
 }
 
 /// One kind of request, tried as [`with_retries`] says.
@@ -67,7 +67,7 @@ pub(crate) async fn with_retries<A: Attempt>(
             .await;
         match step {
             Step::Done(outcome) => return outcome,
-            Step::Again(next) => input = next,
+            Step::RetryUncounted(next) => input = next,
             Step::Retry {
                 outcome,
                 retry_after,
@@ -142,9 +142,9 @@ mod tests {
     async fn again_is_at_once_and_outside_the_count() {
         let mut script = Scripted {
             outcomes: vec![
-                Step::Again(()),
+                Step::RetryUncounted(()),
                 retry("a", 1),
-                Step::Again(()),
+                Step::RetryUncounted(()),
                 retry("b", 1),
                 Step::Done("done"),
             ],

@@ -64,6 +64,26 @@ pub use crate::types::ApplicationErrorCode as ErrorCode;
 /// without control characters); the underlying failure, if any, is its
 /// [`source`](std::error::Error::source), which `Display` does not repeat. A reporter that
 /// walks the chain (`anyhow`'s `{:#}`) prints each text once.
+///
+/// Every operation's `send()` fails with it. Its one path is the crate's root,
+/// `wix_inbox::Error` (with [`ErrorKind`] and [`ErrorCode`]).
+///
+/// ```no_run
+/// # async fn run(client: wix_inbox::Client) -> Result<(), wix_inbox::Error> {
+/// let found = client.get_conversation().conversation_id("6202c3bb").send().await;
+/// match found {
+///     Ok(response) => println!("{:?}", response.conversation),
+///     Err(e) if e.is_not_found() => println!("no such conversation"),
+///     Err(e) => {
+///         eprintln!("{e}");
+///         if let Some(hint) = e.hint() {
+///             eprintln!("{hint}");
+///         }
+///         return Err(e);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Error(Box<Inner>);
 

@@ -211,7 +211,7 @@ impl ApiCall<'_> {
         match renewal.await {
             Ok(fresh) => {
                 next.headers_mut().insert(AUTHORIZATION, fresh);
-                Step::Again(next)
+                Step::RetryUncounted(next)
             }
             Err(e) => {
                 call::record(|call| call.token_error = Some(e));

@@ -127,22 +127,10 @@ impl RedisDeduplicator {
         self
     }
 
-    /// Renamed to [`prefix`](Self::prefix).
-    #[deprecated(since = "0.1.0", note = "renamed to `prefix`")]
-    pub fn with_prefix(self, prefix: impl Into<String>) -> Self {
-        self.prefix(prefix)
-    }
-
     /// Sets how long a claim holds (default 60 s; at least 1 ms).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(1));
         self
-    }
-
-    /// Renamed to [`lease`](Self::lease).
-    #[deprecated(since = "0.1.0", note = "renamed to `lease`")]
-    pub fn with_lease(self, lease: Duration) -> Self {
-        self.lease(lease)
     }
 
     /// Sets how long a done event ID is remembered (default 72 hours; at least 1 ms). Keep it
@@ -152,22 +140,10 @@ impl RedisDeduplicator {
         self
     }
 
-    /// Renamed to [`done_ttl`](Self::done_ttl).
-    #[deprecated(since = "0.1.0", note = "renamed to `done_ttl`")]
-    pub fn with_done_ttl(self, ttl: Duration) -> Self {
-        self.done_ttl(ttl)
-    }
-
     /// Sets how long one operation may take, reconnecting included (default 1 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
-    }
-
-    /// Renamed to [`timeout`](Self::timeout).
-    #[deprecated(since = "0.1.0", note = "renamed to `timeout`")]
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        self.timeout(timeout)
     }
 
     /// The key of an event ID.

@@ -299,13 +299,13 @@ impl InMemoryDeduplicator {
     }
 
     /// Sets how long a claim holds (default [`DEFAULT_LEASE`], at most a year).
-    pub fn with_lease(mut self, lease: Duration) -> Self {
+    pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.min(MAX_LEASE);
         self
     }
 
-    /// How long a claim holds.
-    pub fn lease(&self) -> Duration {
+    /// How long a claim holds (set with [`lease`](Self::lease)).
+    pub fn get_lease(&self) -> Duration {
         self.lease
     }
 
@@ -425,8 +425,7 @@ mod tests {
 
     #[test]
     fn limits_out_of_range_do_not_panic() {
-        let d =
-            InMemoryDeduplicator::with_limits(Duration::MAX, usize::MAX).with_lease(Duration::MAX);
+        let d = InMemoryDeduplicator::with_limits(Duration::MAX, usize::MAX).lease(Duration::MAX);
         let lease = first(d.claim_now("a"));
         assert_eq!(d.claim_now("a"), Claim::InProgressElsewhere);
         d.complete_now(&lease).unwrap();

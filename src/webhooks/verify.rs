@@ -178,12 +178,6 @@ impl WebhookVerifier {
         self
     }
 
-    /// Renamed to [`leeway`](Self::leeway).
-    #[deprecated(since = "0.1.0", note = "renamed to `leeway`")]
-    pub fn with_leeway(self, leeway: Duration) -> Self {
-        self.leeway(leeway)
-    }
-
     /// Whether to accept tokens that have no `exp` claim (default `false`; see the type's docs
     /// for why).
     pub fn allow_missing_expiry(mut self, allow: bool) -> Self {

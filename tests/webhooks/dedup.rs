@@ -106,7 +106,7 @@ async fn claim_complete_release_through_the_trait() {
 /// ends it.
 #[tokio::test(start_paused = true)]
 async fn an_ended_lease_lets_exactly_one_redelivery_through() {
-    let dedup = Arc::new(InMemoryDeduplicator::new().with_lease(Duration::from_secs(30)));
+    let dedup = Arc::new(InMemoryDeduplicator::new().lease(Duration::from_secs(30)));
     let dead = first(dedup.claim("evt").await.unwrap());
     tokio::time::advance(Duration::from_secs(29)).await;
     assert_eq!(
@@ -146,7 +146,7 @@ async fn an_ended_lease_lets_exactly_one_redelivery_through() {
 /// longer its (as with a shared store, where the key is gone).
 #[tokio::test(start_paused = true)]
 async fn an_ended_lease_cannot_complete() {
-    let dedup = InMemoryDeduplicator::new().with_lease(Duration::from_secs(5));
+    let dedup = InMemoryDeduplicator::new().lease(Duration::from_secs(5));
     let lease = first(dedup.claim_now("evt"));
     tokio::time::advance(Duration::from_secs(6)).await;
     let err = dedup.complete_now(&lease).unwrap_err();
@@ -219,14 +219,12 @@ fn defaults_and_limits() {
     assert!(text.contains("capacity: Some(1)"), "{text}");
 
     // Leases: 60 s by default, as set, and at most a year.
-    assert_eq!(InMemoryDeduplicator::new().lease(), DEFAULT_LEASE);
+    assert_eq!(InMemoryDeduplicator::new().get_lease(), DEFAULT_LEASE);
     let five = Duration::from_secs(5);
-    assert_eq!(InMemoryDeduplicator::new().with_lease(five).lease(), five);
+    assert_eq!(InMemoryDeduplicator::new().lease(five).get_lease(), five);
     let year = Duration::from_secs(365 * 24 * 3600);
     assert_eq!(
-        InMemoryDeduplicator::new()
-            .with_lease(Duration::MAX)
-            .lease(),
+        InMemoryDeduplicator::new().lease(Duration::MAX).get_lease(),
         year
     );
 }

@@ -64,7 +64,7 @@ pub fn failed(e: wix_inbox::Error) -> Failure {
     if let Some(hint) = e.hint() {
         line = format!("{line}. {hint}");
     }
-    Failure::Failed(line)
+    Failure::Operation(line)
 }
 
 fn visibility(v: Visibility) -> MessageVisibility {
@@ -155,14 +155,14 @@ pub async fn print_json_lines<T: serde::Serialize>(
     let mut line = String::new();
     while let Some(item) = items.try_next().await.map_err(failed)? {
         let json = serde_json::to_string(&item)
-            .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
+            .map_err(|e| Failure::Operation(format!("cannot print the result as JSON: {e}")))?;
         line.clear();
         line.push_str(&crate::escape_hidden(&json));
         line.push('\n');
         match stdout.lock().write_all(line.as_bytes()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(Failure::Failed(format!("cannot write to stdout: {e}"))),
+            Err(e) => return Err(Failure::Operation(format!("cannot write to stdout: {e}"))),
         }
     }
     Ok(())

@@ -64,17 +64,17 @@ pub struct Queue {
 async fn connect(queue: &Queue) -> Result<RedisQueue, Failure> {
     Ok(RedisQueue::connect(&queue.redis)
         .await
-        .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
+        .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?
         .name(&queue.queue))
 }
 
 fn failed(e: wix_inbox::queue::QueueError) -> Failure {
-    Failure::Failed(e.to_string())
+    Failure::Operation(e.to_string())
 }
 
 fn line(value: &impl serde::Serialize) -> Outcome {
     let text = serde_json::to_string(value)
-        .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot print the result as JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }

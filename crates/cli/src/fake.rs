@@ -25,7 +25,7 @@ pub async fn serve(args: Serve) -> Outcome {
     };
     let private_pem = TestSigner::generate_private_key_pem();
     let signer = TestSigner::from_private_key_pem(&private_pem)
-        .map_err(|e| Failure::Failed(e.to_string()))?;
+        .map_err(|e| Failure::Operation(e.to_string()))?;
     let public_pem = signer.public_key_pem().to_owned();
     let public_path = dir.path.join("public.pem");
     let private_path = dir.path.join("private.pem");
@@ -37,13 +37,16 @@ pub async fn serve(args: Serve) -> Outcome {
         .signer(signer)
         .start()
         .await
-        .map_err(|e| Failure::Failed(format!("cannot start the fake Inbox: {e}")))?;
-    print!("{}", exports(&fake, args.auth, &public_path, &private_path));
+        .map_err(|e| Failure::Operation(format!("cannot start the fake Inbox: {e}")))?;
+    print!(
+        "{}",
+        shell_exports(&fake, args.auth, &public_path, &private_path)
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c()
         .await
-        .map_err(|e| Failure::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot wait for Ctrl-C: {e}")))?;
     fake.shutdown().await;
     Ok(())
 }
@@ -52,7 +55,7 @@ pub async fn serve(args: Serve) -> Outcome {
 /// (both exported would make every command refuse) and for the public key's contents (PEM, as
 /// the examples and `App::builder().public_key` take it), the other way and the key paths as
 /// comments.
-fn exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> String {
+fn shell_exports(fake: &FakeInbox, auth: Auth, public: &Path, private: &Path) -> String {
     let line = |name: &str, value: &str| format!("export {name}={}\n", shell_word(value));
     let api_key = line("WIX_API_KEY", fake.api_key()) + &line("WIX_SITE_ID", fake.site_id());
     let app = line("WIX_APP_ID", fake.app_id()) + &line("WIX_APP_SECRET", fake.app_secret());
@@ -102,7 +105,7 @@ fn new_private_dir() -> Result<KeyDir, Failure> {
     // `create`, not `create_all`: a directory that is already there is refused.
     builder
         .create(&dir)
-        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| Failure::Operation(format!("cannot create {}: {e}", dir.display())))?;
     KeyDir::open(dir)
 }
 
@@ -466,9 +469,9 @@ fn made(
 }
 
 fn raw(value: &impl serde::Serialize) -> Result<RawJson, Failure> {
-    RawJson::new(value).map_err(|e| Failure::Failed(e.to_string()))
+    RawJson::new(value).map_err(|e| Failure::Operation(e.to_string()))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<Value, Failure> {
-    serde_json::to_value(value).map_err(|e| Failure::Failed(e.to_string()))
+    serde_json::to_value(value).map_err(|e| Failure::Operation(e.to_string()))
 }

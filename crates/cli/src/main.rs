@@ -23,8 +23,9 @@ use wix_inbox::webhooks::WebhookVerifier;
 pub enum Failure {
     /// The invocation is wrong: exit 2.
     Usage(String),
-    /// The command could not do what was asked: exit 1.
-    Failed(String),
+    /// The operation asked for failed (a body that does not verify, an API error, a fake that
+    /// cannot start): exit 1.
+    Operation(String),
 }
 
 /// The result of a command.
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Failed(message)) => {
+        Err(Failure::Operation(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
@@ -91,7 +92,7 @@ async fn run(cli: args::Cli) -> Outcome {
 /// Prints `value` as pretty JSON on stdout, [escaped](escape_hidden).
 fn print_json(value: &impl serde::Serialize) -> Outcome {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Failed(format!("cannot print the result as JSON: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot print the result as JSON: {e}")))?;
     println!("{}", escape_hidden(&text));
     Ok(())
 }

@@ -128,7 +128,7 @@ pub async fn relay(args: Relay) -> Outcome {
         // The app is where --to says, not where a redirect points.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Failure::Failed(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot build the HTTP client: {e}")))?;
     let (http_for_queue, to_for_queue, verifier_for_queue) =
         (http.clone(), to.clone(), verifier.clone());
     let receiver = WebhookReceiver::with_handler(verifier, move |event: WebhookEvent| {
@@ -141,10 +141,10 @@ pub async fn relay(args: Relay) -> Outcome {
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| Failure::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| Failure::Operation(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::Failed(format!("cannot read the listening address: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot read the listening address: {e}")))?;
     // A request may wait for the app, plus the time to read its body.
     let options = ServeOptions::new().request_timeout(app_timeout + Duration::from_secs(5));
     let metrics = metrics
@@ -158,7 +158,7 @@ pub async fn relay(args: Relay) -> Outcome {
         )?;
         let queue = wix_inbox::redis::RedisQueue::connect(url)
             .await
-            .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?;
+            .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(crate::relay_queue::work(
             queue.clone(),
@@ -186,13 +186,13 @@ pub async fn relay(args: Relay) -> Outcome {
         Some(url) => {
             let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
                 .await
-                .map_err(|e| Failure::Failed(format!("cannot use Redis: {e}")))?
+                .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?
                 .lease(lease);
             let receiver = receiver.deduplicator(store);
             serve(receiver, listener, addr, "Redis", options, metrics, stop).await
         }
         None => {
-            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().with_lease(lease));
+            let receiver = receiver.deduplicator(InMemoryDeduplicator::new().lease(lease));
             serve(receiver, listener, addr, "memory", options, metrics, stop).await
         }
     }
@@ -278,7 +278,7 @@ async fn metrics_listener(addr: &str, public: bool) -> Result<tokio::net::TcpLis
     }
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| Failure::Failed(format!("cannot listen on {addr} for metrics: {e}")))
+        .map_err(|e| Failure::Operation(format!("cannot listen on {addr} for metrics: {e}")))
 }
 
 /// Installs the Prometheus recorder and serves `/metrics` on `listener`, with the relay's
@@ -289,8 +289,8 @@ fn serve_metrics(
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Failure> {
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::Failed(format!("cannot read the metrics address: {e}")))?;
-    let prometheus = Prometheus::install().map_err(|e| Failure::Failed(e.to_string()))?;
+        .map_err(|e| Failure::Operation(format!("cannot read the metrics address: {e}")))?;
+    let prometheus = Prometheus::install().map_err(|e| Failure::Operation(e.to_string()))?;
     let options = options.clone().max_connections(16);
     let task = tokio::spawn(async move {
         options.serve(listener, prometheus.router()).await;
@@ -302,7 +302,7 @@ fn serve_metrics(
 fn stop_signal() -> Result<impl std::future::Future<Output = ()>, Failure> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Failure::Failed(format!("cannot handle SIGTERM: {e}")))?;
+        .map_err(|e| Failure::Operation(format!("cannot handle SIGTERM: {e}")))?;
     let ctrl_c = tokio::signal::ctrl_c();
     Ok(async move {
         #[cfg(unix)]

@@ -80,7 +80,9 @@ async fn find_contact(
             Ok(found) => Ok((found.id().to_owned(), found.created())),
             Err(FindOrCreateError::Several(several)) => Err(several_contacts(email, &several)),
             Err(FindOrCreateError::Wix(e)) => Err(failed(e)),
-            Err(e) => Err(Failure::Failed(format!("{e}: try again (email {email})"))),
+            Err(e) => Err(Failure::Operation(format!(
+                "{e}: try again (email {email})"
+            ))),
         };
     }
     let found = client
@@ -90,14 +92,14 @@ async fn find_contact(
         .map_err(failed)?;
     match (found.as_slice(), &pick) {
         (_, Some(id)) if found.iter().any(|c| c.id.as_ref() == Some(id)) => Ok((id.clone(), false)),
-        ([], Some(id)) => Err(Failure::Failed(format!(
+        ([], Some(id)) => Err(Failure::Operation(format!(
             "contact {id} does not have the email {email}: no contact has it"
         ))),
-        (all, Some(id)) => Err(Failure::Failed(format!(
+        (all, Some(id)) => Err(Failure::Operation(format!(
             "contact {id} is not one of the contacts with the email {email}: {}",
             listing(all)
         ))),
-        ([], None) => Err(Failure::Failed(format!(
+        ([], None) => Err(Failure::Operation(format!(
             "no contact has the email {email}: --create-contact creates one"
         ))),
         ([one], None) => Ok((id_of(one)?, false)),
@@ -106,7 +108,7 @@ async fn find_contact(
 }
 
 fn several_contacts(email: &str, several: &[Contact]) -> Failure {
-    Failure::Failed(format!(
+    Failure::Operation(format!(
         "{} contacts have the email {email}: {}; choose one with --contact ID",
         several.len(),
         listing(several)
@@ -118,7 +120,7 @@ fn id_of(contact: &Contact) -> Result<String, Failure> {
         .id
         .clone()
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| Failure::Failed("Wix answered with a contact that has no ID".into()))
+        .ok_or_else(|| Failure::Operation("Wix answered with a contact that has no ID".into()))
 }
 
 /// The contacts as `ID "First Last"`, the first [`LISTED`] of them, on one line: what Wix sent

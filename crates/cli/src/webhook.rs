@@ -18,10 +18,10 @@ pub fn verify(args: Verify) -> Outcome {
         args.body.as_deref(),
         "body",
         verifier.max_body_size(),
-        |why| Failure::Failed(format!("webhook body too large: {why}")),
+        |why| Failure::Operation(format!("webhook body too large: {why}")),
     )?;
     let event = verifier
         .verify(&body)
-        .map_err(|e| Failure::Failed(e.to_string()))?;
+        .map_err(|e| Failure::Operation(e.to_string()))?;
     print_json(&event)
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::FakeInbox;
-use wix_inbox::types::{Message, ParticipantId};
+use wix_inbox::types::Message;
 use wix_inbox::webhooks::axum::ServeOptions;
 
 /// How often [`FakeInbox::wait_until`] looks again when the fake's state has not changed (for a
@@ -163,20 +163,6 @@ impl FakeInbox {
             }
             let _ = tokio::time::timeout_at(deadline.min(now + RECHECK), changed).await;
         }
-    }
-
-    /// The texts of the participant's current conversation, oldest first (as
-    /// [`participant_messages`](Self::participant_messages); empty for a message without text).
-    pub fn participant_texts(&self, participant: &ParticipantId) -> Vec<String> {
-        texts(&self.participant_messages(participant))
-    }
-
-    /// The messages of the participant's current conversation (followed through merges: any
-    /// ID they have had leads to it), oldest first. Empty if they have none.
-    pub fn participant_messages(&self, participant: &ParticipantId) -> Vec<Message> {
-        self.current_conversation_id(participant)
-            .map(|id| self.messages(&id))
-            .unwrap_or_default()
     }
 
     /// The text of each message of a conversation, oldest first

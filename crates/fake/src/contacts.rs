@@ -5,10 +5,12 @@
 
 use super::directory::MergeContactsError;
 use super::store::Key;
-use super::{webhooks, ContactDetails, FakeInbox, MemberDetails};
+#[cfg(doc)]
+use super::FakeInbox;
+use super::{webhooks, ContactDetails, FakeInstance, MemberDetails};
 use wix_inbox::types::{Contact, ConversationsMerged, Member, WebhookIdentity};
 
-impl FakeInbox {
+impl FakeInstance {
     /// The anonymous visitor gives their details and becomes a contact: the contact is stored
     /// with them (a bare ID, or [`ContactDetails`] with a name, emails, phones), or given them
     /// if it exists. If the visitor had a conversation, a new one is created for the contact,
@@ -34,7 +36,7 @@ impl FakeInbox {
         visitor_id: &str,
         contact: impl Into<ContactDetails>,
     ) -> Option<ConversationsMerged> {
-        self.visitor_converts(0, visitor_id, contact.into(), None)
+        self.visitor_converts(visitor_id, contact.into(), None)
     }
 
     /// The contact registers as a site member: the member is stored with its login email
@@ -45,7 +47,7 @@ impl FakeInbox {
         contact_id: &str,
         member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.contact_converts(0, contact_id, member.into())
+        self.contact_converts(contact_id, member.into())
     }
 
     /// The anonymous visitor registers as a member directly, becoming a contact at the same
@@ -58,42 +60,40 @@ impl FakeInbox {
         contact: impl Into<ContactDetails>,
         member: impl Into<MemberDetails>,
     ) -> Option<ConversationsMerged> {
-        self.visitor_converts(0, visitor_id, contact.into(), Some(member.into()))
+        self.visitor_converts(visitor_id, contact.into(), Some(member.into()))
     }
 
-    /// A visitor of `instance` becomes a contact, and a member if `member` is given
+    /// A visitor of this site becomes a contact, and a member if `member` is given
     /// ([`convert`](Self::convert)).
-    pub(super) fn visitor_converts(
+    fn visitor_converts(
         &self,
-        instance: usize,
         visitor_id: &str,
         contact: ContactDetails,
         member: Option<MemberDetails>,
     ) -> Option<ConversationsMerged> {
         let visitor = Key::Visitor(visitor_id.to_owned());
-        self.convert(instance, visitor, Some(contact), member)
+        self.convert(visitor, Some(contact), member)
     }
 
-    /// A contact of `instance` becomes a member ([`convert`](Self::convert)).
-    pub(super) fn contact_converts(
+    /// A contact of this site becomes a member ([`convert`](Self::convert)).
+    fn contact_converts(
         &self,
-        instance: usize,
         contact_id: &str,
         member: MemberDetails,
     ) -> Option<ConversationsMerged> {
         let contact = Key::Contact(contact_id.to_owned());
-        self.convert(instance, contact, None, Some(member))
+        self.convert(contact, None, Some(member))
     }
 
-    /// A participant of `instance` gets a contact and/or member: their records are stored,
+    /// A participant of this site gets a contact and/or member: their records are stored,
     /// their conversations merged ([`Store::convert`]) and Conversations Merged delivered.
     fn convert(
         &self,
-        instance: usize,
         from: Key,
         contact: Option<ContactDetails>,
         member: Option<MemberDetails>,
     ) -> Option<ConversationsMerged> {
+        let instance = self.index;
         let (merged, identity) = {
             let mut state = self.inner.state();
             let state = &mut *state;
@@ -148,15 +148,11 @@ impl FakeInbox {
     /// # Ok(()) }
     /// ```
     pub fn add_contact(&self, contact: impl Into<ContactDetails>) -> Contact {
-        self.add_contact_in(0, contact.into())
-    }
-
-    pub(super) fn add_contact_in(&self, instance: usize, contact: ContactDetails) -> Contact {
-        let (id, info) = contact.into_parts();
+        let (id, info) = contact.into().into_parts();
         self.inner
             .state()
             .directory
-            .upsert_contact(instance, &id, info)
+            .upsert_contact(self.index, &id, info)
     }
 
     /// Merges the contact `source` into `target`, as Wix's Merge Contacts does: the target
@@ -175,15 +171,7 @@ impl FakeInbox {
         source: &str,
         target: &str,
     ) -> Result<Option<ConversationsMerged>, MergeContactsError> {
-        self.merge_contacts_in(0, source, target)
-    }
-
-    pub(super) fn merge_contacts_in(
-        &self,
-        instance: usize,
-        source: &str,
-        target: &str,
-    ) -> Result<Option<ConversationsMerged>, MergeContactsError> {
+        let instance = self.index;
         let (merged, identity) = {
             let mut state = self.inner.state();
             let directory = &state.directory;
@@ -207,19 +195,32 @@ impl FakeInbox {
     }
 
     /// The contact as Get Contact gives it: by its ID, or by the ID of a contact merged into
-    /// it. `None` if the fake's first site has no such contact.
+    /// it. `None` if this site has no such contact.
     pub fn contact(&self, contact_id: &str) -> Option<Contact> {
         let state = self.inner.state();
-        state.directory.get_contact(0, contact_id).map(|(c, _)| c)
+        state
+            .directory
+            .get_contact(self.index, contact_id)
+            .map(|(c, _)| c)
     }
 
-    /// The contacts of the fake's first site, oldest first (merged-away ones are gone).
+    /// The contacts of this site, oldest first (merged-away ones are gone).
     pub fn contacts(&self) -> Vec<Contact> {
-        self.inner.state().directory.contacts(0).cloned().collect()
+        self.inner
+            .state()
+            .directory
+            .contacts(self.index)
+            .cloned()
+            .collect()
     }
 
-    /// The members of the fake's first site, oldest first, as fieldset `FULL` gives them.
+    /// The members of this site, oldest first, as fieldset `FULL` gives them.
     pub fn members(&self) -> Vec<Member> {
-        self.inner.state().directory.members(0).cloned().collect()
+        self.inner
+            .state()
+            .directory
+            .members(self.index)
+            .cloned()
+            .collect()
     }
 }

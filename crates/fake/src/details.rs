@@ -31,7 +31,7 @@ macro_rules! from_id {
 }
 
 /// A contact's ID and the details a visitor gave (a form, a chat's "leave your details"): what
-/// [`FakeInbox::visitor_becomes_contact`](super::FakeInbox::visitor_becomes_contact) stores as
+/// [`FakeInstance::visitor_becomes_contact`](super::FakeInstance::visitor_becomes_contact) stores as
 /// the contact, which Query Contacts then finds.
 ///
 /// ```
@@ -108,7 +108,7 @@ impl ContactDetails {
 from_id!(ContactDetails);
 
 /// A member's ID and what they registered with: what
-/// [`FakeInbox::contact_becomes_member`](super::FakeInbox::contact_becomes_member) stores as
+/// [`FakeInstance::contact_becomes_member`](super::FakeInstance::contact_becomes_member) stores as
 /// the member, which Query Members then finds.
 ///
 /// Without a login email, the member logs in with their contact's primary email (as a visitor

@@ -19,7 +19,7 @@ use wix_inbox::wire::Int32;
 
 use super::details::MemberDetails;
 
-/// Why two contacts cannot be merged ([`FakeInbox::merge_contacts`](super::FakeInbox::merge_contacts)).
+/// Why two contacts cannot be merged ([`FakeInstance::merge_contacts`](super::FakeInstance::merge_contacts)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MergeContactsError {

@@ -1,7 +1,7 @@
 //! Several app instances in one fake: the app installed on several sites.
 //!
-//! The fake starts with one instance (its [`instance_id`](FakeInbox::instance_id) on its
-//! [`site_id`](FakeInbox::site_id)), which [`FakeInbox`]'s own drivers act on.
+//! The fake starts with one instance (its [`instance_id`](FakeInstance::instance_id) on its
+//! [`site_id`](FakeInstance::site_id)), which [`FakeInbox`]'s own drivers act on.
 //! [`FakeInbox::add_instance`] installs the app on one more site; [`FakeInbox::instance`] gives
 //! a [`FakeInstance`], with the same drivers for that site. Each instance has its own
 //! participants, conversations and messages (the same visitor ID on two sites is two people),
@@ -10,12 +10,10 @@
 //! envelope (`instanceId`, `accountInfo.siteId`). The API key is the account's: it serves every
 //! site, named by `wix-site-id`.
 
-use super::MergeContactsError;
-use super::{ContactDetails, FakeInbox, Inner, MemberDetails};
-use wix_inbox::types::MessageSentToBusiness;
-use wix_inbox::types::{
-    ButtonInteracted, Contact, Conversation, ConversationsMerged, Member, Message, ParticipantId,
-};
+use std::sync::Arc;
+
+use super::{FakeInbox, Inner};
+use wix_inbox::types::{Conversation, ParticipantId};
 
 /// The IDs of one instance of the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,14 +86,14 @@ impl FakeInbox {
     /// The instance `instance_id` (the fake's own, or one of
     /// [`add_instance`](Self::add_instance)), to drive; `None` if the fake has no such
     /// instance.
-    pub fn instance(&self, instance_id: &str) -> Option<FakeInstance<'_>> {
+    pub fn instance(&self, instance_id: &str) -> Option<FakeInstance> {
         let state = self.inner.state();
         let index = state
             .instances
             .iter()
             .position(|i| i.instance_id == instance_id)?;
         Some(FakeInstance {
-            fake: self,
+            inner: Arc::clone(&self.inner),
             index,
             ids: state.instances[index].clone(),
         })
@@ -114,11 +112,7 @@ impl FakeInbox {
     /// An [`AppBuilder`](wix_inbox::AppBuilder) for the fake's app: its ID and secret, the
     /// fake's base URL and the public key its webhooks are signed with. Adjust it and build it.
     pub fn app_builder(&self) -> wix_inbox::AppBuilder {
-        wix_inbox::App::builder()
-            .app_id(self.app_id())
-            .app_secret(self.app_secret())
-            .public_key(self.public_key_pem())
-            .base_url(self.base_url())
+        self.inner.app_builder()
     }
 
     /// The fake's app, for every instance ([`app_builder`](Self::app_builder), built).
@@ -127,22 +121,22 @@ impl FakeInbox {
     ///
     /// Never: the fake's settings make a valid app.
     pub fn app(&self) -> wix_inbox::App {
-        self.app_builder()
-            .build()
-            .expect("the fake's settings make a valid app")
+        self.inner.app()
     }
 }
 
-/// One instance of the fake's app (the app on one site): the drivers of [`FakeInbox`], for this
-/// site. See [`FakeInbox::add_instance`].
+/// One instance of the fake's app (the app on one site), to drive: what its participants do,
+/// what the site has. See [`FakeInbox::add_instance`]; the fake's own instance is the
+/// [`FakeInbox`] itself (it derefs to it).
 #[derive(Clone)]
-pub struct FakeInstance<'a> {
-    fake: &'a FakeInbox,
-    index: usize,
+pub struct FakeInstance {
+    pub(crate) inner: Arc<Inner>,
+    /// Its index in the state's `instances`.
+    pub(crate) index: usize,
     ids: InstanceIds,
 }
 
-impl std::fmt::Debug for FakeInstance<'_> {
+impl std::fmt::Debug for FakeInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeInstance")
             .field("instance_id", &self.ids.instance_id)
@@ -151,7 +145,21 @@ impl std::fmt::Debug for FakeInstance<'_> {
     }
 }
 
-impl FakeInstance<'_> {
+impl FakeInstance {
+    /// The fake's own instance: the first, with the builder's IDs.
+    pub(crate) fn own(inner: &Arc<Inner>) -> FakeInstance {
+        FakeInstance {
+            inner: Arc::clone(inner),
+            index: 0,
+            ids: InstanceIds {
+                instance_id: inner.config.instance_id.clone(),
+                site_id: inner.config.site_id.clone(),
+                removed: false,
+                origin: None,
+            },
+        }
+    }
+
     /// The instance ID (`instance_id` of token requests, `instanceId` of its webhooks).
     pub fn instance_id(&self) -> &str {
         &self.ids.instance_id
@@ -162,154 +170,58 @@ impl FakeInstance<'_> {
         &self.ids.site_id
     }
 
-    /// A client for this site with the fake's API key (the account's key, for this site).
+    /// A client for this site with the fake's API key (the account's key, for this site), and
+    /// every other setting at its default (retries included).
     pub fn client(&self) -> wix_inbox::Client {
-        self.fake.client().for_site(&self.ids.site_id)
+        self.inner.client().for_site(&self.ids.site_id)
     }
 
     /// The app's client for this instance ([`FakeInbox::app`], [`App::instance`](wix_inbox::App::instance)).
     pub fn app_client(&self) -> wix_inbox::Client {
-        self.fake.app().instance(&self.ids.instance_id)
+        self.inner.app().instance(&self.ids.instance_id)
     }
 
-    /// A visitor of this site writes `text` ([`FakeInbox::visitor_writes`]).
-    pub fn visitor_writes(&self, visitor_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::AnonymousVisitorId(visitor_id.to_owned()),
-            super::chat_message(text),
-        )
-    }
-
-    /// A contact of this site writes `text` ([`FakeInbox::contact_writes`]).
-    pub fn contact_writes(&self, contact_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::ContactId(contact_id.to_owned()),
-            super::chat_message(text),
-        )
-    }
-
-    /// A member of this site writes `text` ([`FakeInbox::member_writes`]).
-    pub fn member_writes(&self, member_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::MemberId(member_id.to_owned()),
-            super::chat_message(text),
-        )
-    }
-
-    /// A participant of this site sends `message` ([`FakeInbox::participant_writes`]).
-    pub fn participant_writes(
-        &self,
-        participant: &ParticipantId,
-        message: Message,
-    ) -> MessageSentToBusiness {
-        self.fake
-            .participant_writes_in(self.index, participant, message)
-    }
-
-    /// A participant of this site presses a button
-    /// ([`FakeInbox::participant_presses_button`]).
-    pub fn participant_presses_button(
-        &self,
-        participant: &ParticipantId,
-        interaction_id: &str,
-    ) -> Option<ButtonInteracted> {
-        self.fake
-            .presses_button_in(self.index, participant, interaction_id)
-    }
-
-    /// A visitor of this site becomes a contact ([`FakeInbox::visitor_becomes_contact`]).
-    pub fn visitor_becomes_contact(
-        &self,
-        visitor_id: &str,
-        contact: impl Into<ContactDetails>,
-    ) -> Option<ConversationsMerged> {
-        self.fake
-            .visitor_converts(self.index, visitor_id, contact.into(), None)
-    }
-
-    /// A contact of this site becomes a member ([`FakeInbox::contact_becomes_member`]).
-    pub fn contact_becomes_member(
-        &self,
-        contact_id: &str,
-        member: impl Into<MemberDetails>,
-    ) -> Option<ConversationsMerged> {
-        self.fake
-            .contact_converts(self.index, contact_id, member.into())
-    }
-
-    /// A visitor of this site becomes a member ([`FakeInbox::visitor_becomes_member`]).
-    pub fn visitor_becomes_member(
-        &self,
-        visitor_id: &str,
-        contact: impl Into<ContactDetails>,
-        member: impl Into<MemberDetails>,
-    ) -> Option<ConversationsMerged> {
-        let member = Some(member.into());
-        self.fake
-            .visitor_converts(self.index, visitor_id, contact.into(), member)
-    }
-
-    /// The current conversation of a participant of this site, by any ID they have had.
-    pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
-        self.fake.current_conversation_in(self.index, participant)
-    }
-
-    /// The messages of the participant's current conversation on this site, oldest first
-    /// ([`FakeInbox::participant_messages`]).
-    pub fn participant_messages(&self, participant: &ParticipantId) -> Vec<Message> {
-        self.current_conversation_id(participant)
-            .map(|id| self.fake.messages(&id))
-            .unwrap_or_default()
-    }
-
-    /// The texts of the participant's current conversation on this site, oldest first
-    /// ([`FakeInbox::participant_texts`]).
+    /// The texts of the participant's current conversation on this site (followed through
+    /// merges), oldest first; empty for a message without text.
     pub fn participant_texts(&self, participant: &ParticipantId) -> Vec<String> {
         super::app_helpers::texts(&self.participant_messages(participant))
     }
 
     /// The conversations of this site, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
-        self.fake.inner.state().store.conversations_of(self.index)
+        self.inner.state().store.conversations_of(self.index)
+    }
+}
+
+impl Inner {
+    /// A [`ClientBuilder`](wix_inbox::ClientBuilder) for the fake's first site, with its API key.
+    pub(crate) fn client_builder(&self) -> wix_inbox::ClientBuilder {
+        wix_inbox::Client::builder()
+            .api_key(&self.config.api_key)
+            .site_id(&self.config.site_id)
+            .base_url(&self.config.base_url)
     }
 
-    /// Stores a contact of this site ([`FakeInbox::add_contact`]).
-    pub fn add_contact(&self, contact: impl Into<ContactDetails>) -> Contact {
-        self.fake.add_contact_in(self.index, contact.into())
+    /// [`client_builder`](Self::client_builder), built.
+    pub(crate) fn client(&self) -> wix_inbox::Client {
+        self.client_builder()
+            .build()
+            .expect("the fake's settings make a valid client")
     }
 
-    /// Merges two contacts of this site ([`FakeInbox::merge_contacts`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`FakeInbox::merge_contacts`].
-    pub fn merge_contacts(
-        &self,
-        source: &str,
-        target: &str,
-    ) -> Result<Option<ConversationsMerged>, MergeContactsError> {
-        self.fake.merge_contacts_in(self.index, source, target)
+    /// An [`AppBuilder`](wix_inbox::AppBuilder) for the fake's app.
+    pub(crate) fn app_builder(&self) -> wix_inbox::AppBuilder {
+        wix_inbox::App::builder()
+            .app_id(&self.config.app_id)
+            .app_secret(&self.config.app_secret)
+            .public_key(self.signer.public_key_pem())
+            .base_url(&self.config.base_url)
     }
 
-    /// The contacts of this site, oldest first ([`FakeInbox::contacts`]).
-    pub fn contacts(&self) -> Vec<Contact> {
-        self.fake
-            .inner
-            .state()
-            .directory
-            .contacts(self.index)
-            .cloned()
-            .collect()
-    }
-
-    /// The members of this site, oldest first ([`FakeInbox::members`]).
-    pub fn members(&self) -> Vec<Member> {
-        self.fake
-            .inner
-            .state()
-            .directory
-            .members(self.index)
-            .cloned()
-            .collect()
+    /// [`app_builder`](Self::app_builder), built.
+    pub(crate) fn app(&self) -> wix_inbox::App {
+        self.app_builder()
+            .build()
+            .expect("the fake's settings make a valid app")
     }
 }

@@ -35,9 +35,9 @@
 //! # What the fake does
 //!
 //! - **Auth.** Every Inbox call needs `Authorization: <api key>` (raw, no `Bearer`) together
-//!   with `wix-site-id: <site id>` ([`FakeInbox::api_key`], [`FakeInbox::site_id`]), or an
+//!   with `wix-site-id: <site id>` ([`FakeInbox::api_key`], [`FakeInstance::site_id`]), or an
 //!   access token from `POST /oauth2/token` (client credentials: [`FakeInbox::app_id`],
-//!   [`FakeInbox::app_secret`], [`FakeInbox::instance_id`]) sent raw in `Authorization`.
+//!   [`FakeInbox::app_secret`], [`FakeInstance::instance_id`]) sent raw in `Authorization`.
 //!   Otherwise: 401. A `wix-account-id` header is refused (Inbox is site-level).
 //! - **Get Or Create Conversation** is idempotent per participant (`newConversation` is `true`
 //!   the first time only); conversation IDs are GUIDs.
@@ -56,9 +56,9 @@
 //!   `paging.limit` over 100, bad JSON, a message without content, direction or visibility...),
 //!   404 `CONVERSATION_NOT_FOUND`, 401 for bad credentials. Every response carries
 //!   `x-wix-request-id`.
-//! - **The participant lifecycle.** [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact),
-//!   [`contact_becomes_member`](FakeInbox::contact_becomes_member) and
-//!   [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) create a new conversation,
+//! - **The participant lifecycle.** [`visitor_becomes_contact`](FakeInstance::visitor_becomes_contact),
+//!   [`contact_becomes_member`](FakeInstance::contact_becomes_member) and
+//!   [`visitor_becomes_member`](FakeInstance::visitor_becomes_member) create a new conversation,
 //!   move the old conversation's messages into it in chronological order and deliver
 //!   Conversations Merged. If someone already had the new ID (the app created a contact's
 //!   conversation before the visitor became that contact), the two are the same participant
@@ -67,9 +67,9 @@
 //!
 //!   The contact and member are stored as Wix would return them: a bare ID, or
 //!   [`ContactDetails`] (name, emails, phones) and [`MemberDetails`] (login email, nickname);
-//!   a contact who writes ([`contact_writes`](FakeInbox::contact_writes)) is stored too, and
-//!   [`add_contact`](FakeInbox::add_contact) adds one.
-//!   [`merge_contacts`](FakeInbox::merge_contacts) merges two contacts as Wix's Merge Contacts
+//!   a contact who writes ([`contact_writes`](FakeInstance::contact_writes)) is stored too, and
+//!   [`add_contact`](FakeInstance::add_contact) adds one.
+//!   [`merge_contacts`](FakeInstance::merge_contacts) merges two contacts as Wix's Merge Contacts
 //!   does, and their conversations as above: the source's conversation moves into the
 //!   target's (or into a new one, when the target had none) and Conversations Merged is
 //!   delivered.
@@ -139,27 +139,27 @@
 //!   Conversation 403 `NOT_OWNED_BY_BUSINESS`, List and Send Message 404). Webhooks name the
 //!   instance and site of their conversation. The API key is the account's: it serves every
 //!   site, named by `wix-site-id` ([`Client::for_site`](wix_inbox::Client::for_site)).
-//! - **Clients.** [`FakeInbox::client`], [`FakeInbox::client_builder`] and
+//! - **Clients.** [`FakeInstance::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](wix_inbox::Client), set up for the
 //!   fake with an API key or the app's credentials; [`FakeInbox::app`] is the fake's
 //!   [`App`](wix_inbox::App), for every instance.
 //! - **Testing an app.** [`FakeInbox::add_webhook_router`] serves the app's axum router and
 //!   delivers every event to it, in one call; [`FakeInbox::wait_until`] waits for a condition
 //!   on the fake's state (the app's reply stored, say), with a timeout and a failure that names
-//!   what was awaited and what the fake saw; [`FakeInbox::participant_messages`] and
+//!   what was awaited and what the fake saw; [`FakeInstance::participant_messages`] and
 //!   [`FakeInbox::message_texts`] read a conversation in order.
-//! - **Buttons.** [`FakeInbox::participant_presses_button`] delivers Button Interacted.
+//! - **Buttons.** [`FakeInstance::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
 //! - **Limits.** A flood of requests or of held connections does not grow the fake or stop it:
 //!   the request log ([`FakeInbox::requests`]) is a ring buffer of the latest 1,000 requests
 //!   ([`FakeInboxBuilder::request_log_capacity`]); a connection must send its headers within
-//!   5 s of opening or of its last answer, or it is closed
-//!   ([`FakeInboxBuilder::header_read_timeout`]); a request must arrive whole and be answered
-//!   within 10 s, or it is answered 408 ([`FakeInboxBuilder::request_timeout`]); at most 100
-//!   connections are served at once ([`FakeInboxBuilder::max_connections`]), each for 60 s at
-//!   most (then closed after its current request). The fake serves with the crate's webhook
-//!   server, [`ServeOptions`](wix_inbox::webhooks::axum::ServeOptions).
+//!   5 s of opening or of its last answer, or it is closed; a request must arrive whole and be
+//!   answered within 10 s, or it is answered 408; at most 100 connections are served at once,
+//!   each for 60 s at most (then closed after its current request). The fake serves with the
+//!   crate's webhook server and its settings, a
+//!   [`ServeOptions`]
+//!   ([`FakeInboxBuilder::serve_options`]).
 //!
 //! # The simulator and its control API
 //!
@@ -184,11 +184,11 @@
 //! | `GET /_fake/state` | | | the state (below) |
 //! | `GET /_fake/stream` | | | Server-Sent Events: `event: state`, the state as JSON, at once and after each change (at most one per 50 ms) |
 //! | `GET /_fake/webhooks/{eventId}` | | | the event: `jwt` as first delivered, `jwtHeader` and `claims` decoded, `decoded` (the envelope with its `identity` and `data` parsed), `deliveries` |
-//! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInbox::participant_writes) | Message Sent To Business's body |
-//! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInbox::participant_presses_button) | Button Interacted's body; 404 without a conversation |
-//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}`, with `firstName`, `lastName`, `email`, `phone` if given | [`visitor_becomes_contact`](FakeInbox::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
-//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, `"loginEmail"` if given, and `"visitorId"` (with the contact's details) for a visitor | [`contact_becomes_member`](FakeInbox::contact_becomes_member), [`visitor_becomes_member`](FakeInbox::visitor_becomes_member) | `{"merged": ..}` |
-//! | `POST /_fake/contacts/merge` | `{"sourceId": "c1", "targetId": "c2"}` | [`merge_contacts`](FakeInbox::merge_contacts) | `{"merged": ..}`; 404 for an unknown contact, 409 for a member as the source or the same contact |
+//! | `POST /_fake/participants/write` | `{"participant": {"anonymousVisitorId": "v1"}, "text": "Hi"}` (or `contactId`, `memberId`; or a whole `message` instead of `text`) | [`participant_writes`](FakeInstance::participant_writes) | Message Sent To Business's body |
+//! | `POST /_fake/participants/press-button` | `{"participant": {..}, "interactionId": "track"}` | [`participant_presses_button`](FakeInstance::participant_presses_button) | Button Interacted's body; 404 without a conversation |
+//! | `POST /_fake/participants/become-contact` | `{"visitorId": "v1", "contactId": "c1"}`, with `firstName`, `lastName`, `email`, `phone` if given | [`visitor_becomes_contact`](FakeInstance::visitor_becomes_contact) | `{"merged": ConversationsMerged or null}` |
+//! | `POST /_fake/participants/become-member` | `{"contactId": "c1", "memberId": "m1"}`, `"loginEmail"` if given, and `"visitorId"` (with the contact's details) for a visitor | [`contact_becomes_member`](FakeInstance::contact_becomes_member), [`visitor_becomes_member`](FakeInstance::visitor_becomes_member) | `{"merged": ..}` |
+//! | `POST /_fake/contacts/merge` | `{"sourceId": "c1", "targetId": "c2"}` | [`merge_contacts`](FakeInstance::merge_contacts) | `{"merged": ..}`; 404 for an unknown contact, 409 for a member as the source or the same contact |
 //! | `POST /_fake/business/send` | `{"conversationId": "..", "text": "..", "visibility": "BUSINESS"}` (`visibility` optional; or a whole `message`) | [`business_writes`](FakeInbox::business_writes) | Message Sent To Participant's body; 404 for an unknown or merged conversation |
 //! | `POST /_fake/receivers/add`, `/remove` | `{"url": "http://127.0.0.1:3000/webhooks"}` | [`add_webhook_receiver`](FakeInbox::add_webhook_receiver), [`remove_webhook_receiver`](FakeInbox::remove_webhook_receiver) | `{"receivers": [..]}`; 404 removing an unknown one |
 //! | `POST /_fake/faults` | `{"kind": "status", "status": 503}`, with `"retryAfter": 2` for the header; `{"kind": "drop"}`; `{"kind": "delay", "ms": 3000}`; each with `"count"` (1 to 1000, default 1) | [`fail_next`](FakeInbox::fail_next) | `{"pendingFaults": [..]}` |
@@ -224,6 +224,7 @@
 #![deny(missing_docs)]
 
 mod app_helpers;
+mod builder;
 mod contacts;
 mod control;
 mod details;
@@ -233,340 +234,37 @@ mod faults;
 mod installs;
 mod instances;
 mod listing;
+mod participants;
 mod query;
+mod records;
 mod server;
 mod signing;
 mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub use builder::{FakeInboxBuilder, DEFAULT_MAX_CONNECTIONS};
 pub use details::{ContactDetails, MemberDetails};
 pub use directory::MergeContactsError;
 pub use faults::violation;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
+pub use records::{Delivery, DeliveryAttempt, Fault, RecordedRequest, SentEvent};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-
 use std::time::{Duration, Instant};
+
 use tokio::sync::Notify;
+use wix_inbox::types::{Conversation, Message};
+#[cfg(doc)]
+use wix_inbox::types::{DomainEvent, WebhookEnvelope};
+use wix_inbox::webhooks::axum::ServeOptions;
 
-use wix_inbox::types::{
-    ButtonInteracted, Conversation, DomainEvent, Message, MessageContent, MessageDirection,
-    MessageSentToBusiness, MessageVisibility, ParticipantId, WebhookEnvelope,
-};
-
-use store::{Key, Store};
+use store::Store;
+#[cfg(doc)]
 use wix_inbox::webhooks::test_signer::TestSigner;
-
-/// A fault the fake answers an Inbox call with, instead of serving it (see
-/// [`FakeInbox::fail_next`]).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Answer with this status: for 4xx a Wix error body (429 `TOO_MANY_REQUESTS` without
-    /// `Retry-After`, as Wix documents none), for 5xx an empty body, as Wix often sends.
-    Status(u16),
-    /// Answer with this status and a `Retry-After: <seconds>` header.
-    StatusRetryAfter(u16, u64),
-    /// Close the TCP connection without answering.
-    Drop,
-    /// Wait this long, then serve the call normally (for client timeouts). The wait is not
-    /// counted by [`FakeInboxBuilder::request_timeout`], up to an hour of it.
-    Delay(Duration),
-    /// Answer with Wix's error body: `status` (400 to 599), `message`, the application error
-    /// `code` when given (`NO_INBOX_INSTANCE`, `IDENTITY_DOES_NOT_MATCH`, ...; its
-    /// `description` is `message`), and the validation error's field violations when any.
-    Error {
-        /// The HTTP status.
-        status: u16,
-        /// `details.applicationError.code`.
-        code: Option<String>,
-        /// `message` (and the application error's `description`).
-        message: String,
-        /// `details.validationError.fieldViolations`.
-        violations: Vec<wix_inbox::types::FieldViolation>,
-    },
-}
-
-/// A webhook event the fake emitted (one per event, whatever the number of receivers).
-#[derive(Clone, Debug)]
-pub struct SentEvent {
-    /// The envelope's `eventType`, e.g. `wix.crm.inbox.v2.message_message_sent_to_business`.
-    pub event_type: String,
-    /// The envelope, as signed (its `identity` and `data` are JSON text).
-    pub envelope: WebhookEnvelope,
-    /// The domain event (its `id` is the event ID; `actionEvent.body` the event body). A plain
-    /// event (App Instance Installed or Removed) has none: only its `id` is set here, the ID
-    /// the decoder gives it (`<eventType>:<instanceId>:<iat>`); its body is the envelope's
-    /// `data`.
-    pub domain_event: DomainEvent,
-    /// The signed JWT of the first delivery (each redelivery is signed anew, same event ID).
-    pub jwt: String,
-}
-
-/// One try at delivering an event to a receiver.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryAttempt {
-    /// The receiver's status code, if it answered in time.
-    pub status: Option<u16>,
-    /// Why there was no status (connection refused, timed out...).
-    pub error: Option<String>,
-    /// How long the attempt took, from sending the request to the status (or the error).
-    pub latency: Duration,
-}
-
-/// The delivery of one event to one receiver, with every attempt so far.
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    /// The domain event's `id`: the same on every attempt.
-    pub event_id: String,
-    /// The envelope's `eventType`.
-    pub event_type: String,
-    /// The receiver's URL.
-    pub receiver: String,
-    /// The attempts, in order.
-    pub attempts: Vec<DeliveryAttempt>,
-    /// Whether an attempt was answered with 200.
-    pub delivered: bool,
-    /// Whether the fake stopped trying (delivered, or out of attempts).
-    pub finished: bool,
-}
-
-/// An HTTP request the fake received (see [`FakeInbox::requests`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedRequest {
-    /// `GET`, `POST`...
-    pub method: String,
-    /// The path and query, as sent, cut to its first [`URI_LIMIT`](Self::URI_LIMIT) bytes.
-    pub uri: String,
-    /// The status answered, or `None` when the connection was dropped (a [`Fault::Drop`]).
-    pub status: Option<u16>,
-}
-
-impl RecordedRequest {
-    /// How much of a URI the log keeps, in bytes (8 KiB).
-    pub const URI_LIMIT: usize = 8 * 1024;
-}
-
-/// Settings of a [`FakeInbox`]; everything has a default.
-#[derive(Debug)]
-pub struct FakeInboxBuilder {
-    port: u16,
-    api_key: Option<String>,
-    site_id: Option<String>,
-    app_id: Option<String>,
-    app_secret: Option<String>,
-    instance_id: Option<String>,
-    signer: Option<TestSigner>,
-    webhook_attempts: u32,
-    webhook_backoff: Duration,
-    webhook_timeout: Duration,
-    token_ttl: Duration,
-    request_log_capacity: usize,
-    header_read_timeout: Duration,
-    request_timeout: Duration,
-    max_connections: usize,
-}
-
-impl Default for FakeInboxBuilder {
-    fn default() -> Self {
-        FakeInboxBuilder {
-            port: 0,
-            api_key: None,
-            site_id: None,
-            app_id: None,
-            app_secret: None,
-            instance_id: None,
-            signer: None,
-            webhook_attempts: 5,
-            webhook_backoff: Duration::from_millis(50),
-            webhook_timeout: Duration::from_millis(1250),
-            token_ttl: Duration::from_secs(14400),
-            request_log_capacity: 1000,
-            header_read_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            max_connections: 100,
-        }
-    }
-}
-
-impl FakeInboxBuilder {
-    /// The port on 127.0.0.1 (0, the default: any free port).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// The API key the fake accepts (default: a fresh random one).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The site ID the fake accepts in `wix-site-id` (default: a fresh GUID).
-    pub fn site_id(mut self, site_id: impl Into<String>) -> Self {
-        self.site_id = Some(site_id.into());
-        self
-    }
-
-    /// The app's ID and secret that `POST /oauth2/token` accepts (default: fresh GUIDs).
-    pub fn app_credentials(mut self, app_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.app_id = Some(app_id.into());
-        self.app_secret = Some(secret.into());
-        self
-    }
-
-    /// The app instance ID (the `instance_id` of token requests, `instanceId` of webhooks).
-    pub fn instance_id(mut self, instance_id: impl Into<String>) -> Self {
-        self.instance_id = Some(instance_id.into());
-        self
-    }
-
-    /// Sign webhooks with this key instead of the key the fakes of the process share
-    /// ([`TestSigner::shared`], generated on first use); e.g. [`TestSigner::generate`] for a
-    /// fake whose key no other fake has.
-    pub fn signer(mut self, signer: TestSigner) -> Self {
-        self.signer = Some(signer);
-        self
-    }
-
-    /// How many times an event is tried per receiver (default 5, at least 1).
-    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
-        self.webhook_attempts = attempts.max(1);
-        self
-    }
-
-    /// The wait before the first redelivery; it doubles after each (default 50 ms).
-    pub fn webhook_backoff(mut self, backoff: Duration) -> Self {
-        self.webhook_backoff = backoff;
-        self
-    }
-
-    /// How long a receiver has to answer an attempt (default 1250 ms, as Wix gives).
-    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
-        self.webhook_timeout = timeout;
-        self
-    }
-
-    /// How long access tokens live (default 4 hours; `expires_in` says it in seconds).
-    pub fn token_ttl(mut self, ttl: Duration) -> Self {
-        self.token_ttl = ttl;
-        self
-    }
-
-    /// How many requests [`FakeInbox::requests`] keeps (default 1,000): the log is a ring
-    /// buffer that keeps the latest ones, each URI cut to its first
-    /// [`RecordedRequest::URI_LIMIT`] bytes, so a flood of requests cannot
-    /// grow it without bound. 0 keeps none.
-    pub fn request_log_capacity(mut self, capacity: usize) -> Self {
-        self.request_log_capacity = capacity;
-        self
-    }
-
-    /// How long a client has to send a request's headers once its connection is open or has
-    /// answered its last request (default 5 s): a silent, slow or idle connection is closed
-    /// then. ([`ServeOptions::header_read_timeout`](wix_inbox::webhooks::axum::ServeOptions::header_read_timeout):
-    /// the fake serves as the crate's webhook server does.)
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
-        self
-    }
-
-    /// How long a request may take from its headers to its answer, the body included (default
-    /// 10 s): past it the fake answers `408 Request Timeout` and closes the connection. A
-    /// [`Fault::Delay`] is not counted (up to an hour of it). (tower-http's timeout layer.)
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// How many connections the fake serves at once (default 100, at least 1). At the bound it
-    /// accepts no more until one closes; those waiting stay in the system's listen queue.
-    /// Together with [`header_read_timeout`](Self::header_read_timeout) this keeps held
-    /// connections from exhausting the process's file descriptors or stopping real requests
-    /// for longer than the timeout.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = max.max(1);
-        self
-    }
-
-    /// Starts serving.
-    ///
-    /// # Errors
-    ///
-    /// If the port cannot be bound.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime.
-    pub async fn start(self) -> std::io::Result<FakeInbox> {
-        let signer = match self.signer {
-            Some(own) => signing::Signer::Own(Box::new(own)),
-            None => signing::Signer::Shared(
-                tokio::task::spawn_blocking(TestSigner::shared)
-                    .await
-                    .map_err(std::io::Error::other)?,
-            ),
-        };
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
-        let addr = listener.local_addr()?;
-        let guid = || uuid::Uuid::new_v4().to_string();
-        let config = Config {
-            api_key: self
-                .api_key
-                .unwrap_or_else(|| format!("IST.fake.{}", uuid::Uuid::new_v4().simple())),
-            site_id: self.site_id.unwrap_or_else(guid),
-            app_id: self.app_id.unwrap_or_else(guid),
-            app_secret: self.app_secret.unwrap_or_else(guid),
-            instance_id: self.instance_id.unwrap_or_else(guid),
-            account_id: guid(),
-            business_user_id: guid(),
-            webhook_attempts: self.webhook_attempts,
-            webhook_backoff: self.webhook_backoff,
-            webhook_timeout: self.webhook_timeout,
-            token_ttl: self.token_ttl,
-            request_log_capacity: self.request_log_capacity,
-            header_read_timeout: self.header_read_timeout,
-            request_timeout: self.request_timeout,
-            max_connections: self.max_connections,
-        };
-        let (in_flight, _) = tokio::sync::watch::channel(0usize);
-        let state = State {
-            instances: vec![InstanceIds {
-                instance_id: config.instance_id.clone(),
-                site_id: config.site_id.clone(),
-                removed: false,
-                origin: None,
-            }],
-            ..State::default()
-        };
-        let inner = Arc::new(Inner {
-            config,
-            signer,
-            state: Mutex::new(state),
-            changed: Notify::new(),
-            runtime: tokio::runtime::Handle::current(),
-            in_flight,
-            // Receivers are local: never through a proxy from the environment.
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(std::io::Error::other)?,
-        });
-        let server = tokio::spawn(server::serve(listener, inner.clone()));
-        Ok(FakeInbox {
-            inner,
-            addr,
-            base_url: format!("http://{addr}"),
-            server: Some(server),
-            apps: Mutex::new(Vec::new()),
-        })
-    }
-}
 
 pub(crate) struct Config {
     pub(crate) api_key: String,
@@ -581,9 +279,10 @@ pub(crate) struct Config {
     pub(crate) webhook_timeout: Duration,
     pub(crate) token_ttl: Duration,
     pub(crate) request_log_capacity: usize,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) max_connections: usize,
+    /// How the fake serves (the builder's [`ServeOptions`]).
+    pub(crate) serve: ServeOptions,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
 }
 
 #[derive(Default)]
@@ -680,10 +379,17 @@ impl Inner {
 }
 
 /// A fake Wix Inbox serving on 127.0.0.1 until dropped. See the [module docs](self).
+///
+/// It derefs to its own app instance, a [`FakeInstance`]: what the participants of its first
+/// site do (`fake.visitor_writes(..)`, `fake.visitor_becomes_contact(..)`) and what that site
+/// has (`fake.contacts()`) are [`FakeInstance`]'s methods, written once for every instance.
+/// [`FakeInbox::conversations`] is the exception: every instance's conversations, where
+/// [`FakeInstance::conversations`] is one site's.
 pub struct FakeInbox {
+    /// The fake's own instance (the builder's), which the fake derefs to.
+    own: FakeInstance,
     inner: Arc<Inner>,
     addr: SocketAddr,
-    base_url: String,
     server: Option<tokio::task::JoinHandle<()>>,
     /// The apps' routers served by [`add_webhook_router`](Self::add_webhook_router).
     apps: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -692,7 +398,7 @@ pub struct FakeInbox {
 impl std::fmt::Debug for FakeInbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeInbox")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.inner.config.base_url)
             .field("site_id", &self.inner.config.site_id)
             .finish_non_exhaustive()
     }
@@ -714,7 +420,31 @@ impl Drop for FakeInbox {
     }
 }
 
+impl std::ops::Deref for FakeInbox {
+    type Target = FakeInstance;
+
+    fn deref(&self) -> &FakeInstance {
+        &self.own
+    }
+}
+
 impl FakeInbox {
+    /// The fake serving `inner` on `addr`; `server` is the task that serves it (`None` for a
+    /// view of a fake that stops nothing when dropped).
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        addr: SocketAddr,
+        server: Option<tokio::task::JoinHandle<()>>,
+    ) -> FakeInbox {
+        FakeInbox {
+            own: FakeInstance::own(&inner),
+            inner,
+            addr,
+            server,
+            apps: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Starts a fake with the default settings on a free port of 127.0.0.1.
     ///
     /// # Errors
@@ -753,7 +483,7 @@ impl FakeInbox {
     /// The base URL to give a client instead of `https://www.wixapis.com`, e.g.
     /// `http://127.0.0.1:41234`.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.inner.config.base_url
     }
 
     /// The address served.
@@ -766,11 +496,6 @@ impl FakeInbox {
         &self.inner.config.api_key
     }
 
-    /// The site ID accepted in `wix-site-id`.
-    pub fn site_id(&self) -> &str {
-        &self.inner.config.site_id
-    }
-
     /// The app ID (`client_id` of token requests; `appId` of what the app sends).
     pub fn app_id(&self) -> &str {
         &self.inner.config.app_id
@@ -779,11 +504,6 @@ impl FakeInbox {
     /// The app secret (`client_secret` of token requests).
     pub fn app_secret(&self) -> &str {
         &self.inner.config.app_secret
-    }
-
-    /// The app instance ID (`instance_id` of token requests, `instanceId` of webhooks).
-    pub fn instance_id(&self) -> &str {
-        &self.inner.config.instance_id
     }
 
     /// The `wixUserId` of the business user that API-key calls act as.
@@ -799,10 +519,7 @@ impl FakeInbox {
     /// A [`ClientBuilder`](wix_inbox::ClientBuilder) set up for this fake: its base URL, API key and
     /// site. Adjust it (say, `.retry(RetryPolicy::disabled())`) and build it.
     pub fn client_builder(&self) -> wix_inbox::ClientBuilder {
-        wix_inbox::Client::builder()
-            .api_key(self.api_key())
-            .site_id(self.site_id())
-            .base_url(self.base_url())
+        self.inner.client_builder()
     }
 
     /// A [`ClientBuilder`](wix_inbox::ClientBuilder) for the fake's app: its base URL and the app's
@@ -815,18 +532,6 @@ impl FakeInbox {
                 instance_id: self.instance_id().into(),
             })
             .base_url(self.base_url())
-    }
-
-    /// A client for this fake with the API key and site, and every other setting at its
-    /// default (retries included).
-    ///
-    /// # Panics
-    ///
-    /// Never: the fake's settings make a valid client.
-    pub fn client(&self) -> wix_inbox::Client {
-        self.client_builder()
-            .build()
-            .expect("the fake's settings make a valid client")
     }
 
     /// Delivers every event from now on to `url` too (a `POST` of the signed JWT).
@@ -847,110 +552,6 @@ impl FakeInbox {
         self.inner.state().tokens.clear();
     }
 
-    /// An anonymous visitor writes `text` in the chat: the message is stored in their current
-    /// conversation (created on first use; after they became a contact or member, that one's)
-    /// and Message Sent To Business is delivered. Returns the event's body.
-    pub fn visitor_writes(&self, visitor_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::AnonymousVisitorId(visitor_id.to_owned()),
-            chat_message(text),
-        )
-    }
-
-    /// A contact writes `text` (see [`visitor_writes`](Self::visitor_writes)).
-    pub fn contact_writes(&self, contact_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::ContactId(contact_id.to_owned()),
-            chat_message(text),
-        )
-    }
-
-    /// A member writes `text` (see [`visitor_writes`](Self::visitor_writes)).
-    pub fn member_writes(&self, member_id: &str, text: &str) -> MessageSentToBusiness {
-        self.participant_writes(
-            &ParticipantId::MemberId(member_id.to_owned()),
-            chat_message(text),
-        )
-    }
-
-    /// A participant sends `message` (any content) to the business. The fake sets its
-    /// `sender`, `direction` (`PARTICIPANT_TO_BUSINESS`), `visibility` when absent, `id`,
-    /// `sequence` and `createdDate`, stores it and delivers Message Sent To Business.
-    pub fn participant_writes(
-        &self,
-        participant: &ParticipantId,
-        message: Message,
-    ) -> MessageSentToBusiness {
-        self.participant_writes_in(0, participant, message)
-    }
-
-    /// [`participant_writes`](Self::participant_writes) on the instance `instance`.
-    fn participant_writes_in(
-        &self,
-        instance: usize,
-        participant: &ParticipantId,
-        mut message: Message,
-    ) -> MessageSentToBusiness {
-        message.direction = Some(MessageDirection::ParticipantToBusiness);
-        if message.visibility.is_none() {
-            message.visibility = Some(MessageVisibility::BusinessAndParticipant);
-        }
-        let written = {
-            let mut state = self.inner.state();
-            // A contact who writes is one of the site's contacts.
-            if let ParticipantId::ContactId(contact) = participant {
-                state
-                    .directory
-                    .ensure_contact(instance, contact, Default::default());
-            }
-            let key = Key::from(participant);
-            state.store.participant_writes(instance, &key, message)
-        };
-        let body = MessageSentToBusiness {
-            conversation_id: Some(written.conversation_id),
-            message: Some(written.message),
-            interaction_info: None,
-            ..Default::default()
-        };
-        webhooks::emit_message_sent_to_business(&self.inner, &body, written.identity);
-        body
-    }
-
-    /// The participant presses a postback button (of a template or system message) whose
-    /// `postbackProperties.interactionId` is `interaction_id`: Button Interacted is delivered
-    /// (returned), with the fake's app ID. `None` if the participant has no conversation.
-    pub fn participant_presses_button(
-        &self,
-        participant: &ParticipantId,
-        interaction_id: &str,
-    ) -> Option<ButtonInteracted> {
-        self.presses_button_in(0, participant, interaction_id)
-    }
-
-    /// [`participant_presses_button`](Self::participant_presses_button) on the instance
-    /// `instance`.
-    fn presses_button_in(
-        &self,
-        instance: usize,
-        participant: &ParticipantId,
-        interaction_id: &str,
-    ) -> Option<ButtonInteracted> {
-        let (conversation_id, interacted_by, identity) = self
-            .inner
-            .state()
-            .store
-            .whois(instance, &Key::from(participant))?;
-        let body = ButtonInteracted {
-            app_id: Some(self.inner.config.app_id.clone()),
-            conversation_id: Some(conversation_id),
-            interacted_by: Some(interacted_by),
-            interaction_id: Some(interaction_id.to_owned()),
-            ..Default::default()
-        };
-        webhooks::emit_button_interacted(&self.inner, &body, identity);
-        Some(body)
-    }
-
     /// The messages of a conversation, oldest first (empty for an unknown conversation, and
     /// for one that was merged away: its messages moved).
     pub fn messages(&self, conversation_id: &str) -> Vec<Message> {
@@ -965,22 +566,6 @@ impl FakeInbox {
     /// Every conversation, of every instance, merged ones included, in creation order.
     pub fn conversations(&self) -> Vec<Conversation> {
         self.inner.state().store.all_conversations()
-    }
-
-    /// The current conversation of a participant, by any ID they have had.
-    pub fn current_conversation_id(&self, participant: &ParticipantId) -> Option<String> {
-        self.current_conversation_in(0, participant)
-    }
-
-    fn current_conversation_in(
-        &self,
-        instance: usize,
-        participant: &ParticipantId,
-    ) -> Option<String> {
-        self.inner
-            .state()
-            .store
-            .current_conversation(instance, &Key::from(participant))
     }
 
     /// Where a merged conversation went (`None` if it was not merged).
@@ -1011,14 +596,5 @@ impl FakeInbox {
         let mut rx = self.inner.in_flight.subscribe();
         // The sender lives as long as `self`: this cannot fail.
         let _ = rx.wait_for(|n| *n == 0).await;
-    }
-}
-
-/// A plain chat message with one line of text.
-fn chat_message(text: &str) -> Message {
-    Message {
-        content: Some(MessageContent::text(text)),
-        source_channel: Some(wix_inbox::types::ChannelType::Chat),
-        ..Default::default()
     }
 }

@@ -207,12 +207,6 @@ impl<D: Deduplicator> WebhookReceiver<D> {
         }
     }
 
-    /// Renamed to [`deduplicator`](Self::deduplicator).
-    #[deprecated(since = "0.1.0", note = "renamed to `deduplicator`")]
-    pub fn with_deduplicator<D2: Deduplicator>(self, dedup: D2) -> WebhookReceiver<D2> {
-        self.deduplicator(dedup)
-    }
-
     /// Sets how long a sender has to send the whole body, counted from when the request
     /// reaches the receiver (default [`DEFAULT_BODY_TIMEOUT`]). When it passes, the answer is
     /// 408 and the connection is closed.
@@ -229,12 +223,6 @@ impl<D: Deduplicator> WebhookReceiver<D> {
     pub fn body_budget(mut self, bytes: usize) -> Self {
         self.budget = budget(bytes);
         self
-    }
-
-    /// Renamed to [`body_timeout`](Self::body_timeout).
-    #[deprecated(since = "0.1.0", note = "renamed to `body_timeout`")]
-    pub fn with_body_timeout(self, timeout: Duration) -> Self {
-        self.body_timeout(timeout)
     }
 
     /// A `POST` route for [`axum::Router::route`].

@@ -106,6 +106,12 @@ impl ServeOptions {
         self
     }
 
+    /// The request timeout set (the getter of [`request_timeout`](Self::request_timeout)):
+    /// what a server that adds its own timeout inside the router (the fake Inbox) needs.
+    pub fn get_request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// How many connections are served at once (at least 1; one more may be accepted and wait
     /// for a slot). Keep it below the process's limit of open files.
     pub fn max_connections(mut self, connections: usize) -> Self {

@@ -40,14 +40,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// `timeout`. Only the page (`/`) and paths under `/_fake/` are routed here; the fake serves
 /// the rest with the Inbox routes, as the router's fallback.
 pub(crate) fn router(inner: Arc<Inner>, addr: SocketAddr, timeout: TimeoutLayer) -> Router {
-    let fake = FakeInbox {
-        inner,
-        addr,
-        base_url: format!("http://{addr}"),
-        // A view of the fake: dropping it stops nothing.
-        server: None,
-        apps: std::sync::Mutex::new(Vec::new()),
-    };
+    // A view of the fake: dropping it stops nothing.
+    let fake = FakeInbox::new(inner, addr, None);
     let guard = Arc::new(Guard::new(addr));
     Router::new()
         .route("/", get(page))

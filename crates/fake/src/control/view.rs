@@ -277,7 +277,7 @@ pub(super) fn snapshot(fake: &FakeInbox) -> Value {
 
     json!({
         "fake": {
-            "baseUrl": fake.base_url,
+            "baseUrl": fake.base_url(),
             "siteId": config.site_id,
             "instanceId": config.instance_id,
             "appId": config.app_id,

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use super::{Fault, Inner, RecordedRequest};
+#[cfg(doc)]
 use wix_inbox::webhooks::axum::ServeOptions;
 
 type Shared = Arc<Inner>;
@@ -35,16 +36,16 @@ type Shared = Arc<Inner>;
 /// a [`Fault::Delay`], which the fake's timeout does not count.
 const DELAY_ROOM: Duration = Duration::from_secs(3600);
 
-/// Serves until aborted, with the crate's server ([`ServeOptions`]: a permit per connection,
-/// hyper's header-read timeout, which also closes idle connections, a maximum connection age)
-/// and the builder's bounds.
+/// Serves until aborted, with the crate's server and the builder's [`ServeOptions`] (a permit
+/// per connection, hyper's header-read timeout, which also closes idle connections, a maximum
+/// connection age).
 ///
 /// Inside the router, the fake's layer ([`handle`]) wraps tower-http's request timeout, so a
 /// request answered 408 is recorded like any other, and an injected delay is not counted.
 pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
-    let config = &inner.config;
-    let timeout =
-        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout);
+    let options = &inner.config.serve;
+    let request_timeout = options.get_request_timeout();
+    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout);
     let router = router(inner.clone())
         .layer(timeout)
         .layer(axum::middleware::from_fn_with_state(inner.clone(), handle));
@@ -54,10 +55,9 @@ pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
         Ok(addr) => super::control::router(inner.clone(), addr, timeout).fallback_service(router),
         Err(_) => router,
     };
-    ServeOptions::new()
-        .header_read_timeout(config.header_read_timeout)
-        .max_connections(config.max_connections)
-        .request_timeout(config.request_timeout.saturating_add(DELAY_ROOM))
+    options
+        .clone()
+        .request_timeout(request_timeout.saturating_add(DELAY_ROOM))
         .serve(listener, router)
         .await;
 }

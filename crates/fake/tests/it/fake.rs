@@ -15,9 +15,10 @@ use wix_inbox::types::{
     MessageVisibility, OverrideSenderOptions, ParticipantId, SendMessageRequest, SortOrder,
     WebhookEnvelope, WebhookIdentity, WebhookPayload,
 };
+use wix_inbox::webhooks::axum::ServeOptions;
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::webhooks::{InboxEvent, WebhookError, WebhookVerifier};
-use wix_inbox::RetryPolicy;
+use wix_inbox::{AppCredentials, RetryPolicy};
 use wix_inbox_fake::{FakeInbox, Fault};
 
 use crate::harness::{http_client, Server};
@@ -364,8 +365,11 @@ async fn calls_without_the_right_key_and_site_are_401() {
 #[tokio::test]
 async fn app_tokens_from_client_credentials_are_accepted_raw() {
     let fake = FakeInbox::builder()
-        .app_credentials("app-1", "s3cret")
-        .instance_id("inst-1")
+        .app_credentials(AppCredentials {
+            app_id: "app-1".into(),
+            app_secret: "s3cret".into(),
+            instance_id: "inst-1".into(),
+        })
         .start()
         .await
         .unwrap();
@@ -1703,7 +1707,7 @@ async fn silent_slow_and_idle_connections_are_closed_after_the_header_read_timeo
     use tokio::io::AsyncWriteExt as _;
     let timeout = Duration::from_secs(3);
     let fake = FakeInbox::builder()
-        .header_read_timeout(timeout)
+        .serve_options(ServeOptions::new().header_read_timeout(timeout))
         .start()
         .await
         .unwrap();
@@ -1754,7 +1758,7 @@ async fn a_body_that_never_arrives_is_answered_408_at_the_request_timeout() {
     use tokio::io::AsyncWriteExt as _;
     let timeout = Duration::from_secs(4);
     let fake = FakeInbox::builder()
-        .request_timeout(timeout)
+        .serve_options(ServeOptions::new().request_timeout(timeout))
         .start()
         .await
         .unwrap();
@@ -1781,8 +1785,11 @@ async fn a_body_that_never_arrives_is_answered_408_at_the_request_timeout() {
 async fn held_connections_do_not_stop_a_real_request() {
     let timeout = Duration::from_secs(2);
     let fake = FakeInbox::builder()
-        .max_connections(4)
-        .header_read_timeout(timeout)
+        .serve_options(
+            ServeOptions::new()
+                .max_connections(4)
+                .header_read_timeout(timeout),
+        )
         .start()
         .await
         .unwrap();
