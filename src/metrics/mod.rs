@@ -298,6 +298,8 @@ pub(crate) fn pacing_wait(wait: Duration) {
 }
 
 /// A delivery answered `status` for `reason`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn delivery(status: u16, reason: &'static str) {
     let status = match status {
         200 => "200",
@@ -313,11 +315,15 @@ pub(crate) fn delivery(status: u16, reason: &'static str) {
 }
 
 /// An event answered 200 `age` after its `eventTime` (0 for an `eventTime` in the future).
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn event_age(age: Duration) {
     histogram!(WEBHOOK_EVENT_AGE).record(age.as_secs_f64());
 }
 
 /// A claim on an event ID came to `result`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn claim(result: &'static str) {
     counter!(WEBHOOK_CLAIMS, "result" => result).increment(1);
 }
