@@ -82,7 +82,8 @@ fn parts(schema: &'static Value, out: &mut Vec<&'static Value>) {
 
 /// What a request body becomes under its schema: the fields it does not declare dropped at
 /// every depth (an object whose schema declares no `properties` at all, such as a query's
-/// `filter`, is free-form and kept whole), and a violation for each string longer than its
+/// `filter`, is free-form and kept whole), and a violation for each field of a closed object
+/// (`additionalProperties: false`) it does not declare and each string longer than its
 /// `maxLength`. Whether anything was dropped is the returned flag.
 pub(super) fn conform(value: &mut Value, schema: &'static Value) -> (bool, Vec<FieldViolation>) {
     let mut outcome = (false, Vec::new());
@@ -111,19 +112,30 @@ fn walk(
         }
         Value::Object(map) => {
             let declared = |schema: &&'static Value, key: &str| schema["properties"].get(key);
-            if all.iter().any(|s| s["properties"].is_object()) {
+            let join = |key: &str| match at {
+                "" => key.to_owned(),
+                _ => format!("{at}.{key}"),
+            };
+            if all.iter().any(|s| s["additionalProperties"] == false) {
+                // A closed object (a participant ID): an undeclared field is refused.
+                let unknown = map
+                    .keys()
+                    .filter(|k| !all.iter().any(|s| declared(s, k).is_some()));
+                for key in unknown {
+                    let field = join(key);
+                    let description = format!("{field} is not a field of {}", at_or_body(at));
+                    outcome
+                        .1
+                        .push(violation(&field, &description, "FIELD_NOT_ALLOWED"));
+                }
+            } else if all.iter().any(|s| s["properties"].is_object()) {
                 let before = map.len();
                 map.retain(|key, _| all.iter().any(|s| declared(s, key).is_some()));
                 outcome.0 |= map.len() < before;
             }
             for (key, value) in map.iter_mut() {
                 let inner: Vec<_> = all.iter().filter_map(|s| declared(s, key)).collect();
-                let at = if at.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{at}.{key}")
-                };
-                walk(value, &inner, &at, outcome);
+                walk(value, &inner, &join(key), outcome);
             }
         }
         Value::Array(items) => {
@@ -133,6 +145,14 @@ fn walk(
             }
         }
         _ => {}
+    }
+}
+
+fn at_or_body(at: &str) -> &str {
+    if at.is_empty() {
+        "the body"
+    } else {
+        at
     }
 }
 
@@ -164,6 +184,20 @@ mod tests {
         assert_eq!(
             conform(&mut unchanged, create.body.unwrap()),
             (false, vec![])
+        );
+
+        let conversation = operations
+            .iter()
+            .find(|o| o.id == "getOrCreateConversation");
+        let schema = conversation.unwrap().body.unwrap();
+        let mut body = json!({"participantId": {"memberId": "m", "x": 1}, "y": 2});
+        let (dropped, violations) = conform(&mut body, schema);
+        assert!(dropped, "an unknown field of an open object is dropped");
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].field.as_deref(), Some("participantId.x"));
+        assert_eq!(
+            violations[0].violated_rule.as_deref(),
+            Some("FIELD_NOT_ALLOWED")
         );
 
         let query = operations.iter().find(|o| o.id == "queryContacts").unwrap();

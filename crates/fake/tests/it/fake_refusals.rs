@@ -258,6 +258,24 @@ async fn unknown_request_fields_are_dropped_at_every_depth_never_echoed() {
     assert_eq!(content["mood"], Value::Null, "{sent}");
 }
 
+/// A participant ID is closed in the spec (`additionalProperties: false`): a field it does not
+/// declare is refused, not dropped.
+#[tokio::test]
+async fn a_participant_id_with_an_unknown_field_is_refused() {
+    let fake = FakeInbox::start().await.unwrap();
+    let participant = json!({"participantId": {"memberId": "m-1", "nickname": "x"}});
+    let (status, body) = post(&fake, "/inbox/v2/conversations", participant).await;
+    assert_eq!(
+        (status, violation(&body)),
+        (
+            400,
+            ("participantId.nickname".into(), "FIELD_NOT_ALLOWED".into())
+        ),
+        "{body}"
+    );
+    assert!(fake.conversations().is_empty(), "nothing was created");
+}
+
 /// Query Contacts' `search` is at most as long as the spec's `maxLength` (100 characters).
 #[tokio::test]
 async fn a_search_longer_than_the_spec_allows_is_refused() {
