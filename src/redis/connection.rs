@@ -192,13 +192,15 @@ fn invalid(e: &::redis::RedisError) -> ConnectError {
 
 /// Why a connection failed: refused credentials or permissions, or Redis out of reach.
 fn refused(e: ::redis::RedisError) -> ConnectError {
-    let text = e.to_string();
+    // The cluster client wraps the node's answer in an I/O error of its own: its text says.
+    let text = e.to_string().to_lowercase();
     if e.kind() == ::redis::ErrorKind::AuthenticationFailed
-        || text.contains("WRONGPASS")
-        || text.contains("NOAUTH")
+        || text.contains("authentication failed")
+        || text.contains("wrongpass")
+        || text.contains("noauth")
     {
         ConnectError::Credentials
-    } else if text.contains("NOPERM") {
+    } else if text.contains("noperm") {
         ConnectError::Permission(Box::new(e))
     } else {
         ConnectError::Unavailable(Box::new(e))

@@ -15,6 +15,8 @@ mod lookup;
 mod operations;
 mod quickstart;
 #[cfg(feature = "redis")]
+mod redis_access;
+#[cfg(feature = "redis")]
 mod redis_directory;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
