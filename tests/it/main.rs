@@ -19,6 +19,8 @@ mod redis_access;
 #[cfg(feature = "redis")]
 mod redis_directory;
 #[cfg(feature = "redis")]
+mod redis_memory;
+#[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
 #[cfg(feature = "redis")]
