@@ -103,7 +103,9 @@ impl Plan {
         let per_site = config.visitors_per_site.max(1) as usize;
         let slots = config.sites.max(1) * per_site;
         let per_visitor = config.messages_per_visitor.max(1);
-        let convert_after = (per_visitor / 2).max(1);
+        // A converting visitor converts after their first message (a merge of a conversation
+        // with messages), and a contact who becomes a member after their second.
+        let convert_after = 1;
         let total = config.total_messages();
         let mut table: Vec<Option<Slot>> = (0..slots).map(|_| None).collect();
         let mut plan = Plan {
