@@ -7,6 +7,28 @@
 //! crate's OpenAPI document, `openapi/inbox-v2.yaml`, by progenitor. Enums are open: a value Wix
 //! adds later deserializes to an `Other` variant and serializes back unchanged.
 //!
+//! - [`Client`]: one site, with an API key ([`Client::builder`]) or one app instance's token.
+//! - [`App`]: an app installed on many sites — one connection pool, a token per instance
+//!   ([`App::instance`]), webhook verification ([`App::verify`]) and the client of the event's
+//!   instance ([`App::client_for`]), the sites it is on ([`App::installations`]).
+//! - [`webhooks`]: verifying and decoding Wix's webhooks, and dropping redeliveries;
+//!   [`lifecycle`] and [`send`]: following conversation merges; [`state`]: per-conversation
+//!   state and replies sent once; [`lookup`] and [`contacts`]: a participant's contact and
+//!   member IDs; [`queue`]: handling events durably.
+//!
+//! # Features
+//!
+//! None is on by default. On docs.rs each item that needs one is marked with it.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | a ready webhook endpoint (`webhooks::axum::WebhookReceiver`, `App::webhook_router`) and a server with production bounds (`webhooks::axum::ServeOptions`) |
+//! | `redis` | state shared by several processes in Redis (`redis`: webhook claims, merges, installations, conversation state, the event queue, token and pacing) |
+//! | `prometheus` | a Prometheus recorder and text format for the crate's metrics (`metrics::Prometheus`; its `/metrics` route with `axum`) |
+//! | `test-util` | `webhooks::test_signer`: signs events as Wix does, for tests |
+//!
+//! An offline fake Inbox for tests and examples is the separate crate `wix-inbox-fake`.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = wix_inbox::Client::builder()
