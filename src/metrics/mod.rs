@@ -105,159 +105,167 @@ pub const DIRECTORY_MERGES: &str = "wix_inbox_directory_merges_total";
 /// Counter: conversation IDs reported moved (each stopped being current).
 pub const DIRECTORY_MOVES: &str = "wix_inbox_directory_moves_total";
 
-/// Every metric: name, type, unit, help. What [`describe`] registers.
-const ALL: &[(&str, Kind, Unit, &str)] = &[
-    (
-        CLIENT_REQUESTS,
-        Kind::Counter,
-        Unit::Count,
-        "HTTP requests sent to Wix (each attempt), by operation and status class",
-    ),
-    (
-        CLIENT_RETRIES,
-        Kind::Counter,
-        Unit::Count,
-        "Retries of requests to Wix, by operation",
-    ),
-    (
-        CLIENT_RATE_LIMITED,
-        Kind::Counter,
-        Unit::Count,
-        "429 responses from Wix, by operation",
-    ),
-    (
-        CLIENT_RETRY_AFTER_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Waits before a retry that Wix asked for with Retry-After, by operation",
-    ),
-    (
-        CLIENT_TOKEN_REQUESTS,
-        Kind::Counter,
-        Unit::Count,
-        "Requests to the app token endpoint, by outcome",
-    ),
-    (
-        CLIENT_PACING_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Waits for a site's or instance's turn (pacing)",
-    ),
-    (
-        CLIENT_RESPONSE_SIZE,
-        Kind::Histogram,
-        Unit::Bytes,
-        "Sizes of Wix's response bodies, by operation",
-    ),
-    (
-        WEBHOOK_DELIVERIES,
-        Kind::Counter,
-        Unit::Count,
-        "Webhook deliveries answered, by status and reason",
-    ),
-    (
-        WEBHOOK_EVENT_AGE,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time from an event's eventTime to the 200 for its delivery",
-    ),
-    (
-        WEBHOOK_CLAIMS,
-        Kind::Counter,
-        Unit::Count,
-        "Claims on webhook event IDs, by result",
-    ),
-    (
-        QUEUE_APPENDED,
-        Kind::Counter,
-        Unit::Count,
-        "Events appended to the queue",
-    ),
-    (
-        QUEUE_DUPLICATES,
-        Kind::Counter,
-        Unit::Count,
-        "Events not appended: their ID was appended before",
-    ),
-    (
-        QUEUE_STARTED,
-        Kind::Counter,
-        Unit::Count,
-        "Handler runs started on queued events",
-    ),
-    (
-        QUEUE_HANDLED,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events handled and acknowledged",
-    ),
-    (
-        QUEUE_FAILED,
-        Kind::Counter,
-        Unit::Count,
-        "Handler runs on queued events that failed, by outcome",
-    ),
-    (
-        QUEUE_DEAD_LETTERED,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events moved to the dead letters",
-    ),
-    (
-        QUEUE_HANDLER_DURATION,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time a handler ran on a queued event, by outcome",
-    ),
-    (
-        QUEUE_PENDING,
-        Kind::Gauge,
-        Unit::Count,
-        "Queued events delivered to a worker and not yet settled",
-    ),
-    (
-        QUEUE_UNDELIVERED,
-        Kind::Gauge,
-        Unit::Count,
-        "Queued events not yet delivered to any worker",
-    ),
-    (
-        QUEUE_OLDEST_PENDING_AGE,
-        Kind::Gauge,
-        Unit::Seconds,
-        "Age of the oldest pending queued event",
-    ),
-    (
-        QUEUE_DEAD_LETTERS,
-        Kind::Gauge,
-        Unit::Count,
-        "Events in the dead letters",
-    ),
-    (
-        QUEUE_TAKEOVERS,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events taken over from a worker that stopped",
-    ),
-    (
-        QUEUE_LANE_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time a queued event waited for the events before it in its lane",
-    ),
-    (
-        DIRECTORY_MERGES,
-        Kind::Counter,
-        Unit::Count,
-        "Conversations Merged events given to the directory, by result",
-    ),
-    (
-        DIRECTORY_MOVES,
-        Kind::Counter,
-        Unit::Count,
-        "Conversation IDs reported moved by the directory",
-    ),
+/// Every metric of the crate: what [`describe`] registers.
+const ALL: &[Metric] = &[
+    Metric {
+        name: CLIENT_REQUESTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "HTTP requests sent to Wix (each attempt), by operation and status class",
+    },
+    Metric {
+        name: CLIENT_RETRIES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Retries of requests to Wix, by operation",
+    },
+    Metric {
+        name: CLIENT_RATE_LIMITED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "429 responses from Wix, by operation",
+    },
+    Metric {
+        name: CLIENT_RETRY_AFTER_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Waits before a retry that Wix asked for with Retry-After, by operation",
+    },
+    Metric {
+        name: CLIENT_TOKEN_REQUESTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Requests to the app token endpoint, by outcome",
+    },
+    Metric {
+        name: CLIENT_PACING_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Waits for a site's or instance's turn (pacing)",
+    },
+    Metric {
+        name: CLIENT_RESPONSE_SIZE,
+        kind: Kind::Histogram,
+        unit: Unit::Bytes,
+        help: "Sizes of Wix's response bodies, by operation",
+    },
+    Metric {
+        name: WEBHOOK_DELIVERIES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Webhook deliveries answered, by status and reason",
+    },
+    Metric {
+        name: WEBHOOK_EVENT_AGE,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time from an event's eventTime to the 200 for its delivery",
+    },
+    Metric {
+        name: WEBHOOK_CLAIMS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Claims on webhook event IDs, by result",
+    },
+    Metric {
+        name: QUEUE_APPENDED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Events appended to the queue",
+    },
+    Metric {
+        name: QUEUE_DUPLICATES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Events not appended: their ID was appended before",
+    },
+    Metric {
+        name: QUEUE_STARTED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Handler runs started on queued events",
+    },
+    Metric {
+        name: QUEUE_HANDLED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events handled and acknowledged",
+    },
+    Metric {
+        name: QUEUE_FAILED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Handler runs on queued events that failed, by outcome",
+    },
+    Metric {
+        name: QUEUE_DEAD_LETTERED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events moved to the dead letters",
+    },
+    Metric {
+        name: QUEUE_HANDLER_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time a handler ran on a queued event, by outcome",
+    },
+    Metric {
+        name: QUEUE_PENDING,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Queued events delivered to a worker and not yet settled",
+    },
+    Metric {
+        name: QUEUE_UNDELIVERED,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Queued events not yet delivered to any worker",
+    },
+    Metric {
+        name: QUEUE_OLDEST_PENDING_AGE,
+        kind: Kind::Gauge,
+        unit: Unit::Seconds,
+        help: "Age of the oldest pending queued event",
+    },
+    Metric {
+        name: QUEUE_DEAD_LETTERS,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Events in the dead letters",
+    },
+    Metric {
+        name: QUEUE_TAKEOVERS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events taken over from a worker that stopped",
+    },
+    Metric {
+        name: QUEUE_LANE_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time a queued event waited for the events before it in its lane",
+    },
+    Metric {
+        name: DIRECTORY_MERGES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Conversations Merged events given to the directory, by result",
+    },
+    Metric {
+        name: DIRECTORY_MOVES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Conversation IDs reported moved by the directory",
+    },
 ];
+
+/// One metric: its name, its type, its unit and its help text (`# HELP`).
+struct Metric {
+    name: &'static str,
+    kind: Kind,
+    unit: Unit,
+    help: &'static str,
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -269,7 +277,13 @@ enum Kind {
 /// Gives the installed recorder the type, unit and help text of every metric of the crate (the
 /// `# HELP` lines of Prometheus's text format). [`Prometheus::install`] calls it.
 pub fn describe() {
-    for &(name, kind, unit, help) in ALL {
+    for &Metric {
+        name,
+        kind,
+        unit,
+        help,
+    } in ALL
+    {
         match kind {
             Kind::Counter => describe_counter!(name, unit, help),
             Kind::Gauge => describe_gauge!(name, unit, help),
@@ -280,7 +294,7 @@ pub fn describe() {
 
 /// The names of every metric of the crate.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    ALL.iter().map(|(name, ..)| *name)
+    ALL.iter().map(|metric| metric.name)
 }
 
 /// `2xx` for 200, and so on.
@@ -334,6 +348,8 @@ pub(crate) fn pacing_wait(wait: Duration) {
 }
 
 /// A delivery answered `status` for `reason`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn delivery(status: u16, reason: &'static str) {
     let status = match status {
         200 => "200",
@@ -349,11 +365,15 @@ pub(crate) fn delivery(status: u16, reason: &'static str) {
 }
 
 /// An event answered 200 `age` after its `eventTime` (0 for an `eventTime` in the future).
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn event_age(age: Duration) {
     histogram!(WEBHOOK_EVENT_AGE).record(age.as_secs_f64());
 }
 
 /// A claim on an event ID came to `result`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn claim(result: &'static str) {
     counter!(WEBHOOK_CLAIMS, "result" => result).increment(1);
 }
