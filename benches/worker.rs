@@ -13,6 +13,9 @@
 //! its default options (16 handlers at once, 256 entries held) but a 1 ms poll. Worker, Redis
 //! client and `redis-server` share the machine's 2 cores.
 
+// Shared with the other benches, which use all of it.
+#[allow(dead_code)]
+mod common;
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
 
@@ -49,12 +52,7 @@ impl Turn {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(run());
+    common::on_two_threads(run());
 }
 
 async fn run() {
