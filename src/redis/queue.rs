@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script};
 
 use super::queue_scripts::{
     ACK, APPEND, FAIL, READ, RENEW, REQUEUE, START, STATS, TAKE_OVER, TOUCH,
 };
-use super::{connect, within, Failure, DEFAULT_TIMEOUT};
+use super::{connectors, within, Failure, RedisConnection, DEFAULT_TIMEOUT};
 use crate::queue::{
     entry_ms, Appended, ConsumerStats, DeadLetter, Failed, QueueError, QueueStore, Retention,
     Start, Stats, StoredEntry, DEFAULT_SEEN_TTL, MAX_DEAD_LETTERS,
@@ -39,25 +38,14 @@ pub const DEFAULT_GROUP: &str = "workers";
 /// Each operation is one Lua script, bounded by a timeout (1 s by default): a Redis that is
 /// down or slow is [`QueueError::Unavailable`] within it. A consumer group lost with its
 /// stream (a Redis restarted without persistence) is created again by the next read.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisQueue {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     base: Arc<str>,
     group: Arc<str>,
     retention: Retention,
     seen_ttl: Duration,
     timeout: Duration,
-}
-
-impl std::fmt::Debug for RedisQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueue")
-            .field("name", &self.base)
-            .field("group", &self.group)
-            .field("retention", &self.retention)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
 }
 
 impl From<Failure> for QueueError {
@@ -71,17 +59,13 @@ impl From<Failure> for QueueError {
 }
 
 impl RedisQueue {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
-    /// defaults: queue `wix-inbox:queue`, group `workers`, 7 days' retention, 1 s per operation.
-    /// The error never quotes the URL.
-    pub async fn connect(url: &str) -> Result<Self, QueueError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(QueueError);
 
-    /// A queue on a connection manager of your own.
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A queue on a connection of your own, with the defaults: queue `wix-inbox:queue`, group
+    /// `workers`, 7 days' retention, 1 s per operation.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisQueue {
-            redis,
+            redis: redis.into(),
             base: Arc::from(format!("{{{DEFAULT_QUEUE_NAME}}}")),
             group: Arc::from(DEFAULT_GROUP),
             retention: Retention::default(),

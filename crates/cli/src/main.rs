@@ -9,6 +9,7 @@ mod api;
 mod args;
 mod events;
 mod fake;
+mod redis_target;
 mod relay;
 mod relay_queue;
 mod sync;
