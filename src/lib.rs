@@ -69,6 +69,12 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
 use generated::Error as GeneratedError;
+
+/// The spec this crate is generated from (`openapi/inbox-v2.yaml`), validation rules and all,
+/// as JSON text: for fakes of Wix and contract tests that must hold requests to the same
+/// document (the fake crate routes its paths and methods, and reads request rules, from it).
+#[cfg(feature = "test-util")]
+pub const SPEC_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/spec.json"));
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: the client (builder, credentials, retries, errors), the app (a
