@@ -16,7 +16,9 @@ mod prometheus;
 
 use std::time::Duration;
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, histogram, Unit};
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
 
 #[cfg(feature = "prometheus")]
 pub use prometheus::{MetricsError, Prometheus};
@@ -44,11 +46,11 @@ pub const CLIENT_RESPONSE_SIZE: &str = "wix_inbox_client_response_size_bytes";
 // ---- The webhook receiver ----
 
 /// Counter: webhook deliveries answered, by `status` (`200`, `400`, `401`, `408`, `413`,
-/// `500`, `503`) and `reason` (for 200: `handed_on` or `duplicate`; for 401 the verification
+/// `500`, `503`) and `reason` (for 200: `handed_on`, `queued` or `duplicate`; for 401 the verification
 /// failure: `bad_signature`, `wrong_algorithm`, `expired`, `not_yet_valid`, `missing_expiry`;
 /// for 400: `not_a_jwt`, `missing_data`, `data_not_a_string`, `malformed`, `unreadable_body`;
 /// `body_timeout`; `too_large`; for 503: `in_progress_elsewhere`, `store_unavailable`,
-/// `not_handed_on`; for 500: `panicked`).
+/// `not_handed_on`, `queue_unavailable`, `queue_timeout`; for 500: `panicked`).
 pub const WEBHOOK_DELIVERIES: &str = "wix_inbox_webhook_deliveries_total";
 /// Histogram (seconds): from an event's `eventTime` to the 200 that answered its delivery.
 pub const WEBHOOK_EVENT_AGE: &str = "wix_inbox_webhook_event_age_seconds";
@@ -56,24 +58,42 @@ pub const WEBHOOK_EVENT_AGE: &str = "wix_inbox_webhook_event_age_seconds";
 /// `in_progress_elsewhere`, `error`: the store failed).
 pub const WEBHOOK_CLAIMS: &str = "wix_inbox_webhook_claims_total";
 
-// ---- The event queue (hooks for `wix_inbox::queue`) ----
+// ---- The event queue (`wix_inbox::queue`) ----
 
-/// Counter: events appended to the queue.
+/// Counter: events appended to the queue (by the receiver's queue mode, or `append_event`).
 pub const QUEUE_APPENDED: &str = "wix_inbox_queue_appended_total";
-/// Counter: events handled (the handler returned `Ok`).
+/// Counter: events not appended because their ID was appended before (a resend, or another
+/// receiver's delivery).
+pub const QUEUE_DUPLICATES: &str = "wix_inbox_queue_duplicates_total";
+/// Counter: handler runs started on queued events (each delivery to a handler: first runs,
+/// retries and runs after a takeover).
+pub const QUEUE_STARTED: &str = "wix_inbox_queue_started_total";
+/// Counter: events handled and acknowledged (the handler returned `Ok`).
 pub const QUEUE_HANDLED: &str = "wix_inbox_queue_handled_total";
-/// Counter: handler attempts that failed (to be retried).
+/// Counter: handler runs that failed, by `outcome` (`retried`: kept for a retry after a
+/// backoff; `dead_lettered`: it was the event's last delivery; `lost`: the worker no longer
+/// held the event).
 pub const QUEUE_FAILED: &str = "wix_inbox_queue_failed_total";
-/// Counter: events moved to the dead letters after their last attempt.
+/// Counter: events moved to the dead letters (their last delivery failed, or their workers
+/// stopped while handling them every time).
 pub const QUEUE_DEAD_LETTERED: &str = "wix_inbox_queue_dead_lettered_total";
-/// Gauge: events appended and not yet handled.
+/// Histogram (seconds): how long a handler ran on a queued event, by `outcome` (`ok`,
+/// `error`).
+pub const QUEUE_HANDLER_DURATION: &str = "wix_inbox_queue_handler_duration_seconds";
+/// Gauge: events delivered to a worker and not yet settled (a worker reads it from the queue
+/// every few seconds).
 pub const QUEUE_PENDING: &str = "wix_inbox_queue_pending";
-/// Gauge (seconds): the age of the oldest pending event.
+/// Gauge: events appended and not yet delivered to any worker (the consumer group's lag),
+/// when the store knows.
+pub const QUEUE_UNDELIVERED: &str = "wix_inbox_queue_undelivered";
+/// Gauge (seconds): the age of the oldest pending event (0 with none pending).
 pub const QUEUE_OLDEST_PENDING_AGE: &str = "wix_inbox_queue_oldest_pending_age_seconds";
+/// Gauge: events in the dead letters.
+pub const QUEUE_DEAD_LETTERS: &str = "wix_inbox_queue_dead_letters";
 /// Counter: events a worker took over from another that stopped answering.
 pub const QUEUE_TAKEOVERS: &str = "wix_inbox_queue_takeovers_total";
-/// Histogram (seconds): how long an event waited for its lane (the events before it for the
-/// same conversation).
+/// Histogram (seconds): how long an event of a lane waited, once due, for the events before it
+/// in its lane (the same conversation).
 pub const QUEUE_LANE_WAIT: &str = "wix_inbox_queue_lane_wait_seconds";
 
 // ---- The conversation directory ----
@@ -154,16 +174,28 @@ const ALL: &[Metric] = &[
         help: "Events appended to the queue",
     },
     Metric {
+        name: QUEUE_DUPLICATES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Events not appended: their ID was appended before",
+    },
+    Metric {
+        name: QUEUE_STARTED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Handler runs started on queued events",
+    },
+    Metric {
         name: QUEUE_HANDLED,
         kind: Kind::Counter,
         unit: Unit::Count,
-        help: "Queued events handled",
+        help: "Queued events handled and acknowledged",
     },
     Metric {
         name: QUEUE_FAILED,
         kind: Kind::Counter,
         unit: Unit::Count,
-        help: "Handler attempts on queued events that failed",
+        help: "Handler runs on queued events that failed, by outcome",
     },
     Metric {
         name: QUEUE_DEAD_LETTERED,
@@ -172,16 +204,34 @@ const ALL: &[Metric] = &[
         help: "Queued events moved to the dead letters",
     },
     Metric {
+        name: QUEUE_HANDLER_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time a handler ran on a queued event, by outcome",
+    },
+    Metric {
         name: QUEUE_PENDING,
         kind: Kind::Gauge,
         unit: Unit::Count,
-        help: "Queued events not yet handled",
+        help: "Queued events delivered to a worker and not yet settled",
+    },
+    Metric {
+        name: QUEUE_UNDELIVERED,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Queued events not yet delivered to any worker",
     },
     Metric {
         name: QUEUE_OLDEST_PENDING_AGE,
         kind: Kind::Gauge,
         unit: Unit::Seconds,
         help: "Age of the oldest pending queued event",
+    },
+    Metric {
+        name: QUEUE_DEAD_LETTERS,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Events in the dead letters",
     },
     Metric {
         name: QUEUE_TAKEOVERS,
@@ -193,7 +243,7 @@ const ALL: &[Metric] = &[
         name: QUEUE_LANE_WAIT,
         kind: Kind::Histogram,
         unit: Unit::Seconds,
-        help: "Time a queued event waited for its lane",
+        help: "Time a queued event waited for the events before it in its lane",
     },
     Metric {
         name: DIRECTORY_MERGES,
@@ -334,6 +384,68 @@ pub(crate) fn directory_merge(result: &'static str, moves: usize) {
     if moves > 0 {
         counter!(DIRECTORY_MOVES).increment(moves as u64);
     }
+}
+
+/// An event offered to the queue: appended (`true`) or refused as a duplicate.
+pub(crate) fn queue_appended(new: bool) {
+    if new {
+        counter!(QUEUE_APPENDED).increment(1);
+    } else {
+        counter!(QUEUE_DUPLICATES).increment(1);
+    }
+}
+
+/// A handler run started on a queued event.
+pub(crate) fn queue_started() {
+    counter!(QUEUE_STARTED).increment(1);
+}
+
+/// A handler ran for `took`, successfully (`ok`) or not.
+pub(crate) fn queue_handler_ran(ok: bool, took: Duration) {
+    let outcome = if ok { "ok" } else { "error" };
+    histogram!(QUEUE_HANDLER_DURATION, "outcome" => outcome).record(took.as_secs_f64());
+}
+
+/// A handled event was acknowledged.
+pub(crate) fn queue_handled() {
+    counter!(QUEUE_HANDLED).increment(1);
+}
+
+/// A handler run failed, then `outcome` (`retried`, `dead_lettered`, `lost`).
+pub(crate) fn queue_failed(outcome: &'static str) {
+    counter!(QUEUE_FAILED, "outcome" => outcome).increment(1);
+}
+
+/// An event was moved to the dead letters.
+pub(crate) fn queue_dead_lettered() {
+    counter!(QUEUE_DEAD_LETTERED).increment(1);
+}
+
+/// A worker took over `n` events.
+pub(crate) fn queue_takeovers(n: usize) {
+    if n > 0 {
+        counter!(QUEUE_TAKEOVERS).increment(n as u64);
+    }
+}
+
+/// An event of a lane started `wait` after it was due.
+pub(crate) fn queue_lane_wait(wait: Duration) {
+    histogram!(QUEUE_LANE_WAIT).record(wait.as_secs_f64());
+}
+
+/// The state of the queue, read from its store: the gauges.
+pub(crate) fn queue_gauges(
+    pending: u64,
+    undelivered: Option<u64>,
+    oldest_pending_age: Option<Duration>,
+    dead_letters: u64,
+) {
+    gauge!(QUEUE_PENDING).set(pending as f64);
+    if let Some(undelivered) = undelivered {
+        gauge!(QUEUE_UNDELIVERED).set(undelivered as f64);
+    }
+    gauge!(QUEUE_OLDEST_PENDING_AGE).set(oldest_pending_age.unwrap_or_default().as_secs_f64());
+    gauge!(QUEUE_DEAD_LETTERS).set(dead_letters as f64);
 }
 
 #[cfg(test)]
