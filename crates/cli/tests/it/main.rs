@@ -1,5 +1,9 @@
 //! The `wix-inbox` command's integration tests, run as processes; one binary.
 
+// examples/bot.rs, the app of `fake load` and of the soak test.
+#[path = "../../../../examples/bot.rs"]
+#[allow(dead_code)]
+mod bot;
 mod cli;
 // `events`: the event queue.
 mod events;
@@ -19,5 +23,7 @@ mod redis_server;
 mod relay;
 // `webhook relay --queue`: signed POSTs.
 mod relay_queue;
+// The soak test: the bot behind queued relays, a relay crash, a Redis restart.
+mod soak;
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;
