@@ -4,10 +4,9 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 
-use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::webhooks::{Claim, DedupError, Deduplicator, Lease, DEFAULT_LEASE};
 
 /// How long a done event ID is remembered by default: 72 hours. Wix retries a delivery for
@@ -78,42 +77,27 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 /// - **Persistence**: run Redis with `appendonly yes`. A Redis restarted without persistence
 ///   forgets every done event ID, and Wix's resends of those are handed on again.
 ///
-/// Clones share one connection manager (one multiplexed connection). Memory in Redis: one key
-/// per event ID for the done-TTL, a few dozen bytes plus the ID.
-#[derive(Clone)]
+/// - **Redis Cluster**: each script touches one key, so each runs on the key's master.
+///
+/// Clones share one connection. Memory in Redis: one key per event ID for the done-TTL (see
+/// `docs/redis.md` for the measured figures).
+#[derive(Clone, Debug)]
 pub struct RedisDeduplicator {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: Arc<str>,
     lease: Duration,
     done_ttl: Duration,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for RedisDeduplicator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the connection: its address may hold a password.
-        f.debug_struct("RedisDeduplicator")
-            .field("prefix", &self.prefix)
-            .field("lease", &self.lease)
-            .field("done_ttl", &self.done_ttl)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl RedisDeduplicator {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
-    /// defaults: prefix `wix-inbox:`, 60 s leases, done IDs kept 72 hours, 1 s per operation.
-    /// Fails when Redis cannot be reached now; the error never quotes the URL (it may hold a
-    /// password).
-    pub async fn connect(url: &str) -> Result<Self, DedupError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(DedupError);
 
-    /// A store on a connection manager of your own (its settings: timeouts, retries, TLS).
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A store on a connection of your own, or one another store uses, with the defaults:
+    /// prefix `wix-inbox:`, 60 s leases, done IDs kept 72 hours, 1 s per operation.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisDeduplicator {
-            redis,
+            redis: redis.into(),
             prefix: Arc::from(DEFAULT_PREFIX),
             lease: DEFAULT_LEASE,
             done_ttl: DEFAULT_DONE_TTL,
@@ -153,11 +137,6 @@ impl RedisDeduplicator {
         key.push_str("event:");
         key.push_str(event_id);
         key
-    }
-
-    /// The connection manager: for other keys of your own on the same connection.
-    pub fn connection(&self) -> &ConnectionManager {
-        &self.redis
     }
 }
 

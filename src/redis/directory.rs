@@ -6,10 +6,9 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 
-use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::lifecycle::{
     resolve, DirectoryError, MergePlan, MergeStore, Move, MAX_CHAIN, MAX_SOURCES, MAX_STEPS,
 };
@@ -57,39 +56,34 @@ static COMMIT: LazyLock<Script> = LazyLock::new(|| {
 /// changed, so a redelivery or a refusal decided on what was read stays true.
 ///
 /// **Failures** (a lost, refused or slow connection: 1 s per round trip by default) are
-/// [`DirectoryError::Store`]; nothing is written then. A single Redis server (not Redis
-/// Cluster): the script reads and writes keys of several conversations.
-#[derive(Clone)]
+/// [`DirectoryError::Store`]; nothing is written then.
+///
+/// **Redis Cluster.** A merge checks and writes the links of several conversations at once, and
+/// Redis runs a script only on keys of one hash slot. Spreading the links over slots would need
+/// a protocol across them (two concurrent merges `A → B` and `B → A`, each writing its own link
+/// after seeing the other absent, would make a loop), which is a lock: one key in one slot
+/// anyway. So on a cluster every link carries one hash tag, `{<prefix>merged}:<ID>`: the whole
+/// directory sits in one slot, on one master (and its replica), and every merge stays one
+/// atomic script. Merges are rare (one per `conversations-merged` webhook) and a link is a few
+/// dozen bytes (measured in `docs/redis.md`), so one slot holds the directory of a large app.
+/// On one server the keys keep their names, `<prefix>merged:<ID>`.
+#[derive(Clone, Debug)]
 pub struct RedisMergeStore {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: Arc<str>,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for RedisMergeStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the connection: its address may hold a password.
-        f.debug_struct("RedisMergeStore")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl RedisMergeStore {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
-    /// defaults: prefix `wix-inbox:`, 1 s per round trip. Fails when Redis cannot be reached
-    /// now; the error never quotes the URL.
-    pub async fn connect(url: &str) -> Result<Self, DirectoryError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(DirectoryError);
 
-    /// A store on a connection manager of your own, or one shared with a
+    /// A store on a connection of your own, or one shared with a
     /// [`RedisDeduplicator`](super::RedisDeduplicator) (its
-    /// [`connection`](super::RedisDeduplicator::connection)).
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// [`connection`](super::RedisDeduplicator::connection)), with the defaults: prefix
+    /// `wix-inbox:`, 1 s per round trip.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisMergeStore {
-            redis,
+            redis: redis.into(),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -107,15 +101,17 @@ impl RedisMergeStore {
         self
     }
 
-    /// The connection manager.
-    pub fn connection(&self) -> &ConnectionManager {
-        &self.redis
-    }
-
+    /// `<prefix>merged:<ID>` on one server; `{<prefix>merged}:<ID>` on a Redis Cluster, where
+    /// every link shares the hash tag so that a merge's check-and-write is one script on one
+    /// slot (see the type's docs).
     fn key(&self, id: &str) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + 7 + id.len());
+        let mut key = String::with_capacity(self.prefix.len() + 10 + id.len());
+        let cluster = self.redis.is_cluster();
+        if cluster {
+            key.push('{');
+        }
         key.push_str(&self.prefix);
-        key.push_str("merged:");
+        key.push_str(if cluster { "merged}:" } else { "merged:" });
         key.push_str(id);
         key
     }
@@ -124,7 +120,7 @@ impl RedisMergeStore {
     /// (`None`: not merged). One `MGET` per step along the longest chain.
     async fn read_chains(
         &self,
-        redis: &mut ConnectionManager,
+        redis: &mut RedisConnection,
         ids: impl IntoIterator<Item = String>,
         known: &mut HashMap<String, Option<String>>,
     ) -> Result<(), DirectoryError> {
@@ -178,7 +174,7 @@ impl RedisMergeStore {
     /// it had not read.
     async fn plan(
         &self,
-        redis: &mut ConnectionManager,
+        redis: &mut RedisConnection,
         sources: &[String],
         target: &str,
         known: &mut HashMap<String, Option<String>>,
@@ -239,8 +235,8 @@ impl MergeStore for RedisMergeStore {
                 for (id, link) in &known {
                     commit.key(self.key(id)).arg(link.as_deref().unwrap_or(""));
                 }
-                for (from, into) in &plan.links {
-                    commit.key(self.key(from)).arg(into);
+                for link in &plan.links {
+                    commit.key(self.key(&link.from)).arg(&link.into);
                 }
                 let written: i64 = within(self.timeout, commit.invoke_async(&mut redis)).await?;
                 if written == 1 {

@@ -3,11 +3,10 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 use futures_util::future::BoxFuture;
 
-use super::{connect, within, Failure, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::client::fleet::{FetchLease, FleetError, FleetStore, SharedToken};
 
 /// The instance's token, if it is not yet due for renewal: `{ms until renewal, ms until expiry,
@@ -84,35 +83,20 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
 /// when Redis is not on the app's own host, and a Redis that only the app's processes reach.
 ///
 /// The store's clock is Redis's (`TIME`), so the processes' clocks need not agree.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisFleet {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: Arc<str>,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for RedisFleet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisFleet")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl RedisFleet {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
-    /// `rediss://` for TLS) with prefix `wix-inbox:` and 1 s per operation. The error never
-    /// quotes the URL (it may hold a password).
-    pub async fn connect(url: &str) -> Result<Self, FleetError> {
-        let redis = connect(url, DEFAULT_TIMEOUT).await.map_err(fleet_error)?;
-        Ok(Self::new(redis))
-    }
+    connectors!(FleetError);
 
-    /// A store on a connection manager of your own.
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A store on a connection of your own, with prefix `wix-inbox:` and 1 s per operation.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisFleet {
-            redis,
+            redis: redis.into(),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -133,10 +117,6 @@ impl RedisFleet {
     fn key(&self, kind: &str, instance_id: &str, suffix: &str) -> String {
         format!("{}{kind}:{{{instance_id}}}{suffix}", self.prefix)
     }
-}
-
-fn fleet_error(failure: Failure) -> FleetError {
-    FleetError(failure.error)
 }
 
 /// Milliseconds, at least 1.
@@ -167,7 +147,7 @@ impl FleetStore for RedisFleet {
             let found: Option<(i64, i64, String)> =
                 within(self.timeout, TOKEN.key(&key).invoke_async(&mut redis))
                     .await
-                    .map_err(fleet_error)?;
+                    .map_err(FleetError::from)?;
             Ok(found.and_then(|(renew, expires, authorization)| {
                 let renew_in = Duration::from_millis(u64::try_from(renew).ok()?);
                 let expires_in = Duration::from_millis(u64::try_from(expires).ok()?);
@@ -200,7 +180,7 @@ impl FleetStore for RedisFleet {
                     .query_async(&mut redis),
             )
             .await
-            .map_err(fleet_error)?;
+            .map_err(FleetError::from)?;
             Ok(taken.map(|_| FetchLease(token)))
         })
     }
@@ -228,7 +208,7 @@ impl FleetStore for RedisFleet {
             };
             let _: i64 = within(self.timeout, invocation.invoke_async(&mut redis))
                 .await
-                .map_err(fleet_error)?;
+                .map_err(FleetError::from)?;
             Ok(())
         })
     }
@@ -251,7 +231,7 @@ impl FleetStore for RedisFleet {
                     .invoke_async(&mut redis),
             )
             .await
-            .map_err(fleet_error)?;
+            .map_err(FleetError::from)?;
             Ok(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
         })
     }
@@ -269,7 +249,7 @@ impl FleetStore for RedisFleet {
                 ::redis::cmd("DEL").arg(&keys).query_async(&mut redis),
             )
             .await
-            .map_err(fleet_error)?;
+            .map_err(FleetError::from)?;
             Ok(())
         })
     }

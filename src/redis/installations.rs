@@ -3,10 +3,9 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 
-use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::installations::{
     with_instance, Applied, Installation, InstallationError, InstallationEvent, InstallationStore,
 };
@@ -43,21 +42,11 @@ static COMMIT: LazyLock<Script> = LazyLock::new(|| {
 ///
 /// **Failures** (a lost, refused or slow connection: 1 s per round trip by default) are
 /// [`InstallationError`]s; nothing is written then.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisInstallations {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     key: Arc<str>,
     timeout: Duration,
-}
-
-impl std::fmt::Debug for RedisInstallations {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the connection: its address may hold a password.
-        f.debug_struct("RedisInstallations")
-            .field("key", &self.key)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
 }
 
 fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> InstallationError {
@@ -65,17 +54,13 @@ fn failed(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Installatio
 }
 
 impl RedisInstallations {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
-    /// defaults: prefix `wix-inbox:`, 1 s per round trip. Fails when Redis cannot be reached
-    /// now; the error never quotes the URL.
-    pub async fn connect(url: &str) -> Result<Self, InstallationError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(InstallationError);
 
-    /// A store on a connection manager of your own, or one shared with another store.
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A store on a connection of your own, or one shared with another store, with the
+    /// defaults: prefix `wix-inbox:`, 1 s per round trip.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisInstallations {
-            redis,
+            redis: redis.into(),
             key: Arc::from(format!("{DEFAULT_PREFIX}{{installations}}")),
             timeout: DEFAULT_TIMEOUT,
         }

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod connection;
 mod dedup;
 mod directory;
 mod fleet;
@@ -37,8 +38,9 @@ mod state;
 use std::time::Duration;
 
 pub use ::redis::aio::ConnectionManager;
-use ::redis::aio::ConnectionManagerConfig;
+pub use ::redis::cluster_async::ClusterConnection;
 
+pub use connection::{ConnectError, RedisConfig, RedisConnection};
 pub use dedup::{RedisDeduplicator, DEFAULT_DONE_TTL};
 pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
@@ -117,33 +119,68 @@ impl From<Failure> for InstallationError {
     }
 }
 
+impl From<Failure> for crate::client::fleet::FleetError {
+    fn from(f: Failure) -> Self {
+        crate::client::fleet::FleetError(f.error)
+    }
+}
+
 impl From<Failure> for DirectoryError {
     fn from(f: Failure) -> Self {
         DirectoryError::Store(f.error)
     }
 }
 
-/// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`): one connection
-/// manager that reconnects, with `timeout` for connecting and for each answer. Fails when Redis
-/// cannot be reached within `timeout`. Errors never quote the URL (it may hold a password).
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, Failure> {
-    let client = ::redis::Client::open(url).map_err(|e| Failure {
-        transient: false,
-        error: format!(
-            "invalid Redis URL ({e}); expected redis://[user:password@]host[:port][/db]"
-        )
-        .into(),
-    })?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        // Reconnect quickly and briefly: a request waits at most `timeout` anyway, and the
-        // next request starts another reconnection.
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(timeout);
-    within(timeout, ConnectionManager::new_with_config(client, config)).await
+impl From<ConnectError> for Failure {
+    fn from(e: ConnectError) -> Self {
+        Failure {
+            transient: e.is_transient(),
+            error: Box::new(e),
+        }
+    }
 }
+
+/// The constructors every store shares: `connect(url)`, `connect_cluster(nodes)`,
+/// `connect_with(&RedisConfig)` and `connection()`, on the store's `new(impl
+/// Into<RedisConnection>)`, `timeout(Duration)` and field `redis`.
+macro_rules! connectors {
+    ($error:ty) => {
+        /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`, or
+        /// `rediss://` for TLS) with this store's defaults (see [`new`](Self::new)). Fails
+        /// when Redis cannot be reached now or refuses the credentials (a
+        /// [`ConnectError`](crate::redis::ConnectError) inside the error); the error never
+        /// quotes the URL (it may hold a password).
+        pub async fn connect(url: &str) -> Result<Self, $error> {
+            Self::connect_with(&$crate::redis::RedisConfig::single(url)).await
+        }
+
+        /// Connects to the Redis Cluster with these nodes (URLs or `host:port`; the others are
+        /// found from them), as [`connect`](Self::connect) does to one server.
+        pub async fn connect_cluster<I, S>(nodes: I) -> Result<Self, $error>
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            Self::connect_with(&$crate::redis::RedisConfig::cluster(nodes)).await
+        }
+
+        /// Connects as `config` says (one server or a cluster, TLS roots, the timeout of each
+        /// operation).
+        pub async fn connect_with(config: &$crate::redis::RedisConfig) -> Result<Self, $error> {
+            let redis = config
+                .connect()
+                .await
+                .map_err($crate::redis::Failure::from)?;
+            Ok(Self::new(redis).timeout(config.operation_timeout()))
+        }
+
+        /// The connection: for commands of your own, or another store on it.
+        pub fn connection(&self) -> &$crate::redis::RedisConnection {
+            &self.redis
+        }
+    };
+}
+pub(crate) use connectors;
 
 /// Runs `operation` within `timeout`; a timeout is a transient [`Failure`].
 pub(crate) async fn within<T>(

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script};
 
 use super::queue_scripts::{
     ACK, APPEND, FAIL, READ, RENEW, REQUEUE, START, STATS, TAKE_OVER, TOUCH,
 };
-use super::{connect, within, Failure, DEFAULT_TIMEOUT};
+use super::{connectors, within, Failure, RedisConnection, DEFAULT_TIMEOUT};
 use crate::queue::{
     entry_ms, Appended, ConsumerStats, DeadLetter, Failed, QueueError, QueueStore, Retention,
     Start, Stats, StoredEntry, DEFAULT_SEEN_TTL, MAX_DEAD_LETTERS,
@@ -29,7 +28,7 @@ pub const DEFAULT_GROUP: &str = "workers";
 ///
 /// | key | type | what |
 /// |---|---|---|
-/// | `{name}:stream` | stream | the events (fields `id`, `lane`, `event`), consumer group `workers` |
+/// | `{name}:stream` | stream | the events (fields `id`, `lane`, `event`, `trace`), consumer group `workers` |
 /// | `{name}:seen:<event ID>` | string | an event ID appended, for the seen-TTL (72 h) |
 /// | `{name}:lane:<lane>` | list | the lane's entries not yet settled, in append order |
 /// | `{name}:lock:lane:<lane>`, `{name}:lock:entry:<ID>` | string | the worker running the lane (or lane-less entry), for one visibility timeout |
@@ -39,25 +38,14 @@ pub const DEFAULT_GROUP: &str = "workers";
 /// Each operation is one Lua script, bounded by a timeout (1 s by default): a Redis that is
 /// down or slow is [`QueueError::Unavailable`] within it. A consumer group lost with its
 /// stream (a Redis restarted without persistence) is created again by the next read.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisQueue {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     base: Arc<str>,
     group: Arc<str>,
     retention: Retention,
     seen_ttl: Duration,
     timeout: Duration,
-}
-
-impl std::fmt::Debug for RedisQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueue")
-            .field("name", &self.base)
-            .field("group", &self.group)
-            .field("retention", &self.retention)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
 }
 
 impl From<Failure> for QueueError {
@@ -71,17 +59,13 @@ impl From<Failure> for QueueError {
 }
 
 impl RedisQueue {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`) with the
-    /// defaults: queue `wix-inbox:queue`, group `workers`, 7 days' retention, 1 s per operation.
-    /// The error never quotes the URL.
-    pub async fn connect(url: &str) -> Result<Self, QueueError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(QueueError);
 
-    /// A queue on a connection manager of your own.
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A queue on a connection of your own, with the defaults: queue `wix-inbox:queue`, group
+    /// `workers`, 7 days' retention, 1 s per operation.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisQueue {
-            redis,
+            redis: redis.into(),
             base: Arc::from(format!("{{{DEFAULT_QUEUE_NAME}}}")),
             group: Arc::from(DEFAULT_GROUP),
             retention: Retention::default(),
@@ -232,14 +216,15 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Entries flattened by a script: ID, event ID, lane, JSON.
+/// Entries flattened by a script: ID, event ID, lane, JSON, trace.
 fn entries(flat: Vec<String>) -> Vec<StoredEntry> {
-    flat.chunks_exact(4)
+    flat.chunks_exact(5)
         .map(|e| StoredEntry {
             id: e[0].clone(),
             event_id: e[1].clone(),
             lane: Some(e[2].clone()).filter(|lane| !lane.is_empty()),
             json: e[3].clone(),
+            trace: Some(e[4].clone()).filter(|trace| !trace.is_empty()),
         })
         .collect()
 }
@@ -275,6 +260,7 @@ impl QueueStore for RedisQueue {
         event_id: &str,
         lane: Option<&str>,
         json: &str,
+        traceparent: Option<&str>,
     ) -> Result<Appended, QueueError> {
         let (kind, value) = self.trim();
         let mut invocation = APPEND.prepare_invoke();
@@ -287,7 +273,8 @@ impl QueueStore for RedisQueue {
             .arg(json)
             .arg(millis(self.seen_ttl))
             .arg(kind)
-            .arg(value);
+            .arg(value)
+            .arg(traceparent.unwrap_or_default());
         Ok(match self.run::<Option<String>>(invocation).await? {
             Some(id) => Appended::New(id),
             None => Appended::Duplicate,

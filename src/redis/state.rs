@@ -4,10 +4,9 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 
-use super::{connect, within, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::state::{Entry, StateError, StateStore, REMEMBER_FOR};
 
 /// Writes if every key read still holds what it held: 1 written, 0 something changed.
@@ -51,34 +50,21 @@ static COMMIT: LazyLock<Script> = LazyLock::new(|| {
 /// `<prefix>{<conversation ID>}:sent:<ID>`, expiring after [`REMEMBER_FOR`]. States and reply records
 /// do not expire. Failures (a lost, refused or slow connection: 1 s per round trip by default)
 /// are [`StateError::Store`]; a script that failed wrote nothing.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisStateStore {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: Arc<str>,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for RedisStateStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the connection: its address may hold a password.
-        f.debug_struct("RedisStateStore")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl RedisStateStore {
-    /// Connects to the Redis at `url` with the defaults: prefix `wix-inbox:`, 1 s per round
-    /// trip. Fails when Redis cannot be reached now; the error never quotes the URL.
-    pub async fn connect(url: &str) -> Result<Self, StateError> {
-        Ok(Self::new(connect(url, DEFAULT_TIMEOUT).await?))
-    }
+    connectors!(StateError);
 
-    /// A store on a connection manager of your own (or one another store uses).
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// A store on a connection of your own (or one another store uses), with the defaults:
+    /// prefix `wix-inbox:`, 1 s per round trip.
+    pub fn new(redis: impl Into<RedisConnection>) -> Self {
         RedisStateStore {
-            redis,
+            redis: redis.into(),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -94,11 +80,6 @@ impl RedisStateStore {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
-    }
-
-    /// The connection manager.
-    pub fn connection(&self) -> &ConnectionManager {
-        &self.redis
     }
 
     /// The key of `key` in `scope`: `<prefix>{<scope>}:<key>`. A `}` in the scope would end the

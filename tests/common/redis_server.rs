@@ -21,6 +21,8 @@ pub struct RedisServer {
     child: Option<Child>,
     /// `appendonly yes` with `appendfsync always`: what is stored survives a restart.
     persistent: bool,
+    /// More arguments for `redis-server` (a cluster node's, TLS).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -41,14 +43,24 @@ impl RedisServer {
     }
 
     fn start_with(persistent: bool) -> RedisServer {
+        Self::start_with_args(persistent, |_, _| Vec::new())
+    }
+
+    /// Starts a server with more arguments, made from its port and directory.
+    pub fn start_with_args(
+        persistent: bool,
+        extra: impl Fn(u16, &std::path::Path) -> Vec<String>,
+    ) -> RedisServer {
         // The free port is found by binding port 0; another process may take it before
         // redis-server does, so a few ports are tried.
         let mut last_log = String::new();
         for _ in 0..5 {
             let port = free_port();
+            let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
             let mut server = RedisServer {
                 port,
-                dir: tempfile::tempdir().expect("a temporary directory for redis-server"),
+                extra: extra(port, dir.path()),
+                dir,
                 child: None,
                 persistent,
             };
@@ -108,6 +120,7 @@ impl RedisServer {
             .args(["--daemonize", "no"])
             .args(["--protected-mode", "yes"])
             .args(["--databases", "1"])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().expect("the log file")))
             .stderr(Stdio::from(log))
@@ -145,12 +158,199 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port of 127.0.0.1 that was free a moment ago.
+/// A port of 127.0.0.1 that was free a moment ago, with its cluster bus port (10,000 above)
+/// free too.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port on 127.0.0.1")
+            .port();
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A Redis Cluster of three masters and three replicas on 127.0.0.1, each node a
+/// [`RedisServer`] with `cluster-enabled yes` and a node timeout of 1 s (a master that dies is
+/// replaced by its replica within a few seconds); stopped when dropped.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+/// A cluster node's timeout, in ms: how long a master may not answer before its replica takes
+/// over.
+pub const NODE_TIMEOUT_MS: u64 = 1000;
+
+impl RedisCluster {
+    /// Starts six nodes, joins them with `redis-cli --cluster create … --cluster-replicas 1`
+    /// and waits until every node says the cluster is ok.
+    ///
+    /// # Panics
+    ///
+    /// With one line naming the package when `redis-server` or `redis-cli` is not installed;
+    /// when the cluster does not form.
+    pub fn start() -> RedisCluster {
+        Self::start_with(|_, _| Vec::new())
+    }
+
+    /// Like [`start`](Self::start), with more arguments for every node.
+    pub fn start_with(extra: impl Fn(u16, &std::path::Path) -> Vec<String>) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..6)
+            .map(|_| {
+                RedisServer::start_with_args(false, |port, dir| {
+                    let mut args: Vec<String> = [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-node-timeout",
+                        &NODE_TIMEOUT_MS.to_string(),
+                        "--cluster-config-file",
+                        &dir.join("nodes.conf").to_string_lossy(),
+                        // A replica may take over however long it was cut off (the test kills
+                        // its master right after writes).
+                        "--cluster-replica-validity-factor",
+                        "0",
+                        // Replicas sync at once (not 5 s later), so that the cluster is whole
+                        // when the test begins.
+                        "--repl-diskless-sync-delay",
+                        "0",
+                    ]
+                    .map(String::from)
+                    .to_vec();
+                    args.extend(extra(port, dir));
+                    args
+                })
+            })
+            .collect();
+        let cluster = RedisCluster { nodes };
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &cluster.nodes {
+            create.arg(format!("127.0.0.1:{}", node.port()));
+        }
+        let created = match create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(output) => output,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                panic!("redis-cli is not installed; install it with: apt-get install redis-tools")
+            }
+            Err(e) => panic!("cannot run redis-cli: {e}"),
+        };
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Ok, and every replica holds its master's data (its link is up after the first
+        // sync): a failover then loses nothing written before.
+        while !cluster
+            .alive()
+            .all(|port| cluster_ok(port) && replication_done(port))
+        {
+            assert!(Instant::now() < deadline, "the cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    /// The nodes' addresses, `127.0.0.1:<port>`, for `RedisConfig::cluster`.
+    pub fn nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect()
+    }
+
+    /// The ports of the nodes still running.
+    fn alive(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(RedisServer::port)
+    }
+
+    /// The index of the node that is now the master of `key`'s hash slot.
+    pub fn master_of(&self, key: &str) -> usize {
+        let port = self.alive().next().expect("a running node");
+        let slot: u16 = cli(port, &["CLUSTER", "KEYSLOT", key])
+            .trim()
+            .parse()
+            .expect("a slot number");
+        let nodes = cli(port, &["CLUSTER", "NODES"]);
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let mut ends = range
+                    .split('-')
+                    .map(|n| n.parse::<u16>().unwrap_or(u16::MAX));
+                let first = ends.next().unwrap_or(u16::MAX);
+                let last = ends.next().unwrap_or(first);
+                (first..=last).contains(&slot)
+            });
+            if serves {
+                let port: u16 = fields[1]
+                    .split(['@', ':'])
+                    .nth(1)
+                    .and_then(|p| p.parse().ok())
+                    .expect("a node's port");
+                return self
+                    .nodes
+                    .iter()
+                    .position(|n| n.port() == port)
+                    .expect("a node of this cluster");
+            }
+        }
+        panic!("no master serves slot {slot}: {nodes}");
+    }
+
+    /// SIGKILLs node `index`, as a crash would.
+    pub fn kill(&mut self, index: usize) {
+        self.nodes[index].stop();
+    }
+
+    /// Waits until the running nodes say the cluster is ok again (after a failover).
+    pub fn wait_ok(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.alive().all(cluster_ok) {
+            assert!(Instant::now() < deadline, "the cluster did not recover");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `redis-cli -p <port> <args>`'s output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether the node at `port` is a master with a replica, or a replica whose link to its
+/// master is up.
+fn replication_done(port: u16) -> bool {
+    let info = cli(port, &["INFO", "replication"]);
+    if info.contains("role:master") {
+        !info.contains("connected_slaves:0")
+    } else {
+        info.contains("master_link_status:up")
+    }
+}
+
+/// Whether the node at `port` says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
 }
 
 /// Whether a Redis answers `PING` at `addr`.
@@ -164,4 +364,23 @@ fn ping(addr: SocketAddr) -> bool {
     }
     let mut answer = [0u8; 7];
     stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+}
+
+/// A Redis the stores' tests run on: one server or a cluster, so that one test body serves
+/// both.
+pub trait TestRedis {
+    /// How a store connects to it.
+    fn config(&self) -> wix_inbox::redis::RedisConfig;
+}
+
+impl TestRedis for RedisServer {
+    fn config(&self) -> wix_inbox::redis::RedisConfig {
+        wix_inbox::redis::RedisConfig::single(self.url())
+    }
+}
+
+impl TestRedis for RedisCluster {
+    fn config(&self) -> wix_inbox::redis::RedisConfig {
+        wix_inbox::redis::RedisConfig::cluster(self.nodes())
+    }
 }

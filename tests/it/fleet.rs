@@ -13,7 +13,7 @@ use wix_inbox::redis::RedisFleet;
 use wix_inbox::{App, RetryPolicy};
 
 use crate::harness::{conversation, json};
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 
 const PROCESSES: usize = 4;
 /// The stand-in's rate, and the app's pacing: 20 calls at once, then 20 per 2 s.
@@ -142,6 +142,7 @@ async fn child() {
         return;
     };
     let base_url = std::env::var("WIX_FLEET_BASE_URL").unwrap();
+    // `redis://…`, or `cluster:NODE,NODE,…`.
     let redis_url = std::env::var("WIX_FLEET_REDIS_URL").unwrap();
     let mut app = App::builder()
         .app_id("app-1")
@@ -149,7 +150,11 @@ async fn child() {
         .base_url(&base_url)
         .retry(RetryPolicy::default().max_attempts(1));
     if mode != "burst-alone" {
-        app = app.fleet(RedisFleet::connect(&redis_url).await.unwrap());
+        let fleet = match redis_url.strip_prefix("cluster:") {
+            Some(nodes) => RedisFleet::connect_cluster(nodes.split(',')).await,
+            None => RedisFleet::connect(&redis_url).await,
+        };
+        app = app.fleet(fleet.unwrap());
     }
     match mode.as_str() {
         "tokens" => {
@@ -189,11 +194,24 @@ use futures_util::StreamExt as _;
 /// instance: exactly 1,000 token requests, one per instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_make_one_token_request_per_instance() {
-    let redis = RedisServer::start();
+    one_token_request_per_instance(RedisServer::start().url()).await;
+}
+
+/// The same two on a Redis Cluster of three masters and three replicas: the instances' keys
+/// spread over its slots, each script on one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_on_a_cluster_behaves_as_on_one_server() {
+    let cluster = RedisCluster::start();
+    let target = format!("cluster:{}", cluster.nodes().join(","));
+    one_token_request_per_instance(target.clone()).await;
+    no_429_through_the_fleet(target).await;
+}
+
+async fn one_token_request_per_instance(redis_url: String) {
     let (url, seen) = stand_in();
     let started = Instant::now();
     tokio::task::spawn_blocking({
-        let (url, redis_url) = (url.clone(), redis.url());
+        let url = url.clone();
         move || run_children("tokens", &url, &redis_url)
     })
     .await
@@ -214,15 +232,7 @@ async fn four_processes_make_one_token_request_per_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_bursting_on_one_instance_get_no_429() {
     let redis = RedisServer::start();
-    let (url, seen) = stand_in();
-    tokio::task::spawn_blocking({
-        let (url, redis_url) = (url.clone(), redis.url());
-        move || run_children("burst", &url, &redis_url)
-    })
-    .await
-    .unwrap();
-    assert_eq!(*seen.calls.lock().unwrap(), 60);
-    assert_eq!(*seen.too_many.lock().unwrap(), 0, "429s through the fleet");
+    no_429_through_the_fleet(redis.url()).await;
 
     // The control: the same burst, each process pacing alone.
     let (url, alone) = stand_in();
@@ -236,4 +246,16 @@ async fn four_processes_bursting_on_one_instance_get_no_429() {
         *alone.too_many.lock().unwrap() > 0,
         "pacing per process should have collected 429s"
     );
+}
+
+async fn no_429_through_the_fleet(redis_url: String) {
+    let (url, seen) = stand_in();
+    tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || run_children("burst", &url, &redis_url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(*seen.calls.lock().unwrap(), 60);
+    assert_eq!(*seen.too_many.lock().unwrap(), 0, "429s through the fleet");
 }

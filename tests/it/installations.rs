@@ -345,17 +345,26 @@ proptest! {
 #[cfg(feature = "redis")]
 mod on_redis {
     use super::*;
-    use crate::redis_server::RedisServer;
+    use crate::redis_server::{RedisCluster, RedisServer, TestRedis};
     use wix_inbox::redis::RedisInstallations;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn on_removed_runs_once_with_two_apps_on_one_redis() {
-        let server = RedisServer::start();
+        on_removed_runs_once(&RedisServer::start()).await;
+    }
+
+    /// The same on a Redis Cluster of three masters and three replicas.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn on_removed_runs_once_with_two_apps_on_a_cluster() {
+        on_removed_runs_once(&RedisCluster::start()).await;
+    }
+
+    async fn on_removed_runs_once(server: &impl TestRedis) {
         let wix = Wix::start();
         let removals = Arc::new(AtomicUsize::new(0));
         let mut apps = Vec::new();
         for _ in 0..2 {
-            let store = RedisInstallations::connect(&server.url())
+            let store = RedisInstallations::connect_with(&server.config())
                 .await
                 .unwrap()
                 .prefix("two-apps:");

@@ -5,6 +5,7 @@ mod accessors;
 mod app;
 mod auto_reply;
 mod bot;
+mod bot_removal;
 mod build_script;
 mod fixtures;
 #[cfg(feature = "redis")]
@@ -15,7 +16,11 @@ mod lookup;
 mod operations;
 mod quickstart;
 #[cfg(feature = "redis")]
+mod redis_access;
+#[cfg(feature = "redis")]
 mod redis_directory;
+#[cfg(feature = "redis")]
+mod redis_memory;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;

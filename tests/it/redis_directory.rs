@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wix_inbox::lifecycle::{
     ConversationDirectory, DirectoryError, InMemoryMergeStore, MergeStore, MAX_CHAIN,
 };
-use wix_inbox::redis::RedisMergeStore;
+use wix_inbox::redis::{RedisConnection, RedisMergeStore};
 use wix_inbox::types::ConversationsMerged;
 
 use crate::lifecycle::{
     currents, each_reported_once, merge, moved, out_of_order, participant_deliveries, Rng,
 };
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer, TestRedis};
 
 /// A prefix no other scenario of this process uses.
 fn fresh_prefix() -> String {
@@ -142,7 +142,10 @@ fn events(rng: &mut Rng, steps: usize) -> Vec<ConversationsMerged> {
 #[tokio::test]
 async fn random_merges_give_the_same_answers_on_redis_and_in_memory() {
     let server = RedisServer::start();
-    let connection = redis_store(&server).await.connection().clone();
+    random_merges_agree(redis_store(&server).await.connection().clone()).await;
+}
+
+async fn random_merges_agree(connection: RedisConnection) {
     let ids: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut refusals = 0;
@@ -185,13 +188,40 @@ async fn random_merges_give_the_same_answers_on_redis_and_in_memory() {
 /// once and every ID leads to its member conversation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_merges_through_two_connections_end_consistent() {
-    let server = RedisServer::start();
+    concurrent_merges_end_consistent(&RedisServer::start()).await;
+}
+
+/// The directory on a Redis Cluster of three masters and three replicas: the shared scenarios,
+/// the random histories and the concurrent merges give the same answers as on one server, with
+/// every link under the one hash tag `{<prefix>merged}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_directory_on_a_cluster_behaves_as_on_one_server() {
+    let cluster = RedisCluster::start();
+    let connection = cluster.config().connect().await.unwrap();
+    assert!(connection.is_cluster());
+    scenarios(|| RedisMergeStore::new(connection.clone()).prefix(fresh_prefix())).await;
+    random_merges_agree(connection.clone()).await;
+    concurrent_merges_end_consistent(&cluster).await;
+
+    let store = RedisMergeStore::new(connection.clone()).prefix("app:");
+    let directory = ConversationDirectory::with_store(store);
+    directory.apply(&merge(&["A", "B"], "C")).await.unwrap();
+    let mut redis = connection.clone();
+    let links: Vec<Option<String>> = ::redis::cmd("MGET")
+        .arg(&["{app:merged}:A", "{app:merged}:B", "app:merged:A"][..])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(links, [Some("C".to_owned()), Some("C".to_owned()), None]);
+}
+
+async fn concurrent_merges_end_consistent(server: &impl TestRedis) {
     let prefix = fresh_prefix();
-    let a = RedisMergeStore::connect(&server.url())
+    let a = RedisMergeStore::connect_with(&server.config())
         .await
         .unwrap()
         .prefix(prefix.clone());
-    let b = RedisMergeStore::connect(&server.url())
+    let b = RedisMergeStore::connect_with(&server.config())
         .await
         .unwrap()
         .prefix(prefix);
@@ -294,12 +324,7 @@ async fn a_redis_that_is_gone_is_a_store_error() {
 /// Writes the chain `<name>0 → <name>1 → … → <name><links>` under `prefix` straight into Redis
 /// with one `MSET` (as another process might have written it): a chain of 10,000 links takes
 /// one round trip to build.
-async fn write_chain(
-    prefix: &str,
-    connection: &redis::aio::ConnectionManager,
-    name: &str,
-    links: usize,
-) {
+async fn write_chain(prefix: &str, connection: &RedisConnection, name: &str, links: usize) {
     let mut mset = redis::cmd("MSET");
     for i in 0..links {
         mset.arg(format!("{prefix}merged:{name}{i}"))

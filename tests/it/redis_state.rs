@@ -9,12 +9,12 @@ use wix_inbox::redis::RedisStateStore;
 use wix_inbox::state::{ConversationStates, Replies, ReplyOutcome, StateError, StateStore};
 use wix_inbox::types::{Message, ParticipantId};
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer, TestRedis};
 
-async fn store(server: &RedisServer) -> RedisStateStore {
+async fn store(server: &impl TestRedis) -> RedisStateStore {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let prefix = format!("s{}:", NEXT.fetch_add(1, Ordering::SeqCst));
-    RedisStateStore::connect(&server.url())
+    RedisStateStore::connect_with(&server.config())
         .await
         .unwrap()
         .prefix(prefix)
@@ -30,6 +30,15 @@ async fn states_on_redis_follow_merges() {
 async fn concurrent_updates_on_redis_are_not_lost() {
     let server = RedisServer::start();
     crate::replies::concurrent_updates_are_not_lost(store(&server).await).await;
+}
+
+/// The same state scenarios on a Redis Cluster of three masters and three replicas: each
+/// scope's keys in one slot, each compare-and-set one script there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_on_a_cluster_behave_as_on_one_server() {
+    let cluster = RedisCluster::start();
+    crate::replies::states_follow_merges(store(&cluster).await).await;
+    crate::replies::concurrent_updates_are_not_lost(store(&cluster).await).await;
 }
 
 #[tokio::test]

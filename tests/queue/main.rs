@@ -6,6 +6,7 @@
 #[path = "../common/redis_server.rs"]
 mod redis_server;
 
+mod cluster;
 mod lanes;
 mod receiver;
 mod redis_faults;
@@ -13,7 +14,7 @@ mod redis_faults;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use redis_server::RedisServer;
+use redis_server::{RedisServer, TestRedis};
 use wix_inbox::queue::{
     append_event, default_lane_key, Appended, Backoff, QueueStore, Worker, WorkerOptions,
 };
@@ -86,8 +87,10 @@ pub async fn redis(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 }
 
 /// A queue in `server`.
-pub async fn queue(server: &RedisServer) -> RedisQueue {
-    RedisQueue::connect(&server.url()).await.expect("Redis")
+pub async fn queue(server: &impl TestRedis) -> RedisQueue {
+    RedisQueue::connect_with(&server.config())
+        .await
+        .expect("Redis")
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{Claim, DedupError, Deduplicator, Lease};
 use wix_inbox_fake::FakeInbox;
 
-use super::redis_server::RedisServer;
+use super::redis_server::{RedisCluster, RedisServer, TestRedis};
 use super::verifier;
 
 fn first(claim: Claim) -> Lease {
@@ -22,8 +22,8 @@ fn first(claim: Claim) -> Lease {
 }
 
 /// A store on its own connection, with keys under a prefix of the test's own.
-async fn store(server: &RedisServer, prefix: &str) -> RedisDeduplicator {
-    RedisDeduplicator::connect(&server.url())
+async fn store(server: &impl TestRedis, prefix: &str) -> RedisDeduplicator {
+    RedisDeduplicator::connect_with(&server.config())
         .await
         .unwrap()
         .prefix(prefix)
@@ -33,9 +33,12 @@ async fn store(server: &RedisServer, prefix: &str) -> RedisDeduplicator {
 /// processes, as far as Redis can tell): exactly one first claim.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_claims_through_two_connections_one_first() {
-    let server = RedisServer::start();
-    let a = store(&server, "t1:").await;
-    let b = store(&server, "t1:").await;
+    a_thousand_claims_one_first(&RedisServer::start()).await;
+}
+
+async fn a_thousand_claims_one_first(server: &impl TestRedis) {
+    let a = store(server, "t1:").await;
+    let b = store(server, "t1:").await;
     let barrier = Arc::new(tokio::sync::Barrier::new(1000));
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
@@ -62,10 +65,13 @@ async fn a_thousand_concurrent_claims_through_two_connections_one_first() {
 /// completion; a released claim is claimed again; keys carry the prefix.
 #[tokio::test]
 async fn claim_complete_release() {
-    let server = RedisServer::start();
-    let a = store(&server, "app-a:").await;
-    let b = store(&server, "app-a:").await;
-    let other_app = store(&server, "app-b:").await;
+    the_claim_protocol(&RedisServer::start()).await;
+}
+
+async fn the_claim_protocol(server: &impl TestRedis) {
+    let a = store(server, "app-a:").await;
+    let b = store(server, "app-a:").await;
+    let other_app = store(server, "app-b:").await;
 
     let lease = first(a.claim("evt-1").await.unwrap());
     assert_eq!(lease.event_id(), "evt-1");
@@ -125,13 +131,23 @@ async fn claim_complete_release() {
 /// stale holder can then neither complete nor release the new claim.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_ended_lease_lets_exactly_one_redelivery_through_and_the_stale_holder_changes_nothing() {
-    let server = RedisServer::start();
+    an_ended_lease(&RedisServer::start()).await;
+}
+
+/// The same claims on a Redis Cluster of three masters and three replicas: the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_on_a_cluster_behave_as_on_one_server() {
+    let cluster = RedisCluster::start();
+    a_thousand_claims_one_first(&cluster).await;
+    the_claim_protocol(&cluster).await;
+    an_ended_lease(&cluster).await;
+}
+
+async fn an_ended_lease(server: &impl TestRedis) {
     // The holder that dies claims with a short lease; Redis ends it on its own clock.
-    let dying = store(&server, "t3:")
-        .await
-        .lease(Duration::from_millis(300));
-    let a = store(&server, "t3:").await;
-    let b = store(&server, "t3:").await;
+    let dying = store(server, "t3:").await.lease(Duration::from_millis(300));
+    let a = store(server, "t3:").await;
+    let b = store(server, "t3:").await;
     let stale = first(dying.claim("evt").await.unwrap());
     assert_eq!(a.claim("evt").await.unwrap(), Claim::InProgressElsewhere);
 

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use wix_inbox::queue::QueueStore;
 use wix_inbox::redis::RedisQueue;
 
+use crate::redis_target::RedisTarget;
 use crate::{Failure, Outcome};
 
 /// The most entries one `replay` or `redrive --all` copies: 1,000,000.
@@ -47,22 +48,16 @@ pub enum Events {
 
 #[derive(Args, Debug)]
 pub struct Queue {
-    /// The Redis of the queue (redis://[user:password@]host[:port][/db]). Prefer the
-    /// environment variable to keep a password out of the process list.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "WIX_INBOX_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: String,
+    /// The Redis of the queue.
+    #[command(flatten)]
+    pub redis: RedisTarget,
     /// The queue's name.
     #[arg(long, value_name = "NAME", default_value = wix_inbox::redis::DEFAULT_QUEUE_NAME)]
     pub queue: String,
 }
 
 async fn connect(queue: &Queue) -> Result<RedisQueue, Failure> {
-    Ok(RedisQueue::connect(&queue.redis)
+    Ok(RedisQueue::connect_with(&queue.redis.required()?)
         .await
         .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?
         .name(&queue.queue))

@@ -20,6 +20,7 @@ use wix_inbox::trace::{TraceContext, TRACEPARENT};
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{Deduplicator, InMemoryDeduplicator, WebhookEvent};
 
+use crate::redis_target::RedisTarget;
 use crate::{read_verifier, Failure, Outcome};
 
 /// The header that carries the event ID on the POST to the app, percent-encoded.
@@ -49,16 +50,10 @@ pub struct Relay {
     /// `id` is the ID exactly).
     #[arg(long, value_name = "URL")]
     pub to: String,
-    /// A Redis shared by several relays (redis://[user:password@]host[:port][/db]); in
-    /// memory, for this process alone, when left out. Prefer the environment variable to keep
-    /// a password out of the process list.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "WIX_INBOX_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: Option<String>,
+    /// A Redis (or Redis Cluster) shared by several relays; in memory, for this process alone,
+    /// when left out.
+    #[command(flatten)]
+    pub redis: RedisTarget,
     /// Seconds the app has to answer a POST; then Wix is answered 503.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub app_timeout: u64,
@@ -74,10 +69,11 @@ pub struct Relay {
     /// that long, then another relay hands the redelivery on. Longer than --app-timeout.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lease: u64,
-    /// Queue mode (needs --redis): answer Wix as soon as the event is stored in the Redis
-    /// queue, and forward it to --to from a worker, with retries, backoff and dead letters
-    /// (see `wix-inbox events`). Each POST is signed the Standard Webhooks way.
-    #[arg(long, requires = "redis")]
+    /// Queue mode (needs --redis or --redis-cluster): answer Wix as soon as the event is
+    /// stored in the Redis queue, and forward it to --to from a worker, with retries, backoff
+    /// and dead letters (see `wix-inbox events`). Each POST is signed the Standard Webhooks
+    /// way.
+    #[arg(long, requires = "redis_store")]
     pub queue: bool,
     /// With --queue: a file of `whsec_…` signing secrets, separated by whitespace (several
     /// for rotation: each POST carries one signature per secret).
@@ -151,12 +147,12 @@ pub async fn relay(args: Relay) -> Outcome {
         .map(|listener| serve_metrics(listener, &options))
         .transpose()?;
     if args.queue {
-        let url = args.redis.as_deref().unwrap_or_default();
+        let config = args.redis.required()?;
         let signer = crate::relay_queue::Signer::load(
             args.signing_secret_file.as_deref(),
             args.signing_secret.as_deref(),
         )?;
-        let queue = wix_inbox::redis::RedisQueue::connect(url)
+        let queue = wix_inbox::redis::RedisQueue::connect_with(&config)
             .await
             .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
@@ -182,9 +178,9 @@ pub async fn relay(args: Relay) -> Outcome {
         let _ = worker.await;
         return served;
     }
-    match args.redis {
-        Some(url) => {
-            let store = wix_inbox::redis::RedisDeduplicator::connect(&url)
+    match args.redis.config() {
+        Some(config) => {
+            let store = wix_inbox::redis::RedisDeduplicator::connect_with(&config)
                 .await
                 .map_err(|e| Failure::Operation(format!("cannot use Redis: {e}")))?
                 .lease(lease);

@@ -5,14 +5,20 @@ use std::process::Command;
 use wix_inbox::queue::{append_event, default_lane_key, QueueStore};
 use wix_inbox::redis::RedisQueue;
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
+
+/// Where the command finds Redis: `WIX_INBOX_REDIS_URL` or `WIX_INBOX_REDIS_CLUSTER`, and its
+/// value.
+type Target = (&'static str, String);
 
 /// Runs `wix-inbox events <args>` against `server`; its stdout as JSON lines.
-fn events(server: &RedisServer, args: &[&str]) -> Vec<serde_json::Value> {
+fn events(server: &Target, args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
         .arg("events")
         .args(args)
-        .env("WIX_INBOX_REDIS_URL", server.url())
+        .env_remove("WIX_INBOX_REDIS_URL")
+        .env_remove("WIX_INBOX_REDIS_CLUSTER")
+        .env(server.0, &server.1)
         .output()
         .unwrap();
     assert!(
@@ -31,6 +37,49 @@ fn events(server: &RedisServer, args: &[&str]) -> Vec<serde_json::Value> {
 async fn stats_dead_letters_redrive_and_replay() {
     let server = RedisServer::start();
     let queue = RedisQueue::connect(&server.url()).await.unwrap();
+    the_queue_s_commands(queue, ("WIX_INBOX_REDIS_URL", server.url())).await;
+}
+
+/// The same on a Redis Cluster (`WIX_INBOX_REDIS_CLUSTER`), and `--redis-cluster`; `--redis`
+/// with it is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_s_commands_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let nodes = cluster.nodes().join(",");
+    let queue = RedisQueue::connect_cluster(cluster.nodes()).await.unwrap();
+    the_queue_s_commands(queue, ("WIX_INBOX_REDIS_CLUSTER", nodes.clone())).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
+        .args(["events", "stats", "--redis-cluster", &nodes])
+        .env_remove("WIX_INBOX_REDIS_URL")
+        .env_remove("WIX_INBOX_REDIS_CLUSTER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["length"], 4);
+    let out = Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
+        .args(["events", "stats", "--redis-cluster", &nodes])
+        .args(["--redis", "redis://127.0.0.1:1/"])
+        .env_remove("WIX_INBOX_REDIS_URL")
+        .env_remove("WIX_INBOX_REDIS_CLUSTER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_wix-inbox"))
+        .args(["events", "stats"])
+        .env_remove("WIX_INBOX_REDIS_URL")
+        .env_remove("WIX_INBOX_REDIS_CLUSTER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis-cluster"));
+}
+
+async fn the_queue_s_commands(queue: RedisQueue, server: Target) {
     let event: wix_inbox::webhooks::WebhookEvent = serde_json::from_value(serde_json::json!({
         "id": "e1", "instanceId": "i1",
         "event": {"kind": "MessageSentToBusiness", "body": {"conversationId": "c1"}},

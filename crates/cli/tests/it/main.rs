@@ -1,5 +1,7 @@
 //! The `wix-inbox` command's integration tests, run as processes; one binary.
 
+// `app instance`; `fake sign` of the app-instance events.
+mod app;
 // examples/bot.rs, the app of `fake load` and of the soak test.
 #[path = "../../../../examples/bot.rs"]
 #[allow(dead_code)]

@@ -98,7 +98,10 @@ async fn an_app_that_answers_twice_fails_with_the_right_counts() {
     let report = run(&test, router).await;
     assert_eq!(report.replies.more, 20, "{}", report.table());
     assert_eq!((report.replies.one, report.replies.zero), (0, 0));
-    assert_eq!(report.replies.to_own_messages, 0, "a repeat is not an answer to itself");
+    assert_eq!(
+        report.replies.to_own_messages, 0,
+        "a repeat is not an answer to itself"
+    );
     assert!(!report.passed());
     assert!(report.failures[0].contains("20 visitor messages answered more than once"));
 }
