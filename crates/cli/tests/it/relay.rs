@@ -133,6 +133,17 @@ impl RelayProcess {
 }
 
 impl RelayProcess {
+    /// The address it listens on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Kills it (SIGKILL, as a crash would) and waits for it to exit.
+    pub(crate) fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the process is still running.
     fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
