@@ -1,8 +1,6 @@
 //! A multi-tenant bot: answers each message on every site with its count in the conversation
-//! (across merges), each reply sent once, never itself nor a site that removed the app. Needs
-//! `WIX_APP_ID`, `WIX_APP_SECRET`, `WIX_WEBHOOK_PUBLIC_KEY` (`wix-inbox fake serve` prints them),
-//! `WIX_BASE_URL` and `WIX_WEBHOOK_ADDR` if set; tests/it/bot.rs plays 3 sites, `wix-inbox fake
-//! load` many.
+//! (across merges), each reply sent once, never itself nor a site that removed the app. Reads
+//! `WIX_*` as `wix-inbox fake serve` prints them; tests/it/bot.rs plays 3 sites, `fake load` many.
 use std::sync::Arc;
 use wix_inbox::state::{ConversationStates, Replies};
 use wix_inbox::webhooks::{axum::ServeOptions, InboxEvent, WebhookEvent};
@@ -10,13 +8,11 @@ use wix_inbox::{types::Message, App};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The app, a count per conversation (summed when conversations merge), the replies sent.
 pub type Bot = (App, ConversationStates<u64>, Replies);
-
 /// `POST /webhooks` for every instance of the app.
 pub fn router(app: App) -> Result<axum::Router, BoxError> {
     let bot = bot(&app);
     Ok(app.webhook_router(move |event| handle(bot.clone(), event))?)
 }
-
 /// The bot of `app`, for [`handle`] (behind another receiver, say a relay's queue).
 pub fn bot(app: &App) -> Arc<Bot> {
     let counts = ConversationStates::new().merge_with(|a, b| a + b);
@@ -45,17 +41,8 @@ pub async fn handle(bot: Arc<Bot>, event: WebhookEvent) -> Result<(), BoxError> 
 
 #[tokio::main]
 pub async fn main() -> Result<(), BoxError> {
-    let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name}"));
-    let app = App::builder()
-        .app_id(var("WIX_APP_ID")?)
-        .app_secret(var("WIX_APP_SECRET")?);
-    let app = app.public_key(&var("WIX_WEBHOOK_PUBLIC_KEY")?);
-    let app = match var("WIX_BASE_URL") {
-        Ok(url) => app.base_url(url), // a fake's (`fake serve`, `fake load`); else Wix's
-        Err(_) => app,
-    }
-    .build()?;
-    let addr = var("WIX_WEBHOOK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let app = wix_inbox::AppBuilder::from_env()?.build()?; // WIX_APP_ID, WIX_APP_SECRET, ...
+    let addr = std::env::var("WIX_WEBHOOK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     println!("listening on http://{addr}/webhooks");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     ServeOptions::new().serve(listener, router(app)?).await;

@@ -63,6 +63,7 @@
 //! makes a burst to one instance wait its turn instead (other instances are not slowed); it is
 //! off by default (429s are retried as the [`RetryPolicy`](crate::RetryPolicy) says).
 
+mod env;
 mod installations;
 #[cfg(feature = "axum")]
 mod receiver;
