@@ -108,7 +108,10 @@ async fn memory_per_item_in_each_store() {
     let links = RedisMergeStore::new(connection.clone()).timeout(timeout);
     let before = used_memory(&mut redis).await;
     for n in 0..ITEMS {
-        links.apply(&[uuid(2, n)], &uuid(2, n + ITEMS)).await.unwrap();
+        links
+            .apply(&[uuid(2, n)], &uuid(2, n + ITEMS))
+            .await
+            .unwrap();
     }
     let key = format!("wix-inbox:merged:{}", uuid(2, 0));
     rows.push(Row {
@@ -138,7 +141,11 @@ async fn memory_per_item_in_each_store() {
             .await
             .unwrap();
         fleet
-            .reserve(&instance, Duration::from_millis(300), Duration::from_secs(60))
+            .reserve(
+                &instance,
+                Duration::from_millis(300),
+                Duration::from_secs(60),
+            )
             .await
             .unwrap();
     }
@@ -190,7 +197,11 @@ async fn memory_per_item_in_each_store() {
     for n in 0..ITEMS {
         let key = format!("conversation:{}", uuid(2, n));
         let written = states
-            .commit(&uuid(1, 0), &[(key.clone(), None)], &[(key, Some(state.into()))])
+            .commit(
+                &uuid(1, 0),
+                &[(key.clone(), None)],
+                &[(key, Some(state.into()))],
+            )
             .await
             .unwrap();
         assert!(written);
