@@ -2,7 +2,8 @@
 //! ([`spec`]) without its validation-only rules ([`strip`]), configures progenitor
 //! ([`settings`]), runs it and the rewrites no setting can do ([`passes`]), and writes
 //! `$OUT_DIR/codegen.rs` (with the `OPERATIONS` table), `enums.rs`, `events.rs` ([`events`])
-//! and `schemas.rs` (the object schemas, for the tests).
+//! and `schemas.rs` (the object schemas, for the tests), and `spec.json` (the whole spec, rules
+//! and all, as JSON: `wix_inbox::SPEC_JSON` with the `test-util` feature, which the fake reads).
 //! ARCHITECTURE.md, "The generator", says what each holds and why.
 
 #[path = "build/events.rs"]
@@ -62,5 +63,6 @@ fn generate() -> Result<(), String> {
     write("codegen.rs", prettyplease::unparse(&file))?;
     write("enums.rs", enums)?;
     write("schemas.rs", spec::object_schemas(&spec))?;
+    write("spec.json", spec::as_json(SPEC)?)?;
     write("events.rs", events::events(&spec)?)
 }

@@ -1,57 +1,70 @@
-"""schemathesis hooks of .ci/contract: the one allow-list entry that needs code.
+"""schemathesis hooks of .ci/contract: the token call's credentials.
 
-The fake refuses a `null` anywhere in a request body (Wix's fields are not nullable). The
-request schemas keep unknown fields open (`additionalProperties` is left out), so schemathesis
-rightly generates unknown fields, and some hold a `null`: Wix's handling of a `null` inside a
-field it does not know is undocumented. A "schema-valid request rejected" failure is dropped
-only when the refused `null` sits under a field the spec does not declare; a `null` refused in
-a declared field still fails the run.
+The token call (`createAccessToken`, `POST /oauth2/token`) carries the app's credentials in
+its body: an app ID, its secret and an instance the app is installed on, which no schema can
+generate. In a case generated to be valid, they are the fake's own (`WIX_APP_ID`,
+`WIX_APP_SECRET` and `WIX_INSTANCE_ID`, printed by `wix-inbox fake serve`), so the call succeeds
+and its answer is checked against the spec; a case generated to break the schema is sent as it
+was generated. (Get App Instance's access token comes from `.ci/schemathesis.toml`'s dynamic
+auth of the `appToken` scheme, through this same call.)
 """
 
-import pathlib
+import os
 
 import schemathesis
-import yaml
+from schemathesis.generation import GenerationMode
 
-SPEC = yaml.safe_load((pathlib.Path(__file__).parent.parent / "openapi/inbox-v2.yaml").read_text())
-
-
-def lookup(ref):
-    node = SPEC
-    for part in ref.lstrip("#/").split("/"):
-        node = node[part]
-    return node
-
-
-def declared(schema, path):
-    """Whether every step of `path` (`query.paging.0`) is a field or item the schema names."""
-    for step in path:
-        schema = dict(schema)
-        while "$ref" in schema:
-            schema = lookup(schema["$ref"])
-        merged = dict(schema.get("properties", {}))
-        for member in schema.get("allOf", []):
-            member = lookup(member["$ref"]) if "$ref" in member else member
-            merged.update(member.get("properties", {}))
-        if step.isdigit() and "items" in schema:
-            schema = schema["items"]
-        elif step in merged:
-            schema = merged[step]
-        else:
-            return False
-    return True
+CREDENTIALS = {
+    "client_id": "WIX_APP_ID",
+    "client_secret": "WIX_APP_SECRET",
+    "instance_id": "WIX_INSTANCE_ID",
+}
 
 
 @schemathesis.hook
-def filter_failure(context, failure, case, response):
-    if failure.code != "ST202" or response.status_code != 400:
-        return True
+def map_case(context, case):
+    if case.operation.definition.raw.get("operationId") != "createAccessToken":
+        return case
+    valid = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
+    if valid and isinstance(case.body, dict):
+        case.body.update({field: os.environ[name] for field, name in CREDENTIALS.items()})
+    return case
+
+
+def _parse_lambda_sources_now():
+    """Works around a CPython bug (before 3.11.8 and 3.12.1; github.com/python/cpython, issue
+    106905): `ast.parse` called deep in a recursion can fail with "SystemError: AST constructor
+    recursion depth mismatch". Hypothesis parses a module's source the first time it describes
+    one of its lambdas, which schemathesis's coverage phase does deep in its schema recursion,
+    and the run ends in a "Runtime Error". Parsed here, at the top of the stack, into a cache
+    every worker thread shares (Hypothesis's own is per thread), no source is parsed there.
+    Should Hypothesis rename what this relies on, the workaround is left out, not the run."""
+    import ast
+    import inspect
+    import sys
+
     try:
-        violation = response.json()["details"]["validationError"]["fieldViolations"][0]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return True
-    if not violation.get("description", "").endswith("must not be null (leave it out)"):
-        return True
-    body = case.operation.definition.raw.get("requestBody", {})
-    schema = body.get("content", {}).get("application/json", {}).get("schema", {})
-    return declared(schema, violation["field"].split("."))
+        from hypothesis.internal import lambda_sources
+
+        extract = lambda_sources.extract_all_lambdas
+        lambda_sources.AST_LAMBDAS_CACHE  # noqa: B018
+    except (ImportError, AttributeError):
+        return
+    # The modules whose lambdas the coverage phase describes, loaded now if they are not yet.
+    import schemathesis.generation.jsonschema.strategy  # noqa: F401
+    import schemathesis.specs.openapi.coverage._schema  # noqa: F401
+
+    shared = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(("schemathesis", "hypothesis")):
+            continue
+        try:
+            lines, _ = inspect.findsource(module)
+        except (OSError, TypeError):
+            continue
+        if any("lambda" in line for line in lines):
+            shared[tuple(lines)] = extract(ast.parse("".join(lines)))
+    lambda_sources.AST_LAMBDAS_CACHE = shared
+
+
+_parse_lambda_sources_now()

@@ -1,15 +1,41 @@
 //! The webhook events: every component schema with `x-wix-event: {entityFqdn, slug, kind}` is
 //! the body of a domain event, one with `x-wix-event: {eventType}` the body of a plain one (the
-//! older-style app events, whose envelope carries the body itself). `$OUT_DIR/events.rs` lists them for `src/webhooks/event.rs`, whose
-//! `inbox_events!` makes their names, the `InboxEvent` enum and the decoder's table of them.
+//! older-style app events, whose envelope carries the body itself). `$OUT_DIR/events.rs` lists
+//! them for `src/webhooks/event.rs`, whose `inbox_events!` makes their names, the `InboxEvent`
+//! enum and the decoder's tables of them (`EVENTS`, `PLAIN_EVENTS`).
 
-/// Each `kind`, the variant of `webhooks::EventKind` it is, and the property of the body schema
-/// that holds the entity (`None`: the schema is the body itself).
-const KINDS: &[(&str, &str, Option<&str>)] = &[
-    ("action", "Action", None),
-    ("created", "Created", Some("entity")),
-    ("updated", "Updated", Some("currentEntity")),
-    ("deleted", "Deleted", Some("deletedEntity")),
+/// A value of `x-wix-event.kind`.
+struct Kind {
+    /// As the spec writes it: `action`.
+    name: &'static str,
+    /// The variant of `webhooks::EventKind` it is: `Action`.
+    variant: &'static str,
+    /// The property of the body schema that holds the entity (`None`: the schema is the body
+    /// itself).
+    entity: Option<&'static str>,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "action",
+        variant: "Action",
+        entity: None,
+    },
+    Kind {
+        name: "created",
+        variant: "Created",
+        entity: Some("entity"),
+    },
+    Kind {
+        name: "updated",
+        variant: "Updated",
+        entity: Some("currentEntity"),
+    },
+    Kind {
+        name: "deleted",
+        variant: "Deleted",
+        entity: Some("deletedEntity"),
+    },
 ];
 
 pub fn events(spec: &openapiv3::OpenAPI) -> Result<String, String> {
@@ -41,8 +67,11 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<String, String> {
             text.ok_or(format!("schema {name}: x-wix-event needs a text `{key}`"))
         };
         let (fqdn, slug, kind) = (field("entityFqdn")?, field("slug")?, field("kind")?);
-        let Some((_, variant, entity)) = KINDS.iter().find(|(k, ..)| *k == kind) else {
-            let kinds: Vec<_> = KINDS.iter().map(|(k, ..)| *k).collect();
+        let Some(Kind {
+            variant, entity, ..
+        }) = KINDS.iter().find(|k| k.name == kind)
+        else {
+            let kinds: Vec<_> = KINDS.iter().map(|k| k.name).collect();
             return Err(format!(
                 "schema {name}: x-wix-event's kind `{kind}` is none of {kinds:?}"
             ));

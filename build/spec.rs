@@ -15,6 +15,14 @@ pub fn read(path: &str) -> Result<OpenAPI, String> {
     serde_yaml::from_value(yaml).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))
 }
 
+/// The whole spec, validation rules and all (not [`read`]'s stripped copy), as JSON text.
+pub fn as_json(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the spec: {e}"))?;
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    serde_json::to_string(&yaml).map_err(|e| format!("not a JSON document: {e}"))
+}
+
 /// The component schemas written out (not `$ref`s), by name.
 pub fn schemas(spec: &OpenAPI) -> impl Iterator<Item = (&str, &Schema)> {
     let schemas = spec.components.iter().flat_map(|c| &c.schemas);

@@ -1,12 +1,11 @@
 //! A multi-tenant bot: answers each message on every site with its count in the conversation
-//! (across merges), each reply sent once, never itself. Needs `WIX_APP_ID`, `WIX_APP_SECRET`,
-//! `WIX_WEBHOOK_PUBLIC_KEY` (`wix-inbox fake serve` prints them); tests/it/bot.rs plays 3 sites.
+//! (across merges), each reply sent once, never itself nor a site that removed the app. Needs
+//! `WIX_APP_ID`, `WIX_APP_SECRET`, `WIX_WEBHOOK_PUBLIC_KEY` (`wix-inbox fake serve` prints them).
 use std::sync::Arc;
 use wix_inbox::state::{ConversationStates, Replies};
 use wix_inbox::webhooks::{axum::ServeOptions, InboxEvent, WebhookEvent};
 use wix_inbox::{types::Message, App};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// The app, a count per conversation (summed when conversations merge), the replies sent.
 type Bot = (App, ConversationStates<u64>, Replies);
 
@@ -19,19 +18,20 @@ pub fn router(app: App) -> Result<axum::Router, BoxError> {
 
 async fn handle(bot: Arc<Bot>, event: WebhookEvent) -> Result<(), BoxError> {
     let (app, counts, replies) = &*bot;
+    app.installations().apply(&event).await?; // the sites that install and remove the app
     counts.follow(&event).await?; // a merge moves the counts (a refused one is logged)
     let InboxEvent::MessageSentToBusiness(sent) = &event.event else {
         return Ok(());
     };
-    if replies.is_own_message(&event).await? {
-        return Ok(());
+    let site = event.instance_id.as_deref().unwrap_or_default();
+    if app.installations().is_removed(site) || replies.is_own_message(&event).await? {
+        return Ok(()); // a site that removed the app (no token either), or the bot's own reply
     }
     let n = counts.update_once(&event, |n| *n += 1).await?;
     let text = sent.plain_text().unwrap_or_default();
     let reply = Message::reply(format!("Thanks, we got: {text} (message {n})"));
-    replies
-        .reply(&app.client_for(&event)?, &event, reply)
-        .await?;
+    let client = app.client_for(&event)?;
+    replies.reply(&client, &event, reply).await?;
     Ok(())
 }
 

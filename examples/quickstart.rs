@@ -23,6 +23,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use axum::routing::post;
+
 use futures_util::TryStreamExt as _;
 use tokio::sync::mpsc;
 use wix_inbox::lookup::Found;
@@ -30,8 +33,7 @@ use wix_inbox::types::{
     GetOrCreateConversationRequest, IdentificationData, Message, MessageVisibility, ParticipantId,
     SendMessageRequest,
 };
-use wix_inbox::webhooks::axum::WebhookReceiver;
-use wix_inbox::webhooks::{InboxEvent, WebhookEvent, WebhookVerifier};
+use wix_inbox::webhooks::{Claim, InMemoryDeduplicator, InboxEvent, WebhookEvent, WebhookVerifier};
 use wix_inbox_fake::{ContactDetails, FakeInbox};
 const VISITOR: &str = "2b7e4ad9-5b1f-4c3c-9f7e-0a0b0c0d0e0f";
 const CONTACT: &str = "890a3816-85b4-44ab-9085-524972a850ef";
@@ -418,17 +420,41 @@ fn text_of(m: &Message) -> String {
 // -------------------------------------------------------------------------------------------
 // The webhook receiver
 
-/// An axum router with the crate's [`WebhookReceiver`] at `/webhooks`: it verifies each
-/// webhook (RS256 with the app's public key), drops redeliveries and hands the decoded event
-/// over. It answers 200 to what verifies, 401 (or 400) otherwise, so such a webhook never
-/// reaches us.
+/// An axum router at `/webhooks` that verifies each webhook (RS256 with the app's public key),
+/// drops redeliveries by their event ID and hands the decoded event over. It answers 200 to
+/// what verifies, 401 (or 400) otherwise, so such a webhook never reaches us. With the feature
+/// `axum`, `webhooks::axum::WebhookReceiver` is this endpoint with production bounds
+/// (`examples/webhook_server.rs`); the quickstart needs no feature of the crate.
 fn receiver_router(
     public_key_pem: &str,
 ) -> Result<(axum::Router, mpsc::Receiver<WebhookEvent>), String> {
     let verifier = WebhookVerifier::from_public_key(public_key_pem)
         .map_err(|e| format!("the app's public key: {e}"))?;
-    let (receiver, events) = WebhookReceiver::with_channel(verifier, 256);
-    Ok((receiver.into_router("/webhooks"), events))
+    let seen = InMemoryDeduplicator::new();
+    let (sender, events) = mpsc::channel(256);
+    let receive = move |body: axum::body::Bytes| {
+        let (verifier, seen, sender) = (verifier.clone(), seen.clone(), sender.clone());
+        async move {
+            let event = match verifier.verify(&body) {
+                Ok(event) => event,
+                Err(e) => {
+                    return StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::BAD_REQUEST)
+                }
+            };
+            if let Claim::First(lease) = seen.claim_now(&event.id) {
+                if sender.send(event).await.is_err() {
+                    let _ = seen.release_now(&lease); // not handed on: Wix sends it again
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let _ = seen.complete_now(&lease);
+            }
+            StatusCode::OK
+        }
+    };
+    Ok((
+        axum::Router::new().route("/webhooks", post(receive)),
+        events,
+    ))
 }
 
 /// The next event `pick` wants, skipping others; an error if none comes within 10 s.

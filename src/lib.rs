@@ -7,6 +7,28 @@
 //! crate's OpenAPI document, `openapi/inbox-v2.yaml`, by progenitor. Enums are open: a value Wix
 //! adds later deserializes to an `Other` variant and serializes back unchanged.
 //!
+//! - [`Client`]: one site, with an API key ([`Client::builder`]) or one app instance's token.
+//! - [`App`]: an app installed on many sites — one connection pool, a token per instance
+//!   ([`App::instance`]), webhook verification ([`App::verify`]) and the client of the event's
+//!   instance ([`App::client_for`]), the sites it is on ([`App::installations`]).
+//! - [`webhooks`]: verifying and decoding Wix's webhooks, and dropping redeliveries;
+//!   [`lifecycle`] and [`send`]: following conversation merges; [`state`]: per-conversation
+//!   state and replies sent once; [`lookup`] and [`contacts`]: a participant's contact and
+//!   member IDs; [`queue`]: handling events durably.
+//!
+//! # Features
+//!
+//! None is on by default. On docs.rs each item that needs one is marked with it.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | a ready webhook endpoint (`webhooks::axum::WebhookReceiver`, `App::webhook_router`) and a server with production bounds (`webhooks::axum::ServeOptions`) |
+//! | `redis` | state shared by several processes in Redis (`redis`: webhook claims, merges, installations, conversation state, the event queue, token and pacing) |
+//! | `prometheus` | a Prometheus recorder and text format for the crate's metrics (`metrics::Prometheus`; its `/metrics` route with `axum`) |
+//! | `test-util` | `webhooks::test_signer`: signs events as Wix does, for tests |
+//!
+//! An offline fake Inbox for tests and examples is the separate crate `wix-inbox-fake`.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = wix_inbox::Client::builder()
@@ -47,6 +69,12 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 }
 use generated::Error as GeneratedError;
+
+/// The spec this crate is generated from (`openapi/inbox-v2.yaml`), validation rules and all,
+/// as JSON text: for fakes of Wix and contract tests that must hold requests to the same
+/// document (the fake crate routes its paths and methods, and reads request rules, from it).
+#[cfg(feature = "test-util")]
+pub const SPEC_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/spec.json"));
 pub use generated::{builder, types, Client, ClientInfo, ResponseValue};
 
 // The hand-written layer: the client (builder, credentials, retries, errors), the app (a

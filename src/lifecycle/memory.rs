@@ -91,8 +91,8 @@ impl InMemoryMergeStore {
 
     fn insert(links: &mut HashMap<Box<str>, Box<str>>, plan: MergePlan) -> Vec<Move> {
         links.reserve(plan.links.len());
-        for (from, into) in plan.links {
-            links.insert(from.into_boxed_str(), into.into_boxed_str());
+        for link in plan.links {
+            links.insert(link.from.into_boxed_str(), link.into.into_boxed_str());
         }
         plan.moves
     }

@@ -87,5 +87,5 @@ mod store;
 pub use directory::ConversationDirectory;
 pub use error::DirectoryError;
 pub use memory::InMemoryMergeStore;
-pub use plan::{resolve, MergePlan, Move, MAX_CHAIN, MAX_SOURCES, MAX_STEPS};
+pub use plan::{resolve, Link, MergePlan, Move, MAX_CHAIN, MAX_SOURCES, MAX_STEPS};
 pub use store::MergeStore;

@@ -34,6 +34,16 @@ pub struct Move {
     pub to: String,
 }
 
+/// A link a merge adds to a store: conversation `from` was merged into `into` (the event's
+/// target as sent, not the end of its chain: [`Move::to`] is that).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Link {
+    /// The conversation that was merged. It had no link before.
+    pub from: String,
+    /// The conversation it was merged into.
+    pub into: String,
+}
+
 /// What recording one merge changes in a store: the links to add, and the moves to report.
 ///
 /// A store that keeps its links elsewhere (Redis, a database) reads the chains the merge
@@ -42,9 +52,9 @@ pub struct Move {
 /// retried): the rules stay the same for every store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MergePlan {
-    /// New links `(from, into)`: conversation `from` was merged into `into` (the event's
-    /// target as sent). Every `from` had no link before.
-    pub links: Vec<(String, String)>,
+    /// The links to add: each source merged into the event's target. Every
+    /// [`from`](Link::from) had no link before.
+    pub links: Vec<Link>,
     /// The IDs that stop being current, and where they lead now (one per link).
     pub moves: Vec<Move>,
 }
@@ -152,7 +162,10 @@ impl MergePlan {
         Ok(MergePlan {
             links: order
                 .iter()
-                .map(|&s| (s.to_owned(), target.to_owned()))
+                .map(|&s| Link {
+                    from: s.to_owned(),
+                    into: target.to_owned(),
+                })
                 .collect(),
             moves: order
                 .iter()

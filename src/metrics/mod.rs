@@ -16,7 +16,9 @@ mod prometheus;
 
 use std::time::Duration;
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, histogram, Unit};
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
 
 #[cfg(feature = "prometheus")]
 pub use prometheus::{MetricsError, Prometheus};
@@ -44,11 +46,11 @@ pub const CLIENT_RESPONSE_SIZE: &str = "wix_inbox_client_response_size_bytes";
 // ---- The webhook receiver ----
 
 /// Counter: webhook deliveries answered, by `status` (`200`, `400`, `401`, `408`, `413`,
-/// `500`, `503`) and `reason` (for 200: `handed_on` or `duplicate`; for 401 the verification
+/// `500`, `503`) and `reason` (for 200: `handed_on`, `queued` or `duplicate`; for 401 the verification
 /// failure: `bad_signature`, `wrong_algorithm`, `expired`, `not_yet_valid`, `missing_expiry`;
 /// for 400: `not_a_jwt`, `missing_data`, `data_not_a_string`, `malformed`, `unreadable_body`;
 /// `body_timeout`; `too_large`; for 503: `in_progress_elsewhere`, `store_unavailable`,
-/// `not_handed_on`; for 500: `panicked`).
+/// `not_handed_on`, `queue_unavailable`, `queue_timeout`; for 500: `panicked`).
 pub const WEBHOOK_DELIVERIES: &str = "wix_inbox_webhook_deliveries_total";
 /// Histogram (seconds): from an event's `eventTime` to the 200 that answered its delivery.
 pub const WEBHOOK_EVENT_AGE: &str = "wix_inbox_webhook_event_age_seconds";
@@ -56,24 +58,42 @@ pub const WEBHOOK_EVENT_AGE: &str = "wix_inbox_webhook_event_age_seconds";
 /// `in_progress_elsewhere`, `error`: the store failed).
 pub const WEBHOOK_CLAIMS: &str = "wix_inbox_webhook_claims_total";
 
-// ---- The event queue (hooks for `wix_inbox::queue`) ----
+// ---- The event queue (`wix_inbox::queue`) ----
 
-/// Counter: events appended to the queue.
+/// Counter: events appended to the queue (by the receiver's queue mode, or `append_event`).
 pub const QUEUE_APPENDED: &str = "wix_inbox_queue_appended_total";
-/// Counter: events handled (the handler returned `Ok`).
+/// Counter: events not appended because their ID was appended before (a resend, or another
+/// receiver's delivery).
+pub const QUEUE_DUPLICATES: &str = "wix_inbox_queue_duplicates_total";
+/// Counter: handler runs started on queued events (each delivery to a handler: first runs,
+/// retries and runs after a takeover).
+pub const QUEUE_STARTED: &str = "wix_inbox_queue_started_total";
+/// Counter: events handled and acknowledged (the handler returned `Ok`).
 pub const QUEUE_HANDLED: &str = "wix_inbox_queue_handled_total";
-/// Counter: handler attempts that failed (to be retried).
+/// Counter: handler runs that failed, by `outcome` (`retried`: kept for a retry after a
+/// backoff; `dead_lettered`: it was the event's last delivery; `lost`: the worker no longer
+/// held the event).
 pub const QUEUE_FAILED: &str = "wix_inbox_queue_failed_total";
-/// Counter: events moved to the dead letters after their last attempt.
+/// Counter: events moved to the dead letters (their last delivery failed, or their workers
+/// stopped while handling them every time).
 pub const QUEUE_DEAD_LETTERED: &str = "wix_inbox_queue_dead_lettered_total";
-/// Gauge: events appended and not yet handled.
+/// Histogram (seconds): how long a handler ran on a queued event, by `outcome` (`ok`,
+/// `error`).
+pub const QUEUE_HANDLER_DURATION: &str = "wix_inbox_queue_handler_duration_seconds";
+/// Gauge: events delivered to a worker and not yet settled (a worker reads it from the queue
+/// every few seconds).
 pub const QUEUE_PENDING: &str = "wix_inbox_queue_pending";
-/// Gauge (seconds): the age of the oldest pending event.
+/// Gauge: events appended and not yet delivered to any worker (the consumer group's lag),
+/// when the store knows.
+pub const QUEUE_UNDELIVERED: &str = "wix_inbox_queue_undelivered";
+/// Gauge (seconds): the age of the oldest pending event (0 with none pending).
 pub const QUEUE_OLDEST_PENDING_AGE: &str = "wix_inbox_queue_oldest_pending_age_seconds";
+/// Gauge: events in the dead letters.
+pub const QUEUE_DEAD_LETTERS: &str = "wix_inbox_queue_dead_letters";
 /// Counter: events a worker took over from another that stopped answering.
 pub const QUEUE_TAKEOVERS: &str = "wix_inbox_queue_takeovers_total";
-/// Histogram (seconds): how long an event waited for its lane (the events before it for the
-/// same conversation).
+/// Histogram (seconds): how long an event of a lane waited, once due, for the events before it
+/// in its lane (the same conversation).
 pub const QUEUE_LANE_WAIT: &str = "wix_inbox_queue_lane_wait_seconds";
 
 // ---- The conversation directory ----
@@ -85,129 +105,167 @@ pub const DIRECTORY_MERGES: &str = "wix_inbox_directory_merges_total";
 /// Counter: conversation IDs reported moved (each stopped being current).
 pub const DIRECTORY_MOVES: &str = "wix_inbox_directory_moves_total";
 
-/// Every metric: name, type, unit, help. What [`describe`] registers.
-const ALL: &[(&str, Kind, Unit, &str)] = &[
-    (
-        CLIENT_REQUESTS,
-        Kind::Counter,
-        Unit::Count,
-        "HTTP requests sent to Wix (each attempt), by operation and status class",
-    ),
-    (
-        CLIENT_RETRIES,
-        Kind::Counter,
-        Unit::Count,
-        "Retries of requests to Wix, by operation",
-    ),
-    (
-        CLIENT_RATE_LIMITED,
-        Kind::Counter,
-        Unit::Count,
-        "429 responses from Wix, by operation",
-    ),
-    (
-        CLIENT_RETRY_AFTER_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Waits before a retry that Wix asked for with Retry-After, by operation",
-    ),
-    (
-        CLIENT_TOKEN_REQUESTS,
-        Kind::Counter,
-        Unit::Count,
-        "Requests to the app token endpoint, by outcome",
-    ),
-    (
-        CLIENT_PACING_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Waits for a site's or instance's turn (pacing)",
-    ),
-    (
-        CLIENT_RESPONSE_SIZE,
-        Kind::Histogram,
-        Unit::Bytes,
-        "Sizes of Wix's response bodies, by operation",
-    ),
-    (
-        WEBHOOK_DELIVERIES,
-        Kind::Counter,
-        Unit::Count,
-        "Webhook deliveries answered, by status and reason",
-    ),
-    (
-        WEBHOOK_EVENT_AGE,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time from an event's eventTime to the 200 for its delivery",
-    ),
-    (
-        WEBHOOK_CLAIMS,
-        Kind::Counter,
-        Unit::Count,
-        "Claims on webhook event IDs, by result",
-    ),
-    (
-        QUEUE_APPENDED,
-        Kind::Counter,
-        Unit::Count,
-        "Events appended to the queue",
-    ),
-    (
-        QUEUE_HANDLED,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events handled",
-    ),
-    (
-        QUEUE_FAILED,
-        Kind::Counter,
-        Unit::Count,
-        "Handler attempts on queued events that failed",
-    ),
-    (
-        QUEUE_DEAD_LETTERED,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events moved to the dead letters",
-    ),
-    (
-        QUEUE_PENDING,
-        Kind::Gauge,
-        Unit::Count,
-        "Queued events not yet handled",
-    ),
-    (
-        QUEUE_OLDEST_PENDING_AGE,
-        Kind::Gauge,
-        Unit::Seconds,
-        "Age of the oldest pending queued event",
-    ),
-    (
-        QUEUE_TAKEOVERS,
-        Kind::Counter,
-        Unit::Count,
-        "Queued events taken over from a worker that stopped",
-    ),
-    (
-        QUEUE_LANE_WAIT,
-        Kind::Histogram,
-        Unit::Seconds,
-        "Time a queued event waited for its lane",
-    ),
-    (
-        DIRECTORY_MERGES,
-        Kind::Counter,
-        Unit::Count,
-        "Conversations Merged events given to the directory, by result",
-    ),
-    (
-        DIRECTORY_MOVES,
-        Kind::Counter,
-        Unit::Count,
-        "Conversation IDs reported moved by the directory",
-    ),
+/// Every metric of the crate: what [`describe`] registers.
+const ALL: &[Metric] = &[
+    Metric {
+        name: CLIENT_REQUESTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "HTTP requests sent to Wix (each attempt), by operation and status class",
+    },
+    Metric {
+        name: CLIENT_RETRIES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Retries of requests to Wix, by operation",
+    },
+    Metric {
+        name: CLIENT_RATE_LIMITED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "429 responses from Wix, by operation",
+    },
+    Metric {
+        name: CLIENT_RETRY_AFTER_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Waits before a retry that Wix asked for with Retry-After, by operation",
+    },
+    Metric {
+        name: CLIENT_TOKEN_REQUESTS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Requests to the app token endpoint, by outcome",
+    },
+    Metric {
+        name: CLIENT_PACING_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Waits for a site's or instance's turn (pacing)",
+    },
+    Metric {
+        name: CLIENT_RESPONSE_SIZE,
+        kind: Kind::Histogram,
+        unit: Unit::Bytes,
+        help: "Sizes of Wix's response bodies, by operation",
+    },
+    Metric {
+        name: WEBHOOK_DELIVERIES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Webhook deliveries answered, by status and reason",
+    },
+    Metric {
+        name: WEBHOOK_EVENT_AGE,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time from an event's eventTime to the 200 for its delivery",
+    },
+    Metric {
+        name: WEBHOOK_CLAIMS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Claims on webhook event IDs, by result",
+    },
+    Metric {
+        name: QUEUE_APPENDED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Events appended to the queue",
+    },
+    Metric {
+        name: QUEUE_DUPLICATES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Events not appended: their ID was appended before",
+    },
+    Metric {
+        name: QUEUE_STARTED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Handler runs started on queued events",
+    },
+    Metric {
+        name: QUEUE_HANDLED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events handled and acknowledged",
+    },
+    Metric {
+        name: QUEUE_FAILED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Handler runs on queued events that failed, by outcome",
+    },
+    Metric {
+        name: QUEUE_DEAD_LETTERED,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events moved to the dead letters",
+    },
+    Metric {
+        name: QUEUE_HANDLER_DURATION,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time a handler ran on a queued event, by outcome",
+    },
+    Metric {
+        name: QUEUE_PENDING,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Queued events delivered to a worker and not yet settled",
+    },
+    Metric {
+        name: QUEUE_UNDELIVERED,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Queued events not yet delivered to any worker",
+    },
+    Metric {
+        name: QUEUE_OLDEST_PENDING_AGE,
+        kind: Kind::Gauge,
+        unit: Unit::Seconds,
+        help: "Age of the oldest pending queued event",
+    },
+    Metric {
+        name: QUEUE_DEAD_LETTERS,
+        kind: Kind::Gauge,
+        unit: Unit::Count,
+        help: "Events in the dead letters",
+    },
+    Metric {
+        name: QUEUE_TAKEOVERS,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Queued events taken over from a worker that stopped",
+    },
+    Metric {
+        name: QUEUE_LANE_WAIT,
+        kind: Kind::Histogram,
+        unit: Unit::Seconds,
+        help: "Time a queued event waited for the events before it in its lane",
+    },
+    Metric {
+        name: DIRECTORY_MERGES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Conversations Merged events given to the directory, by result",
+    },
+    Metric {
+        name: DIRECTORY_MOVES,
+        kind: Kind::Counter,
+        unit: Unit::Count,
+        help: "Conversation IDs reported moved by the directory",
+    },
 ];
+
+/// One metric: its name, its type, its unit and its help text (`# HELP`).
+struct Metric {
+    name: &'static str,
+    kind: Kind,
+    unit: Unit,
+    help: &'static str,
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -219,7 +277,13 @@ enum Kind {
 /// Gives the installed recorder the type, unit and help text of every metric of the crate (the
 /// `# HELP` lines of Prometheus's text format). [`Prometheus::install`] calls it.
 pub fn describe() {
-    for &(name, kind, unit, help) in ALL {
+    for &Metric {
+        name,
+        kind,
+        unit,
+        help,
+    } in ALL
+    {
         match kind {
             Kind::Counter => describe_counter!(name, unit, help),
             Kind::Gauge => describe_gauge!(name, unit, help),
@@ -230,7 +294,7 @@ pub fn describe() {
 
 /// The names of every metric of the crate.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    ALL.iter().map(|(name, ..)| *name)
+    ALL.iter().map(|metric| metric.name)
 }
 
 /// `2xx` for 200, and so on.
@@ -284,6 +348,8 @@ pub(crate) fn pacing_wait(wait: Duration) {
 }
 
 /// A delivery answered `status` for `reason`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn delivery(status: u16, reason: &'static str) {
     let status = match status {
         200 => "200",
@@ -299,11 +365,15 @@ pub(crate) fn delivery(status: u16, reason: &'static str) {
 }
 
 /// An event answered 200 `age` after its `eventTime` (0 for an `eventTime` in the future).
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn event_age(age: Duration) {
     histogram!(WEBHOOK_EVENT_AGE).record(age.as_secs_f64());
 }
 
 /// A claim on an event ID came to `result`.
+// Recorded by the webhook receiver (feature `axum`).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn claim(result: &'static str) {
     counter!(WEBHOOK_CLAIMS, "result" => result).increment(1);
 }
@@ -314,6 +384,68 @@ pub(crate) fn directory_merge(result: &'static str, moves: usize) {
     if moves > 0 {
         counter!(DIRECTORY_MOVES).increment(moves as u64);
     }
+}
+
+/// An event offered to the queue: appended (`true`) or refused as a duplicate.
+pub(crate) fn queue_appended(new: bool) {
+    if new {
+        counter!(QUEUE_APPENDED).increment(1);
+    } else {
+        counter!(QUEUE_DUPLICATES).increment(1);
+    }
+}
+
+/// A handler run started on a queued event.
+pub(crate) fn queue_started() {
+    counter!(QUEUE_STARTED).increment(1);
+}
+
+/// A handler ran for `took`, successfully (`ok`) or not.
+pub(crate) fn queue_handler_ran(ok: bool, took: Duration) {
+    let outcome = if ok { "ok" } else { "error" };
+    histogram!(QUEUE_HANDLER_DURATION, "outcome" => outcome).record(took.as_secs_f64());
+}
+
+/// A handled event was acknowledged.
+pub(crate) fn queue_handled() {
+    counter!(QUEUE_HANDLED).increment(1);
+}
+
+/// A handler run failed, then `outcome` (`retried`, `dead_lettered`, `lost`).
+pub(crate) fn queue_failed(outcome: &'static str) {
+    counter!(QUEUE_FAILED, "outcome" => outcome).increment(1);
+}
+
+/// An event was moved to the dead letters.
+pub(crate) fn queue_dead_lettered() {
+    counter!(QUEUE_DEAD_LETTERED).increment(1);
+}
+
+/// A worker took over `n` events.
+pub(crate) fn queue_takeovers(n: usize) {
+    if n > 0 {
+        counter!(QUEUE_TAKEOVERS).increment(n as u64);
+    }
+}
+
+/// An event of a lane started `wait` after it was due.
+pub(crate) fn queue_lane_wait(wait: Duration) {
+    histogram!(QUEUE_LANE_WAIT).record(wait.as_secs_f64());
+}
+
+/// The state of the queue, read from its store: the gauges.
+pub(crate) fn queue_gauges(
+    pending: u64,
+    undelivered: Option<u64>,
+    oldest_pending_age: Option<Duration>,
+    dead_letters: u64,
+) {
+    gauge!(QUEUE_PENDING).set(pending as f64);
+    if let Some(undelivered) = undelivered {
+        gauge!(QUEUE_UNDELIVERED).set(undelivered as f64);
+    }
+    gauge!(QUEUE_OLDEST_PENDING_AGE).set(oldest_pending_age.unwrap_or_default().as_secs_f64());
+    gauge!(QUEUE_DEAD_LETTERS).set(dead_letters as f64);
 }
 
 #[cfg(test)]

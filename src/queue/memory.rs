@@ -89,6 +89,7 @@ impl State {
         event_id: &str,
         lane: Option<&str>,
         json: &str,
+        trace: Option<&str>,
         retention: Retention,
     ) -> String {
         let ms = now_ms();
@@ -106,6 +107,7 @@ impl State {
                 event_id: event_id.to_owned(),
                 lane: lane.map(str::to_owned),
                 json: json.to_owned(),
+                trace: trace.map(str::to_owned),
             },
         );
         if let Some(lane) = lane {
@@ -194,6 +196,7 @@ impl QueueStore for InMemoryQueue {
         event_id: &str,
         lane: Option<&str>,
         json: &str,
+        traceparent: Option<&str>,
     ) -> Result<Appended, QueueError> {
         let mut state = self.lock();
         let now = Instant::now();
@@ -201,7 +204,8 @@ impl QueueStore for InMemoryQueue {
         if state.seen.contains_key(event_id) {
             return Ok(Appended::Duplicate);
         }
-        let id = state.add(event_id, lane, json, self.retention.unwrap_or_default());
+        let retention = self.retention.unwrap_or_default();
+        let id = state.add(event_id, lane, json, traceparent, retention);
         state
             .seen
             .insert(event_id.to_owned(), now + DEFAULT_SEEN_TTL);
@@ -439,7 +443,13 @@ impl QueueStore for InMemoryQueue {
             chosen
         };
         for dead in &chosen {
-            state.add(&dead.event_id, dead.lane.as_deref(), &dead.json, retention);
+            state.add(
+                &dead.event_id,
+                dead.lane.as_deref(),
+                &dead.json,
+                None,
+                retention,
+            );
         }
         Ok(chosen.len() as u64)
     }
@@ -466,6 +476,7 @@ impl QueueStore for InMemoryQueue {
                 &entry.event_id,
                 entry.lane.as_deref(),
                 &entry.json,
+                None,
                 retention,
             );
         }

@@ -62,6 +62,7 @@ use std::time::Duration;
 pub use memory::InMemoryQueue;
 pub use worker::{Backoff, HandlerError, Worker, WorkerOptions};
 
+use crate::trace::TraceContext;
 use crate::webhooks::{InboxEvent, WebhookEvent};
 
 /// How many times an event is handed to a handler before it is dead-lettered: 5.
@@ -123,6 +124,9 @@ pub struct StoredEntry {
     pub lane: Option<String>,
     /// The event as JSON ([`WebhookEvent`]'s serialization).
     pub json: String,
+    /// The W3C `traceparent` of the delivery that appended it, if any: a worker handles the
+    /// event in that trace (see [`crate::trace`]). Redriven and replayed entries have none.
+    pub trace: Option<String>,
 }
 
 impl StoredEntry {
@@ -256,13 +260,14 @@ impl std::error::Error for QueueError {
 /// `consumer` names one worker instance, unique among all workers of the queue (a worker makes
 /// its own, random). `visibility` is how long a started entry is leased to its worker.
 pub trait QueueStore: Send + Sync + 'static {
-    /// Appends `json` (the event `event_id`, in `lane`) unless the event ID was appended
-    /// within the seen-TTL.
+    /// Appends `json` (the event `event_id`, in `lane`, delivered in the trace `traceparent`)
+    /// unless the event ID was appended within the seen-TTL.
     fn append(
         &self,
         event_id: &str,
         lane: Option<&str>,
         json: &str,
+        traceparent: Option<&str>,
     ) -> impl Future<Output = Result<Appended, QueueError>> + Send;
 
     /// Up to `max` entries never delivered before, now pending for `consumer`.
@@ -360,7 +365,10 @@ pub trait QueueStore: Send + Sync + 'static {
 }
 
 /// The ingest: verifies nothing (the event is verified), computes the lane and appends the
-/// event's JSON. Shared by the receiver's queue mode and by tests.
+/// event's JSON, with the [trace context](TraceContext::current) in progress (the delivery's,
+/// in the receiver), so that a worker handles the event in the same trace. Shared by the
+/// receiver's queue mode and by tests. Counted in the [metrics](crate::metrics) (appended, or
+/// refused as a duplicate).
 pub async fn append_event<S: QueueStore>(
     store: &S,
     lane_key: &LaneKey,
@@ -369,7 +377,12 @@ pub async fn append_event<S: QueueStore>(
     let json = serde_json::to_string(event)
         .map_err(|e| QueueError::store(format!("cannot serialize the event: {e}")))?;
     let lane = lane_key(event);
-    store.append(&event.id, lane.as_deref(), &json).await
+    let trace = TraceContext::current().map(|trace| trace.traceparent());
+    let appended = store
+        .append(&event.id, lane.as_deref(), &json, trace.as_deref())
+        .await?;
+    crate::metrics::queue_appended(matches!(appended, Appended::New(_)));
+    Ok(appended)
 }
 
 /// The default [`LaneKey`]: [`default_lane`].

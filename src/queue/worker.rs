@@ -9,9 +9,11 @@ use std::time::Duration;
 use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::{Failed, QueueError, QueueStore, Start, StoredEntry, DEFAULT_MAX_DELIVERIES};
 use crate::text::Printable;
+use crate::trace::TraceContext;
 use crate::webhooks::WebhookEvent;
 
 /// Why a handler failed: the event is retried, then dead-lettered with this text.
@@ -63,6 +65,10 @@ pub struct WorkerOptions {
     /// The most entries a worker holds unstarted (waiting for their lane, in backoff;
     /// default 256).
     pub max_held: usize,
+    /// How often the worker reads the queue's state ([`QueueStore::stats`]) into the
+    /// [metrics](crate::metrics)' gauges (pending, undelivered, oldest pending age, dead
+    /// letters; default 5 s). It reads it once more when it stops.
+    pub stats_every: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -74,6 +80,7 @@ impl Default for WorkerOptions {
             backoff: Backoff::default(),
             poll: Duration::from_millis(50),
             max_held: 256,
+            stats_every: Duration::from_secs(5),
         }
     }
 }
@@ -113,6 +120,12 @@ impl WorkerOptions {
         self.poll = poll.max(Duration::from_millis(1));
         self
     }
+
+    /// Sets how often the queue's state is read into the gauges (at least 100 ms).
+    pub fn stats_every(mut self, every: Duration) -> Self {
+        self.stats_every = every.max(Duration::from_millis(100));
+        self
+    }
 }
 
 /// Runs a handler on the events of a queue; see [the module docs](super) for the guarantee.
@@ -144,10 +157,22 @@ impl<S> std::fmt::Debug for Worker<S> {
     }
 }
 
-/// An entry this worker holds and has not started, and when to try it next.
+/// An entry this worker holds and has not started, when it became due (read, taken over, or
+/// its backoff ended), and when to try it next.
 struct Held {
     entry: StoredEntry,
+    due: Instant,
     next: Instant,
+}
+
+impl Held {
+    fn due(entry: StoredEntry, at: Instant) -> Held {
+        Held {
+            entry,
+            due: at,
+            next: at,
+        }
+    }
 }
 
 /// A handler run that ended: the entry and the outcome.
@@ -206,6 +231,7 @@ impl<S: QueueStore> Worker<S> {
         let touch_every = options.visibility / 3;
         let mut next_takeover = Instant::now();
         let mut next_touch = Instant::now() + touch_every;
+        let mut next_stats = Instant::now();
         let mut stopping = false;
         tokio::pin!(shutdown);
         loop {
@@ -229,10 +255,15 @@ impl<S: QueueStore> Worker<S> {
                         .await
                     {
                         Ok(taken) => {
-                            held.extend(taken.into_iter().map(|entry| Held { entry, next: now }))
+                            crate::metrics::queue_takeovers(taken.len());
+                            held.extend(taken.into_iter().map(|entry| Held::due(entry, now)));
                         }
                         Err(error) => tracing::warn!(%error, "cannot take over stale entries"),
                     }
+                }
+                if now >= next_stats {
+                    next_stats = now + options.stats_every;
+                    self.record_stats().await;
                 }
                 if now >= next_touch && !held.is_empty() {
                     next_touch = now + touch_every;
@@ -255,7 +286,7 @@ impl<S: QueueStore> Worker<S> {
                             if !new.is_empty() {
                                 wake = Instant::now();
                             }
-                            held.extend(new.into_iter().map(|entry| Held { entry, next: now }));
+                            held.extend(new.into_iter().map(|entry| Held::due(entry, now)));
                         }
                         Err(error) => {
                             tracing::warn!(%error, "cannot read the queue; retrying");
@@ -285,7 +316,21 @@ impl<S: QueueStore> Worker<S> {
                 .touch(&self.consumer, &ids, options.visibility, true)
                 .await?;
         }
+        self.record_stats().await;
         Ok(())
+    }
+
+    /// Reads the queue's state into the gauges.
+    async fn record_stats(&self) {
+        match self.store.stats().await {
+            Ok(stats) => crate::metrics::queue_gauges(
+                stats.pending,
+                stats.undelivered,
+                stats.oldest_pending_age_ms.map(Duration::from_millis),
+                stats.dead_letters,
+            ),
+            Err(error) => tracing::debug!(%error, "cannot read the queue's state"),
+        }
     }
 
     /// Starts the held entries that are due, as far as the concurrency allows.
@@ -330,7 +375,11 @@ impl<S: QueueStore> Worker<S> {
                 .await;
             match started {
                 Ok(Start::Go(delivery)) => {
-                    let entry = held.remove(i).entry;
+                    let Held { entry, due, .. } = held.remove(i);
+                    crate::metrics::queue_started();
+                    if lane.is_some() {
+                        crate::metrics::queue_lane_wait(now.saturating_duration_since(due));
+                    }
                     busy.extend(lane);
                     let store = Arc::clone(&self.store);
                     let handler = Arc::clone(handler);
@@ -338,7 +387,8 @@ impl<S: QueueStore> Worker<S> {
                     let visibility = options.visibility;
                     running.spawn(async move {
                         let outcome =
-                            handle(&*store, &consumer, &entry, visibility, &*handler).await;
+                            handle(&*store, &consumer, &entry, delivery, visibility, &*handler)
+                                .await;
                         (entry, delivery, outcome)
                     });
                 }
@@ -351,6 +401,7 @@ impl<S: QueueStore> Worker<S> {
                 }
                 Ok(Start::Dead) => {
                     let entry = held.remove(i).entry;
+                    crate::metrics::queue_dead_lettered();
                     tracing::error!(entry = %entry.id, event_id = %entry.event_id, "event dead-lettered: its workers stopped while handling it");
                 }
                 Err(error) => {
@@ -379,7 +430,10 @@ impl<S: QueueStore> Worker<S> {
                 for pause in [0, 100, 400] {
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                     match self.store.ack(&self.consumer, &entry).await {
-                        Ok(true) => return,
+                        Ok(true) => {
+                            crate::metrics::queue_handled();
+                            return;
+                        }
                         Ok(false) => {
                             tracing::warn!(entry = %entry.id, "handled after its lease ended; another worker may handle it again");
                             return;
@@ -397,25 +451,65 @@ impl<S: QueueStore> Worker<S> {
                     .await;
                 match failed {
                     Ok(Failed::Retry) | Err(_) => {
+                        crate::metrics::queue_failed("retried");
                         tracing::warn!(entry = %entry.id, %error, "handler failed; retrying");
-                        held.push(Held {
-                            next: Instant::now() + self.options.backoff.delay(delivery),
-                            entry,
-                        });
+                        let due = Instant::now() + self.options.backoff.delay(delivery);
+                        held.push(Held::due(entry, due));
                     }
                     Ok(Failed::Dead) => {
+                        crate::metrics::queue_failed("dead_lettered");
+                        crate::metrics::queue_dead_lettered();
                         tracing::error!(entry = %entry.id, event_id = %entry.event_id, %error, "event dead-lettered");
                     }
-                    Ok(Failed::Gone) => {}
+                    Ok(Failed::Gone) => crate::metrics::queue_failed("lost"),
                 }
             }
         }
     }
 }
 
-/// Runs the handler on one started entry, renewing its lock meanwhile. Panics and entries that
-/// are not events are failures.
+/// Runs the handler on one started entry, renewing its lock meanwhile, in a span
+/// `wix_inbox.queue.handle` of the delivery's trace (a new trace for an entry without one):
+/// [`TraceContext::current`] in the handler is that span's. Panics and entries that are not
+/// events are failures. The run is timed for the metrics.
 async fn handle<S, H, Fut, E>(
+    store: &S,
+    consumer: &str,
+    entry: &StoredEntry,
+    delivery: u32,
+    visibility: Duration,
+    handler: &H,
+) -> Result<(), String>
+where
+    S: QueueStore,
+    H: Fn(WebhookEvent) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Into<HandlerError>,
+{
+    let trace = entry
+        .trace
+        .as_deref()
+        .and_then(TraceContext::parse)
+        .map_or_else(TraceContext::new_root, |parent| parent.child());
+    let span = tracing::info_span!(
+        "wix_inbox.queue.handle",
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+        event_id = %entry.event_id,
+        entry = %entry.id,
+        delivery,
+    );
+    let started = Instant::now();
+    let outcome = trace
+        .scope(run_handler(store, consumer, entry, visibility, handler))
+        .instrument(span)
+        .await;
+    crate::metrics::queue_handler_ran(outcome.is_ok(), started.elapsed());
+    outcome
+}
+
+/// [`handle`]'s work.
+async fn run_handler<S, H, Fut, E>(
     store: &S,
     consumer: &str,
     entry: &StoredEntry,

@@ -235,8 +235,8 @@ impl MergeStore for RedisMergeStore {
                 for (id, link) in &known {
                     commit.key(self.key(id)).arg(link.as_deref().unwrap_or(""));
                 }
-                for (from, into) in &plan.links {
-                    commit.key(self.key(from)).arg(into);
+                for link in &plan.links {
+                    commit.key(self.key(&link.from)).arg(&link.into);
                 }
                 let written: i64 = within(self.timeout, commit.invoke_async(&mut redis)).await?;
                 if written == 1 {

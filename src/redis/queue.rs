@@ -28,7 +28,7 @@ pub const DEFAULT_GROUP: &str = "workers";
 ///
 /// | key | type | what |
 /// |---|---|---|
-/// | `{name}:stream` | stream | the events (fields `id`, `lane`, `event`), consumer group `workers` |
+/// | `{name}:stream` | stream | the events (fields `id`, `lane`, `event`, `trace`), consumer group `workers` |
 /// | `{name}:seen:<event ID>` | string | an event ID appended, for the seen-TTL (72 h) |
 /// | `{name}:lane:<lane>` | list | the lane's entries not yet settled, in append order |
 /// | `{name}:lock:lane:<lane>`, `{name}:lock:entry:<ID>` | string | the worker running the lane (or lane-less entry), for one visibility timeout |
@@ -216,14 +216,15 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Entries flattened by a script: ID, event ID, lane, JSON.
+/// Entries flattened by a script: ID, event ID, lane, JSON, trace.
 fn entries(flat: Vec<String>) -> Vec<StoredEntry> {
-    flat.chunks_exact(4)
+    flat.chunks_exact(5)
         .map(|e| StoredEntry {
             id: e[0].clone(),
             event_id: e[1].clone(),
             lane: Some(e[2].clone()).filter(|lane| !lane.is_empty()),
             json: e[3].clone(),
+            trace: Some(e[4].clone()).filter(|trace| !trace.is_empty()),
         })
         .collect()
 }
@@ -259,6 +260,7 @@ impl QueueStore for RedisQueue {
         event_id: &str,
         lane: Option<&str>,
         json: &str,
+        traceparent: Option<&str>,
     ) -> Result<Appended, QueueError> {
         let (kind, value) = self.trim();
         let mut invocation = APPEND.prepare_invoke();
@@ -271,7 +273,8 @@ impl QueueStore for RedisQueue {
             .arg(json)
             .arg(millis(self.seen_ttl))
             .arg(kind)
-            .arg(value);
+            .arg(value)
+            .arg(traceparent.unwrap_or_default());
         Ok(match self.run::<Option<String>>(invocation).await? {
             Some(id) => Appended::New(id),
             None => Appended::Duplicate,

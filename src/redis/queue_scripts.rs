@@ -1,8 +1,9 @@
 //! The Lua scripts of [`RedisQueue`](super::RedisQueue): each operation is one script, atomic
 //! in Redis, on keys of one hash slot (`{<name>}:…`).
 //!
-//! Entries of the stream have the fields `id` (the Wix event ID), `lane` (empty: none) and
-//! `event` (the event's JSON). Scripts return entries flattened: `id, event ID, lane, JSON`.
+//! Entries of the stream have the fields `id` (the Wix event ID), `lane` (empty: none),
+//! `event` (the event's JSON) and, when the delivery had one, `trace` (its `traceparent`).
+//! Scripts return entries flattened: `id, event ID, lane, JSON, trace` (empty: none).
 
 use std::sync::LazyLock;
 
@@ -11,17 +12,19 @@ use ::redis::Script;
 /// Helpers every script starts with.
 const PRELUDE: &str = r"
 local function flat(out, id, fields)
-  local ev, lane, json = '', '', ''
+  local ev, lane, json, trace = '', '', '', ''
   for i = 1, #fields, 2 do
     local f = fields[i]
     if f == 'id' then ev = fields[i + 1]
     elseif f == 'lane' then lane = fields[i + 1]
-    elseif f == 'event' then json = fields[i + 1] end
+    elseif f == 'event' then json = fields[i + 1]
+    elseif f == 'trace' then trace = fields[i + 1] end
   end
   out[#out + 1] = id
   out[#out + 1] = ev
   out[#out + 1] = lane
   out[#out + 1] = json
+  out[#out + 1] = trace
 end
 local function is_nogroup(r)
   return type(r) == 'table' and r.err and string.find(r.err, 'NOGROUP') ~= nil
@@ -60,15 +63,21 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}{body}"))
 }
 
-/// KEYS: stream, seen, lane. ARGV: event ID, lane, JSON, seen-TTL ms, trim kind, trim value.
-/// The entry ID, or nil for a duplicate.
+/// KEYS: stream, seen, lane. ARGV: event ID, lane, JSON, seen-TTL ms, trim kind, trim value,
+/// traceparent ('' for none). The entry ID, or nil for a duplicate.
 pub(super) static APPEND: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 if redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local kind, threshold = trim_args(ARGV[5], ARGV[6])
-local id = redis.call('XADD', KEYS[1], kind, '~', threshold, '*',
-  'id', ARGV[1], 'lane', ARGV[2], 'event', ARGV[3])
+local id
+if ARGV[7] ~= '' then
+  id = redis.call('XADD', KEYS[1], kind, '~', threshold, '*',
+    'id', ARGV[1], 'lane', ARGV[2], 'event', ARGV[3], 'trace', ARGV[7])
+else
+  id = redis.call('XADD', KEYS[1], kind, '~', threshold, '*',
+    'id', ARGV[1], 'lane', ARGV[2], 'event', ARGV[3])
+end
 if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], id) end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
 return id

@@ -141,7 +141,8 @@ impl WebhookError {
     }
 
     /// The variant's name in snake case (`bad_signature`, `too_large`, ...): a bounded label
-    /// for metrics.
+    /// for metrics (the receiver's, feature `axum`).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             WebhookError::InvalidPublicKey { .. } => "invalid_public_key",

@@ -5,12 +5,11 @@
 //! [`EventKind`] says, into the body type of its event ([`InboxEvent`]). Strings are moved from
 //! layer to layer, never copied.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::body::{body, parse, raw_body, EventKind};
 use super::error::{Layer, WebhookError};
 use crate::types;
-use crate::wire::RawJson;
 
 /// A verified, decoded webhook delivery: the metadata of the domain event and the event itself.
 ///
@@ -53,52 +52,8 @@ pub struct WebhookEvent {
     pub identity: Option<types::WebhookIdentity>,
     /// The Wix account and site of the event.
     pub account_info: Option<types::AccountInfo>,
-    /// The event body, typed for every event of the spec ([`EVENTS`]).
+    /// The event body, typed for every event of the spec ([`EVENTS`], [`PLAIN_EVENTS`]).
     pub event: InboxEvent,
-}
-
-/// Where a domain event carries the body of its event: the spec's `x-wix-event.kind`.
-///
-/// Wix's standard events carry it in one of four fields of the domain event; Contacts v4's
-/// Contact Created, for one, sends `{"createdEvent": {"entityAsJson": "<the contact>"}}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EventKind {
-    /// `actionEvent.body` (or its JSON text, `actionEvent.bodyAsJson`) is the body.
-    Action,
-    /// `createdEvent` is the body, with the new entity in `entity` (sent as `entityAsJson`).
-    Created,
-    /// `updatedEvent` is the body, with the entity in `currentEntity` (sent as
-    /// `currentEntityAsJson`).
-    Updated,
-    /// `deletedEvent` is the body, with the entity in `deletedEntity` (sent as
-    /// `deletedEntityAsJson`) when Wix sends it: it may not (Contact Deleted sends `{}`).
-    Deleted,
-}
-
-impl EventKind {
-    /// The field of the domain event that carries the event: `actionEvent`, `createdEvent`,
-    /// `updatedEvent` or `deletedEvent`.
-    pub const fn field(self) -> &'static str {
-        match self {
-            EventKind::Action => "actionEvent",
-            EventKind::Created => "createdEvent",
-            EventKind::Updated => "updatedEvent",
-            EventKind::Deleted => "deletedEvent",
-        }
-    }
-
-    /// The field inside [`field`](Self::field) that holds the body (`body`) or the entity
-    /// (`entity`, `currentEntity`, `deletedEntity`); Wix may send it as JSON text, in the field
-    /// of this name followed by `AsJson`.
-    pub const fn entity(self) -> &'static str {
-        match self {
-            EventKind::Action => "body",
-            EventKind::Created => "entity",
-            EventKind::Updated => "currentEntity",
-            EventKind::Deleted => "deletedEntity",
-        }
-    }
 }
 
 /// A webhook event of the spec (a component schema with `x-wix-event`): its names and where
@@ -122,10 +77,28 @@ pub struct KnownEvent {
     decode: fn(&mut types::DomainEvent) -> Result<InboxEvent, WebhookError>,
 }
 
+/// A plain (older-style) webhook event of the spec (a component schema with
+/// `x-wix-event: {eventType}`): the envelope's `data` is its body, with no domain event around
+/// it, so it has no event ID or time of its own (App Instance Installed and Removed).
+/// [`PLAIN_EVENTS`] lists them all.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct PlainEvent {
+    /// The name of its body schema, its type in [`crate::types`] and its [`InboxEvent`]
+    /// variant (`"AppInstanceInstalled"`).
+    pub name: &'static str,
+    /// The envelope's `eventType` (`"AppInstalled"`).
+    pub event_type: &'static str,
+    /// A description of the event, from the spec.
+    pub description: &'static str,
+    decode: fn(&str) -> Result<InboxEvent, WebhookError>,
+}
+
 /// Defines the webhook events of the spec: build.rs writes `$OUT_DIR/events.rs`, one invocation
 /// listing each component schema with `x-wix-event` (its description, `entityFqdn`, `slug` and
 /// kind), and this macro makes, from that list alone, each body type's names, [`InboxEvent`]
-/// and [`EVENTS`], the decoder's table. Adding an event to the spec adds it everywhere here.
+/// and [`EVENTS`] and [`PLAIN_EVENTS`], the decoder's tables. Adding an event to the spec adds
+/// it everywhere here.
 macro_rules! inbox_events {
     (
         domain { $( #[doc = $doc:literal] $name:ident = ($fqdn:literal, $slug:literal, $kind:ident), )* }
@@ -195,14 +168,18 @@ macro_rules! inbox_events {
             },
         )*];
 
-        /// The plain events of the spec: `(eventType, decoder of the envelope's data)`.
-        const PLAIN: &[Plain] = &[$(
-            ($ptype, |data| parse(data, Layer::EventBody).map(InboxEvent::$pname)),
+        /// The plain (older-style) webhook events of the spec, in its order: their envelope's
+        /// `data` is the body.
+        pub const PLAIN_EVENTS: &[PlainEvent] = &[$(
+            PlainEvent {
+                name: stringify!($pname),
+                event_type: $ptype,
+                description: $pdoc,
+                decode: |data| parse(data, Layer::EventBody).map(InboxEvent::$pname),
+            },
         )*];
     };
 }
-
-type Plain = (&'static str, fn(&str) -> Result<InboxEvent, WebhookError>);
 
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
@@ -298,7 +275,7 @@ pub(crate) fn decode_envelope(data: &str, iat: Option<i64>) -> Result<WebhookEve
     if let Some(plain) = envelope
         .event_type
         .as_deref()
-        .and_then(|sent| PLAIN.iter().find(|(t, _)| *t == sent))
+        .and_then(|sent| PLAIN_EVENTS.iter().find(|e| e.event_type == sent))
     {
         return decode_plain(envelope, identity, plain, iat);
     }
@@ -375,7 +352,7 @@ pub(crate) fn decode_envelope(data: &str, iat: Option<i64>) -> Result<WebhookEve
 fn decode_plain(
     envelope: types::WebhookEnvelope,
     identity: Option<types::WebhookIdentity>,
-    (event_type, decode): &Plain,
+    plain: &PlainEvent,
     iat: Option<i64>,
 ) -> Result<WebhookEvent, WebhookError> {
     let instance_id = envelope
@@ -390,7 +367,8 @@ fn decode_plain(
     let data = envelope.data.as_deref().ok_or_else(|| {
         WebhookError::malformed_because(Layer::Envelope, "it has no `data` (the event body)")
     })?;
-    let event = decode(data)?;
+    let event = (plain.decode)(data)?;
+    let event_type = plain.event_type;
     let id = match iat {
         Some(iat) => format!("{event_type}:{instance_id}:{iat}"),
         None => format!("{event_type}:{instance_id}"),
@@ -423,99 +401,6 @@ fn decode_plain(
         account_info: envelope.account_info,
         event,
     })
-}
-
-fn parse<T: DeserializeOwned>(text: &str, layer: Layer) -> Result<T, WebhookError> {
-    serde_json::from_str(text).map_err(|e| WebhookError::malformed(layer, &e))
-}
-
-/// The body of a known event of `kind`, taken out of the domain event.
-fn body<T: DeserializeOwned>(
-    domain: &mut types::DomainEvent,
-    kind: EventKind,
-) -> Result<T, WebhookError> {
-    let missing = |what: &str| {
-        let reason = format!("the event has no `{}{what}`", kind.field());
-        WebhookError::malformed_because(Layer::EventBody, &reason)
-    };
-    let container = match kind {
-        EventKind::Action => {
-            let action = domain.action_event.take();
-            let (body, text) = action.map_or((None, None), |a| (a.body, a.body_as_json));
-            return match (body, text) {
-                (Some(body), _) if body.get() != "null" => typed_body(&body),
-                (_, Some(text)) => parse(&text, Layer::EventBody),
-                _ => Err(missing(".body")),
-            };
-        }
-        EventKind::Created => domain.created_event.take(),
-        EventKind::Updated => domain.updated_event.take(),
-        EventKind::Deleted => domain.deleted_event.take(),
-    };
-    let container = container.filter(|raw| raw.get() != "null");
-    let mut event: serde_json::Map<String, serde_json::Value> = parse(
-        container.ok_or_else(|| missing(""))?.get(),
-        Layer::EventBody,
-    )?;
-    let field = kind.entity();
-    let entity = match event.remove(field) {
-        Some(serde_json::Value::String(text)) => Some(text),
-        Some(serde_json::Value::Null) | None => match event.remove(&format!("{field}AsJson")) {
-            Some(serde_json::Value::String(text)) => Some(text),
-            Some(serde_json::Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        },
-        Some(entity) => {
-            event.insert(field.to_owned(), entity);
-            None
-        }
-    };
-    if let Some(text) = entity {
-        let entity: serde_json::Value = parse(&text, Layer::EventBody)?;
-        event.insert(field.to_owned(), entity);
-    }
-    if kind != EventKind::Deleted && !event.contains_key(field) {
-        return Err(missing(&format!(".{field}")));
-    }
-    serde_json::from_value(serde_json::Value::Object(event))
-        .map_err(|e| WebhookError::malformed(Layer::EventBody, &e))
-}
-
-/// An action event's body: a JSON object, or (older payloads) JSON text of one. The body
-/// was kept as raw JSON, so it is decoded straight into its type, without a `Value` tree.
-fn typed_body<T: DeserializeOwned>(body: &RawJson) -> Result<T, WebhookError> {
-    match body.get().as_bytes().first() {
-        Some(b'"') => {
-            let text: String = parse(body.get(), Layer::EventBody)?;
-            parse(&text, Layer::EventBody)
-        }
-        _ => parse(body.get(), Layer::EventBody),
-    }
-}
-
-/// The body of an unknown event, parsed when it came as valid JSON text: `actionEvent.body`
-/// (or `bodyAsJson`), else the created, updated or deleted event as sent.
-fn raw_body(domain: &mut types::DomainEvent) -> serde_json::Value {
-    let action = domain.action_event.take();
-    let (body, text) = action.map_or((None, None), |a| (a.body, a.body_as_json));
-    let body = body.map(|raw| raw.to_value());
-    let body = body.or(text.map(serde_json::Value::String));
-    let body = body.or_else(|| {
-        [
-            &domain.created_event,
-            &domain.updated_event,
-            &domain.deleted_event,
-        ]
-        .into_iter()
-        .find_map(|event| event.as_ref().map(RawJson::to_value))
-    });
-    match body {
-        Some(serde_json::Value::String(text)) => {
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-        }
-        Some(value) => value,
-        None => serde_json::Value::Null,
-    }
 }
 
 #[cfg(test)]

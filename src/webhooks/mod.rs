@@ -16,7 +16,8 @@
 //! - [`WebhookVerifier`] checks the token (size, RS256 only, signature, `exp`/`nbf`) with a key
 //!   parsed once, and decodes all layers into a [`WebhookEvent`] whose [`InboxEvent`] is typed
 //!   for every event of the spec ([`EVENTS`]: the Inbox's four, Contact Created, Updated and
-//!   Deleted). Every failure is a distinct [`WebhookError`].
+//!   Deleted; [`PLAIN_EVENTS`]: App Instance Installed and Removed, whose envelope carries the
+//!   body itself). Every failure is a distinct [`WebhookError`].
 //! - [`Deduplicator`] / [`InMemoryDeduplicator`] claim event IDs with a lease, so that a
 //!   redelivery (Wix retries for about 47 hours) is not handed on twice and an event whose
 //!   handling failed is not lost; `RedisDeduplicator` (feature `redis`) shares the claims
@@ -48,6 +49,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod body;
 mod dedup;
 mod error;
 mod event;
@@ -58,12 +60,15 @@ pub mod axum;
 #[cfg(feature = "test-util")]
 pub mod test_signer;
 
+pub use body::EventKind;
 pub use dedup::{
     Claim, DedupError, Deduplicator, InMemoryDeduplicator, Lease, DEFAULT_CAPACITY, DEFAULT_LEASE,
     DEFAULT_TTL,
 };
 pub use error::{Layer, WebhookError};
-pub use event::{EventKind, InboxEvent, KnownEvent, WebhookEvent, EVENTS, MAX_EVENT_ID_LEN};
+pub use event::{
+    InboxEvent, KnownEvent, PlainEvent, WebhookEvent, EVENTS, MAX_EVENT_ID_LEN, PLAIN_EVENTS,
+};
 pub use verify::{WebhookVerifier, DEFAULT_LEEWAY, DEFAULT_MAX_BODY_SIZE};
 
 /// The decode path after the signature check, for fuzzing: `claims` is the JSON of a JWT's

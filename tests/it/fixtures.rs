@@ -423,6 +423,15 @@ fn every_plain_event_example_decodes_into_its_own_variant() {
         })
         .collect();
     plain.sort();
+    let mut generated: Vec<(String, String)> = wix_inbox::webhooks::PLAIN_EVENTS
+        .iter()
+        .map(|e| (e.name.to_owned(), e.event_type.to_owned()))
+        .collect();
+    generated.sort();
+    assert_eq!(
+        generated, plain,
+        "webhooks::PLAIN_EVENTS is the spec's plain events"
+    );
     let all = fixtures("app-events");
     let names: Vec<_> = all
         .iter()

@@ -5,6 +5,7 @@ mod accessors;
 mod app;
 mod auto_reply;
 mod bot;
+mod bot_removal;
 mod build_script;
 mod fixtures;
 #[cfg(feature = "redis")]

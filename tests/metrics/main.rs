@@ -195,6 +195,89 @@ async fn the_directory_counts_merges_by_result_and_moves() {
     assert_eq!(value("wix_inbox_directory_moves_total", &[]), 2.0);
 }
 
+/// The queue's metrics: events appended (and a resend refused); a worker
+/// handles two events, and fails one until it is dead-lettered; when it stops, the gauges
+/// hold the queue's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_counts_appends_runs_failures_and_dead_letters() {
+    use std::time::Duration;
+    use wix_inbox::queue::{
+        append_event, default_lane_key, Backoff, InMemoryQueue, Worker, WorkerOptions,
+    };
+
+    prometheus();
+    let queue = InMemoryQueue::new();
+    // What the receiver's queue mode does (not through a receiver here: the deliveries test
+    // counts every delivery of this binary).
+    for id in ["q-1", "q-2", "q-fail", "q-1"] {
+        let event: wix_inbox::webhooks::WebhookEvent = serde_json::from_value(json!({
+            "id": id,
+            "event": {"kind": "MessageSentToBusiness", "body": {"conversationId": "c1"}},
+        }))
+        .unwrap();
+        append_event(&queue, &default_lane_key(), &event)
+            .await
+            .unwrap();
+    }
+    let options = WorkerOptions::new()
+        .poll(Duration::from_millis(5))
+        .max_deliveries(3)
+        .backoff(Backoff {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+        });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(queue.clone(), options).run(
+        |event| async move {
+            if event.id == "q-fail" {
+                Err("the app is down")
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let start = std::time::Instant::now();
+    while value("wix_inbox_queue_dead_lettered_total", &[]) < 1.0
+        || value("wix_inbox_queue_handled_total", &[]) < 2.0
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "not settled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    worker.await.unwrap().unwrap();
+
+    assert_eq!(value("wix_inbox_queue_appended_total", &[]), 3.0);
+    assert_eq!(value("wix_inbox_queue_duplicates_total", &[]), 1.0);
+    // q-1 and q-2 once, q-fail three times.
+    assert_eq!(value("wix_inbox_queue_started_total", &[]), 5.0);
+    assert_eq!(value("wix_inbox_queue_handled_total", &[]), 2.0);
+    let failed = |outcome| value("wix_inbox_queue_failed_total", &[("outcome", outcome)]);
+    assert_eq!(failed("retried"), 2.0);
+    assert_eq!(failed("dead_lettered"), 1.0);
+    assert_eq!(value("wix_inbox_queue_dead_lettered_total", &[]), 1.0);
+    let ran = |outcome| {
+        value(
+            "wix_inbox_queue_handler_duration_seconds_count",
+            &[("outcome", outcome)],
+        )
+    };
+    assert_eq!(ran("ok"), 2.0);
+    assert_eq!(ran("error"), 3.0);
+    // Every event is in the lane of conversation c1: each start waited for it.
+    assert_eq!(value("wix_inbox_queue_lane_wait_seconds_count", &[]), 5.0);
+    // Read from the queue when the worker stopped.
+    assert_eq!(value("wix_inbox_queue_pending", &[]), 0.0);
+    assert_eq!(value("wix_inbox_queue_dead_letters", &[]), 1.0);
+    assert_eq!(
+        value("wix_inbox_queue_oldest_pending_age_seconds", &[]),
+        0.0
+    );
+    assert_eq!(value("wix_inbox_queue_takeovers_total", &[]), 0.0);
+}
+
 #[test]
 fn every_metric_has_its_help_and_a_second_recorder_is_refused() {
     let text = prometheus().render();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use wix_inbox::queue::{QueueStore, Worker};
+use wix_inbox::trace::TraceContext;
 use wix_inbox::webhooks::axum::{serve, WebhookReceiver};
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 use wix_inbox_fake::FakeInbox;
@@ -125,4 +126,40 @@ async fn a_redis_down_or_slow_is_503_within_a_second() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// The delivery's `traceparent` is stored with the event (in Redis): the worker runs the
+/// handler in a child span of that trace. An event appended outside any trace gets one of its
+/// own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_handles_each_event_in_its_deliverys_trace() {
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let server = RedisServer::start();
+    let queue = queue(&server).await;
+    let receiver = WebhookReceiver::queue(TestSigner::shared().verifier(), queue.clone());
+    let mut traced = delivery("traced");
+    traced
+        .headers_mut()
+        .insert("traceparent", PARENT.parse().unwrap());
+    assert_eq!(receiver.handle(traced).await.status(), 200);
+    crate::append(&queue, &crate::event("untraced", "c2")).await;
+    let seen: Arc<Mutex<HashMap<String, Option<TraceContext>>>> = Arc::default();
+    let record = seen.clone();
+    let (stop, task) = spawn_worker(Worker::new(queue.clone(), quick()), move |e| {
+        record.lock().unwrap().insert(e.id, TraceContext::current());
+        async { Ok(()) }
+    });
+    crate::until(Duration::from_secs(10), "both handled", || {
+        seen.lock().unwrap().len() == 2
+    })
+    .await;
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    let seen = seen.lock().unwrap();
+    let parent = TraceContext::parse(PARENT).unwrap();
+    let traced = seen["traced"].expect("a trace in the handler");
+    assert_eq!(traced.trace_id(), parent.trace_id(), "the delivery's trace");
+    assert_ne!(traced.span_id(), parent.span_id());
+    let untraced = seen["untraced"].expect("a trace of its own");
+    assert_ne!(untraced.trace_id(), parent.trace_id());
 }

@@ -85,6 +85,13 @@ pub async fn get_conversation(global: &Global, id: String) -> Outcome {
     print_json(&*response)
 }
 
+/// `app instance`: Get App Instance, with the instance's app token.
+pub async fn app_instance(global: &Global) -> Outcome {
+    let client = client(global)?;
+    let response = client.get_app_instance().send().await.map_err(failed)?;
+    print_json(&*response)
+}
+
 pub async fn get_or_create(global: &Global, who: Participant) -> Outcome {
     let participant_id = match who {
         Participant {

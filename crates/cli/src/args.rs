@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wix_inbox::webhooks::{KnownEvent, EVENTS};
+use wix_inbox::webhooks::{KnownEvent, PlainEvent, EVENTS, PLAIN_EVENTS};
 
 /// Verify Wix webhook bodies, call the Wix Inbox API, find contacts and members, sync a message
 /// from another service, and run a fake Inbox.
@@ -45,6 +45,10 @@ pub enum Command {
     /// Find members (Query Members).
     #[command(subcommand)]
     Members(Members),
+    /// The app instance of the credentials (needs WIX_APP_ID, WIX_APP_SECRET and
+    /// WIX_INSTANCE_ID: an API key names no instance).
+    #[command(subcommand)]
+    App(App),
     /// Record a message a contact wrote elsewhere in their conversation, for the business
     /// only, with a badge: Wix's "Sync messages from an external service".
     Sync(Sync),
@@ -55,6 +59,13 @@ pub enum Command {
     /// redrive, replay, as JSON Lines.
     #[command(subcommand)]
     Events(crate::events::Events),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum App {
+    /// Get App Instance: the app's name and version, `isFree`, billing, `copiedFromTemplate`,
+    /// `originInstanceId` and the site's name, locale and URL, as JSON.
+    Instance,
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,18 +256,32 @@ pub enum Auth {
     App,
 }
 
-/// An event of the spec (`webhooks::EVENTS`), named in kebab case: `message-sent-to-business`.
-fn spec_event(name: &str) -> Result<&'static KnownEvent, String> {
+/// An event `fake sign --event` makes: one of the spec's webhook events.
+#[derive(Clone, Copy, Debug)]
+pub enum SpecEvent {
+    /// A domain event (`webhooks::EVENTS`).
+    Domain(&'static KnownEvent),
+    /// A plain, older-style event (`webhooks::PLAIN_EVENTS`: App Instance Installed, Removed).
+    Plain(&'static PlainEvent),
+}
+
+/// An event of the spec (`webhooks::EVENTS`, `webhooks::PLAIN_EVENTS`), named in kebab case
+/// after its body schema: `message-sent-to-business`, `app-instance-installed`.
+fn spec_event(name: &str) -> Result<SpecEvent, String> {
     // The schema's name, `MessageSentToBusiness`, a word at each capital.
-    let kebab = |event: &KnownEvent| {
-        let words = event.name.char_indices().map(|(i, c)| match c {
+    let kebab = |name: &str| {
+        let words = name.char_indices().map(|(i, c)| match c {
             c if c.is_ascii_uppercase() && i > 0 => format!("-{}", c.to_ascii_lowercase()),
             c => c.to_ascii_lowercase().to_string(),
         });
         words.collect::<String>()
     };
-    EVENTS.iter().find(|e| kebab(e) == name).ok_or_else(|| {
-        let names: Vec<_> = EVENTS.iter().map(kebab).collect();
+    let domain = EVENTS.iter().map(|e| (e.name, SpecEvent::Domain(e)));
+    let plain = PLAIN_EVENTS.iter().map(|e| (e.name, SpecEvent::Plain(e)));
+    let all: Vec<(&str, SpecEvent)> = domain.chain(plain).collect();
+    let found = all.iter().find(|(event, _)| kebab(event) == name);
+    found.map(|&(_, event)| event).ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|(event, _)| kebab(event)).collect();
         format!("the events are {}", names.join(", "))
     })
 }
@@ -269,9 +294,10 @@ pub struct Sign {
     pub private_key: PathBuf,
     /// The event to make: an event of the spec in kebab case (conversations-merged,
     /// message-sent-to-business, message-sent-to-participant, button-interacted,
-    /// contact-created, contact-updated, contact-deleted, …).
+    /// contact-created, contact-updated, contact-deleted, app-instance-installed,
+    /// app-instance-removed, …).
     #[arg(long, value_name = "EVENT", value_parser = spec_event, group = "what")]
-    pub event: Option<&'static KnownEvent>,
+    pub event: Option<SpecEvent>,
     /// A domain event as JSON (the shape of Wix's webhook examples) to sign as it is.
     #[arg(long, value_name = "FILE", group = "what")]
     pub event_file: Option<PathBuf>,
@@ -298,6 +324,14 @@ pub struct Sign {
     /// The participant: a member ID.
     #[arg(long, value_name = "ID")]
     pub member: Option<String>,
+    /// The `appId` of App Instance Installed and Removed (the fake's, as `fake serve --auth app`
+    /// prints it).
+    #[arg(long, value_name = "ID", env = "WIX_APP_ID")]
+    pub app_id: Option<String>,
+    /// App Instance Installed of a site duplicated from the site of this instance
+    /// (`originInstanceId`).
+    #[arg(long, value_name = "ID")]
+    pub origin_instance_id: Option<String>,
     /// The interaction of a Button Interacted event.
     #[arg(long, value_name = "ID", default_value = "interaction-1")]
     pub interaction_id: String,

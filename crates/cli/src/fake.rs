@@ -4,16 +4,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use wix_inbox::types::{
-    ActionEvent, ButtonInteracted, ConversationsMerged, DomainEvent, IdentificationData,
-    IdentityType, Message, MessageContent, MessageDirection, MessageSentToBusiness,
-    MessageSentToParticipant, MessageVisibility, WebhookIdentity,
+    ActionEvent, AppInstanceInstalled, AppInstanceRemoved, ButtonInteracted, ConversationsMerged,
+    DomainEvent, IdentificationData, IdentityType, Message, MessageContent, MessageDirection,
+    MessageSentToBusiness, MessageSentToParticipant, MessageVisibility, WebhookIdentity,
 };
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
-use wix_inbox::webhooks::{EventKind, KnownEvent, DEFAULT_MAX_BODY_SIZE};
+use wix_inbox::webhooks::{EventKind, KnownEvent, PlainEvent, DEFAULT_MAX_BODY_SIZE};
 use wix_inbox::wire::RawJson;
 use wix_inbox_fake::FakeInbox;
 
-use crate::args::{Auth, Serve, Sign};
+use crate::args::{Auth, Serve, Sign, SpecEvent};
 use crate::{read_input, Failure, Outcome, MAX_KEY_SIZE};
 
 /// Runs the fake with a fresh key pair written to files, prints how to reach it, and waits for
@@ -257,7 +257,8 @@ pub fn sign(args: Sign) -> Outcome {
             let (event_type, domain_event) = from_file(file)?;
             (event_type, domain_event, participant_identity(&args))
         }
-        (Some(event), None) => made(event, &args)?,
+        (Some(SpecEvent::Domain(event)), None) => domain_event_from_flags(event, &args)?,
+        (Some(SpecEvent::Plain(event)), None) => plain_event_from_flags(event, &args)?,
         (None, None) => return Err(Failure::Usage("give --event or --event-file".into())),
     };
     let mut event = TestEvent::new(event_type, domain_event);
@@ -317,10 +318,43 @@ fn participant_identity(args: &Sign) -> WebhookIdentity {
     }
 }
 
+/// The body of a plain event (App Instance Installed or Removed: the envelope's `data` is the
+/// body itself) built from the flags, and the identity that caused it: a Wix user (the site's
+/// owner installs and removes apps), as in Wix's examples. A plain event the CLI does not know
+/// gets an empty body.
+fn plain_event_from_flags(
+    event: &'static PlainEvent,
+    args: &Sign,
+) -> Result<(String, Value, WebhookIdentity), Failure> {
+    let body = match event.event_type {
+        AppInstanceInstalled::EVENT_TYPE => json(&AppInstanceInstalled {
+            app_id: args.app_id.clone(),
+            origin_instance_id: args.origin_instance_id.clone(),
+            ..Default::default()
+        })?,
+        AppInstanceRemoved::EVENT_TYPE => json(&AppInstanceRemoved {
+            app_id: args.app_id.clone(),
+            ..Default::default()
+        })?,
+        _ => serde_json::json!({}),
+    };
+    if args.origin_instance_id.is_some() && event.event_type != AppInstanceInstalled::EVENT_TYPE {
+        return Err(Failure::Usage(
+            "--origin-instance-id is for --event app-instance-installed".into(),
+        ));
+    }
+    let identity = WebhookIdentity {
+        identity_type: Some(IdentityType::WixUser),
+        wix_user_id: Some(uuid::Uuid::new_v4().to_string()),
+        ..Default::default()
+    };
+    Ok((event.event_type.to_owned(), body, identity))
+}
+
 /// A domain event of `event` built from the flags, with the generated types, and the identity
 /// that caused it. The Inbox's events are filled from the flags; any other event of the spec
 /// gets an empty body (its entity only an ID: `--contact`, or a new one) where its kind says.
-fn made(
+fn domain_event_from_flags(
     event: &'static KnownEvent,
     args: &Sign,
 ) -> Result<(String, Value, WebhookIdentity), Failure> {

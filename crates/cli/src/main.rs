@@ -1,5 +1,5 @@
-//! `wix-inbox`: verify a webhook body, call every Inbox operation, find contacts and members,
-//! sync a message from another service, run the fake Inbox.
+//! `wix-inbox`: verify a webhook body, call every Inbox operation, get the app instance, find
+//! contacts and members, sync a message from another service, run the fake Inbox.
 //!
 //! Exit codes: 0 done; 1 the thing asked for failed (a body that does not verify, an API
 //! error); 2 the invocation is wrong (an unknown flag, a missing argument, a file that cannot
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: args::Cli) -> Outcome {
-    use args::{Command, Contacts, Conversations, Fake, Members, Messages, Webhook};
+    use args::{App, Command, Contacts, Conversations, Fake, Members, Messages, Webhook};
     match cli.command {
         Command::Webhook(Webhook::Verify(a)) => webhook::verify(a),
         Command::Webhook(Webhook::Relay(a)) => relay::relay(a).await,
@@ -83,6 +83,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Messages(Messages::Send(a)) => api::send_message(&cli.global, a).await,
         Command::Contacts(Contacts::Find(a)) => sync::find_contacts(&cli.global, a).await,
         Command::Members(Members::Find(a)) => sync::find_members(&cli.global, a).await,
+        Command::App(App::Instance) => api::app_instance(&cli.global).await,
         Command::Sync(a) => sync::sync(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
         Command::Fake(Fake::Sign(a)) => fake::sign(*a),

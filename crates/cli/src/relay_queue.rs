@@ -1,12 +1,15 @@
 //! `webhook relay --queue`: Wix is answered once the event is stored in the Redis queue; a
 //! worker forwards each event to the app, signed the Standard Webhooks way, with retries,
-//! backoff and dead letters.
+//! backoff and dead letters. Each POST carries a `traceparent` in the delivery's trace, and
+//! with `--metrics-listen` the queue's metrics (`wix_inbox_queue_*`) are served with the
+//! receiver's.
 
 use std::path::Path;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use wix_inbox::queue::{Worker, WorkerOptions};
+use wix_inbox::trace::{TraceContext, TRACEPARENT};
 use wix_inbox::webhooks::WebhookEvent;
 
 use crate::Failure;
@@ -88,7 +91,8 @@ impl Signer {
     }
 }
 
-/// POSTs `event` to the app, signed; `Ok` once it answered 2xx.
+/// POSTs `event` to the app, signed; `Ok` once it answered 2xx. The POST carries a
+/// `traceparent` continuing the delivery's trace (the worker runs each event in it).
 async fn forward(
     http: &reqwest::Client,
     to: reqwest::Url,
@@ -97,8 +101,11 @@ async fn forward(
 ) -> Result<(), String> {
     let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
     let timestamp = chrono::Utc::now().timestamp();
-    let request = http
-        .post(to)
+    let mut request = http.post(to);
+    if let Some(trace) = TraceContext::current() {
+        request = request.header(TRACEPARENT, trace.child().traceparent());
+    }
+    let request = request
         .header("content-type", "application/json")
         .header("webhook-id", &event.id)
         .header("webhook-timestamp", timestamp.to_string())

@@ -1,7 +1,8 @@
 //! An in-process fake Wix Inbox for [`wix_inbox`]: what stripe-mock is to Stripe, with behaviour.
 //!
 //! [`FakeInbox::start`] serves the four Inbox v2 operations, the Contacts v4 and Members v1
-//! lookups the Inbox lifecycle needs, and the OAuth token endpoint on `127.0.0.1`, answering
+//! lookups the Inbox lifecycle needs, Get App Instance and the OAuth token endpoint on
+//! `127.0.0.1`, for one app instance or many (each a site with its own state), answering
 //! in the shapes of the generated [`types`](wix_inbox::types) and with Wix's error bodies. It keeps
 //! conversations, messages, contacts and members, plays the participant lifecycle (anonymous
 //! visitor → contact → member, with conversation merges; contacts merged), delivers signed
@@ -139,6 +140,11 @@
 //!   Conversation 403 `NOT_OWNED_BY_BUSINESS`, List and Send Message 404). Webhooks name the
 //!   instance and site of their conversation. The API key is the account's: it serves every
 //!   site, named by `wix-site-id` ([`Client::for_site`](wix_inbox::Client::for_site)).
+//! - **Installs and removals.** [`FakeInbox::install`] (and [`install_copy_of`](FakeInbox::install_copy_of)
+//!   for a duplicated site) adds an instance and delivers App Instance Installed;
+//!   [`FakeInbox::remove`] delivers App Instance Removed and refuses the instance's tokens and
+//!   token requests from then on; [`FakeInbox::reinstall`] brings it back with the same ID.
+//!   The simulator's site list shows them live.
 //! - **Clients.** [`FakeInstance::client`], [`FakeInbox::client_builder`] and
 //!   [`FakeInbox::app_client_builder`] are the crate's [`Client`](wix_inbox::Client), set up for the
 //!   fake with an API key or the app's credentials; [`FakeInbox::app`] is the fake's

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 
 use crate::queue::{append_event, Appended, LaneKey, QueueError, QueueStore};
+use crate::trace::TraceContext;
 use crate::webhooks::WebhookEvent;
 
 /// How long the queue has to store an event before the delivery is answered 503: 1 second
@@ -31,14 +32,16 @@ pub(super) fn ingest<S: QueueStore>(store: Arc<S>, lane_key: LaneKey) -> Ingest 
 /// Appends `event` and answers: 200 once it is stored (or was stored before), 503 when the
 /// queue failed or did not answer within `timeout`. The append runs in a task of its own, so
 /// that a sender that hangs up cannot cancel it half way (an append is one atomic script
-/// anyway: it happened or it did not). With the answer, its reason for the metrics.
+/// anyway: it happened or it did not). The event is stored with the delivery's `trace`, for
+/// the worker that handles it. With the answer, its reason for the metrics.
 pub(super) async fn answer(
     ingest: &Ingest,
     event: WebhookEvent,
+    trace: TraceContext,
     timeout: Duration,
 ) -> (Response, &'static str) {
     let event_id = event.id.clone();
-    let appending = tokio::spawn(ingest(event));
+    let appending = tokio::spawn(trace.scope(ingest(event)));
     match tokio::time::timeout(timeout, appending).await {
         Ok(Ok(Ok(Appended::New(entry)))) => {
             tracing::debug!(%event_id, %entry, "webhook queued");

@@ -308,11 +308,11 @@ impl<D: Deduplicator> WebhookReceiver<D> {
         };
         drop(body);
         drop(charged);
-        if let Sink::Queue(ingest) = &*self.sink {
-            return ingest::answer(ingest, event, DEFAULT_INGEST_TIMEOUT).await;
-        }
         let event_id = event.id.clone();
         span.record("event_id", event_id.as_str());
+        if let Sink::Queue(ingest) = &*self.sink {
+            return ingest::answer(ingest, event, trace, DEFAULT_INGEST_TIMEOUT).await;
+        }
         let claimed = self.dedup.claim(&event_id).await;
         crate::metrics::claim(match &claimed {
             Ok(Claim::First(_)) => "first",

@@ -55,7 +55,7 @@ pub(crate) fn cli_for(fake: &FakeInbox) -> Command {
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs a command to its end, as `Command::output` does, within [`CHILD_TIMEOUT`].
-trait Finish {
+pub(crate) trait Finish {
     fn finish(&mut self) -> Output;
 }
 
@@ -139,10 +139,10 @@ pub(crate) fn assert_fails(out: &Output, code: i32, needle: &str) {
 }
 
 /// A directory of its own for each test (tests run in parallel), deleted on drop.
-struct TempDir(std::path::PathBuf);
+pub(crate) struct TempDir(std::path::PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub(crate) fn new() -> TempDir {
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
@@ -156,7 +156,7 @@ impl TempDir {
     }
 
     /// A file `name` in the directory, with `content`.
-    fn file(&self, name: &str, content: &[u8]) -> std::path::PathBuf {
+    pub(crate) fn file(&self, name: &str, content: &[u8]) -> std::path::PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, content).unwrap();
         path
@@ -368,7 +368,7 @@ async fn a_bad_visibility_is_a_usage_error() {
 }
 
 /// A new key pair, written to `dir` as `public.pem` and `private.pem`.
-fn keys(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
+pub(crate) fn keys(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
     let private = TestSigner::generate_private_key_pem();
     let signer = TestSigner::from_private_key_pem(&private).unwrap();
     let public = dir.file("public.pem", signer.public_key_pem().as_bytes());
@@ -376,7 +376,7 @@ fn keys(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, TestSigner) {
     (public, private, signer)
 }
 
-fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
+pub(crate) fn sign(private: &std::path::Path, args: &[&str]) -> Vec<u8> {
     let out = cli()
         .args(["fake", "sign", "--private-key"])
         .arg(private)

@@ -1,5 +1,7 @@
 //! The `wix-inbox` command's integration tests, run as processes; one binary.
 
+// `app instance`; `fake sign` of the app-instance events.
+mod app;
 mod cli;
 // `events`: the event queue.
 mod events;

@@ -1,12 +1,15 @@
 //! `webhook relay --queue`: Wix answered once the event is stored; the app gets each event
 //! POSTed by a worker, signed the Standard Webhooks way, verified here by the `standardwebhooks`
-//! package from PyPI (`pip install standardwebhooks`).
+//! package from PyPI (`pip install standardwebhooks`), in the delivery's trace; the queue's
+//! metrics served with `--metrics-listen`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+
+use wix_inbox::trace::TraceContext;
 
 use crate::redis_server::RedisServer;
 use crate::relay::{deliver, key_file, signed, start_relay};
@@ -16,6 +19,9 @@ const SECRETS: [&str; 2] = [
     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=",
 ];
+
+/// The trace the delivery comes in.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 type Posts = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
@@ -78,11 +84,26 @@ async fn queued_events_are_posted_signed_the_standard_webhooks_way() {
             server.url(),
             "--signing-secret-file".into(),
             secrets.display().to_string(),
+            "--metrics-listen".into(),
+            "0".into(),
         ],
     )
     .await;
     let token = signed("evt-queued");
-    assert_eq!(deliver(&relay.url(), &token).await, (200, "queued".into()));
+    // The delivery comes in a trace: the worker's POST continues it.
+    let delivered = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(relay.url())
+        .header("content-type", "text/plain")
+        .header("traceparent", TRACEPARENT)
+        .body(token.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    assert_eq!(delivered.text().await.unwrap(), "queued");
     assert_eq!(
         deliver(&relay.url(), &token).await,
         (200, "duplicate".into())
@@ -94,6 +115,11 @@ async fn queued_events_are_posted_signed_the_standard_webhooks_way() {
     }
     let (headers, body) = posts.lock().unwrap()[0].clone();
     assert_eq!(headers["webhook-id"], "evt-queued");
+    let sent = TraceContext::parse(headers["traceparent"].to_str().unwrap())
+        .expect("a W3C traceparent on the POST");
+    let delivery = TraceContext::parse(TRACEPARENT).unwrap();
+    assert_eq!(sent.trace_id(), delivery.trace_id(), "the delivery's trace");
+    assert_ne!(sent.span_id(), delivery.span_id(), "a span of its own");
     let event: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["id"], "evt-queued");
     for secret in SECRETS {
@@ -109,4 +135,70 @@ async fn queued_events_are_posted_signed_the_standard_webhooks_way() {
         "another secret accepted"
     );
     assert_eq!(posts.lock().unwrap().len(), 1, "posted once");
+
+    // The queue's metrics, served with the receiver's.
+    let metrics = relay
+        .line
+        .split("metrics on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no metrics address in {:?}", relay.line))
+        .to_owned();
+    let scrape = || async {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(format!("http://{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let value = |text: &str, series: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let start = Instant::now();
+    let mut text = scrape().await;
+    // The acknowledgement follows the app's answer.
+    while value(&text, "wix_inbox_queue_handled_total") < 1.0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not acknowledged: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = scrape().await;
+    }
+    assert_eq!(
+        value(&text, "wix_inbox_queue_appended_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "wix_inbox_queue_duplicates_total"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(value(&text, "wix_inbox_queue_started_total"), 1.0, "{text}");
+    assert_eq!(value(&text, "wix_inbox_queue_handled_total"), 1.0, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "wix_inbox_queue_handler_duration_seconds_count{outcome=\"ok\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "wix_inbox_webhook_deliveries_total{status=\"200\",reason=\"queued\"}"
+        ),
+        1.0,
+        "{text}"
+    );
 }

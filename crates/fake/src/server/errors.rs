@@ -149,8 +149,22 @@ pub(super) async fn no_route(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// A method the fake does not serve on a path it serves (a Wix operation it does not
-/// implement): Wix's error body with 501, never a bare 405.
+/// A method the spec does not declare on one of its paths: 405 with Wix's error body and the
+/// `Allow` header (`allow`, the methods it declares there).
+pub(super) async fn not_allowed(method: Method, uri: Uri, allow: String) -> Response {
+    let error = ApiError::application(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &format!("{method} is not allowed on {}: {allow}", uri.path()),
+    );
+    let mut response = error.into_response();
+    if let Ok(allow) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}
+
+/// An operation of the spec the fake does not serve: Wix's error body with 501.
 pub(super) async fn not_served(method: Method, uri: Uri) -> ApiError {
     ApiError::application(
         StatusCode::NOT_IMPLEMENTED,

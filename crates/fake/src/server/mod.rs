@@ -2,7 +2,8 @@
 //! through (fault injection, the request log, `x-wix-request-id`) and the routes. Each route
 //! has its file: [`oauth`] (the token endpoint, and who a call is from), [`conversations`],
 //! [`messages`], [`contacts`] (Contacts v4), [`members`] (Members v1); [`errors`] makes Wix's
-//! error bodies, [`params`] reads the Contacts and Members requests.
+//! error bodies, [`params`] reads the Contacts and Members requests, [`spec`] reads the spec:
+//! the routes and the request bodies' rules come from it.
 
 mod apps;
 mod contacts;
@@ -12,16 +13,18 @@ mod members;
 mod messages;
 mod oauth;
 mod params;
+mod spec;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -62,40 +65,108 @@ pub(crate) async fn serve(listener: TcpListener, inner: Shared) {
         .await;
 }
 
+/// The routes, from the spec ([`spec::operations`]): each operation the fake serves goes to
+/// its handler (an operation of the spec it does not serve would answer 501), behind
+/// [`conform_body`]; a method the spec does not declare on one of its paths answers 405, a path
+/// it does not have 404, both with Wix's error body.
 fn router(inner: Shared) -> Router {
-    Router::new()
-        .route(
-            "/inbox/v2/conversations/{conversation_id}",
-            get(conversations::get_conversation),
-        )
-        .route(
-            "/inbox/v2/conversations",
-            post(conversations::get_or_create_conversation),
-        )
-        .route(
-            "/inbox/v2/messages",
-            get(messages::list_messages).post(messages::send_message),
-        )
-        .route(
-            "/contacts/v4/contacts",
-            get(contacts::list_contacts).post(contacts::create_contact),
-        )
-        .route(
-            "/contacts/v4/contacts/query",
-            post(contacts::query_contacts),
-        )
-        .route(
-            "/contacts/v4/contacts/{contact_id}",
-            get(contacts::get_contact),
-        )
-        .route("/members/v1/members", get(members::list_members))
-        .route("/members/v1/members/query", post(members::query_members))
-        .route("/members/v1/members/{member_id}", get(members::get_member))
-        .route("/oauth2/token", post(oauth::token))
-        .route("/apps/v1/instance", get(apps::get_app_instance))
-        .fallback(errors::no_route)
-        .method_not_allowed_fallback(errors::not_served)
-        .with_state(inner)
+    let mut paths: BTreeMap<&str, (MethodRouter<Shared>, Vec<String>)> = BTreeMap::new();
+    for operation in spec::operations() {
+        let Ok(filter) = MethodFilter::try_from(operation.method.clone()) else {
+            continue;
+        };
+        let served = match operation.id {
+            "getConversation" => on(filter, conversations::get_conversation),
+            "getOrCreateConversation" => on(filter, conversations::get_or_create_conversation),
+            "listMessages" => on(filter, messages::list_messages),
+            "sendMessage" => on(filter, messages::send_message),
+            "listContacts" => on(filter, contacts::list_contacts),
+            "createContact" => on(filter, contacts::create_contact),
+            "queryContacts" => on(filter, contacts::query_contacts),
+            "getContact" => on(filter, contacts::get_contact),
+            "listMembers" => on(filter, members::list_members),
+            "queryMembers" => on(filter, members::query_members),
+            "getMember" => on(filter, members::get_member),
+            "createAccessToken" => on(filter, oauth::token),
+            "getAppInstance" => on(filter, apps::get_app_instance),
+            _ => on(filter, errors::not_served),
+        };
+        let served = match operation.body {
+            Some(schema) => {
+                let body = BodyRules {
+                    schema,
+                    open: operation.open,
+                };
+                let state = (inner.clone(), body);
+                served.route_layer(axum::middleware::from_fn_with_state(state, conform_body))
+            }
+            None => served,
+        };
+        let (routes, methods) = paths
+            .entry(operation.path)
+            .or_insert_with(|| (MethodRouter::new(), Vec::new()));
+        *routes = std::mem::take(routes).merge(served);
+        methods.push(operation.method.to_string());
+    }
+    let router = paths
+        .into_iter()
+        .fold(Router::new(), |router, (path, (routes, methods))| {
+            let allow = methods.join(", ");
+            let not_allowed =
+                move |method: Method, uri: Uri| errors::not_allowed(method, uri, allow.clone());
+            router.route(path, routes.fallback(not_allowed))
+        });
+    router.fallback(errors::no_route).with_state(inner)
+}
+
+/// What [`conform_body`] holds a request body to: its schema in the spec, and whether the
+/// operation is called without credentials.
+#[derive(Clone, Copy)]
+struct BodyRules {
+    schema: &'static serde_json::Value,
+    open: bool,
+}
+
+/// The most a request body may hold (axum's default for the routes' `Bytes`).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A JSON request body held to its schema in the spec ([`spec::conform`]), before the route
+/// reads it: the fields the spec does not declare are dropped, at any depth, as Wix drops them;
+/// a string over its `maxLength` is refused with Wix's 400 once the caller is known (an unknown
+/// caller gets the route's 401, as from Wix). A body that is not JSON goes to the route as it
+/// is, which refuses it in its own words.
+async fn conform_body(
+    State((inner, rules)): State<(Shared, BodyRules)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        let error = errors::ApiError::application(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("The request body is over {BODY_LIMIT} bytes"),
+        );
+        return error.into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    let (dropped, violations) = spec::conform(&mut value, rules.schema);
+    let known = rules.open || oauth::authenticate(&inner, &parts.headers).is_ok();
+    if !violations.is_empty() && known {
+        return errors::ApiError::validation(violations).into_response();
+    }
+    // Rewritten only when a field was dropped: the route reads every other body byte for byte.
+    let bytes = match dropped {
+        true => Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+        false => bytes,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Every request: an injected fault (Inbox calls only) or the routes, then the request ID and

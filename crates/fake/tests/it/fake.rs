@@ -1117,13 +1117,13 @@ async fn odd_requests_get_answers_not_panics() {
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
         let status = response.status().as_u16();
-        // A method the spec has no operation for is Wix's 501 error body (see
-        // `every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body`).
-        let unserved = method == reqwest::Method::DELETE && status == 501;
-        assert!(
-            (400..500).contains(&status) || unserved,
-            "{method} {path}: {status}"
-        );
+        let allow = response.headers().get("allow").cloned();
+        assert!((400..500).contains(&status), "{method} {path}: {status}");
+        // A method the spec has no operation for on this path: 405 with the spec's methods.
+        if method == reqwest::Method::DELETE {
+            assert_eq!(status, 405, "{method} {path}");
+            assert_eq!(allow.unwrap(), "GET, POST", "{method} {path}");
+        }
     }
     // Still serving.
     get_or_create(&client(&fake), visitor("v")).await;
@@ -2006,8 +2006,9 @@ fn spec_yaml() -> serde_yaml::Value {
     }
 }
 
-/// Every operation of the spec is served by the fake, or answered with Wix's error body (404
-/// for a path it does not know, 501 for a method it does not serve): never axum's empty 405.
+/// Every operation of the spec is routed by the fake (its routes come from the spec): served, or
+/// answered 501 with Wix's error body; what the spec does not declare is answered with Wix's
+/// error body too, 404 for a path, 405 for a method on one of its paths.
 #[tokio::test]
 async fn every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body() {
     let fake = FakeInbox::start().await.unwrap();
@@ -2038,7 +2039,8 @@ async fn every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body(
             let response = response.unwrap();
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();
-            assert_ne!(status, 405, "{id}: {method} {path} answered a bare 405");
+            // An operation of the spec is routed: served, or (not served yet) Wix's 501.
+            assert_ne!(status, 405, "{id}: {method} {path} answered 405: {text}");
             if status >= 400 {
                 let error: ErrorResponse = serde_json::from_str(&text)
                     .unwrap_or_else(|e| panic!("{id}: {status} {text:?} is no Wix error: {e}"));
@@ -2049,15 +2051,24 @@ async fn every_operation_of_the_spec_is_served_or_refused_with_wix_s_error_body(
     }
     assert!(operations > 0, "the spec has no operation");
 
-    // A method the fake does not serve on a path it serves: 501 with Wix's error body.
-    let (status, error) = error_body(
-        raw(&fake, reqwest::Method::DELETE, "/contacts/v4/contacts/c-1")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((status, code(&error)), (501, "NOT_IMPLEMENTED"));
+    // A method the spec does not declare on one of its paths: 405, the `Allow` header naming
+    // the methods it declares there, and Wix's error body.
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/contacts/v4/contacts/c-1", "GET"),
+        (reqwest::Method::PUT, "/contacts/v4/contacts", "GET, POST"),
+        (reqwest::Method::TRACE, "/oauth2/token", "POST"),
+        (reqwest::Method::PATCH, "/apps/v1/instance", "GET"),
+    ] {
+        let response = raw(&fake, method.clone(), path).send().await.unwrap();
+        let allowed = response.headers().get("allow").cloned();
+        let (status, error) = error_body(response).await;
+        assert_eq!(
+            (status, code(&error)),
+            (405, "METHOD_NOT_ALLOWED"),
+            "{method} {path}"
+        );
+        assert_eq!(allowed.unwrap(), allow, "{method} {path}");
+    }
     // A path it does not know: 404, likewise.
     let unknown = raw(&fake, reqwest::Method::GET, "/no/such/api")
         .send()

@@ -212,3 +212,84 @@ async fn an_injected_application_error_has_wixs_body() {
         "one fault, then served again"
     );
 }
+
+/// Wix drops a request field it does not know, at any depth: it is neither stored nor echoed.
+#[tokio::test]
+async fn unknown_request_fields_are_dropped_at_every_depth_never_echoed() {
+    let fake = FakeInbox::start().await.unwrap();
+    let contact = json!({
+        "info": {
+            "name": {"first": "Ann", "nickname": "nested"},
+            "emails": {"items": [{"email": "ann@example.com", "label": "in a list"}]},
+            "favourite": "in info"
+        },
+        "topLevel": true
+    });
+    let (status, created) = post(&fake, "/contacts/v4/contacts", contact).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["contact"]["id"].as_str().unwrap().to_owned();
+    let (status, got) = get(&fake, &format!("/contacts/v4/contacts/{id}")).await;
+    assert_eq!(status, 200, "{got}");
+    for answer in [&created, &got] {
+        let info = &answer["contact"]["info"];
+        assert_eq!(info["name"]["first"], "Ann", "{answer}");
+        assert_eq!(info["emails"]["items"][0]["email"], "ann@example.com");
+        for unknown in [
+            &info["name"]["nickname"],
+            &info["emails"]["items"][0]["label"],
+            &info["favourite"],
+        ] {
+            assert_eq!(unknown, &Value::Null, "an unknown field echoed: {answer}");
+        }
+    }
+
+    let id = conversation(&fake).await;
+    let content = json!({"basic": {"items": [{"text": "Hi", "colour": "red"}]}, "mood": 1});
+    let body = json!({"conversationId": id, "message": message(content)});
+    let (status, sent) = post(&fake, "/inbox/v2/messages", body).await;
+    assert_eq!(status, 200, "{sent}");
+    let content = &sent["message"]["content"];
+    assert_eq!(content["basic"]["items"][0]["text"], "Hi", "{sent}");
+    assert_eq!(
+        content["basic"]["items"][0]["colour"],
+        Value::Null,
+        "{sent}"
+    );
+    assert_eq!(content["mood"], Value::Null, "{sent}");
+}
+
+/// A participant ID is closed in the spec (`additionalProperties: false`): a field it does not
+/// declare is refused, not dropped.
+#[tokio::test]
+async fn a_participant_id_with_an_unknown_field_is_refused() {
+    let fake = FakeInbox::start().await.unwrap();
+    let participant = json!({"participantId": {"memberId": "m-1", "nickname": "x"}});
+    let (status, body) = post(&fake, "/inbox/v2/conversations", participant).await;
+    assert_eq!(
+        (status, violation(&body)),
+        (
+            400,
+            ("participantId.nickname".into(), "FIELD_NOT_ALLOWED".into())
+        ),
+        "{body}"
+    );
+    assert!(fake.conversations().is_empty(), "nothing was created");
+}
+
+/// Query Contacts' `search` is at most as long as the spec's `maxLength` (100 characters).
+#[tokio::test]
+async fn a_search_longer_than_the_spec_allows_is_refused() {
+    let fake = FakeInbox::start().await.unwrap();
+    let search = |n: usize| json!({"search": "é".repeat(n)});
+    let (status, body) = post(&fake, "/contacts/v4/contacts/query", search(100)).await;
+    assert_eq!(
+        status, 200,
+        "100 characters (200 bytes) are allowed: {body}"
+    );
+    let (status, body) = post(&fake, "/contacts/v4/contacts/query", search(101)).await;
+    assert_eq!(
+        (status, violation(&body)),
+        (400, ("search".into(), "MAX_LENGTH".into())),
+        "{body}"
+    );
+}
