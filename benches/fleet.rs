@@ -23,7 +23,6 @@ mod redis_server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::{routing::post, Json, Router};
 use criterion::{criterion_group, criterion_main, Criterion};
 use wix_inbox::client::fleet::{FleetStore, SharedToken};
 use wix_inbox::redis::{RedisConnection, RedisFleet};
@@ -34,25 +33,8 @@ use redis_server::RedisServer;
 /// Instances whose token is in Redis, for the Redis hits.
 const IN_REDIS: usize = 10_000;
 
-fn server() -> String {
-    loopback::server(Router::new().route(
-        "/oauth2/token",
-        post(|| async {
-            Json(serde_json::json!({
-                "access_token": "OauthNG.JWS.bench-token",
-                "token_type": "Bearer",
-                "expires_in": 14_400,
-            }))
-        }),
-    ))
-}
-
-fn instance_id(i: usize) -> String {
-    format!("00000000-0000-4000-8000-{i:012}")
-}
-
 fn fleet(c: &mut Criterion) {
-    let url = server();
+    let url = loopback::token_server();
     let redis = RedisServer::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -79,7 +61,7 @@ fn fleet(c: &mut Criterion) {
     let redis_hit = app(true, false, 100);
     let paced_local = app(false, true, 10_000);
     let paced_fleet = app(true, true, 10_000);
-    let warm = instance_id(4_242);
+    let warm = loopback::instance_id(4_242);
     // The tokens of IN_REDIS instances, as another process of the fleet leaves them.
     rt.block_on(async {
         let token = SharedToken {
@@ -88,7 +70,7 @@ fn fleet(c: &mut Criterion) {
             expires_in: Duration::from_secs(4 * 3600),
         };
         for i in 0..IN_REDIS {
-            let id = instance_id(i);
+            let id = loopback::instance_id(i);
             let lease = store
                 .begin_fetch(&id, Duration::from_secs(15))
                 .await
@@ -105,7 +87,7 @@ fn fleet(c: &mut Criterion) {
     let call_floor = || async { loopback::get_conversation(&floor.instance(&warm)).await };
     let call_local_hit = || async { loopback::get_conversation(&local_hit.instance(&warm)).await };
     let call_redis_hit = || {
-        let id = instance_id(next.fetch_add(1, Ordering::Relaxed) % IN_REDIS);
+        let id = loopback::instance_id(next.fetch_add(1, Ordering::Relaxed) % IN_REDIS);
         let client = redis_hit.instance(&id);
         async move { loopback::get_conversation(&client).await }
     };
