@@ -1,6 +1,8 @@
 //! A multi-tenant bot: answers each message on every site with its count in the conversation
 //! (across merges), each reply sent once, never itself nor a site that removed the app. Needs
-//! `WIX_APP_ID`, `WIX_APP_SECRET`, `WIX_WEBHOOK_PUBLIC_KEY` (`wix-inbox fake serve` prints them).
+//! `WIX_APP_ID`, `WIX_APP_SECRET`, `WIX_WEBHOOK_PUBLIC_KEY` (`wix-inbox fake serve` prints them),
+//! `WIX_BASE_URL` and `WIX_WEBHOOK_ADDR` if set; tests/it/bot.rs plays 3 sites, `wix-inbox fake
+//! load` many.
 use std::sync::Arc;
 use wix_inbox::state::{ConversationStates, Replies};
 use wix_inbox::webhooks::{axum::ServeOptions, InboxEvent, WebhookEvent};
@@ -36,12 +38,17 @@ async fn handle(bot: Arc<Bot>, event: WebhookEvent) -> Result<(), BoxError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+pub async fn main() -> Result<(), BoxError> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("set {name}"));
     let app = App::builder()
         .app_id(var("WIX_APP_ID")?)
         .app_secret(var("WIX_APP_SECRET")?);
-    let app = app.public_key(&var("WIX_WEBHOOK_PUBLIC_KEY")?).build()?;
+    let app = app.public_key(&var("WIX_WEBHOOK_PUBLIC_KEY")?);
+    let app = match var("WIX_BASE_URL") {
+        Ok(url) => app.base_url(url), // a fake's (`fake serve`, `fake load`); else Wix's
+        Err(_) => app,
+    }
+    .build()?;
     let addr = var("WIX_WEBHOOK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     println!("listening on http://{addr}/webhooks");
     let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -229,6 +229,10 @@ pub enum Fake {
     Serve(Serve),
     /// Print a webhook body signed as Wix does, to test a receiver with curl.
     Sign(Box<Sign>),
+    /// Load-test an app: run its command with the fake's WIX_* variables, play many sites'
+    /// visitors against it with Wix's delivery rules, report; exit 1 if it lost, duplicated
+    /// or misdirected anything.
+    Load(Box<crate::load::Load>),
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod api;
 mod args;
 mod events;
 mod fake;
+mod load;
 mod redis_target;
 mod relay;
 mod relay_queue;
@@ -87,6 +88,7 @@ async fn run(cli: args::Cli) -> Outcome {
         Command::Sync(a) => sync::sync(&cli.global, a).await,
         Command::Fake(Fake::Serve(a)) => fake::serve(a).await,
         Command::Fake(Fake::Sign(a)) => fake::sign(*a),
+        Command::Fake(Fake::Load(a)) => load::load(*a).await,
         Command::Events(a) => events::events(a).await,
     }
 }

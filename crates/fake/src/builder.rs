@@ -9,7 +9,9 @@ use wix_inbox::webhooks::axum::ServeOptions;
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::AppCredentials;
 
-use super::{server, signing, Config, FakeInbox, Inner, InstanceIds, State};
+use super::{
+    server, signing, ApiLimit, Config, DeliveryPolicy, FakeInbox, Inner, InstanceIds, State,
+};
 #[cfg(doc)]
 use super::{Fault, RecordedRequest};
 
@@ -27,6 +29,8 @@ pub struct FakeInboxBuilder {
     signer: Option<TestSigner>,
     webhook_attempts: u32,
     webhook_backoff: Duration,
+    delivery: Option<DeliveryPolicy>,
+    api_limit: Option<ApiLimit>,
     webhook_timeout: Duration,
     token_ttl: Duration,
     request_log_capacity: usize,
@@ -43,6 +47,8 @@ impl Default for FakeInboxBuilder {
             signer: None,
             webhook_attempts: 5,
             webhook_backoff: Duration::from_millis(50),
+            delivery: None,
+            api_limit: None,
             webhook_timeout: Duration::from_millis(1250),
             token_ttl: Duration::from_secs(14400),
             request_log_capacity: 1000,
@@ -83,6 +89,22 @@ impl FakeInboxBuilder {
     /// fake whose key no other fake has.
     pub fn signer(mut self, signer: TestSigner) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// How events are resent and repeated: [`DeliveryPolicy::wix`] for Wix's schedule,
+    /// compressed. It replaces [`webhook_attempts`](Self::webhook_attempts) and
+    /// [`webhook_backoff`](Self::webhook_backoff) (default: their
+    /// [`DeliveryPolicy::backoff`]).
+    pub fn delivery_policy(mut self, policy: DeliveryPolicy) -> Self {
+        self.delivery = Some(policy);
+        self
+    }
+
+    /// Enforce Wix's limit of API calls per app instance (off by default): a call over it is
+    /// answered 429 with `Retry-After` (see [`ApiLimit`]).
+    pub fn api_limit(mut self, limit: ApiLimit) -> Self {
+        self.api_limit = Some(limit);
         self
     }
 
@@ -167,8 +189,10 @@ impl FakeInboxBuilder {
             base_url: format!("http://{addr}"),
             account_id: guid(),
             business_user_id: guid(),
-            webhook_attempts: self.webhook_attempts,
-            webhook_backoff: self.webhook_backoff,
+            delivery: self.delivery.unwrap_or_else(|| {
+                DeliveryPolicy::backoff(self.webhook_attempts, self.webhook_backoff)
+            }),
+            api_limit: self.api_limit,
             webhook_timeout: self.webhook_timeout,
             token_ttl: self.token_ttl,
             request_log_capacity: self.request_log_capacity,
@@ -196,6 +220,8 @@ impl FakeInboxBuilder {
                 .no_proxy()
                 .build()
                 .map_err(std::io::Error::other)?,
+            deliveries_started: Default::default(),
+            limits: Default::default(),
         });
         let server = tokio::spawn(server::serve(listener, inner.clone()));
         Ok(FakeInbox::new(inner, addr, Some(server)))

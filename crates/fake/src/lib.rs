@@ -119,7 +119,7 @@
 //!   `identity` and `data` are JSON text of a [`WebhookIdentity`](wix_inbox::types::WebhookIdentity)
 //!   and a [`DomainEvent`]. It is POSTed to every receiver and redelivered, with the same event
 //!   ID, while a receiver does not answer 200 within 1250 ms (bounded attempts with a short
-//!   doubling backoff: [`FakeInboxBuilder::webhook_attempts`]).
+//!   doubling backoff, or Wix's schedule: [`FakeInboxBuilder::delivery_policy`]).
 //!
 //!   *Order and repeats.* As Wix does, the fake delivers every event, and every redelivery, in
 //!   its own task: a receiver gets events **out of order** (two events emitted one after the
@@ -157,6 +157,9 @@
 //! - **Buttons.** [`FakeInstance::participant_presses_button`] delivers Button Interacted.
 //! - **Faults.** [`FakeInbox::fail_next`] makes the next Inbox calls answer 429 (with or
 //!   without `Retry-After`), 5xx, a dropped connection, or answer late.
+//! - **Load.** [`load::LoadTest`] plays many sites and their visitors against an app, with
+//!   Wix's resend schedule ([`DeliveryPolicy::wix`]), duplicates, reordering and API limit
+//!   ([`ApiLimit`], [`FakeInboxBuilder::api_limit`]), and reports what the app made of it.
 //! - **Limits.** A flood of requests or of held connections does not grow the fake or stop it:
 //!   the request log ([`FakeInbox::requests`]) is a ring buffer of the latest 1,000 requests
 //!   ([`FakeInboxBuilder::request_log_capacity`]); a connection must send its headers within
@@ -233,13 +236,17 @@ mod app_helpers;
 mod builder;
 mod contacts;
 mod control;
+mod delivery;
 mod details;
 mod directory;
 mod drive;
 mod faults;
+mod guard;
 mod installs;
 mod instances;
+mod limits;
 mod listing;
+pub mod load;
 mod participants;
 mod query;
 mod records;
@@ -250,16 +257,18 @@ mod webhooks;
 
 pub use app_helpers::WaitTimeout;
 pub use builder::{FakeInboxBuilder, DEFAULT_MAX_CONNECTIONS};
+pub use delivery::{DeliveryPolicy, WIX_RESEND_SCHEDULE};
 pub use details::{ContactDetails, MemberDetails};
 pub use directory::MergeContactsError;
 pub use faults::violation;
 pub use instances::FakeInstance;
 pub(crate) use instances::InstanceIds;
+pub use limits::{ApiCalls, ApiLimit};
 pub use records::{Delivery, DeliveryAttempt, Fault, RecordedRequest, SentEvent};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -268,6 +277,7 @@ use wix_inbox::types::{Conversation, Message};
 use wix_inbox::types::{DomainEvent, WebhookEnvelope};
 use wix_inbox::webhooks::axum::ServeOptions;
 
+use guard::StateGuard;
 use store::Store;
 #[cfg(doc)]
 use wix_inbox::webhooks::test_signer::TestSigner;
@@ -280,8 +290,10 @@ pub(crate) struct Config {
     pub(crate) instance_id: String,
     pub(crate) account_id: String,
     pub(crate) business_user_id: String,
-    pub(crate) webhook_attempts: u32,
-    pub(crate) webhook_backoff: Duration,
+    /// When events are resent and repeated.
+    pub(crate) delivery: DeliveryPolicy,
+    /// Wix's limit of API calls per instance, when enforced.
+    pub(crate) api_limit: Option<ApiLimit>,
     pub(crate) webhook_timeout: Duration,
     pub(crate) token_ttl: Duration,
     pub(crate) request_log_capacity: usize,
@@ -320,37 +332,10 @@ pub(crate) struct Inner {
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) in_flight: tokio::sync::watch::Sender<usize>,
     pub(crate) http: reqwest::Client,
-}
-
-/// The locked state. Changing it (anything that needs `&mut State`) wakes whoever waits for a
-/// change ([`FakeInbox::wait_until`]) when the lock is released; reading it does not.
-pub(crate) struct StateGuard<'a> {
-    guard: MutexGuard<'a, State>,
-    changed: &'a Notify,
-    dirty: bool,
-}
-
-impl std::ops::Deref for StateGuard<'_> {
-    type Target = State;
-
-    fn deref(&self) -> &State {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for StateGuard<'_> {
-    fn deref_mut(&mut self) -> &mut State {
-        self.dirty = true;
-        &mut self.guard
-    }
-}
-
-impl Drop for StateGuard<'_> {
-    fn drop(&mut self) {
-        if self.dirty {
-            self.changed.notify_waiters();
-        }
-    }
+    /// How many deliveries have started (the index of each one's draws).
+    pub(crate) deliveries_started: std::sync::atomic::AtomicU64,
+    /// The API calls per instance, and the rate limit's state.
+    pub(crate) limits: limits::Limits,
 }
 
 impl Inner {

@@ -80,6 +80,12 @@ pub struct Delivery {
     pub delivered: bool,
     /// Whether the fake stopped trying (delivered, or out of attempts).
     pub finished: bool,
+    /// Whether this delivers an event again: [`FakeInbox::redeliver`], or a repeat of the
+    /// [`DeliveryPolicy::duplicates`](crate::DeliveryPolicy::duplicates).
+    pub repeat: bool,
+    /// How long after the delivery started the receiver answered 200 (resends and holds
+    /// included), once it did.
+    pub time_to_200: Option<Duration>,
 }
 
 /// An HTTP request the fake received (see [`FakeInbox::requests`]).

@@ -2,7 +2,6 @@
 //! every receiver and redelivered (same event ID) until a receiver answers 200.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
@@ -150,7 +149,7 @@ fn emit<B: Serialize>(
         });
         state.receivers.clone()
     };
-    start_deliveries(inner, &event_id, event, jwt, receivers);
+    start_deliveries(inner, &event_id, event, jwt, receivers, false);
 }
 
 /// Emits a plain event (App Instance Installed or Removed) about `instance`: the envelope's
@@ -195,7 +194,7 @@ pub(crate) fn emit_plain<B: Serialize>(
         });
         state.receivers.clone()
     };
-    start_deliveries(inner, &event_id, event, jwt, receivers);
+    start_deliveries(inner, &event_id, event, jwt, receivers, false);
 }
 
 /// Delivers a sent event again, with the same event ID and signed anew, to `receivers` (each
@@ -234,17 +233,19 @@ pub(crate) fn redeliver(
     };
     let jwt = sign_now(inner, &mut event);
     let n = receivers.len();
-    start_deliveries(inner, event_id, event, jwt, receivers);
+    start_deliveries(inner, event_id, event, jwt, receivers, true);
     Some(n)
 }
 
-/// Records a [`Delivery`] of `event` per receiver and starts each in its own task.
+/// Records a [`Delivery`] of `event` per receiver and starts each in its own task; `repeat`
+/// when the event was delivered before.
 fn start_deliveries(
     inner: &Arc<Inner>,
     event_id: &str,
     event: TestEvent,
     jwt: String,
     receivers: Vec<String>,
+    repeat: bool,
 ) {
     let receivers = {
         let mut state = inner.state();
@@ -257,6 +258,8 @@ fn start_deliveries(
                 attempts: Vec::new(),
                 delivered: false,
                 finished: false,
+                repeat,
+                time_to_200: None,
             });
         }
         inner.in_flight.send_modify(|n| *n += receivers.len());
@@ -266,7 +269,12 @@ fn start_deliveries(
             .map(move |(i, r)| (first + i, r))
     };
     for (index, receiver) in receivers {
-        let task = deliver(inner.clone(), receiver, index, event.clone(), jwt.clone());
+        let target = Target {
+            receiver,
+            index,
+            repeat,
+        };
+        let task = deliver(inner.clone(), target, event.clone(), jwt.clone());
         inner.runtime.spawn(task);
     }
 }
@@ -290,61 +298,87 @@ impl Drop for InFlight {
     }
 }
 
-async fn deliver(
-    inner: Arc<Inner>,
+/// Where a delivery goes: the receiver, the index of its [`Delivery`], whether it repeats an
+/// event delivered before.
+struct Target {
     receiver: String,
     index: usize,
-    mut event: TestEvent,
-    first_jwt: String,
-) {
+    repeat: bool,
+}
+
+async fn deliver(inner: Arc<Inner>, target: Target, mut event: TestEvent, first_jwt: String) {
     let _in_flight = InFlight(inner.clone());
-    let attempts = inner.config.webhook_attempts;
-    let mut backoff = inner.config.webhook_backoff;
+    let policy = &inner.config.delivery;
+    let n = inner
+        .deliveries_started
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let draws = policy.draws(n);
+    let started = std::time::Instant::now();
+    tokio::time::sleep(draws.hold).await;
     let mut jwt = first_jwt;
+    let attempts = policy.attempts();
+    let mut delivered = false;
     for attempt in 1..=attempts {
         if attempt > 1 {
-            tokio::time::sleep(backoff).await;
-            backoff = backoff.saturating_mul(2).min(Duration::from_secs(30));
+            tokio::time::sleep(policy.resends()[attempt - 2]).await;
             // A redelivery is signed anew; the event (and its ID) is the same.
             jwt = sign_now(&inner, &mut event);
         }
-        let started = std::time::Instant::now();
-        let result = inner
-            .http
-            .post(&receiver)
-            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .timeout(inner.config.webhook_timeout)
-            .body(jwt.clone())
-            .send()
-            .await;
-        let record = match result {
-            Ok(response) => DeliveryAttempt {
-                status: Some(response.status().as_u16()),
-                error: None,
-                latency: started.elapsed(),
-            },
-            Err(e) => DeliveryAttempt {
-                status: None,
-                error: Some(if e.is_timeout() {
-                    format!("no answer within {:?}", inner.config.webhook_timeout)
-                } else {
-                    e.to_string()
-                }),
-                latency: started.elapsed(),
-            },
-        };
-        let delivered = record.status == Some(200);
+        let record = post(&inner, &target.receiver, &jwt).await;
+        delivered = record.status == Some(200);
         let last = delivered || attempt == attempts;
         {
             let mut state = inner.state();
-            if let Some(d) = state.deliveries.get_mut(index) {
+            if let Some(d) = state.deliveries.get_mut(target.index) {
                 d.attempts.push(record);
                 d.delivered = delivered;
                 d.finished = last;
+                d.time_to_200 = delivered.then(|| started.elapsed());
             }
         }
         if last {
             break;
         }
+    }
+    // Wix missed the answer: the event comes once more (a repeat draws no repeat of its own).
+    if let (true, false, Some(wait)) = (delivered, target.repeat, draws.duplicate) {
+        tokio::time::sleep(wait).await;
+        let jwt = sign_now(&inner, &mut event);
+        let event_id = inner
+            .state()
+            .deliveries
+            .get(target.index)
+            .map(|d| d.event_id.clone())
+            .unwrap_or_default();
+        start_deliveries(&inner, &event_id, event, jwt, vec![target.receiver], true);
+    }
+}
+
+/// One attempt: POSTs the JWT to the receiver, with the policy's timeout.
+async fn post(inner: &Inner, receiver: &str, jwt: &str) -> DeliveryAttempt {
+    let started = std::time::Instant::now();
+    let result = inner
+        .http
+        .post(receiver)
+        .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .timeout(inner.config.webhook_timeout)
+        .body(jwt.to_owned())
+        .send()
+        .await;
+    match result {
+        Ok(response) => DeliveryAttempt {
+            status: Some(response.status().as_u16()),
+            error: None,
+            latency: started.elapsed(),
+        },
+        Err(e) => DeliveryAttempt {
+            status: None,
+            error: Some(if e.is_timeout() {
+                format!("no answer within {:?}", inner.config.webhook_timeout)
+            } else {
+                e.to_string()
+            }),
+            latency: started.elapsed(),
+        },
     }
 }

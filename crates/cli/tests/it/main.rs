@@ -11,6 +11,8 @@ mod cli_sync;
 mod hardening;
 #[path = "../../../../tests/common/harness.rs"]
 mod harness;
+// `fake load`, with examples/bot.rs and bad apps.
+mod load;
 // The relay's metrics, scraped by a real Prometheus.
 mod metrics;
 #[path = "../../../../tests/common/redis_server.rs"]

@@ -9,6 +9,7 @@ mod apps;
 mod contacts;
 mod conversations;
 mod errors;
+mod limits;
 mod members;
 mod messages;
 mod oauth;
@@ -174,7 +175,11 @@ async fn conform_body(
 async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
-    let fault = if req.uri().path().starts_with("/inbox/") {
+    let (instance, limited) = limits::check(&inner, &req);
+    let send = req.method() == axum::http::Method::POST && req.uri().path() == "/inbox/v2/messages";
+    let fault = if let Some(seconds) = limited {
+        Some(Fault::StatusRetryAfter(429, seconds))
+    } else if req.uri().path().starts_with("/inbox/") {
         inner.state().faults.pop_front()
     } else {
         None
@@ -217,6 +222,9 @@ async fn handle(State(inner): State<Shared>, req: Request, next: Next) -> Respon
         }
         None => next.run(req).await,
     };
+    if let (Some(i), true, StatusCode::NOT_FOUND) = (instance, send, response.status()) {
+        inner.limits.send_not_found(i);
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-wix-request-id", value);
