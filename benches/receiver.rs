@@ -65,12 +65,7 @@ struct Figures {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(run());
+    common::on_two_threads(run());
 }
 
 async fn run() {

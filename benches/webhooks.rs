@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench webhooks -- --warm-up-time 1 --measurement-time 3`
 
+// Shared with the load benches, which use its runtime helper.
+#[allow(dead_code)]
 mod common;
 
 use std::hint::black_box;

@@ -9,16 +9,22 @@ use wix_inbox::webhooks::{axum::ServeOptions, InboxEvent, WebhookEvent};
 use wix_inbox::{types::Message, App};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The app, a count per conversation (summed when conversations merge), the replies sent.
-type Bot = (App, ConversationStates<u64>, Replies);
+pub type Bot = (App, ConversationStates<u64>, Replies);
 
 /// `POST /webhooks` for every instance of the app.
 pub fn router(app: App) -> Result<axum::Router, BoxError> {
-    let counts = ConversationStates::new().merge_with(|a, b| a + b);
-    let bot = Arc::new((app.clone(), counts, Replies::new().app_id(app.app_id())));
+    let bot = bot(&app);
     Ok(app.webhook_router(move |event| handle(bot.clone(), event))?)
 }
 
-async fn handle(bot: Arc<Bot>, event: WebhookEvent) -> Result<(), BoxError> {
+/// The bot of `app`, for [`handle`] (behind another receiver, say a relay's queue).
+pub fn bot(app: &App) -> Arc<Bot> {
+    let counts = ConversationStates::new().merge_with(|a, b| a + b);
+    Arc::new((app.clone(), counts, Replies::new().app_id(app.app_id())))
+}
+
+/// Handles one event (verified and decoded).
+pub async fn handle(bot: Arc<Bot>, event: WebhookEvent) -> Result<(), BoxError> {
     let (app, counts, replies) = &*bot;
     app.installations().apply(&event).await?; // the sites that install and remove the app
     counts.follow(&event).await?; // a merge moves the counts (a refused one is logged)

@@ -63,3 +63,14 @@ pub fn floor_key(
     )
     .expect("an RSA key")
 }
+
+/// Runs `work` on a tokio runtime of 2 worker threads (the machine has 2 cores): the load
+/// benches' client and server share it.
+pub fn on_two_threads<F: std::future::Future>(work: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(work)
+}

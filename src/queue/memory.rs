@@ -31,18 +31,40 @@ struct State {
     last: (u64, u64),
     /// The last entry delivered by `read_new`.
     delivered: (u64, u64),
-    /// Pending entries: their consumer and when they were last delivered or touched.
-    pending: HashMap<String, (String, Instant)>,
+    /// Pending entries, by entry ID.
+    pending: HashMap<String, Pending>,
     /// Per lane, the entries not yet settled, in append order.
     lanes: HashMap<String, VecDeque<String>>,
-    /// Locks (lane or entry) and their holder and end.
-    locks: HashMap<String, (String, Instant)>,
+    /// Locks, by lane (or by entry, outside lanes).
+    locks: HashMap<String, Lock>,
     /// Deliveries per entry.
     deliveries: HashMap<String, u32>,
     /// Event IDs appended, until when they are remembered.
     seen: HashMap<String, Instant>,
     dead: VecDeque<DeadLetter>,
     dead_seq: u64,
+}
+
+/// A pending entry: the consumer it was delivered to, and when it was last delivered or
+/// touched (its idle time counts from then).
+struct Pending {
+    consumer: String,
+    since: Instant,
+}
+
+impl Pending {
+    fn new(consumer: &str, since: Instant) -> Self {
+        Pending {
+            consumer: consumer.to_owned(),
+            since,
+        }
+    }
+}
+
+/// A lock on a lane (or an entry): the consumer handling it, until when.
+struct Lock {
+    holder: String,
+    until: Instant,
 }
 
 impl InMemoryQueue {
@@ -133,7 +155,7 @@ impl State {
     fn owns(&self, consumer: &str, entry_id: &str) -> bool {
         self.pending
             .get(entry_id)
-            .is_some_and(|(c, _)| c == consumer)
+            .is_some_and(|p| p.consumer == consumer)
     }
 
     /// Removes a settled entry from the pending list, its lane and its lock.
@@ -226,7 +248,7 @@ impl QueueStore for InMemoryQueue {
             state.delivered = parse_id(&entry.id).unwrap_or(state.delivered);
             state
                 .pending
-                .insert(entry.id.clone(), (consumer.to_owned(), now));
+                .insert(entry.id.clone(), Pending::new(consumer, now));
         }
         Ok(taken)
     }
@@ -242,7 +264,7 @@ impl QueueStore for InMemoryQueue {
         let mut idle: Vec<String> = state
             .pending
             .iter()
-            .filter(|(_, (c, at))| c != consumer && now.duration_since(*at) >= min_idle)
+            .filter(|(_, p)| p.consumer != consumer && now.duration_since(p.since) >= min_idle)
             .map(|(id, _)| id.clone())
             .collect();
         idle.sort_by_key(|id| parse_id(id));
@@ -253,7 +275,7 @@ impl QueueStore for InMemoryQueue {
             }
             match parse_id(&id).and_then(|k| state.stream.get(&k)).cloned() {
                 Some(entry) => {
-                    state.pending.insert(id, (consumer.to_owned(), now));
+                    state.pending.insert(id, Pending::new(consumer, now));
                     taken.push(entry);
                 }
                 // Trimmed while pending: forgotten, as XAUTOCLAIM does.
@@ -285,11 +307,11 @@ impl QueueStore for InMemoryQueue {
         let locked = state
             .locks
             .get(&key)
-            .is_some_and(|(holder, until)| holder != consumer && *until > now);
+            .is_some_and(|lock| lock.holder != consumer && lock.until > now);
         if !head || locked {
             state
                 .pending
-                .insert(entry.id.clone(), (consumer.to_owned(), now));
+                .insert(entry.id.clone(), Pending::new(consumer, now));
             return Ok(Start::Wait);
         }
         let delivered = state.deliveries.get(&entry.id).copied().unwrap_or(0);
@@ -300,13 +322,17 @@ impl QueueStore for InMemoryQueue {
             );
             return Ok(Start::Dead);
         }
-        state
-            .locks
-            .insert(key, (consumer.to_owned(), now + visibility));
+        state.locks.insert(
+            key,
+            Lock {
+                holder: consumer.to_owned(),
+                until: now + visibility,
+            },
+        );
         state.deliveries.insert(entry.id.clone(), delivered + 1);
         state
             .pending
-            .insert(entry.id.clone(), (consumer.to_owned(), now));
+            .insert(entry.id.clone(), Pending::new(consumer, now));
         Ok(Start::Go(delivered + 1))
     }
 
@@ -320,15 +346,15 @@ impl QueueStore for InMemoryQueue {
         let now = Instant::now();
         let key = lock_key(entry);
         match state.locks.get_mut(&key) {
-            Some((holder, until)) if holder == consumer => {
-                *until = now + visibility;
+            Some(lock) if lock.holder == consumer => {
+                lock.until = now + visibility;
             }
             _ => return Ok(false),
         }
         if state.owns(consumer, &entry.id) {
             state
                 .pending
-                .insert(entry.id.clone(), (consumer.to_owned(), now));
+                .insert(entry.id.clone(), Pending::new(consumer, now));
         }
         Ok(true)
     }
@@ -349,7 +375,7 @@ impl QueueStore for InMemoryQueue {
         };
         for id in entry_ids {
             if state.owns(consumer, id) {
-                state.pending.insert(id.clone(), (consumer.to_owned(), at));
+                state.pending.insert(id.clone(), Pending::new(consumer, at));
             }
         }
         Ok(())
@@ -360,7 +386,7 @@ impl QueueStore for InMemoryQueue {
         let held = state
             .locks
             .get(&lock_key(entry))
-            .is_some_and(|(holder, _)| holder == consumer);
+            .is_some_and(|lock| lock.holder == consumer);
         if !held || !state.owns(consumer, &entry.id) {
             return Ok(false);
         }
@@ -380,7 +406,7 @@ impl QueueStore for InMemoryQueue {
         let held = state
             .locks
             .get(&key)
-            .is_some_and(|(holder, _)| holder == consumer);
+            .is_some_and(|lock| lock.holder == consumer);
         if !held || !state.owns(consumer, &entry.id) {
             return Ok(Failed::Gone);
         }
@@ -395,8 +421,8 @@ impl QueueStore for InMemoryQueue {
     async fn stats(&self) -> Result<Stats, QueueError> {
         let state = self.lock();
         let mut consumers: BTreeMap<&str, u64> = BTreeMap::new();
-        for (consumer, _) in state.pending.values() {
-            *consumers.entry(consumer).or_default() += 1;
+        for pending in state.pending.values() {
+            *consumers.entry(&pending.consumer).or_default() += 1;
         }
         let oldest = state.pending.keys().filter_map(|id| entry_ms(id)).min();
         let delivered = state.delivered;

@@ -41,6 +41,17 @@
 //! never run twice at once. A retried entry stays at the head of its lane during its backoff,
 //! so later events of its conversation wait for it.
 //!
+//! # Metrics and trace
+//!
+//! [`append_event`] and the [`Worker`] record the `wix_inbox_queue_*` [metrics](crate::metrics)
+//! (appended, duplicates, handler runs started, handled, failed by outcome, dead-lettered,
+//! handler time, takeovers, lane waits; and, read from the store every
+//! [`stats_every`](WorkerOptions::stats_every), the pending, undelivered, oldest-pending and
+//! dead-letter gauges). The delivery's `traceparent` is stored with its event
+//! ([`StoredEntry::trace`]); the worker runs the handler in a span `wix_inbox.queue.handle` of
+//! that trace, with [`TraceContext::current`] set, so that the handling continues the
+//! delivery's trace.
+//!
 //! # Redis
 //!
 //! Configure Redis with `appendonly yes` (and `appendfsync everysec` or `always`): an event

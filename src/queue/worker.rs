@@ -276,12 +276,14 @@ impl<S: QueueStore> Worker<S> {
                         tracing::warn!(%error, "cannot keep held entries");
                     }
                 }
-                if held.len() < options.max_held && running.len() < options.concurrency {
-                    match self
-                        .store
-                        .read_new(&self.consumer, options.max_held - held.len())
-                        .await
-                    {
+                // Read when half the room is free (or nothing is held): in batches, not one
+                // round trip per handled event.
+                let room = options.max_held - held.len().min(options.max_held);
+                if (held.is_empty() || room >= options.max_held / 2)
+                    && room > 0
+                    && running.len() < options.concurrency
+                {
+                    match self.store.read_new(&self.consumer, room).await {
                         Ok(new) => {
                             if !new.is_empty() {
                                 wake = Instant::now();
@@ -347,54 +349,64 @@ impl<S: QueueStore> Worker<S> {
     {
         let options = &self.options;
         // In append order: an entry whose lane has an earlier one here, or one running here,
-        // cannot start (the store would say wait), so it is not asked about.
+        // cannot start (the store would say wait), so it is not asked about. The others (one
+        // per lane) are asked at once: the store's answers come back pipelined.
         held.sort_by_key(|h| id_order(&h.entry.id));
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut i = 0;
-        while i < held.len() && running.len() < options.concurrency {
-            let now = Instant::now();
-            let lane = held[i].entry.lane.clone();
-            if let Some(lane) = &lane {
-                if busy.contains(lane) || !blocked.insert(lane.clone()) {
-                    i += 1;
+        let now = Instant::now();
+        let free = options.concurrency.saturating_sub(running.len());
+        let mut blocked: HashSet<&str> = HashSet::new();
+        let mut chosen: Vec<usize> = Vec::new();
+        for (i, h) in held.iter().enumerate() {
+            if chosen.len() >= free {
+                break;
+            }
+            if let Some(lane) = &h.entry.lane {
+                if busy.contains(lane) || !blocked.insert(lane) {
                     continue;
                 }
             }
-            if held[i].next > now {
-                i += 1;
-                continue;
+            if h.next <= now {
+                chosen.push(i);
             }
-            let started = self
-                .store
-                .start(
-                    &self.consumer,
-                    &held[i].entry,
-                    options.visibility,
-                    options.max_deliveries,
-                )
-                .await;
+        }
+        let answers = futures_util::future::join_all(chosen.iter().map(|&i| {
+            self.store.start(
+                &self.consumer,
+                &held[i].entry,
+                options.visibility,
+                options.max_deliveries,
+            )
+        }))
+        .await;
+        let now = Instant::now();
+        // From the last, so that removing one leaves the indices before it as they were.
+        for (&i, started) in chosen.iter().zip(answers).rev() {
             match started {
                 Ok(Start::Go(delivery)) => {
                     let Held { entry, due, .. } = held.remove(i);
                     crate::metrics::queue_started();
-                    if lane.is_some() {
+                    if let Some(lane) = &entry.lane {
                         crate::metrics::queue_lane_wait(now.saturating_duration_since(due));
+                        busy.insert(lane.clone());
                     }
-                    busy.extend(lane);
                     let store = Arc::clone(&self.store);
                     let handler = Arc::clone(handler);
                     let consumer = self.consumer.clone();
                     let visibility = options.visibility;
+                    // The handler and, after `Ok`, the acknowledgement run in the task: the
+                    // acknowledgements of handlers that end together are pipelined too.
                     running.spawn(async move {
                         let outcome =
                             handle(&*store, &consumer, &entry, delivery, visibility, &*handler)
                                 .await;
+                        if outcome.is_ok() {
+                            acknowledge(&*store, &consumer, &entry).await;
+                        }
                         (entry, delivery, outcome)
                     });
                 }
                 Ok(Start::Wait) => {
                     held[i].next = now + Duration::from_millis(10).max(options.poll / 5);
-                    i += 1;
                 }
                 Ok(Start::Gone) => {
                     held.remove(i);
@@ -407,13 +419,12 @@ impl<S: QueueStore> Worker<S> {
                 Err(error) => {
                     tracing::warn!(%error, "cannot start an entry; retrying");
                     held[i].next = now + Duration::from_millis(250);
-                    i += 1;
                 }
             }
         }
     }
 
-    /// Acknowledges or fails a handled entry.
+    /// Settles a handled entry: frees its lane here; fails it when its handler failed.
     async fn settle(
         &self,
         entry: StoredEntry,
@@ -426,24 +437,8 @@ impl<S: QueueStore> Worker<S> {
             busy.remove(lane);
         }
         match outcome {
-            Ok(()) => {
-                for pause in [0, 100, 400] {
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                    match self.store.ack(&self.consumer, &entry).await {
-                        Ok(true) => {
-                            crate::metrics::queue_handled();
-                            return;
-                        }
-                        Ok(false) => {
-                            tracing::warn!(entry = %entry.id, "handled after its lease ended; another worker may handle it again");
-                            return;
-                        }
-                        Err(error) => {
-                            tracing::warn!(entry = %entry.id, %error, "cannot acknowledge")
-                        }
-                    }
-                }
-            }
+            // Acknowledged by its task.
+            Ok(()) => {}
             Err(error) => {
                 let failed = self
                     .store
@@ -464,6 +459,26 @@ impl<S: QueueStore> Worker<S> {
                     Ok(Failed::Gone) => crate::metrics::queue_failed("lost"),
                 }
             }
+        }
+    }
+}
+
+/// Acknowledges a handled entry, trying three times.
+async fn acknowledge<S: QueueStore>(store: &S, consumer: &str, entry: &StoredEntry) {
+    for pause in [0, 100, 400] {
+        if pause > 0 {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        match store.ack(consumer, entry).await {
+            Ok(true) => {
+                crate::metrics::queue_handled();
+                return;
+            }
+            Ok(false) => {
+                tracing::warn!(entry = %entry.id, "handled after its lease ended; another worker may handle it again");
+                return;
+            }
+            Err(error) => tracing::warn!(entry = %entry.id, %error, "cannot acknowledge"),
         }
     }
 }

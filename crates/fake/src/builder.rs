@@ -9,9 +9,7 @@ use wix_inbox::webhooks::axum::ServeOptions;
 use wix_inbox::webhooks::test_signer::TestSigner;
 use wix_inbox::AppCredentials;
 
-use super::{
-    server, signing, ApiLimit, Config, DeliveryPolicy, FakeInbox, Inner, InstanceIds, State,
-};
+use super::{server, signing, ApiLimit, DeliveryPolicy, FakeInbox, Inner, InstanceIds, State};
 #[cfg(doc)]
 use super::{Fault, RecordedRequest};
 
@@ -226,4 +224,27 @@ impl FakeInboxBuilder {
         let server = tokio::spawn(server::serve(listener, inner.clone()));
         Ok(FakeInbox::new(inner, addr, Some(server)))
     }
+}
+
+/// What the builder set: the fake's IDs and credentials, its webhook and token timings, and how
+/// it serves.
+pub(crate) struct Config {
+    pub(crate) api_key: String,
+    pub(crate) site_id: String,
+    pub(crate) app_id: String,
+    pub(crate) app_secret: String,
+    pub(crate) instance_id: String,
+    pub(crate) account_id: String,
+    pub(crate) business_user_id: String,
+    /// When events are resent and repeated.
+    pub(crate) delivery: DeliveryPolicy,
+    /// Wix's limit of API calls per instance, when enforced.
+    pub(crate) api_limit: Option<ApiLimit>,
+    pub(crate) webhook_timeout: Duration,
+    pub(crate) token_ttl: Duration,
+    pub(crate) request_log_capacity: usize,
+    /// How the fake serves (the builder's [`ServeOptions`]).
+    pub(crate) serve: ServeOptions,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
 }

@@ -68,7 +68,7 @@ impl FakeInbox {
                 return false;
             };
             state.instances[index].removed = true;
-            state.tokens.retain(|_, (_, of)| *of != index);
+            state.tokens.retain(|_, token| token.instance != index);
             state.instances[index].clone()
         };
         let body = AppInstanceRemoved {

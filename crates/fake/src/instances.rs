@@ -11,6 +11,7 @@
 //! site, named by `wix-site-id`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{FakeInbox, Inner};
 use wix_inbox::types::{Conversation, ParticipantId};
@@ -224,4 +225,13 @@ impl Inner {
             .build()
             .expect("the fake's settings make a valid app")
     }
+}
+
+/// An access token the fake issued.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IssuedToken {
+    /// When it stops working.
+    pub(crate) expires: Instant,
+    /// The instance it acts for (an index into `State::instances`).
+    pub(crate) instance: usize,
 }

@@ -256,52 +256,30 @@ mod store;
 mod webhooks;
 
 pub use app_helpers::WaitTimeout;
+pub(crate) use builder::Config;
 pub use builder::{FakeInboxBuilder, DEFAULT_MAX_CONNECTIONS};
 pub use delivery::{DeliveryPolicy, WIX_RESEND_SCHEDULE};
 pub use details::{ContactDetails, MemberDetails};
 pub use directory::MergeContactsError;
 pub use faults::violation;
 pub use instances::FakeInstance;
-pub(crate) use instances::InstanceIds;
+pub(crate) use instances::{InstanceIds, IssuedToken};
 pub use limits::{ApiCalls, ApiLimit};
 pub use records::{Delivery, DeliveryAttempt, Fault, RecordedRequest, SentEvent};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use wix_inbox::types::{Conversation, Message};
 #[cfg(doc)]
 use wix_inbox::types::{DomainEvent, WebhookEnvelope};
-use wix_inbox::webhooks::axum::ServeOptions;
 
 use guard::StateGuard;
 use store::Store;
 #[cfg(doc)]
-use wix_inbox::webhooks::test_signer::TestSigner;
-
-pub(crate) struct Config {
-    pub(crate) api_key: String,
-    pub(crate) site_id: String,
-    pub(crate) app_id: String,
-    pub(crate) app_secret: String,
-    pub(crate) instance_id: String,
-    pub(crate) account_id: String,
-    pub(crate) business_user_id: String,
-    /// When events are resent and repeated.
-    pub(crate) delivery: DeliveryPolicy,
-    /// Wix's limit of API calls per instance, when enforced.
-    pub(crate) api_limit: Option<ApiLimit>,
-    pub(crate) webhook_timeout: Duration,
-    pub(crate) token_ttl: Duration,
-    pub(crate) request_log_capacity: usize,
-    /// How the fake serves (the builder's [`ServeOptions`]).
-    pub(crate) serve: ServeOptions,
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) base_url: String,
-}
+use wix_inbox::webhooks::{axum::ServeOptions, test_signer::TestSigner};
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -315,8 +293,8 @@ pub(crate) struct State {
     /// The app's instances (sites), the builder's first: a participant, conversation or token
     /// is of one of them, by its index here.
     pub(crate) instances: Vec<InstanceIds>,
-    /// The access tokens issued: when each expires, and its instance.
-    pub(crate) tokens: HashMap<String, (Instant, usize)>,
+    /// The access tokens issued, by token.
+    pub(crate) tokens: HashMap<String, IssuedToken>,
     pub(crate) events: Vec<SentEvent>,
     pub(crate) deliveries: Vec<Delivery>,
     /// The latest requests (at most `config.request_log_capacity`), oldest first.

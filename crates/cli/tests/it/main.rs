@@ -2,6 +2,10 @@
 
 // `app instance`; `fake sign` of the app-instance events.
 mod app;
+// examples/bot.rs, the app of `fake load` and of the soak test.
+#[path = "../../../../examples/bot.rs"]
+#[allow(dead_code)]
+mod bot;
 mod cli;
 // `events`: the event queue.
 mod events;
@@ -21,5 +25,7 @@ mod redis_server;
 mod relay;
 // `webhook relay --queue`: signed POSTs.
 mod relay_queue;
+// The soak test: the bot behind queued relays, a relay crash, a Redis restart.
+mod soak;
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;

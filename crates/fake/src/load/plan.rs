@@ -103,8 +103,8 @@ impl Plan {
         let per_site = config.visitors_per_site.max(1) as usize;
         let slots = config.sites.max(1) * per_site;
         let per_visitor = config.messages_per_visitor.max(1);
-        // A converting visitor converts after their first message (a merge of a conversation
-        // with messages), and a contact who becomes a member after their second.
+        // A converting visitor converts right after their first message (its reply races the
+        // merge), and a contact who becomes a member right after their second.
         let convert_after = 1;
         let total = config.total_messages();
         let mut table: Vec<Option<Slot>> = (0..slots).map(|_| None).collect();
@@ -118,7 +118,7 @@ impl Plan {
             let index = rng.random_range(0..slots);
             let site = index / per_site;
             let fresh = |generation: u64, rng: &mut ChaCha8Rng| {
-                let converts = per_visitor >= 2 && rng.random_bool(config.convert_share);
+                let converts = rng.random_bool(config.convert_share);
                 Slot {
                     generation,
                     written: 0,
@@ -140,6 +140,15 @@ impl Plan {
             let Some(slot) = table[index].as_mut() else {
                 continue;
             };
+            slot.written += 1;
+            plan.steps.push(Step {
+                at,
+                site,
+                action: Action::Write {
+                    participant: slot.now.clone(),
+                    message: n,
+                },
+            });
             let ids = |kind: &str| format!("{kind}{index}g{}", slot.generation);
             let action = match (slot.conversion, slot.written) {
                 (Some(Conversion::Contact | Conversion::ContactThenMember), w)
@@ -177,16 +186,6 @@ impl Plan {
                 plan.conversions += 1;
                 plan.steps.push(Step { at, site, action });
             }
-            slot.written += 1;
-            let participant = slot.now.clone();
-            plan.steps.push(Step {
-                at,
-                site,
-                action: Action::Write {
-                    participant,
-                    message: n,
-                },
-            });
         }
         plan
     }
@@ -228,17 +227,35 @@ mod tests {
     fn a_converted_visitor_writes_as_who_they_became() {
         let plan = Plan::new(&LoadConfig {
             convert_share: 1.0,
+            visitors_per_site: 1,
             ..config(3)
         });
-        for (i, step) in plan.steps.iter().enumerate() {
-            if let Action::BecomeContact { contact, .. } = &step.action {
-                let next = &plan.steps[i + 1].action;
-                let Action::Write { participant, .. } = next else {
-                    panic!("a write follows a conversion: {next:?}");
-                };
-                assert_eq!(participant, &ParticipantId::ContactId(contact.clone()));
+        let (mut gone, mut contacts) = (Vec::new(), Vec::new());
+        for step in &plan.steps {
+            match &step.action {
+                Action::BecomeContact { visitor, contact } => {
+                    gone.push(visitor.clone());
+                    contacts.push(contact.clone());
+                }
+                Action::BecomeMember { visitor, .. } => gone.push(visitor.clone()),
+                Action::ContactBecomesMember { contact, .. } => {
+                    assert!(contacts.contains(contact));
+                    gone.push(contact.clone());
+                }
+                Action::Write { participant, .. } => match participant {
+                    ParticipantId::AnonymousVisitorId(v) => assert!(!gone.contains(v)),
+                    ParticipantId::ContactId(c) => {
+                        assert!(contacts.contains(c) && !gone.contains(c))
+                    }
+                    _ => {}
+                },
             }
         }
+        assert!(
+            plan.conversions >= 4,
+            "every visitor converts: {}",
+            plan.conversions
+        );
     }
 
     #[test]

@@ -261,7 +261,10 @@ pub(crate) fn replies(state: &State, messages: u64) -> Replies {
                     last_visitor = message_tag(&text).or(last_visitor);
                 }
                 Some(MessageDirection::BusinessToParticipant) => {
-                    if own.iter().any(|o| text.contains(o.as_str())) {
+                    if own
+                        .iter()
+                        .any(|o| text.len() > o.len() && text.contains(o.as_str()))
+                    {
                         out.to_own_messages += 1;
                     }
                     let quoted = message_tag(&text);

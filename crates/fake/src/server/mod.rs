@@ -133,9 +133,9 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// A JSON request body held to its schema in the spec ([`spec::conform`]), before the route
 /// reads it: the fields the spec does not declare are dropped, at any depth, as Wix drops them;
-/// a string over its `maxLength` is refused with Wix's 400 once the caller is known (an unknown
-/// caller gets the route's 401, as from Wix). A body that is not JSON goes to the route as it
-/// is, which refuses it in its own words.
+/// a string over its `maxLength`, or a field a closed object does not declare, is refused with
+/// Wix's 400 once the caller is known (an unknown caller gets the route's 401, as from Wix). A
+/// body that is not JSON goes to the route as it is, which refuses it in its own words.
 async fn conform_body(
     State((inner, rules)): State<(Shared, BodyRules)>,
     req: Request,

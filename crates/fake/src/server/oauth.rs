@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::errors::{parse_json, violation, ApiError};
 use super::Shared;
-use crate::Inner;
+use crate::{Inner, IssuedToken};
 
 // ---------------------------------------------------------------------------------------------
 // The token endpoint
@@ -63,10 +63,13 @@ pub(super) async fn token(State(inner): State<Shared>, body: Bytes) -> Result<Re
     let expiry = now
         .checked_add(ttl)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-    inner
-        .state()
-        .tokens
-        .insert(token.clone(), (expiry, instance));
+    inner.state().tokens.insert(
+        token.clone(),
+        IssuedToken {
+            expires: expiry,
+            instance,
+        },
+    );
     Ok(Json(wix_inbox::types::OAuthTokenResponse {
         access_token: token.into(),
         token_type: Some("Bearer".to_owned()),
@@ -134,11 +137,11 @@ pub(super) fn authenticate(
         };
     }
     match state.tokens.get(auth).copied() {
-        Some((expiry, _)) if expiry <= Instant::now() => {
+        Some(token) if token.expires <= Instant::now() => {
             Err(ApiError::unauthorized("The access token has expired"))
         }
         // A token acts for its own instance: another site's is refused.
-        Some((_, instance)) => match site {
+        Some(IssuedToken { instance, .. }) => match site {
             Some(s) if site_of(s) != Some(instance) => Err(ApiError::unauthorized(
                 "The access token is for another site (wix-site-id)",
             )),

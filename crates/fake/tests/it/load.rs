@@ -62,7 +62,12 @@ async fn the_bot_passes_with_merges_duplicates_and_reordering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_that_answers_twice_fails_with_the_right_counts() {
-    let test = LoadTest::start(quick(2, 10.0)).await.unwrap();
+    // No merges: this app sends to the event's conversation, and only duplicates are tested.
+    let config = LoadConfig {
+        convert_share: 0.0,
+        ..quick(2, 10.0)
+    };
+    let test = LoadTest::start(config).await.unwrap();
     let app = test.fake().app();
     let router = app
         .clone()
@@ -93,6 +98,10 @@ async fn an_app_that_answers_twice_fails_with_the_right_counts() {
     let report = run(&test, router).await;
     assert_eq!(report.replies.more, 20, "{}", report.table());
     assert_eq!((report.replies.one, report.replies.zero), (0, 0));
+    assert_eq!(
+        report.replies.to_own_messages, 0,
+        "a repeat is not an answer to itself"
+    );
     assert!(!report.passed());
     assert!(report.failures[0].contains("20 visitor messages answered more than once"));
 }
