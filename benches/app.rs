@@ -7,7 +7,6 @@
 //! cargo bench --bench app -- --warm-up-time 1 --measurement-time 5
 //! ```
 
-use axum::{routing::post, Json, Router};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use wix_inbox::{App, AppCredentials, Client};
@@ -17,26 +16,8 @@ mod loopback;
 
 const INSTANCES: usize = 10_000;
 
-/// Tokens at `/oauth2/token`, Wix's example conversation for everything else.
-fn server() -> String {
-    loopback::server(Router::new().route(
-        "/oauth2/token",
-        post(|| async {
-            Json(serde_json::json!({
-                "access_token": "OauthNG.JWS.bench-token",
-                "token_type": "Bearer",
-                "expires_in": 14_400,
-            }))
-        }),
-    ))
-}
-
-fn instance_id(i: usize) -> String {
-    format!("00000000-0000-4000-8000-{i:012}")
-}
-
 fn app_instances(c: &mut Criterion) {
-    let url = server();
+    let url = loopback::token_server();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,7 +29,7 @@ fn app_instances(c: &mut Criterion) {
         .app(AppCredentials {
             app_id: "bench-app".into(),
             app_secret: "bench-secret".into(),
-            instance_id: instance_id(0),
+            instance_id: loopback::instance_id(0),
         })
         .build()
         .unwrap();
@@ -61,11 +42,11 @@ fn app_instances(c: &mut Criterion) {
     // 10,000 instances with a token each: the cache the warm instance is looked up in.
     rt.block_on(async {
         for i in 0..INSTANCES {
-            loopback::get_conversation(&app.instance(&instance_id(i))).await;
+            loopback::get_conversation(&app.instance(&loopback::instance_id(i))).await;
         }
     });
     assert_eq!(app.cached_instances(), INSTANCES as u64);
-    let warm = instance_id(4_242);
+    let warm = loopback::instance_id(4_242);
 
     let through_single = || loopback::get_conversation(&single);
     // As a webhook handler does: the instance's client made for the call.

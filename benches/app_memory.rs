@@ -65,10 +65,6 @@ fn token() -> String {
 
 const INSTANCES: usize = 10_000;
 
-fn instance_id(i: usize) -> String {
-    format!("00000000-0000-4000-8000-{i:012}")
-}
-
 fn main() {
     // The server runs in this process (its allocations are counted too, but it keeps nothing
     // per request): tokens, a read-your-writes token and a small conversation.
@@ -105,7 +101,7 @@ fn main() {
     let call = |i: usize| {
         let app = app.clone();
         async move {
-            app.instance(&instance_id(i))
+            app.instance(&loopback::instance_id(i))
                 .get_conversation()
                 .conversation_id("c-1")
                 .send()
@@ -136,7 +132,7 @@ fn main() {
         let after = LIVE.load(Ordering::Relaxed);
         let per_instance = (after.saturating_sub(before)) as f64 / INSTANCES as f64;
         let token_bytes = token().len();
-        let id_bytes = instance_id(0).len();
+        let id_bytes = loopback::instance_id(0).len();
         println!(
             "heap per cached instance at {INSTANCES} instances: {per_instance:.0} bytes; the \
              token's own {token_bytes} bytes, the instance ID's {id_bytes}; beyond the token: \

@@ -10,6 +10,28 @@ use wix_inbox::{types::GetConversationResponse, Client};
 /// The conversation of Wix's example, which the server answers with.
 pub const CONVERSATION: &str = "6202c3bb-f263-3c16-8c90-d6387d9ed420";
 
+/// A server that issues a token at `/oauth2/token` (valid 4 hours) and answers Wix's example
+/// conversation for everything else: the app benches'. Its base URL.
+#[allow(dead_code)] // Not every bench makes an app.
+pub fn token_server() -> String {
+    server(Router::new().route(
+        "/oauth2/token",
+        axum::routing::post(|| async {
+            axum::Json(serde_json::json!({
+                "access_token": "OauthNG.JWS.bench-token",
+                "token_type": "Bearer",
+                "expires_in": 14_400,
+            }))
+        }),
+    ))
+}
+
+/// The app benches' instance IDs, shaped like Wix's.
+#[allow(dead_code)] // Not every bench makes an app.
+pub fn instance_id(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
+
 /// A server on its own thread and runtime: `routes`, and Wix's example conversation for
 /// everything else. Its base URL.
 pub fn server(routes: Router) -> String {
