@@ -208,22 +208,7 @@ async fn hand_on(
     if let Some(trace) = TraceContext::current() {
         request = request.header(TRACEPARENT, trace.child().traceparent());
     }
-    send_to_app(request.json(event)).await
-}
-
-/// Sends a POST to the app; `Ok` once it answered 2xx.
-pub(crate) async fn send_to_app(request: reqwest::RequestBuilder) -> Result<(), String> {
-    let response = request
-        .send()
-        .await
-        // Not the URL: it may hold credentials.
-        .map_err(|e| format!("the app did not answer: {}", e.without_url()))?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("the app answered {status}"))
-    }
+    crate::relay_queue::send_to_app(request.json(event)).await
 }
 
 async fn serve<D: Deduplicator>(

@@ -114,7 +114,7 @@ async fn forward(
             signer.signature(&event.id, timestamp, &body),
         )
         .body(body);
-    crate::relay::send_to_app(request).await
+    send_to_app(request).await
 }
 
 /// Runs a worker forwarding the queue's events to `to` until `stopped` turns true.
@@ -138,5 +138,20 @@ pub async fn work(
     );
     if let Err(error) = run.await {
         tracing::warn!(%error, "the worker stopped with an error");
+    }
+}
+
+/// Sends a POST to the app; `Ok` once it answered 2xx.
+pub(crate) async fn send_to_app(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let response = request
+        .send()
+        .await
+        // Not the URL: it may hold credentials.
+        .map_err(|e| format!("the app did not answer: {}", e.without_url()))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the app answered {status}"))
     }
 }
