@@ -107,7 +107,7 @@ pub(super) async fn list_messages(
     };
 
     let limit = match get("paging.limit") {
-        None | Some("") => DEFAULT_LIMIT,
+        None => DEFAULT_LIMIT,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if n > MAX_LIMIT => {
                 violations.push(max_violation(

@@ -55,10 +55,10 @@ impl Params {
             .collect()
     }
 
-    /// `name` as an integer, if given.
+    /// `name` as an integer, if given (given empty, it is not an integer: refused).
     fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.one(name) {
-            None | Some("") => Ok(None),
+            None => Ok(None),
             Some(raw) => raw.parse().map(Some).map_err(|_| {
                 ApiError::one(
                     name,

@@ -293,3 +293,24 @@ async fn a_search_longer_than_the_spec_allows_is_refused() {
         "{body}"
     );
 }
+
+/// An integer of the query string that is given empty (`paging.offset=`) is not an integer:
+/// refused as Wix refuses a value of the wrong type, never read as absent (schemathesis,
+/// ST201). Absent, the default applies.
+#[tokio::test]
+async fn an_empty_integer_in_the_query_string_is_refused() {
+    let fake = FakeInbox::start().await.unwrap();
+    for (path, field) in [
+        ("/members/v1/members?paging.offset=", "paging.offset"),
+        ("/contacts/v4/contacts?paging.limit=", "paging.limit"),
+    ] {
+        let (status, body) = get(&fake, path).await;
+        assert_eq!(
+            (status, violation(&body)),
+            (400, (field.into(), "FORMAT".into())),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = get(&fake, "/members/v1/members").await;
+    assert_eq!(status, 200, "absent, the default applies: {body}");
+}
