@@ -14,7 +14,7 @@ impl AppBuilder {
     ///
     /// [`ErrorKind::Config`] naming the variable missing.
     pub fn from_env() -> Result<AppBuilder, Error> {
-        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_vars(crate::client::env::var)
     }
 
     pub(crate) fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
@@ -42,14 +42,7 @@ impl AppBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            set.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::client::env::vars;
 
     #[test]
     fn the_app_id_and_secret_are_needed_and_named_never_quoted() {

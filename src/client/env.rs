@@ -13,7 +13,7 @@ impl ClientBuilder {
     ///
     /// [`ErrorKind::Config`] when neither set is complete, or both are.
     pub fn from_env() -> Result<ClientBuilder, Error> {
-        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_vars(var)
     }
 
     pub(crate) fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
@@ -48,17 +48,24 @@ impl ClientBuilder {
     }
 }
 
+/// The environment variable `name`; empty counts as unset (what both `from_env`s read).
+pub(crate) fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A set of variables, as `from_vars` reads them (tests).
+#[cfg(test)]
+pub(crate) fn vars<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        set.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars<'a>(set: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            set.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
 
     #[test]
     fn an_api_key_or_app_credentials_but_not_both() {

@@ -61,7 +61,7 @@ mod attempts;
 mod builder;
 pub(crate) mod call;
 mod credentials;
-mod env;
+pub(crate) mod env;
 pub(crate) mod error;
 pub mod fleet;
 mod hooks;
