@@ -139,7 +139,7 @@ pub(super) async fn list_messages(
     };
 
     match get("sorting.fieldName") {
-        None | Some("") | Some("sequence") | Some("createdDate") => {}
+        None | Some("sequence") | Some("createdDate") => {}
         Some(other) => violations.push(violation(
             "sorting.fieldName",
             &format!("messages can be sorted by sequence (or createdDate) only, not {other:?}"),
@@ -148,7 +148,6 @@ pub(super) async fn list_messages(
     }
     let mut order = match get("sorting.order").map(SortOrder::from) {
         None => SortOrder::Desc,
-        Some(SortOrder::Other(other)) if other.as_str().is_empty() => SortOrder::Desc,
         Some(SortOrder::Other(other)) => {
             violations.push(violation(
                 "sorting.order",

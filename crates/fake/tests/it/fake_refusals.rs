@@ -314,3 +314,33 @@ async fn an_empty_integer_in_the_query_string_is_refused() {
     let (status, body) = get(&fake, "/members/v1/members").await;
     assert_eq!(status, 200, "absent, the default applies: {body}");
 }
+
+/// An enum of the query string that is given empty (`sorting.order=`) is not one of its values:
+/// refused as any value outside the enum is, never read as absent (schemathesis, ST201).
+#[tokio::test]
+async fn an_empty_enum_in_the_query_string_is_refused() {
+    let fake = FakeInbox::start().await.unwrap();
+    let list = format!(
+        "/inbox/v2/messages?conversationId={}&visibility=BUSINESS",
+        conversation(&fake).await
+    );
+    for (query, field) in [
+        ("&sorting.order=", "sorting.order"),
+        ("&sorting.fieldName=", "sorting.fieldName"),
+    ] {
+        let path = format!("{list}{query}");
+        let (status, body) = get(&fake, &path).await;
+        assert_eq!(
+            (status, violation(&body)),
+            (400, (field.into(), "INVALID_ENUM_VALUE".into())),
+            "{path}: {body}"
+        );
+    }
+    for path in [
+        "/contacts/v4/contacts?sort.order=",
+        "/contacts/v4/contacts?sort.fieldName=",
+    ] {
+        let (status, body) = get(&fake, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+}
