@@ -96,6 +96,27 @@ impl Book {
         self.held.insert(id_order(&entry.id), Held::due(entry, due));
     }
 
+    /// Up to `free` held entries to start now, in append order: one per lane, none of a lane
+    /// busy here (the store would say wait, so they are not asked about).
+    fn ready(&self, free: usize, now: Instant) -> Vec<(u64, u64)> {
+        let mut blocked: HashSet<&str> = HashSet::new();
+        let mut chosen = Vec::new();
+        for (key, h) in &self.held {
+            if chosen.len() >= free {
+                break;
+            }
+            if let Some(lane) = &h.entry.lane {
+                if self.busy.contains(lane) || !blocked.insert(lane) {
+                    continue;
+                }
+            }
+            if h.next <= now {
+                chosen.push(*key);
+            }
+        }
+        chosen
+    }
+
     /// An entry is settled here: the next of its lane may be asked about.
     fn free(&mut self, entry: &StoredEntry) {
         if let Some(lane) = &entry.lane {
@@ -176,9 +197,6 @@ impl<S: QueueStore> Worker<S> {
             if !book.finished.is_empty() {
                 self.settle(&mut book).await;
             }
-            if book.unacked.iter().any(|u| u.next <= Instant::now()) {
-                self.acknowledge(&mut book).await;
-            }
             if stopping && running.is_empty() && book.unacked.is_empty() {
                 break;
             }
@@ -238,13 +256,27 @@ impl<S: QueueStore> Worker<S> {
                         }
                     }
                 }
-                self.start_ready(&mut book, &mut running, &handler).await;
+            }
+            // The acknowledgements due and the starts, pipelined: one round trip.
+            self.pass(&mut book, &mut running, &handler, !stopping)
+                .await;
+            if !stopping {
                 if let Some(soonest) = book.held.values().map(|h| h.next).min() {
                     wake = wake.min(soonest.max(Instant::now() + Duration::from_millis(2)));
                 }
             }
             if let Some(soonest) = book.unacked.iter().map(|u| u.next).min() {
                 wake = wake.min(soonest);
+            }
+            if !book.finished.is_empty() {
+                // Handlers that ended at once: settled and acknowledged in the next pass, after
+                // letting the runtime's other tasks run (and looking at the shutdown).
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown, if !stopping => stopping = true,
+                    () = tokio::task::yield_now() => {}
+                }
+                continue;
             }
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
@@ -277,51 +309,60 @@ impl<S: QueueStore> Worker<S> {
         }
     }
 
-    /// Starts the held entries that are due, as far as the concurrency allows, asking the
-    /// store about all of them at once.
-    async fn start_ready<H, Fut, E>(
+    /// Acknowledges the handled entries that are due and starts the held entries that are
+    /// due (when `start`), as far as the concurrency allows: both batches at once.
+    async fn pass<H, Fut, E>(
         &self,
         book: &mut Book,
         running: &mut JoinSet<Done>,
         handler: &Arc<H>,
+        start: bool,
     ) where
         H: Fn(WebhookEvent) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<HandlerError> + Send + 'static,
     {
         let options = &self.options;
-        // In append order: an entry whose lane has an earlier one here, or one running here,
-        // cannot start (the store would say wait), so it is not asked about.
         let now = Instant::now();
-        let free = options.concurrency.saturating_sub(running.len());
-        let mut blocked: HashSet<&str> = HashSet::new();
-        let mut chosen: Vec<(u64, u64)> = Vec::new();
-        for (key, h) in &book.held {
-            if chosen.len() >= free {
-                break;
-            }
-            if let Some(lane) = &h.entry.lane {
-                if book.busy.contains(lane) || !blocked.insert(lane) {
-                    continue;
-                }
-            }
-            if h.next <= now {
-                chosen.push(*key);
-            }
-        }
-        if chosen.is_empty() {
+        let (due, later): (Vec<Unacked>, Vec<Unacked>) = std::mem::take(&mut book.unacked)
+            .into_iter()
+            .partition(|u| u.next <= now);
+        book.unacked = later;
+        let chosen = if start {
+            book.ready(options.concurrency.saturating_sub(running.len()), now)
+        } else {
+            Vec::new()
+        };
+        if due.is_empty() && chosen.is_empty() {
             return;
         }
-        let entries: Vec<&StoredEntry> = chosen.iter().map(|k| &book.held[k].entry).collect();
-        let answers = self
-            .store
-            .start_batch(
-                &self.consumer,
-                &entries,
-                options.visibility,
-                options.max_deliveries,
-            )
-            .await;
+        let acks: Vec<&StoredEntry> = due.iter().map(|u| &u.entry).collect();
+        let starts: Vec<&StoredEntry> = chosen.iter().map(|k| &book.held[k].entry).collect();
+        let (acked, answers) = futures_util::future::join(
+            async {
+                if acks.is_empty() {
+                    Vec::new()
+                } else {
+                    self.store.ack_batch(&self.consumer, &acks).await
+                }
+            },
+            async {
+                if starts.is_empty() {
+                    Vec::new()
+                } else {
+                    self.store
+                        .start_batch(
+                            &self.consumer,
+                            &starts,
+                            options.visibility,
+                            options.max_deliveries,
+                        )
+                        .await
+                }
+            },
+        )
+        .await;
+        self.acknowledged(book, due, acked);
         let now = Instant::now();
         let mut failed = None;
         for (key, started) in chosen.into_iter().zip(per_entry(answers)) {
@@ -339,12 +380,22 @@ impl<S: QueueStore> Worker<S> {
                     let handler = Arc::clone(handler);
                     let consumer = self.consumer.clone();
                     let visibility = options.visibility;
-                    running.spawn(async move {
+                    let mut run = Box::pin(async move {
                         let outcome =
                             handle(&*store, &consumer, &entry, delivery, visibility, &*handler)
                                 .await;
                         (entry, delivery, outcome)
                     });
+                    // A handler that ends at once (a filter, a quick count) ends here: no task,
+                    // and its acknowledgement goes in the next batch. Any other goes on in a
+                    // task (which polls it again at once, with its own waker).
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    match run.as_mut().poll(&mut cx) {
+                        std::task::Poll::Ready(done) => book.finished.push(done),
+                        std::task::Poll::Pending => {
+                            running.spawn(run);
+                        }
+                    }
                 }
                 Ok(Start::Wait) => {
                     if let Some(h) = book.held.get_mut(&key) {
@@ -373,8 +424,8 @@ impl<S: QueueStore> Worker<S> {
         }
     }
 
-    /// Settles the handler runs that ended: acknowledges the handled entries (in one batch),
-    /// fails the others.
+    /// Settles the handler runs that ended: the handled entries are to be acknowledged (by the
+    /// next [`pass`](Self::pass), in one batch), the others are failed.
     async fn settle(&self, book: &mut Book) {
         let now = Instant::now();
         for (entry, delivery, outcome) in std::mem::take(&mut book.finished) {
@@ -390,7 +441,6 @@ impl<S: QueueStore> Worker<S> {
                 }
             }
         }
-        self.acknowledge(book).await;
     }
 
     /// Fails an entry whose handler failed: held again for a retry after its backoff, or
@@ -416,20 +466,15 @@ impl<S: QueueStore> Worker<S> {
         }
     }
 
-    /// Acknowledges the handled entries that are due, in one batch; an entry whose
-    /// acknowledgement failed is tried again after a pause, three times in all (its lane stays
-    /// busy here meanwhile).
-    async fn acknowledge(&self, book: &mut Book) {
-        let now = Instant::now();
-        let (due, later): (Vec<Unacked>, Vec<Unacked>) = std::mem::take(&mut book.unacked)
-            .into_iter()
-            .partition(|u| u.next <= now);
-        book.unacked = later;
-        if due.is_empty() {
-            return;
-        }
-        let entries: Vec<&StoredEntry> = due.iter().map(|u| &u.entry).collect();
-        let answers = self.store.ack_batch(&self.consumer, &entries).await;
+    /// Takes the answers to the acknowledgements of `due`: an entry whose acknowledgement
+    /// failed is tried again after a pause, three times in all (its lane stays busy here
+    /// meanwhile).
+    fn acknowledged(
+        &self,
+        book: &mut Book,
+        due: Vec<Unacked>,
+        answers: Vec<Result<bool, QueueError>>,
+    ) {
         let now = Instant::now();
         for (mut unacked, answer) in due.into_iter().zip(per_entry(answers)) {
             let entry = &unacked.entry;
