@@ -19,6 +19,8 @@ mod harness;
 mod load;
 // The relay's metrics, scraped by a real Prometheus.
 mod metrics;
+// A long-running `wix-inbox` process.
+mod process;
 #[path = "../../../../tests/common/redis_server.rs"]
 mod redis_server;
 // The webhook relay.
@@ -27,5 +29,7 @@ mod relay;
 mod relay_queue;
 // The soak test: the bot behind queued relays, a relay crash, a Redis restart.
 mod soak;
+// `events work` behind `webhook relay --queue --no-worker`.
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;
+mod work;
