@@ -27,7 +27,8 @@ mod redis_server;
 mod relay;
 // `webhook relay --queue`: signed POSTs.
 mod relay_queue;
-// The soak test: the bot behind queued relays, a relay crash, a Redis restart.
+// The soak test: the bot behind ingest-only relays and worker processes, a relay and a worker
+// crashed, a Redis restart.
 mod soak;
 // `events work` behind `webhook relay --queue --no-worker`.
 #[path = "../../../../tests/common/sync_flow.rs"]

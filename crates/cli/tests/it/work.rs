@@ -112,7 +112,7 @@ pub(crate) async fn start_worker(
 }
 
 /// `wix-inbox events stats` on `redis`.
-fn stats(redis: &str) -> serde_json::Value {
+pub(crate) fn stats(redis: &str) -> serde_json::Value {
     let out = Command::new(BIN)
         .args(["events", "stats", "--redis", redis])
         .env_remove("WIX_INBOX_REDIS_URL")
