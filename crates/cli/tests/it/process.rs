@@ -12,6 +12,22 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
 /// How long a process has to print its first line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Whatever proxy the test's environment names, the child talks to 127.0.0.1 directly.
+pub(crate) fn direct(cmd: &mut Command) -> &mut Command {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+}
+
 /// A running `wix-inbox` process, killed when dropped.
 pub(crate) struct CliProcess {
     pub(crate) child: Child,
@@ -26,20 +42,13 @@ impl CliProcess {
     pub(crate) fn start(args: &[&str]) -> CliProcess {
         let mut cmd = Command::new(BIN);
         for var in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-            "no_proxy",
             "WIX_INBOX_REDIS_URL",
             "WIX_INBOX_REDIS_CLUSTER",
             "WIX_INBOX_SIGNING_SECRET",
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        direct(&mut cmd)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -73,15 +73,39 @@ fn secrets_file(dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-/// An ingest-only relay on `redis`.
-async fn ingest_only(key: &std::path::Path, redis: &RedisServer) -> RelayProcess {
-    let args = vec![
-        "--queue".to_owned(),
-        "--no-worker".to_owned(),
-        "--redis".to_owned(),
-        redis.url(),
-    ];
-    start_relay(key, String::new(), args).await
+/// What the worker tests run: a Redis, the secrets, the app and an ingest-only relay.
+struct Setup {
+    redis: RedisServer,
+    _dir: tempfile::TempDir,
+    secrets: String,
+    app: Arc<App>,
+    app_url: String,
+    relay: RelayProcess,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        let redis = RedisServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let key = key_file(dir.path());
+        let secrets = secrets_file(dir.path());
+        let (app, app_url) = App::start().await;
+        let args = vec![
+            "--queue".to_owned(),
+            "--no-worker".to_owned(),
+            "--redis".to_owned(),
+            redis.url(),
+        ];
+        let relay = start_relay(&key, String::new(), args).await;
+        Setup {
+            redis,
+            _dir: dir,
+            secrets,
+            app,
+            app_url,
+            relay,
+        }
+    }
 }
 
 /// Starts `wix-inbox events work` (in a blocking task: it waits for the first line).
@@ -129,36 +153,37 @@ pub(crate) fn stats(redis: &str) -> serde_json::Value {
 /// metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_work_forwards_what_an_ingest_only_relay_stored() {
-    let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let secrets = secrets_file(dir.path());
-    let (app, app_url) = App::start().await;
-    let relay = ingest_only(&key, &redis).await;
-    assert!(relay.line.contains("no worker"), "{}", relay.line);
+    let s = Setup::start().await;
+    assert!(s.relay.line.contains("no worker"), "{}", s.relay.line);
     let ids = ["evt-work-1", "evt-work-2", "evt-work-3"];
     for id in ids {
         assert_eq!(
-            deliver(&relay.url(), &signed(id)).await,
+            deliver(&s.relay.url(), &signed(id)).await,
             (200, "queued".into())
         );
     }
     // The relay runs no worker: nothing reaches the app, no consumer reads the queue.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        app.ids(),
+        s.app.ids(),
         Vec::<String>::new(),
         "the relay forwarded events"
     );
-    let before = tokio::task::block_in_place(|| stats(&redis.url()));
+    let before = tokio::task::block_in_place(|| stats(&s.redis.url()));
     assert_eq!(before["length"], 3, "{before}");
     assert_eq!(before["consumers"], serde_json::json!([]), "{before}");
 
-    let worker = start_worker(&redis.url(), &app_url, &secrets, &["--metrics-listen", "0"]).await;
-    app.wait_for_posts(3, Duration::from_secs(15)).await;
+    let worker = start_worker(
+        &s.redis.url(),
+        &s.app_url,
+        &s.secrets,
+        &["--metrics-listen", "0"],
+    )
+    .await;
+    s.app.wait_for_posts(3, Duration::from_secs(15)).await;
     // One conversation (one lane): in the order they were stored.
-    assert_eq!(app.ids(), ids, "in order, once each");
-    let (headers, body) = app.posts.lock().unwrap()[0].clone();
+    assert_eq!(s.app.ids(), ids, "in order, once each");
+    let (headers, body) = s.app.posts.lock().unwrap()[0].clone();
     let event: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["id"], "evt-work-1", "{body}");
     assert!(
@@ -197,27 +222,22 @@ async fn events_work_forwards_what_an_ingest_only_relay_stored() {
         "{text}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.ids().len(), 3, "forwarded once: {:?}", app.ids());
+    assert_eq!(s.app.ids().len(), 3, "forwarded once: {:?}", s.app.ids());
 }
 
 /// SIGTERM while the app holds a POST: the worker waits for it, acknowledges it and exits 0;
 /// another worker (taking over after 1 s what is left unacknowledged) never gets it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_post_in_flight_finish_and_acknowledges_it() {
-    let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let secrets = secrets_file(dir.path());
-    let (app, app_url) = App::start().await;
-    let relay = ingest_only(&key, &redis).await;
+    let s = Setup::start().await;
     let quick = ["--visibility", "1", "--app-timeout", "30"];
-    let mut worker = start_worker(&redis.url(), &app_url, &secrets, &quick).await;
-    app.gate.send_replace(false);
+    let mut worker = start_worker(&s.redis.url(), &s.app_url, &s.secrets, &quick).await;
+    s.app.gate.send_replace(false);
     assert_eq!(
-        deliver(&relay.url(), &signed("evt-term")).await,
+        deliver(&s.relay.url(), &signed("evt-term")).await,
         (200, "queued".into())
     );
-    app.wait_for_posts(1, Duration::from_secs(15)).await;
+    s.app.wait_for_posts(1, Duration::from_secs(15)).await;
     worker.terminate();
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(
@@ -225,19 +245,19 @@ async fn sigterm_lets_the_post_in_flight_finish_and_acknowledges_it() {
         "the worker exited with a POST in flight; stderr: {}",
         worker.stderr.lock().unwrap()
     );
-    app.gate.send_replace(true);
+    s.app.gate.send_replace(true);
     let status = tokio::task::block_in_place(|| worker.wait_exit(Duration::from_secs(15)));
     let stderr = worker.stderr.lock().unwrap().clone();
     assert!(status.success(), "exit {status}; stderr: {stderr}");
     assert!(stderr.contains("worker stopped"), "{stderr}");
-    let after = tokio::task::block_in_place(|| stats(&redis.url()));
+    let after = tokio::task::block_in_place(|| stats(&s.redis.url()));
     assert_eq!(after["pending"], 0, "acknowledged: {after}");
     assert_eq!(after["dead_letters"], 0, "{after}");
 
     // Another worker: nothing is left to take over.
-    let _second = start_worker(&redis.url(), &app_url, &secrets, &quick).await;
+    let _second = start_worker(&s.redis.url(), &s.app_url, &s.secrets, &quick).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(app.ids(), ["evt-term"], "handled once");
+    assert_eq!(s.app.ids(), ["evt-term"], "handled once");
 }
 
 /// `wix-inbox <args>`: its exit code and stderr.
