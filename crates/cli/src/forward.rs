@@ -101,8 +101,9 @@ impl Signer {
 /// share.
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
-    /// A file of `whsec_…` signing secrets for the POSTs to the app, separated by whitespace
-    /// (several for rotation: each POST carries one signature per secret).
+    /// A file of `whsec_…` secrets signing the POSTs of the queue's events to the app,
+    /// separated by whitespace (several for rotation: each POST carries one signature per
+    /// secret).
     #[arg(long, value_name = "FILE")]
     pub signing_secret_file: Option<PathBuf>,
     /// The signing secrets, when no file is given.
@@ -114,12 +115,14 @@ pub struct WorkerArgs {
         hide = true
     )]
     pub signing_secret: Option<String>,
-    /// Events forwarded at once (the events of one conversation one at a time, in order).
+    /// The queue's events forwarded at once (those of one conversation one at a time, in
+    /// order).
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
-    /// Seconds an event being forwarded is leased to this process (renewed while its POST
-    /// runs); an event of a worker process that died is taken over by another after this long.
+    /// Seconds a queued event being forwarded is leased to this process (renewed while its
+    /// POST runs); an event of a worker process that died is taken over by another after this
+    /// long.
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub visibility: u64,

@@ -77,7 +77,7 @@ pub struct Relay {
     /// With --queue: ingest only (verify, store, answer 200), run no worker here; run
     /// `wix-inbox events work` processes to forward the events. For relays that must answer
     /// Wix at once whatever the app does, and workers you scale apart from them.
-    #[arg(long, requires = "queue", conflicts_with_all = ["to", "signing_secret_file"])]
+    #[arg(long, requires = "queue", conflicts_with_all = ["to", "signing_secret_file", "workers", "visibility"])]
     pub no_worker: bool,
     /// With --queue (and without --no-worker): how the worker forwards.
     #[command(flatten)]
