@@ -363,6 +363,8 @@ fn bad_invocations_are_one_clear_line() {
         stderr.contains("'--no-worker' cannot be used with '--to <URL>'"),
         "{stderr}"
     );
+    let (code, stderr) = relay(&["--queue", "--no-worker", "--redis", &dead, "--workers", "4"]);
+    assert_eq!(code, Some(2), "--no-worker with --workers: {stderr}");
     let (code, stderr) = relay(&["--queue", "--no-worker", "--redis", &dead]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.starts_with("error: cannot use Redis: "), "{stderr}");
