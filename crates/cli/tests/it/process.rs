@@ -33,8 +33,10 @@ pub(crate) struct CliProcess {
     pub(crate) child: Child,
     /// The first line of stdout.
     pub(crate) line: String,
-    /// Its stderr so far.
+    /// Its stderr so far (all of it once [`wait_exit`](Self::wait_exit) returned).
     pub(crate) stderr: Arc<Mutex<String>>,
+    /// The thread that reads stderr, until the process closes it.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CliProcess {
@@ -57,7 +59,7 @@ impl CliProcess {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -89,6 +91,7 @@ impl CliProcess {
             child,
             line,
             stderr,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -101,11 +104,15 @@ impl CliProcess {
         assert!(status.success());
     }
 
-    /// Waits (bounded) for the process to exit.
+    /// Waits (bounded) for the process to exit, and for the last of its stderr: a line it
+    /// wrote just before exiting may still be in the pipe when it exits.
     pub(crate) fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(
