@@ -18,17 +18,7 @@ fn fake_load(app: &str, extra: &[&str]) -> (Output, Value) {
     let report = dir.path().join("report.json");
     let me = std::env::current_exe().unwrap();
     let mut cmd = Command::new(BIN);
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    let output = cmd
-        .env("NO_PROXY", "127.0.0.1,localhost")
+    let output = crate::process::direct(&mut cmd)
         .env("LOAD_TEST_APP", app)
         .args([
             "fake",
