@@ -112,7 +112,7 @@ async fn the_bot_behind_ingest_relays_and_workers_survives_crashes_and_a_redis_r
     let lb = format!("http://{}/webhooks/wix", listener.local_addr().unwrap());
     tokio::spawn(balance(listener, backends));
 
-    let queue = RedisQueue::connect(&redis.url()).await.unwrap();
+    let store = RedisQueue::connect(&redis.url()).await.unwrap();
     let run = test.run(&lb, |_| {});
     let chaos = async {
         let step = config.duration / 4;
@@ -128,7 +128,7 @@ async fn the_bot_behind_ingest_relays_and_workers_survives_crashes_and_a_redis_r
             .unwrap()
             .to_owned();
         let held = || async {
-            let stats = queue.stats().await.ok()?;
+            let stats = store.stats().await.ok()?;
             let mine = stats.consumers.iter().find(|c| c.name == name)?;
             Some(mine.pending)
         };
@@ -144,6 +144,15 @@ async fn the_bot_behind_ingest_relays_and_workers_survives_crashes_and_a_redis_r
     };
     let (report, orphaned) = tokio::join!(run, chaos);
     let table = report.table();
+    // An acknowledgement lost to the Redis restart leaves its entry pending until it is taken
+    // over and settled again (answered once all the same: the bot replies once per event).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        match store.stats().await {
+            Ok(stats) if stats.pending == 0 => break,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
     let queue = tokio::task::block_in_place(|| stats(&redis.url()));
     let metrics = scrape(&workers[1].metrics_addr()).await;
     let taken_over = value(&metrics, "wix_inbox_queue_takeovers_total");
@@ -179,7 +188,10 @@ async fn the_bot_behind_ingest_relays_and_workers_survives_crashes_and_a_redis_r
         d.lost_examples
     );
     assert_eq!(queue["dead_letters"], 0, "nothing dead-lettered\n{seen}");
-    assert_eq!(queue["pending"], 0, "nothing left pending\n{seen}");
+    assert_eq!(
+        queue["pending"], 0,
+        "nothing left pending (after 20 s)\n{seen}"
+    );
     assert!(report.conversions > 50, "merges happened\n{seen}");
     assert_eq!(
         r.out_of_order_conversations, 0,
