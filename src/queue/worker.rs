@@ -522,10 +522,11 @@ where
         .as_deref()
         .and_then(TraceContext::parse)
         .map_or_else(TraceContext::new_root, |parent| parent.child());
+    let (trace_id, span_id) = trace.hex_ids();
     let span = tracing::info_span!(
         "wix_inbox.queue.handle",
-        trace_id = %trace.trace_id(),
-        span_id = %trace.span_id(),
+        trace_id = %trace_id,
+        span_id = %span_id,
         event_id = %entry.event_id,
         entry = %entry.id,
         delivery,
