@@ -160,7 +160,7 @@ impl Drop for RedisServer {
 
 /// A port of 127.0.0.1 that was free a moment ago, with its cluster bus port (10,000 above)
 /// free too.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -197,6 +197,13 @@ impl RedisCluster {
 
     /// Like [`start`](Self::start), with more arguments for every node.
     pub fn start_with(extra: impl Fn(u16, &std::path::Path) -> Vec<String>) -> RedisCluster {
+        let cluster = Self::start_nodes(extra);
+        cluster.create(&cluster.nodes(), &[]);
+        cluster
+    }
+
+    /// Starts six nodes with `cluster-enabled yes` (and `extra`), not yet joined.
+    pub fn start_nodes(extra: impl Fn(u16, &std::path::Path) -> Vec<String>) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..6)
             .map(|_| {
                 RedisServer::start_with_args(false, |port, dir| {
@@ -223,12 +230,16 @@ impl RedisCluster {
                 })
             })
             .collect();
-        let cluster = RedisCluster { nodes };
+        RedisCluster { nodes }
+    }
+
+    /// Joins the nodes at `addresses` with `redis-cli [cli_args] --cluster create …
+    /// --cluster-replicas 1` and waits until every node says the cluster is ok and each replica
+    /// holds its master's data.
+    pub fn create(&self, addresses: &[String], cli_args: &[String]) {
         let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
-        for node in &cluster.nodes {
-            create.arg(format!("127.0.0.1:{}", node.port()));
-        }
+        create.args(cli_args).arg("--cluster").arg("create");
+        create.args(addresses);
         let created = match create
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .stdin(Stdio::null())
@@ -242,20 +253,20 @@ impl RedisCluster {
         };
         assert!(
             created.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&created.stdout)
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         // Ok, and every replica holds its master's data (its link is up after the first
         // sync): a failover then loses nothing written before.
-        while !cluster
+        while !self
             .alive()
             .all(|port| cluster_ok(port) && replication_done(port))
         {
             assert!(Instant::now() < deadline, "the cluster did not become ok");
             std::thread::sleep(Duration::from_millis(100));
         }
-        cluster
     }
 
     /// The nodes' addresses, `127.0.0.1:<port>`, for `RedisConfig::cluster`.
@@ -264,6 +275,11 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect()
+    }
+
+    /// The nodes' ports, in order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(RedisServer::port).collect()
     }
 
     /// The ports of the nodes still running.
