@@ -90,6 +90,17 @@ impl RedisServer {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the running server: `STOP` freezes it as a stalled
+    /// host would, `CONT` lets it go on.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running redis-server");
+        let status = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
     /// Starts the server again on the same port (empty unless it is persistent).
     ///
     /// # Panics
@@ -292,6 +303,25 @@ impl RedisCluster {
 
     /// The index of the node that is now the master of `key`'s hash slot.
     pub fn master_of(&self, key: &str) -> usize {
+        self.try_master_of(key)
+            .unwrap_or_else(|nodes| panic!("no master serves {key}'s slot: {nodes}"))
+    }
+
+    /// Waits until a node other than `old` is the master of `key`'s slot (a failover); its
+    /// index.
+    pub fn wait_for_new_master(&self, key: &str, old: usize, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.try_master_of(key) {
+                Ok(master) if master != old => return master,
+                _ => assert!(Instant::now() < deadline, "no replica took over from {old}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The master of `key`'s slot, or what the cluster says when none serves it.
+    fn try_master_of(&self, key: &str) -> Result<usize, String> {
         let port = self.alive().next().expect("a running node");
         let slot: u16 = cli(port, &["CLUSTER", "KEYSLOT", key])
             .trim()
@@ -317,14 +347,34 @@ impl RedisCluster {
                     .nth(1)
                     .and_then(|p| p.parse().ok())
                     .expect("a node's port");
-                return self
+                return Ok(self
                     .nodes
                     .iter()
                     .position(|n| n.port() == port)
-                    .expect("a node of this cluster");
+                    .expect("a node of this cluster"));
             }
         }
-        panic!("no master serves slot {slot}: {nodes}");
+        Err(nodes)
+    }
+
+    /// The index of a replica of the master at `master`.
+    pub fn replica_of(&self, master: usize) -> usize {
+        let id = cli(self.nodes[master].port(), &["CLUSTER", "MYID"]);
+        let nodes = cli(self.nodes[master].port(), &["CLUSTER", "NODES"]);
+        nodes
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > 3 && f[2].contains("slave") && f[3] == id.trim())
+            .find_map(|f| {
+                let port: u16 = f[1].split(['@', ':']).nth(1)?.parse().ok()?;
+                self.nodes.iter().position(|n| n.port() == port)
+            })
+            .unwrap_or_else(|| panic!("no replica of node {master}: {nodes}"))
+    }
+
+    /// Node `index`, for signals.
+    pub fn node(&self, index: usize) -> &RedisServer {
+        &self.nodes[index]
     }
 
     /// SIGKILLs node `index`, as a crash would.
