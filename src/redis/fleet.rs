@@ -6,6 +6,7 @@ use std::time::Duration;
 use ::redis::Script;
 use futures_util::future::BoxFuture;
 
+use super::sealed::{is_sealed, TokenKey};
 use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::client::fleet::{FetchLease, FleetError, FleetStore, SharedToken};
 
@@ -81,6 +82,8 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
 /// **Tokens are secrets.** They sit under `<prefix>token:` only, so that a Redis ACL can keep
 /// them from every user but the app's (`~wix-inbox:token:*`); use `rediss://` and a password
 /// when Redis is not on the app's own host, and a Redis that only the app's processes reach.
+/// With [`RedisFleet::seal_tokens`], the tokens are sealed (AES-256-GCM) with a key Redis never
+/// sees, so a dump, a replica or a reader of the keys holds no usable token.
 ///
 /// The store's clock is Redis's (`TIME`), so the processes' clocks need not agree.
 #[derive(Clone, Debug)]
@@ -88,6 +91,7 @@ pub struct RedisFleet {
     redis: RedisConnection,
     prefix: Arc<str>,
     timeout: Duration,
+    sealing: Option<TokenKey>,
 }
 
 impl RedisFleet {
@@ -99,7 +103,18 @@ impl RedisFleet {
             redis: redis.into(),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
+            sealing: None,
         }
+    }
+
+    /// Seals every token this store writes with `key` (AES-256-GCM, bound to its Redis key),
+    /// and opens what it reads with it. Every process of the app must use the same key
+    /// ([`TokenKey::from_env`]: `WIX_INBOX_TOKEN_KEY`): a token that does not open (another
+    /// key, or written unsealed) is not used, and the process requests its own. A process
+    /// without a key never sends a sealed token to Wix.
+    pub fn seal_tokens(mut self, key: TokenKey) -> Self {
+        self.sealing = Some(key);
+        self
     }
 
     /// Sets the prefix of the keys (default `wix-inbox:`); one per app.
@@ -116,6 +131,23 @@ impl RedisFleet {
 
     fn key(&self, kind: &str, instance_id: &str, suffix: &str) -> String {
         format!("{}{kind}:{{{instance_id}}}{suffix}", self.prefix)
+    }
+
+    /// The token `stored` under `key` holds, as this store reads it: opened with its key, or
+    /// as it is without one; `None` (and a warning, without the value) when it cannot be used.
+    fn unseal(&self, key: &str, stored: String) -> Option<String> {
+        let token = match &self.sealing {
+            Some(sealing) => sealing.open(key, &stored),
+            None => (!is_sealed(&stored)).then_some(stored),
+        };
+        if token.is_none() {
+            tracing::warn!(
+                sealed_here = self.sealing.is_some(),
+                "a token in Redis does not open with this process's token key (or it has none): \
+                 requesting one; every process of the app needs the same WIX_INBOX_TOKEN_KEY"
+            );
+        }
+        token
     }
 }
 
@@ -148,7 +180,8 @@ impl FleetStore for RedisFleet {
                 within(self.timeout, TOKEN.key(&key).invoke_async(&mut redis))
                     .await
                     .map_err(FleetError::from)?;
-            Ok(found.and_then(|(renew, expires, authorization)| {
+            Ok(found.and_then(|(renew, expires, stored)| {
+                let authorization = self.unseal(&key, stored)?;
                 let renew_in = Duration::from_millis(u64::try_from(renew).ok()?);
                 let expires_in = Duration::from_millis(u64::try_from(expires).ok()?);
                 Some(SharedToken {
@@ -199,11 +232,19 @@ impl FleetStore for RedisFleet {
         Box::pin(async move {
             let mut invocation = FINISH.key(&keys[0]);
             invocation.key(&keys[1]).arg(&lease.0);
+            let sealed = match (&self.sealing, token) {
+                (Some(sealing), Some(token)) => Some(
+                    sealing
+                        .seal(&keys[0], &token.authorization)
+                        .ok_or_else(|| FleetError("the token could not be sealed".into()))?,
+                ),
+                _ => None,
+            };
             match token {
                 Some(token) => invocation
                     .arg(millis(token.renew_in))
                     .arg(millis(token.expires_in))
-                    .arg(&token.authorization),
+                    .arg(sealed.as_deref().unwrap_or(&token.authorization)),
                 None => invocation.arg("").arg("").arg(""),
             };
             let _: i64 = within(self.timeout, invocation.invoke_async(&mut redis))

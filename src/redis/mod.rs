@@ -33,6 +33,7 @@ mod fleet;
 mod installations;
 mod queue;
 mod queue_scripts;
+mod sealed;
 mod state;
 
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub use directory::RedisMergeStore;
 pub use fleet::RedisFleet;
 pub use installations::RedisInstallations;
 pub use queue::{RedisQueue, DEFAULT_GROUP, DEFAULT_QUEUE_NAME};
+pub use sealed::{TokenKey, TokenKeyError, TOKEN_KEY_VAR};
 pub use state::RedisStateStore;
 
 use crate::installations::InstallationError;

@@ -10,6 +10,8 @@ mod build_script;
 mod fixtures;
 #[cfg(feature = "redis")]
 mod fleet;
+#[cfg(feature = "redis")]
+mod fleet_sealed;
 mod installations;
 mod lifecycle;
 mod lookup;

@@ -56,7 +56,7 @@ pub enum Command {
     #[command(subcommand)]
     Fake(Fake),
     /// The event queue in Redis (what a receiver in queue mode stores): stats, dead letters,
-    /// redrive, replay, as JSON Lines.
+    /// redrive, replay, as JSON Lines; and work, a worker process forwarding it to the app.
     #[command(subcommand)]
     Events(crate::events::Events),
 }
@@ -73,7 +73,8 @@ pub enum Webhook {
     /// Verify a webhook body (a JWT) and print the event as JSON.
     Verify(Verify),
     /// Verify, de-duplicate and forward webhooks to an app as JSON, answering Wix 200 only
-    /// once the app answered 2xx.
+    /// once the app answered 2xx; with --queue, once the event is stored in Redis (forwarded
+    /// by a worker in the relay, or with --no-worker by `events work` processes).
     Relay(crate::relay::Relay),
 }
 

@@ -1,10 +1,15 @@
-//! `events stats|dead-letters|redrive|replay`: the event queue in Redis, as JSON Lines.
+//! `events stats|dead-letters|redrive|replay`: the event queue in Redis, as JSON Lines; and
+//! `events work`, a worker process forwarding the queue's events to the app.
+
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use wix_inbox::queue::QueueStore;
 use wix_inbox::redis::RedisQueue;
 
+use crate::forward::{self, Forwarder, WorkerArgs};
 use crate::redis_target::RedisTarget;
+use crate::serving::{self, MetricsArgs, MetricsServer};
 use crate::{Failure, Outcome};
 
 /// The most entries one `replay` or `redrive --all` copies: 1,000,000.
@@ -12,6 +17,12 @@ const MAX_COPIED: usize = 1_000_000;
 
 #[derive(Subcommand, Debug)]
 pub enum Events {
+    /// Forward the queue's events to the app until SIGTERM or Ctrl-C: a worker process for
+    /// relays run with `webhook relay --queue --no-worker`. Each event is POSTed to --to,
+    /// signed the Standard Webhooks way, with retries, backoff and dead letters; the events of
+    /// one conversation one at a time, in order. Run as many as the app needs: an event of one
+    /// that dies is taken over by another after --visibility.
+    Work(Box<Work>),
     /// The queue's length, pending entries, oldest pending age, dead letters, per consumer.
     Stats(Queue),
     /// The dead letters, oldest first, with their last error (one JSON line each).
@@ -56,6 +67,23 @@ pub struct Queue {
     pub queue: String,
 }
 
+#[derive(Args, Debug)]
+pub struct Work {
+    #[command(flatten)]
+    pub queue: Queue,
+    /// The app's URL: each event is POSTed there as JSON (what `webhook verify` prints).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Seconds the app has to answer a POST; then the event is retried later.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub app_timeout: u64,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
 async fn connect(queue: &Queue) -> Result<RedisQueue, Failure> {
     Ok(RedisQueue::connect_with(&queue.redis.required()?)
         .await
@@ -83,6 +111,7 @@ fn millis(time: &str) -> Result<u64, Failure> {
 
 pub async fn events(command: Events) -> Outcome {
     match command {
+        Events::Work(work) => run_worker(*work).await,
         Events::Stats(queue) => line(&connect(&queue).await?.stats().await.map_err(failed)?),
         Events::DeadLetters { queue, limit } => {
             let letters = connect(&queue)
@@ -122,4 +151,38 @@ pub async fn events(command: Events) -> Outcome {
             line(&serde_json::json!({ "replayed": copied }))
         }
     }
+}
+
+/// `events work`: checks everything (the URL, the secrets, the metrics address, Redis) before
+/// it says it runs; then forwards until SIGTERM or Ctrl-C, lets the POSTs in flight finish,
+/// acknowledges them and exits.
+async fn run_worker(args: Work) -> Outcome {
+    let stop = serving::stop_signal()?;
+    serving::log_warnings();
+    let forwarder = Forwarder {
+        to: forward::app_url(&args.to)?,
+        signer: args.worker.signer()?,
+        http: forward::app_client(Duration::from_secs(args.app_timeout))?,
+    };
+    let metrics = args.metrics.bind().await?;
+    let queue = connect(&args.queue).await?;
+    // Redis answers now, not only at the first read.
+    queue.stats().await.map_err(|e| {
+        Failure::Operation(format!("cannot use the queue {}: {e}", args.queue.queue))
+    })?;
+    let metrics = metrics
+        .map(|listener| serving::serve_metrics(listener, &Default::default()))
+        .transpose()?;
+    let worker = forward::worker(queue, &args.worker);
+    serving::announce(&format!(
+        "worker {} forwarding the queue {}{}; stop it with SIGTERM or Ctrl-C",
+        worker.consumer_name(),
+        args.queue.queue,
+        MetricsServer::line(metrics.as_ref()),
+    ));
+    let worked = forward::work(worker, forwarder, stop).await;
+    drop(metrics);
+    worked.map_err(|e| Failure::Operation(format!("the worker stopped with an error: {e}")))?;
+    eprintln!("worker stopped; the events in flight were forwarded and settled");
+    Ok(())
 }

@@ -50,8 +50,13 @@ pub struct Load {
     /// The share of first deliveries held back up to 200 ms (later events overtake them).
     #[arg(long, default_value_t = 0.05)]
     pub reorder_share: f64,
-    /// Do not enforce Wix's 200 API calls a minute per site (429 with Retry-After).
-    #[arg(long)]
+    /// The API calls a site may make, as CALLS/SECONDS: Wix's 200 a minute by default (429
+    /// with Retry-After above it). Time-scaled tests may scale it too (`200/1`: a minute of
+    /// Wix's calls in a second).
+    #[arg(long, value_name = "CALLS/SECONDS", default_value = "200/60", value_parser = api_limit)]
+    pub api_limit: ApiLimit,
+    /// Do not enforce any limit of API calls.
+    #[arg(long, conflicts_with = "api_limit")]
     pub no_api_limit: bool,
     /// Seconds to wait for the app's last replies once every delivery ended.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
@@ -67,6 +72,26 @@ pub struct Load {
     /// listen) in its environment.
     #[arg(last = true, required = true, value_name = "APP COMMAND")]
     pub command: Vec<String>,
+}
+
+/// `--api-limit`: CALLS/SECONDS, at least one call in more than no time.
+fn api_limit(text: &str) -> Result<ApiLimit, String> {
+    let usage = || format!("expected CALLS/SECONDS such as 200/60, got {text:?}");
+    let (calls, seconds) = text.split_once('/').ok_or_else(usage)?;
+    let calls: u32 = calls.trim().parse().map_err(|_| usage())?;
+    let per = seconds
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|per| !per.is_zero())
+        .ok_or_else(usage)?;
+    match calls {
+        0 => Err(format!(
+            "at least one call, got {text:?} (--no-api-limit lifts it)"
+        )),
+        calls => Ok(ApiLimit { calls, per }),
+    }
 }
 
 /// Seconds as a duration, or a usage error naming the option.
@@ -89,7 +114,7 @@ pub async fn load(args: Load) -> Outcome {
         convert_share: args.convert_share,
         duplicate_share: args.duplicate_share,
         reorder_share: args.reorder_share,
-        api_limit: (!args.no_api_limit).then(ApiLimit::wix),
+        api_limit: (!args.no_api_limit).then_some(args.api_limit),
         grace: seconds(args.grace, "--grace")?,
         ..LoadConfig::default()
     };
@@ -254,6 +279,24 @@ impl ProgressLine {
     fn finish(&self) {
         if self.terminal {
             eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_limit_is_calls_over_seconds() {
+        assert_eq!(api_limit("200/60"), Ok(ApiLimit::wix()));
+        let scaled = ApiLimit {
+            calls: 200,
+            per: Duration::from_millis(500),
+        };
+        assert_eq!(api_limit(" 200 / 0.5 "), Ok(scaled));
+        for wrong in ["200", "0/60", "200/0", "200/-1", "x/60", "200/y", "200/inf"] {
+            assert!(api_limit(wrong).is_err(), "{wrong}");
         }
     }
 }

@@ -9,10 +9,11 @@ mod api;
 mod args;
 mod events;
 mod fake;
+mod forward;
 mod load;
 mod redis_target;
 mod relay;
-mod relay_queue;
+mod serving;
 mod sync;
 mod webhook;
 

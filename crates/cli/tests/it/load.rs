@@ -18,17 +18,7 @@ fn fake_load(app: &str, extra: &[&str]) -> (Output, Value) {
     let report = dir.path().join("report.json");
     let me = std::env::current_exe().unwrap();
     let mut cmd = Command::new(BIN);
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    let output = cmd
-        .env("NO_PROXY", "127.0.0.1,localhost")
+    let output = crate::process::direct(&mut cmd)
         .env("LOAD_TEST_APP", app)
         .args([
             "fake",
@@ -73,6 +63,23 @@ fn the_bot_passes_and_the_report_says_so() {
     assert_eq!(report["deliveries"]["given_up"], 0);
     assert_eq!(report["api_calls"].as_array().unwrap().len(), 3);
     assert_eq!(report["failures"], serde_json::json!([]));
+}
+
+/// `--api-limit` scales Wix's limit with the test: at 2 calls a second a site, the bot's calls
+/// are answered 429 at times (counted in the report), and it still answers every message once.
+#[test]
+fn a_scaled_api_limit_answers_429_and_the_bot_still_answers_once() {
+    let (output, report) = fake_load("bot", &["--api-limit", "2/1"]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let calls = report["api_calls"].as_array().unwrap();
+    let limited: u64 = calls.iter().map(|c| c["limited"].as_u64().unwrap()).sum();
+    assert!(limited > 0, "no call was limited: {report}");
+    assert_eq!(report["replies"]["one"], 10, "{report}");
+
+    let (output, _) = fake_load("bot", &["--api-limit", "0/1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("--api-limit"));
 }
 
 #[test]

@@ -19,13 +19,18 @@ mod harness;
 mod load;
 // The relay's metrics, scraped by a real Prometheus.
 mod metrics;
+// A long-running `wix-inbox` process.
+mod process;
 #[path = "../../../../tests/common/redis_server.rs"]
 mod redis_server;
 // The webhook relay.
 mod relay;
 // `webhook relay --queue`: signed POSTs.
 mod relay_queue;
-// The soak test: the bot behind queued relays, a relay crash, a Redis restart.
+// The soak test: the bot behind ingest-only relays and worker processes, a relay and a worker
+// crashed, a Redis restart.
 mod soak;
+// `events work` behind `webhook relay --queue --no-worker`.
 #[path = "../../../../tests/common/sync_flow.rs"]
 mod sync;
+mod work;

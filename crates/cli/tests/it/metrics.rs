@@ -142,13 +142,7 @@ async fn prometheus_scrapes_the_relay_and_counts_what_was_sent() {
     let (app, app_url) = App::start(vec![Duration::ZERO]).await;
     let args = vec!["--metrics-listen".to_owned(), "0".to_owned()];
     let relay = start_relay(&key, format!("{app_url}/relay/0"), args).await;
-    let metrics = relay
-        .line
-        .split("metrics on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no metrics address in {:?}", relay.line))
-        .to_owned();
+    let metrics = relay.metrics_addr();
     assert!(metrics.starts_with("127.0.0.1:"), "loopback by default");
     let prometheus = PrometheusServer::start(&metrics);
     prometheus.wait_ready().await;

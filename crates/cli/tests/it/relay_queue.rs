@@ -15,7 +15,7 @@ use crate::redis_server::RedisServer;
 use crate::relay::{deliver, key_file, signed, start_relay};
 
 /// Two secrets: the app may know either (rotation).
-const SECRETS: [&str; 2] = [
+pub(crate) const SECRETS: [&str; 2] = [
     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=",
 ];
@@ -23,7 +23,7 @@ const SECRETS: [&str; 2] = [
 /// The trace the delivery comes in.
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-type Posts = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub(crate) type Posts = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 async fn receive(State(posts): State<Posts>, headers: HeaderMap, body: String) -> StatusCode {
     posts.lock().unwrap().push((headers, body));
@@ -31,7 +31,7 @@ async fn receive(State(posts): State<Posts>, headers: HeaderMap, body: String) -
 }
 
 /// Whether the `standardwebhooks` package accepts `body` with `headers` for `secret`.
-fn verified(secret: &str, headers: &HeaderMap, body: &str) -> bool {
+pub(crate) fn verified(secret: &str, headers: &HeaderMap, body: &str) -> bool {
     let header = |name: &str| headers[name].to_str().unwrap().to_owned();
     let script = "import sys\n\
         try:\n    from standardwebhooks.webhooks import Webhook\n\
@@ -59,6 +59,28 @@ fn verified(secret: &str, headers: &HeaderMap, body: &str) -> bool {
     let code = out.status.code();
     assert_ne!(code, Some(3), "{}", String::from_utf8_lossy(&out.stdout));
     code == Some(0)
+}
+
+/// The text `/metrics` at `addr` serves.
+pub(crate) async fn scrape(addr: &str) -> String {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of `series` (a name with its labels) in a scrape; 0 when it is not there.
+pub(crate) fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,31 +159,8 @@ async fn queued_events_are_posted_signed_the_standard_webhooks_way() {
     assert_eq!(posts.lock().unwrap().len(), 1, "posted once");
 
     // The queue's metrics, served with the receiver's.
-    let metrics = relay
-        .line
-        .split("metrics on http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no metrics address in {:?}", relay.line))
-        .to_owned();
-    let scrape = || async {
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .get(format!("http://{metrics}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let value = |text: &str, series: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let metrics = relay.metrics_addr();
+    let scrape = || scrape(&metrics);
     let start = Instant::now();
     let mut text = scrape().await;
     // The acknowledgement follows the app's answer.

@@ -23,7 +23,7 @@ mod report;
 use std::time::{Duration, Instant};
 
 pub use plan::{message_tag, message_text, Action, Plan, Step};
-pub use report::{Deliveries, Percentiles, Replies, Report};
+pub use report::{Deliveries, Percentiles, Replies, Report, MAX_EXAMPLES};
 
 use super::{ApiLimit, DeliveryPolicy, FakeInbox, FakeInstance};
 use wix_inbox::types::ParticipantId;

@@ -25,6 +25,9 @@ pub struct Deliveries {
     pub unfinished: u64,
     /// Events sent again after a 200 (Wix's duplicates).
     pub repeats: u64,
+    /// The IDs of the first events given up or unfinished (at most [`MAX_EXAMPLES`]), to look
+    /// for in the app's logs.
+    pub lost_examples: Vec<String>,
     /// Time from the start of a delivery to its 200, in milliseconds (repeats aside).
     pub time_to_200_ms: Percentiles,
 }
@@ -64,6 +67,25 @@ pub struct Replies {
     /// Conversations whose replies are not in the order of the messages they answer (Wix
     /// delivers out of order: not a failure of `fake load`).
     pub out_of_order_conversations: u64,
+    /// The first visitor messages never answered, by number (`N` of the tag `[load mN]`; at
+    /// most [`MAX_EXAMPLES`]).
+    pub unanswered_examples: Vec<u64>,
+    /// The first visitor messages answered more than once, by number.
+    pub repeated_examples: Vec<u64>,
+    /// The first visitor messages answered in another conversation, by number.
+    pub misplaced_examples: Vec<u64>,
+    /// The first conversations whose replies are out of order, by ID.
+    pub out_of_order_examples: Vec<String>,
+}
+
+/// The most examples of each kind a report names.
+pub const MAX_EXAMPLES: usize = 10;
+
+/// Adds `item` to `examples` unless it holds [`MAX_EXAMPLES`] already.
+fn example<T>(examples: &mut Vec<T>, item: T) {
+    if examples.len() < MAX_EXAMPLES {
+        examples.push(item);
+    }
 }
 
 /// A load test's findings; [`failures`](Self::failures) is empty when the app passed.
@@ -206,6 +228,9 @@ pub(crate) fn deliveries(
             (true, false) => out.given_up += 1,
             (true, true) => {}
         }
+        if !delivery.delivered || !delivery.finished {
+            example(&mut out.lost_examples, delivery.event_id.clone());
+        }
         if let Some(took) = delivery.time_to_200 {
             let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
             histogram.saturating_record(micros.max(1));
@@ -276,6 +301,7 @@ pub(crate) fn replies(state: &State, messages: u64) -> Replies {
                         answered_order.push(n);
                         if quoted.is_some() && home.get(&n).is_some_and(|h| h != id) {
                             out.misplaced += 1;
+                            example(&mut out.misplaced_examples, n);
                         }
                     }
                     // Only a message that quotes a visitor's can be quoted back by mistake.
@@ -288,42 +314,69 @@ pub(crate) fn replies(state: &State, messages: u64) -> Replies {
         }
         if answered_order.windows(2).any(|w| w[0] > w[1]) {
             out.out_of_order_conversations += 1;
+            example(&mut out.out_of_order_examples, id.clone());
         }
     }
     for n in 0..messages {
         match answers.get(&n).copied().unwrap_or(0) {
-            0 => out.zero += 1,
+            0 => {
+                out.zero += 1;
+                example(&mut out.unanswered_examples, n);
+            }
             1 => out.one += 1,
-            _ => out.more += 1,
+            _ => {
+                out.more += 1;
+                example(&mut out.repeated_examples, n);
+            }
         }
     }
     out
 }
 
-/// What the app lost, duplicated or misdirected.
+/// What the app lost, duplicated or misdirected, with the first examples.
 pub(crate) fn failures(report: &Report) -> Vec<String> {
     let d = &report.deliveries;
     let r = &report.replies;
+    let messages =
+        |numbers: &[u64]| -> Vec<String> { numbers.iter().map(|n| format!("m{n}")).collect() };
     let checks = [
-        (r.zero, "visitor messages never answered (lost)"),
-        (d.given_up, "deliveries given up: never answered 200 (lost)"),
+        (
+            r.zero,
+            "visitor messages never answered (lost)",
+            messages(&r.unanswered_examples),
+        ),
+        (
+            d.given_up,
+            "deliveries given up: never answered 200 (lost)",
+            d.lost_examples.clone(),
+        ),
         (
             d.unfinished,
             "deliveries still unanswered at the end (lost)",
+            d.lost_examples.clone(),
         ),
         (
             r.more,
             "visitor messages answered more than once (duplicated)",
+            messages(&r.repeated_examples),
         ),
         (
             r.to_own_messages,
             "replies to the app's own messages (misdirected)",
+            Vec::new(),
         ),
-        (r.misplaced, "replies in another conversation (misdirected)"),
+        (
+            r.misplaced,
+            "replies in another conversation (misdirected)",
+            messages(&r.misplaced_examples),
+        ),
     ];
     checks
         .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, what, examples)| match examples.as_slice() {
+            [] => format!("{n} {what}"),
+            some => format!("{n} {what}, first: {}", some.join(", ")),
+        })
         .collect()
 }

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
-use super::errors::{check_conversation_id, max_violation, parse_json, violation, ApiError};
+use super::errors::{check_conversation_id, parse_json, violation, ApiError};
 use super::oauth::{authenticate, Caller};
 use super::Shared;
 use crate::store::Missing;
@@ -26,7 +26,6 @@ use wix_inbox::types::{
 // List Messages
 
 const DEFAULT_LIMIT: i64 = 30;
-const MAX_LIMIT: i64 = 100;
 
 /// A List Messages cursor: the query it continues and the last sequence returned.
 struct Cursor {
@@ -77,90 +76,17 @@ pub(super) async fn list_messages(
     let Query(pairs) = query.map_err(|e| ApiError::one("query", &e.body_text(), "FORMAT"))?;
     let q: HashMap<String, String> = pairs.into_iter().collect();
     let get = |k: &str| q.get(k).map(String::as_str);
+    // The query string is held to the spec already (`conform_query`): the required values are
+    // given, and each enum and integer is within its rules.
     let mut violations = Vec::new();
-
     let conversation_id = check_conversation_id(get("conversationId"))
         .map_err(|v| violations.push(v))
         .ok();
-
-    let mut visibility = match get("visibility").map(MessageVisibility::from) {
-        None | Some(MessageVisibility::UnknownVisibility) => {
-            violations.push(violation(
-                "visibility",
-                "visibility is required: BUSINESS_AND_PARTICIPANT or BUSINESS",
-                "REQUIRED_FIELD",
-            ));
-            None
-        }
-        Some(MessageVisibility::Other(other)) => {
-            violations.push(violation(
-                "visibility",
-                &format!(
-                    "visibility must be BUSINESS_AND_PARTICIPANT or BUSINESS, got {:?}",
-                    other.as_str()
-                ),
-                "INVALID_ENUM_VALUE",
-            ));
-            None
-        }
-        Some(v) => Some(v),
-    };
-
-    let limit = match get("paging.limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if n > MAX_LIMIT => {
-                violations.push(max_violation(
-                    "paging.limit",
-                    &format!("paging.limit must be at most {MAX_LIMIT}, got {n}"),
-                    MAX_LIMIT,
-                ));
-                DEFAULT_LIMIT
-            }
-            Ok(n) if n < 0 => {
-                violations.push(violation(
-                    "paging.limit",
-                    &format!("paging.limit must not be negative, got {n}"),
-                    "MIN",
-                ));
-                DEFAULT_LIMIT
-            }
-            Ok(0) => DEFAULT_LIMIT,
-            Ok(n) => n,
-            Err(_) => {
-                violations.push(violation(
-                    "paging.limit",
-                    &format!("paging.limit must be an integer, got {raw:?}"),
-                    "FORMAT",
-                ));
-                DEFAULT_LIMIT
-            }
-        },
-    };
-
-    match get("sorting.fieldName") {
-        None | Some("sequence") | Some("createdDate") => {}
-        Some(other) => violations.push(violation(
-            "sorting.fieldName",
-            &format!("messages can be sorted by sequence (or createdDate) only, not {other:?}"),
-            "INVALID_ENUM_VALUE",
-        )),
-    }
-    let mut order = match get("sorting.order").map(SortOrder::from) {
-        None => SortOrder::Desc,
-        Some(SortOrder::Other(other)) => {
-            violations.push(violation(
-                "sorting.order",
-                &format!(
-                    "sorting.order must be ASC or DESC, got {:?}",
-                    other.as_str()
-                ),
-                "INVALID_ENUM_VALUE",
-            ));
-            SortOrder::Desc
-        }
-        Some(o) => o,
-    };
+    let mut visibility = get("visibility").map(MessageVisibility::from);
+    let limit = get("paging.limit")
+        .and_then(|raw| raw.parse::<i64>().ok())
+        .unwrap_or(DEFAULT_LIMIT);
+    let mut order = get("sorting.order").map_or(SortOrder::Desc, SortOrder::from);
 
     let mut after = None;
     if let Some(raw) = get("paging.cursor").filter(|c| !c.is_empty()) {
@@ -188,7 +114,8 @@ pub(super) async fn list_messages(
         return Err(ApiError::validation(violations));
     }
     let (Some(conversation_id), Some(visibility)) = (conversation_id, visibility) else {
-        unreachable!("a violation was recorded for each missing value");
+        let missing = violation("visibility", "visibility is required", "REQUIRED_FIELD");
+        return Err(ApiError::validation(vec![missing]));
     };
     let state = inner.state();
     if state

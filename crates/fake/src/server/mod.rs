@@ -14,6 +14,7 @@ mod members;
 mod messages;
 mod oauth;
 mod params;
+mod query;
 mod spec;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,17 @@ fn router(inner: Shared) -> Router {
             "getAppInstance" => on(filter, apps::get_app_instance),
             _ => on(filter, errors::not_served),
         };
+        let served = match operation.query.is_empty() {
+            true => served,
+            false => {
+                let rules = QueryRules {
+                    declared: Arc::new(operation.query),
+                    open: operation.open,
+                };
+                let state = (inner.clone(), rules);
+                served.route_layer(axum::middleware::from_fn_with_state(state, conform_query))
+            }
+        };
         let served = match operation.body {
             Some(schema) => {
                 let body = BodyRules {
@@ -126,6 +138,35 @@ fn router(inner: Shared) -> Router {
 struct BodyRules {
     schema: &'static serde_json::Value,
     open: bool,
+}
+
+/// What [`conform_query`] holds a query string to: the operation's query parameters in the
+/// spec, and whether it is called without credentials.
+#[derive(Clone)]
+struct QueryRules {
+    declared: Arc<Vec<spec::QueryParameter>>,
+    open: bool,
+}
+
+/// A query string held to the operation's parameters in the spec ([`query::check`]) before the
+/// route reads it: a value the spec refuses is answered with Wix's 400 once the caller is known
+/// (an unknown caller gets the route's 401). A query string that does not parse goes to the
+/// route, which refuses it in its own words.
+async fn conform_query(
+    State((inner, rules)): State<(Shared, QueryRules)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    type Pairs = axum::extract::Query<Vec<(String, String)>>;
+    if let Ok(axum::extract::Query(pairs)) = Pairs::try_from_uri(req.uri()) {
+        let violations = query::check(&pairs, &rules.declared);
+        if !violations.is_empty()
+            && (rules.open || oauth::authenticate(&inner, req.headers()).is_ok())
+        {
+            return errors::ApiError::validation(violations).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// The most a request body may hold (axum's default for the routes' `Bytes`).

@@ -38,6 +38,27 @@ pub(super) struct Operation {
     pub(super) open: bool,
     /// The schema of its JSON request body, if it has one.
     pub(super) body: Option<&'static Value>,
+    /// Its query parameters (the path item's and its own).
+    pub(super) query: Vec<QueryParameter>,
+}
+
+/// A query parameter of an operation.
+pub(super) struct QueryParameter {
+    pub(super) name: &'static str,
+    pub(super) required: bool,
+    pub(super) schema: &'static Value,
+}
+
+/// The query parameters among `parameters` (an operation's or a path item's).
+fn query_parameters(parameters: &'static Value) -> impl Iterator<Item = QueryParameter> {
+    let all = parameters.as_array().into_iter().flatten().map(resolve);
+    all.filter(|p| p["in"] == "query").filter_map(|p| {
+        Some(QueryParameter {
+            name: p["name"].as_str()?,
+            required: p["required"] == true,
+            schema: &p["schema"],
+        })
+    })
 }
 
 /// Every operation of the spec, in its order.
@@ -54,6 +75,9 @@ pub(super) fn operations() -> Vec<Operation> {
                 id: operation["operationId"].as_str()?,
                 open: security.is_some_and(Vec::is_empty),
                 body: (!body.is_null()).then_some(body),
+                query: query_parameters(&item["parameters"])
+                    .chain(query_parameters(&operation["parameters"]))
+                    .collect(),
             })
         })
     });
@@ -70,7 +94,7 @@ fn resolve(schema: &'static Value) -> &'static Value {
 
 /// `schema` and every schema it is combined with (`allOf`, `anyOf`, `oneOf`), resolved: a
 /// field any of them declares is a declared field.
-fn parts(schema: &'static Value, out: &mut Vec<&'static Value>) {
+pub(super) fn parts(schema: &'static Value, out: &mut Vec<&'static Value>) {
     let schema = resolve(schema);
     out.push(schema);
     for key in ["allOf", "anyOf", "oneOf"] {

@@ -114,8 +114,10 @@ async fn a_null_field_an_int32_overflow_and_an_unknown_sort_order_are_refused() 
         (400, ("paging.offset".into(), "FORMAT".into()))
     );
 
+    // The query string's enums are the spec's (its `sort.order`); a body's sort is the route's.
     let (status, body) = get(&fake, "/contacts/v4/contacts?sort.order=AAA").await;
-    assert_eq!((status, violation(&body).1), (400, "INVALID_SORT".into()));
+    let not_an_order = ("sort.order".into(), "INVALID_ENUM_VALUE".into());
+    assert_eq!((status, violation(&body)), (400, not_an_order));
 
     let (status, body) = get(&fake, "/members/v1/members?paging.limit=0").await;
     assert_eq!(
@@ -154,7 +156,10 @@ async fn contacts_sort_by_any_of_wixs_sortable_fields_and_members_filter_by_crea
     assert_eq!(names, ["alice", "Carol", "Bob"], "byte order, descending");
 
     let (status, body) = get(&fake, "/contacts/v4/contacts?sort.fieldName=info.nickname").await;
-    assert_eq!((status, violation(&body).1), (400, "INVALID_SORT".into()));
+    assert_eq!(
+        (status, violation(&body).1),
+        (400, "INVALID_ENUM_VALUE".into())
+    );
 
     let query = |filter: Value| json!({"query": {"filter": filter}});
     let created = query(json!({"createdDate": "2020-01-01T00:00:00Z"}));
@@ -336,6 +341,14 @@ async fn an_empty_enum_in_the_query_string_is_refused() {
             "{path}: {body}"
         );
     }
+    // The spec's minimum of List Messages' `paging.limit` is 1: 0 is refused, not the default.
+    let path = format!("{list}&paging.limit=0");
+    let (status, body) = get(&fake, &path).await;
+    assert_eq!(
+        (status, violation(&body)),
+        (400, ("paging.limit".into(), "MIN".into())),
+        "{path}: {body}"
+    );
     for path in [
         "/contacts/v4/contacts?sort.order=",
         "/contacts/v4/contacts?sort.fieldName=",

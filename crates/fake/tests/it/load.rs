@@ -104,6 +104,40 @@ async fn an_app_that_answers_twice_fails_with_the_right_counts() {
     );
     assert!(!report.passed());
     assert!(report.failures[0].contains("20 visitor messages answered more than once"));
+    // The first ten named, to look for.
+    assert_eq!(
+        report.replies.repeated_examples,
+        (0..10).collect::<Vec<u64>>()
+    );
+    assert!(
+        report.failures[0].ends_with("first: m0, m1, m2, m3, m4, m5, m6, m7, m8, m9"),
+        "{}",
+        report.failures[0]
+    );
+}
+
+/// An app that answers 200 and never replies: every message lost, the first ten named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_never_replies_fails_naming_the_first_messages_lost() {
+    let config = LoadConfig {
+        convert_share: 0.0,
+        grace: Duration::from_millis(500),
+        ..quick(2, 10.0)
+    };
+    let test = LoadTest::start(config).await.unwrap();
+    let router = axum::Router::new().route("/webhooks", axum::routing::post(|| async { "" }));
+    let report = run(&test, router).await;
+    assert_eq!(report.replies.zero, 20, "{}", report.table());
+    assert_eq!(
+        report.replies.unanswered_examples,
+        (0..10).collect::<Vec<u64>>()
+    );
+    assert_eq!(report.deliveries.lost_examples, Vec::<String>::new());
+    assert!(
+        report.failures[0].starts_with("20 visitor messages never answered (lost), first: m0, m1,"),
+        "{:?}",
+        report.failures
+    );
 }
 
 #[tokio::test]

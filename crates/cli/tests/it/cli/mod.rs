@@ -29,19 +29,7 @@ pub(crate) fn cli() -> Command {
     ] {
         cmd.env_remove(var);
     }
-    // Whatever proxy the test's environment names, the child talks to 127.0.0.1 directly.
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost");
+    crate::process::direct(&mut cmd);
     cmd.env("RUST_BACKTRACE", "1");
     cmd
 }

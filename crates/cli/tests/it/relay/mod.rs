@@ -3,10 +3,10 @@
 //! while handing events on.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,145 +17,59 @@ use serde_json::Value;
 use wix_inbox::webhooks::test_signer::{TestEvent, TestSigner};
 use wix_inbox_fake::FakeInbox;
 
+use crate::process::{CliProcess, BIN};
 use crate::redis_server::RedisServer;
 
 mod under_strain;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wix-inbox");
-
-/// How long a relay has to say it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// A relay process, killed when dropped.
 pub(crate) struct RelayProcess {
-    child: Child,
+    process: CliProcess,
     addr: SocketAddr,
-    /// The first line of stdout.
-    pub(crate) line: String,
-    stderr: Arc<Mutex<String>>,
 }
 
 impl RelayProcess {
-    /// Starts `wix-inbox webhook relay` on a free port of 127.0.0.1 and waits (bounded) for the
-    /// line that gives its address.
+    /// Starts `wix-inbox webhook relay` on a free port of 127.0.0.1 (with `--to to`, unless
+    /// `to` is empty) and waits (bounded) for the line that gives its address.
     pub(crate) fn start(key: &Path, to: &str, args: &[&str]) -> RelayProcess {
-        let mut cmd = Command::new(BIN);
-        for var in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-            "no_proxy",
-            "WIX_INBOX_REDIS_URL",
-        ] {
-            cmd.env_remove(var);
+        let key = key.to_str().expect("a UTF-8 path");
+        let mut all = vec!["webhook", "relay", "--listen", "127.0.0.1:0"];
+        if !to.is_empty() {
+            all.extend(["--to", to]);
         }
-        cmd.env("NO_PROXY", "127.0.0.1,localhost")
-            .args(["webhook", "relay", "--listen", "127.0.0.1:0", "--to", to])
-            .arg("--public-key")
-            .arg(key)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("the binary runs");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the relay did not say it listens; stderr: {}",
-                stderr.lock().unwrap()
-            )
-        });
-        let addr = line
+        all.extend(["--public-key", key]);
+        all.extend(args);
+        let process = CliProcess::start(&all);
+        let addr = process
+            .line
             .strip_prefix("relay listening on http://")
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-        RelayProcess {
-            child,
-            addr,
-            line,
-            stderr,
-        }
+            .unwrap_or_else(|| panic!("unexpected first line: {}", process.line));
+        RelayProcess { process, addr }
     }
 
     pub(crate) fn url(&self) -> String {
         format!("http://{}/webhooks/wix", self.addr)
     }
 
-    /// Sends SIGTERM (`kill`, from util-linux: on every Debian).
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit.
-    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the relay did not exit within {timeout:?}; stderr: {}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl RelayProcess {
     /// The address it listens on.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
 
-    /// Kills it (SIGKILL, as a crash would) and waits for it to exit.
-    pub(crate) fn crash(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+impl std::ops::Deref for RelayProcess {
+    type Target = CliProcess;
 
-    /// Whether the process is still running.
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+    fn deref(&self) -> &CliProcess {
+        &self.process
     }
 }
 
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for RelayProcess {
+    fn deref_mut(&mut self) -> &mut CliProcess {
+        &mut self.process
     }
 }
 

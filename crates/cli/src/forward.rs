@@ -1,14 +1,18 @@
-//! `webhook relay --queue`: Wix is answered once the event is stored in the Redis queue; a
-//! worker forwards each event to the app, signed the Standard Webhooks way, with retries,
-//! backoff and dead letters. Each POST carries a `traceparent` in the delivery's trace, and
-//! with `--metrics-listen` the queue's metrics (`wix_inbox_queue_*`) are served with the
-//! receiver's.
+//! Forwarding the queue's events to the app: a worker POSTs each event to `--to`, signed the
+//! Standard Webhooks way, with retries, backoff and dead letters (the library's `Worker`). Each
+//! POST carries a `traceparent` in the delivery's trace. `webhook relay --queue` runs it beside
+//! its receiver, `events work` alone; both take [`WorkerArgs`]. `send_to_app` is the POST both
+//! relay modes share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
-use wix_inbox::queue::{Worker, WorkerOptions};
+use clap::Args;
+use wix_inbox::queue::{QueueError, Worker, WorkerOptions};
+use wix_inbox::redis::RedisQueue;
 use wix_inbox::trace::{TraceContext, TRACEPARENT};
 use wix_inbox::webhooks::WebhookEvent;
 
@@ -64,7 +68,9 @@ impl Signer {
             }
             (None, Some(text)) => Signer::parse(text),
             (None, None) => Err(Failure::Usage(
-                "--queue needs --signing-secret-file or WIX_INBOX_SIGNING_SECRET".to_owned(),
+                "forwarding from the queue needs --signing-secret-file or \
+                 WIX_INBOX_SIGNING_SECRET"
+                    .to_owned(),
             )),
         }
     }
@@ -89,6 +95,102 @@ impl Signer {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// How the queue's events are forwarded: the flags `webhook relay --queue` and `events work`
+/// share.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// A file of `whsec_…` secrets signing the POSTs of the queue's events to the app,
+    /// separated by whitespace (several for rotation: each POST carries one signature per
+    /// secret).
+    #[arg(long, value_name = "FILE")]
+    pub signing_secret_file: Option<PathBuf>,
+    /// The signing secrets, when no file is given.
+    #[arg(
+        long,
+        value_name = "SECRETS",
+        env = "WIX_INBOX_SIGNING_SECRET",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub signing_secret: Option<String>,
+    /// The queue's events forwarded at once (those of one conversation one at a time, in
+    /// order).
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: u16,
+    /// Seconds a queued event being forwarded is leased to this process (renewed while its
+    /// POST runs); an event of a worker process that died is taken over by another after this
+    /// long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub visibility: u64,
+}
+
+impl WorkerArgs {
+    /// The signer of `--signing-secret-file` or `WIX_INBOX_SIGNING_SECRET`.
+    pub fn signer(&self) -> Result<Signer, Failure> {
+        Signer::load(
+            self.signing_secret_file.as_deref(),
+            self.signing_secret.as_deref(),
+        )
+    }
+
+    /// The worker's options.
+    fn options(&self) -> WorkerOptions {
+        WorkerOptions::new()
+            .concurrency(usize::from(self.workers))
+            .visibility(Duration::from_secs(self.visibility))
+    }
+}
+
+/// `--to`: an http:// or https:// URL.
+pub fn app_url(to: &str) -> Result<reqwest::Url, Failure> {
+    reqwest::Url::parse(to)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| Failure::Usage("--to must be an http:// or https:// URL".to_owned()))
+}
+
+/// The HTTP client of the POSTs to the app: `timeout` for each, no redirects.
+pub fn app_client(timeout: Duration) -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        // The app is where --to says, not where a redirect points.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Failure::Operation(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Where and how the events go: the app's URL, the client, the signer.
+pub struct Forwarder {
+    pub http: reqwest::Client,
+    pub to: reqwest::Url,
+    pub signer: Signer,
+}
+
+/// A worker on `queue` with the options of `args`, named `worker-<random>` (as `events stats`
+/// lists it).
+pub fn worker(queue: RedisQueue, args: &WorkerArgs) -> Worker<RedisQueue> {
+    Worker::new(queue, args.options())
+}
+
+/// Runs `worker`, forwarding the queue's events, until `stop` completes; then the POSTs in
+/// flight finish and are acknowledged, and it returns.
+pub async fn work(
+    worker: Worker<RedisQueue>,
+    forwarder: Forwarder,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), QueueError> {
+    let Forwarder { http, to, signer } = forwarder;
+    let signer = Arc::new(signer);
+    let forward_one = move |event| {
+        let (http, to, signer) = (http.clone(), to.clone(), signer.clone());
+        async move { forward(&http, to, &signer, &event).await }
+    };
+    worker.run(forward_one, stop).await
 }
 
 /// POSTs `event` to the app, signed; `Ok` once it answered 2xx. The POST carries a
@@ -116,31 +218,6 @@ async fn forward(
         .body(body);
     send_to_app(request).await
 }
-
-/// Runs a worker forwarding the queue's events to `to` until `stopped` turns true.
-pub async fn work(
-    queue: wix_inbox::redis::RedisQueue,
-    http: reqwest::Client,
-    to: reqwest::Url,
-    signer: Signer,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    let signer = std::sync::Arc::new(signer);
-    let worker = Worker::new(queue, WorkerOptions::new());
-    let run = worker.run(
-        move |event| {
-            let (http, to, signer) = (http.clone(), to.clone(), signer.clone());
-            async move { forward(&http, to, &signer, &event).await }
-        },
-        async move {
-            let _ = stopped.wait_for(|&stop| stop).await;
-        },
-    );
-    if let Err(error) = run.await {
-        tracing::warn!(%error, "the worker stopped with an error");
-    }
-}
-
 /// Sends a POST to the app; `Ok` once it answered 2xx.
 pub(crate) async fn send_to_app(request: reqwest::RequestBuilder) -> Result<(), String> {
     let response = request
