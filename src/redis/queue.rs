@@ -46,6 +46,8 @@ pub struct RedisQueue {
     retention: Retention,
     seen_ttl: Duration,
     timeout: Duration,
+    /// `WAIT` after each append: for this many replicas, at most this long.
+    replicas: Option<(u32, Duration)>,
 }
 
 impl From<Failure> for QueueError {
@@ -71,6 +73,7 @@ impl RedisQueue {
             retention: Retention::default(),
             seen_ttl: DEFAULT_SEEN_TTL,
             timeout: DEFAULT_TIMEOUT,
+            replicas: None,
         }
     }
 
@@ -97,6 +100,16 @@ impl RedisQueue {
     /// Sets how long an appended event ID is remembered (default 72 hours; at least 1 ms).
     pub fn seen_ttl(mut self, ttl: Duration) -> Self {
         self.seen_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Acknowledges an append only once `replicas` replicas of the queue's master hold it
+    /// (`WAIT replicas timeout` after the append, on the same connection): an acknowledged event
+    /// then survives the master's loss and a failover. Fewer within `timeout` is
+    /// [`QueueError::Unavailable`]; the event is stored all the same (a retry finds it and waits
+    /// again). Off by default (see `docs/redis.md` for the window it closes and its cost).
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = (replicas > 0).then_some((replicas, timeout));
         self
     }
 
@@ -371,10 +384,26 @@ impl QueueStore for RedisQueue {
             .arg(kind)
             .arg(value)
             .arg(traceparent.unwrap_or_default());
-        Ok(match self.run::<Option<String>>(invocation).await? {
+        let appended = match self.run::<Option<String>>(invocation).await? {
             Some(id) => Appended::New(id),
             None => Appended::Duplicate,
-        })
+        };
+        if let Some((replicas, timeout)) = self.replicas {
+            let mut redis = self.redis.clone();
+            let stream = self.stream();
+            let waited = redis.wait_for_replicas(&stream, replicas, timeout);
+            let acknowledged = within(self.timeout + timeout, waited).await?;
+            if acknowledged < i64::from(replicas) {
+                return Err(QueueError::Unavailable(
+                    format!(
+                        "the event reached {acknowledged} of {replicas} replicas within \
+                         {timeout:?}: a failover could lose it"
+                    )
+                    .into(),
+                ));
+            }
+        }
+        Ok(appended)
     }
 
     async fn read_new(&self, consumer: &str, max: usize) -> Result<Vec<StoredEntry>, QueueError> {
