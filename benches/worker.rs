@@ -10,7 +10,9 @@
 //! stores it) to a queue of its own, then times from the worker's start until it has handled
 //! every one and stopped (its last acknowledgements included). The turns run in rounds
 //! (floor, no lanes, lanes); each figure is the median over the rounds. The worker runs with
-//! its default options (16 handlers at once, 256 entries held) but a 1 ms poll. Worker, Redis
+//! its default options (16 handlers at once, 256 entries held) but a 1 ms poll; with
+//! `BENCH_CONCURRENCY=N`, N handlers at once (a worker starts and acknowledges at most that
+//! many entries per round trip). Worker, Redis
 //! client and `redis-server` share the machine's 2 cores.
 
 // Shared with the other benches, which use all of it.
@@ -57,7 +59,10 @@ fn main() {
 
 async fn run() {
     let redis = RedisServer::start();
-    println!("{EVENTS} events per turn, {ROUNDS} rounds");
+    println!(
+        "{EVENTS} events per turn, {ROUNDS} rounds, {} handlers at once",
+        concurrency()
+    );
     let turns = [Turn::Floor, Turn::NoLanes, Turn::Lanes];
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); turns.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); turns.len()];
@@ -178,7 +183,9 @@ async fn worker(redis: &RedisServer, name: &str, lane_key: LaneKey) -> (f64, f64
     let handled = Arc::new(AtomicUsize::new(0));
     let all = Arc::new(tokio::sync::Notify::new());
     let (counter, done) = (handled.clone(), all.clone());
-    let options = WorkerOptions::new().poll(Duration::from_millis(1));
+    let options = WorkerOptions::new()
+        .poll(Duration::from_millis(1))
+        .concurrency(concurrency());
     let (started, cpu) = (Instant::now(), cpu_us());
     Worker::new(queue.clone(), options)
         .run(
@@ -197,6 +204,14 @@ async fn worker(redis: &RedisServer, name: &str, lane_key: LaneKey) -> (f64, f64
     assert_eq!(handled.load(Ordering::Relaxed), EVENTS, "each handled once");
     assert_eq!(stats.pending, 0, "all acknowledged: {stats:?}");
     (EVENTS as f64 / elapsed.as_secs_f64(), cpu / EVENTS as f64)
+}
+
+/// The worker's concurrency: `BENCH_CONCURRENCY`, else the default (16).
+fn concurrency() -> usize {
+    std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(16)
 }
 
 /// The floor: the same entries in a plain stream, read by a bare consumer.
