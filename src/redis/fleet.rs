@@ -51,8 +51,9 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// A [`FleetStore`] in Redis, shared by every process of an app that uses the same Redis and
-/// prefix. Each operation is one command or one Lua script on one instance's keys, which share
-/// a hash tag (the instance ID in braces), so it runs on Redis Cluster too:
+/// prefix. Each operation is one round trip (a command, a Lua script, or `GET` and `PTTL` of the
+/// token) on one instance's keys, which share a hash tag (the instance ID in braces), so it runs
+/// on Redis Cluster too:
 ///
 /// | key | holds | expires |
 /// |---|---|---|
