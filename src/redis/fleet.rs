@@ -7,7 +7,7 @@ use ::redis::Script;
 use futures_util::future::BoxFuture;
 
 use super::sealed::{is_sealed, TokenKey};
-use super::{connectors, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use super::{connectors, millis, within, RedisConnection, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use crate::client::fleet::{FetchLease, FleetError, FleetStore, SharedToken};
 
 /// Ends a fetch: keeps the token when one is given (ARGV[2] how many ms before its expiry it is
@@ -131,13 +131,6 @@ impl RedisFleet {
         }
         token
     }
-}
-
-/// Milliseconds, at least 1.
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 /// 128 random bits in hex: which process holds a fetch lease.
