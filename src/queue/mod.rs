@@ -63,6 +63,7 @@
 //! under a second), the plain [`WebhookReceiver`](crate::webhooks::axum::WebhookReceiver)
 //! is simpler: nothing else to run, and Wix's resends serve as its retries.
 
+mod handle;
 mod memory;
 mod options;
 mod worker;
