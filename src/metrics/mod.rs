@@ -448,6 +448,41 @@ pub(crate) fn queue_gauges(
     gauge!(QUEUE_DEAD_LETTERS).set(dead_letters as f64);
 }
 
+/// What one call or delivery records, for `benches/metrics.rs` (the recording alone, without
+/// the I/O around it). Not part of the API.
+#[doc(hidden)]
+pub mod __bench {
+    use std::time::Duration;
+
+    /// What the client records for one attempt answered `status` with a body of `size` bytes.
+    pub fn client_attempt(operation: &'static str, status: u16, size: u64) {
+        super::client_response(operation, Some(status), Some(size));
+    }
+
+    /// What the client records for a retry after a `Retry-After` of `wait`.
+    pub fn client_retry(operation: &'static str, wait: Duration) {
+        super::client_retry(operation, wait, true);
+    }
+
+    /// What the client records for a wait for a site's turn.
+    pub fn pacing_wait(wait: Duration) {
+        super::pacing_wait(wait);
+    }
+
+    /// What the receiver records for a delivery handed on `age` after its `eventTime`.
+    pub fn delivery_handed_on(age: Duration) {
+        super::claim("first");
+        super::event_age(age);
+        super::delivery(200, "handed_on");
+    }
+
+    /// What the receiver records for a duplicate delivery.
+    pub fn delivery_duplicate() {
+        super::claim("done");
+        super::delivery(200, "duplicate");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
