@@ -64,6 +64,7 @@
 //! is simpler: nothing else to run, and Wix's resends serve as its retries.
 
 mod memory;
+mod options;
 mod worker;
 
 use std::future::Future;
@@ -71,7 +72,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use memory::InMemoryQueue;
-pub use worker::{Backoff, HandlerError, Worker, WorkerOptions};
+pub use options::{Backoff, HandlerError, WorkerOptions};
+pub use worker::Worker;
 
 use crate::trace::TraceContext;
 use crate::webhooks::{InboxEvent, WebhookEvent};
@@ -246,6 +248,14 @@ impl QueueError {
     pub(crate) fn store(message: impl Into<String>) -> Self {
         QueueError::Store(message.into().into())
     }
+
+    /// The same error again (its text and kind), for each entry of a batch that failed whole.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            QueueError::Unavailable(e) => QueueError::Unavailable(e.to_string().into()),
+            QueueError::Store(e) => QueueError::Store(e.to_string().into()),
+        }
+    }
 }
 
 impl std::fmt::Display for QueueError {
@@ -309,6 +319,28 @@ pub trait QueueStore: Send + Sync + 'static {
         max_deliveries: u32,
     ) -> impl Future<Output = Result<Start, QueueError>> + Send;
 
+    /// [`start`](Self::start) for several entries, as if asked one after another: an answer
+    /// per entry, in order. A store may answer them all in one round trip (`RedisQueue`: one
+    /// script per 64 entries); the default asks one at a time.
+    fn start_batch(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+        visibility: Duration,
+        max_deliveries: u32,
+    ) -> impl Future<Output = Vec<Result<Start, QueueError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                out.push(
+                    self.start(consumer, entry, visibility, max_deliveries)
+                        .await,
+                );
+            }
+            out
+        }
+    }
+
     /// Extends `consumer`'s lock on a started entry by `visibility`; `false` when it lost it.
     fn renew(
         &self,
@@ -335,6 +367,24 @@ pub trait QueueStore: Send + Sync + 'static {
         consumer: &str,
         entry: &StoredEntry,
     ) -> impl Future<Output = Result<bool, QueueError>> + Send;
+
+    /// [`ack`](Self::ack) for several entries, as if asked one after another: an answer per
+    /// entry, in order (an entry whose answer is an error is still pending: acknowledge it
+    /// again). A store may answer them all in one round trip (`RedisQueue`: one script per 64
+    /// entries); the default asks one at a time.
+    fn ack_batch(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+    ) -> impl Future<Output = Vec<Result<bool, QueueError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                out.push(self.ack(consumer, entry).await);
+            }
+            out
+        }
+    }
 
     /// Records a failed delivery: dead-letters the entry with `error` once it was delivered
     /// `max_deliveries` times, else frees the lock and keeps it pending for a retry.

@@ -1,6 +1,6 @@
 //! [`Worker`]: takes events from a queue and runs a handler on each.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -11,122 +11,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::{Failed, QueueError, QueueStore, Start, StoredEntry, DEFAULT_MAX_DELIVERIES};
+use super::{Failed, HandlerError, QueueError, QueueStore, Start, StoredEntry, WorkerOptions};
 use crate::text::Printable;
 use crate::trace::TraceContext;
 use crate::webhooks::WebhookEvent;
-
-/// Why a handler failed: the event is retried, then dead-lettered with this text.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The delay before retry `n` (after the `n`th failed delivery): `base × 2^(n-1)`, at most
-/// `max`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay (default 1 s).
-    pub base: Duration,
-    /// The longest delay (default 60 s).
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay after the `failed`th failed delivery.
-    pub fn delay(&self, failed: u32) -> Duration {
-        let factor = 1u32 << failed.saturating_sub(1).min(20);
-        self.base.saturating_mul(factor).min(self.max)
-    }
-}
-
-/// How a [`Worker`] works.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct WorkerOptions {
-    /// Handlers run at once (default 16).
-    pub concurrency: usize,
-    /// How long a started entry is leased to this worker (renewed every third of it while the
-    /// handler runs), and how long an entry of a dead worker stays pending before another
-    /// worker takes it over (default 30 s).
-    pub visibility: Duration,
-    /// Deliveries before an event is dead-lettered (default [`DEFAULT_MAX_DELIVERIES`]).
-    pub max_deliveries: u32,
-    /// Delays between retries.
-    pub backoff: Backoff,
-    /// How often an idle worker asks the queue for new entries (default 50 ms).
-    pub poll: Duration,
-    /// The most entries a worker holds unstarted (waiting for their lane, in backoff;
-    /// default 256).
-    pub max_held: usize,
-    /// How often the worker reads the queue's state ([`QueueStore::stats`]) into the
-    /// [metrics](crate::metrics)' gauges (pending, undelivered, oldest pending age, dead
-    /// letters; default 5 s). It reads it once more when it stops.
-    pub stats_every: Duration,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        WorkerOptions {
-            concurrency: 16,
-            visibility: Duration::from_secs(30),
-            max_deliveries: DEFAULT_MAX_DELIVERIES,
-            backoff: Backoff::default(),
-            poll: Duration::from_millis(50),
-            max_held: 256,
-            stats_every: Duration::from_secs(5),
-        }
-    }
-}
-
-impl WorkerOptions {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets how many handlers run at once (at least 1).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// Sets the visibility timeout (at least 30 ms).
-    pub fn visibility(mut self, visibility: Duration) -> Self {
-        self.visibility = visibility.max(Duration::from_millis(30));
-        self
-    }
-
-    /// Sets the deliveries before an event is dead-lettered (at least 1).
-    pub fn max_deliveries(mut self, n: u32) -> Self {
-        self.max_deliveries = n.max(1);
-        self
-    }
-
-    /// Sets the delays between retries.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Sets how often an idle worker polls (at least 1 ms).
-    pub fn poll(mut self, poll: Duration) -> Self {
-        self.poll = poll.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets how often the queue's state is read into the gauges (at least 100 ms).
-    pub fn stats_every(mut self, every: Duration) -> Self {
-        self.stats_every = every.max(Duration::from_millis(100));
-        self
-    }
-}
 
 /// Runs a handler on the events of a queue; see [the module docs](super) for the guarantee.
 ///
@@ -175,8 +63,76 @@ impl Held {
     }
 }
 
+/// A handled entry not yet acknowledged: how many tries failed, when to try next.
+struct Unacked {
+    entry: StoredEntry,
+    tries: usize,
+    next: Instant,
+}
+
+/// The pauses before the second and third tries of an acknowledgement; after the third the
+/// entry is left pending (another worker takes it over after the visibility timeout).
+const ACK_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+
 /// A handler run that ended: the entry and the outcome.
 type Done = (StoredEntry, u32, Result<(), String>);
+
+/// What a running worker keeps track of.
+#[derive(Default)]
+struct Book {
+    /// The entries held and not started, in append order (by entry ID).
+    held: BTreeMap<(u64, u64), Held>,
+    /// The lanes of the entries started here and not yet settled: their later entries are not
+    /// asked about.
+    busy: HashSet<String>,
+    /// Handler runs that ended and are not yet settled.
+    finished: Vec<Done>,
+    /// Handled entries whose acknowledgement is to be tried (again).
+    unacked: Vec<Unacked>,
+}
+
+impl Book {
+    fn hold(&mut self, entry: StoredEntry, due: Instant) {
+        self.held.insert(id_order(&entry.id), Held::due(entry, due));
+    }
+
+    /// Up to `free` held entries to start now, in append order: one per lane, none of a lane
+    /// busy here (the store would say wait, so they are not asked about).
+    fn ready(&self, free: usize, now: Instant) -> Vec<(u64, u64)> {
+        let mut blocked: HashSet<&str> = HashSet::new();
+        let mut chosen = Vec::new();
+        for (key, h) in &self.held {
+            if chosen.len() >= free {
+                break;
+            }
+            if let Some(lane) = &h.entry.lane {
+                if self.busy.contains(lane) || !blocked.insert(lane) {
+                    continue;
+                }
+            }
+            if h.next <= now {
+                chosen.push(*key);
+            }
+        }
+        chosen
+    }
+
+    /// An entry is settled here: the next of its lane may be asked about.
+    fn free(&mut self, entry: &StoredEntry) {
+        if let Some(lane) = &entry.lane {
+            self.busy.remove(lane);
+        }
+    }
+}
+
+/// The answers of a batch, one per entry even from a store that gave fewer.
+fn per_entry<T>(
+    answers: Vec<Result<T, QueueError>>,
+) -> impl Iterator<Item = Result<T, QueueError>> {
+    answers.into_iter().chain(std::iter::repeat_with(|| {
+        Err(QueueError::store("the store gave no answer for this entry"))
+    }))
+}
 
 impl<S: QueueStore> Worker<S> {
     /// A worker on `store`, named `worker-<random>`.
@@ -209,6 +165,8 @@ impl<S: QueueStore> Worker<S> {
     /// the handlers in flight finish and settles them, makes the entries it held unstarted
     /// free for other workers at once, and returns.
     ///
+    /// Entries are read, started and acknowledged in batches (with `RedisQueue`, one script
+    /// for each batch): the acknowledgements of the handlers that ended together go in one.
     /// A store error is logged and retried after a pause: the worker runs through a Redis
     /// restart. An entry whose JSON is not an event is dead-lettered.
     pub async fn run<H, Fut, E>(
@@ -223,10 +181,8 @@ impl<S: QueueStore> Worker<S> {
     {
         let handler = Arc::new(handler);
         let options = &self.options;
-        let mut held: Vec<Held> = Vec::new();
+        let mut book = Book::default();
         let mut running: JoinSet<Done> = JoinSet::new();
-        // The lanes of the handlers running here: their later entries are not asked about.
-        let mut busy: HashSet<String> = HashSet::new();
         let takeover_every = options.visibility / 2;
         let touch_every = options.visibility / 3;
         let mut next_takeover = Instant::now();
@@ -236,12 +192,12 @@ impl<S: QueueStore> Worker<S> {
         tokio::pin!(shutdown);
         loop {
             while let Some(done) = running.try_join_next() {
-                if let Ok((entry, delivery, outcome)) = done {
-                    self.settle(entry, delivery, outcome, &mut held, &mut busy)
-                        .await;
-                }
+                book.finished.extend(done.ok());
             }
-            if stopping && running.is_empty() {
+            if !book.finished.is_empty() {
+                self.settle(&mut book).await;
+            }
+            if stopping && running.is_empty() && book.unacked.is_empty() {
                 break;
             }
             let mut wake = Instant::now() + options.poll;
@@ -256,7 +212,9 @@ impl<S: QueueStore> Worker<S> {
                     {
                         Ok(taken) => {
                             crate::metrics::queue_takeovers(taken.len());
-                            held.extend(taken.into_iter().map(|entry| Held::due(entry, now)));
+                            for entry in taken {
+                                book.hold(entry, now);
+                            }
                         }
                         Err(error) => tracing::warn!(%error, "cannot take over stale entries"),
                     }
@@ -265,9 +223,9 @@ impl<S: QueueStore> Worker<S> {
                     next_stats = now + options.stats_every;
                     self.record_stats().await;
                 }
-                if now >= next_touch && !held.is_empty() {
+                if now >= next_touch && !book.held.is_empty() {
                     next_touch = now + touch_every;
-                    let ids: Vec<String> = held.iter().map(|h| h.entry.id.clone()).collect();
+                    let ids: Vec<String> = book.held.values().map(|h| h.entry.id.clone()).collect();
                     if let Err(error) = self
                         .store
                         .touch(&self.consumer, &ids, options.visibility, false)
@@ -278,8 +236,8 @@ impl<S: QueueStore> Worker<S> {
                 }
                 // Read when half the room is free (or nothing is held): in batches, not one
                 // round trip per handled event.
-                let room = options.max_held - held.len().min(options.max_held);
-                if (held.is_empty() || room >= options.max_held / 2)
+                let room = options.max_held - book.held.len().min(options.max_held);
+                if (book.held.is_empty() || room >= options.max_held / 2)
                     && room > 0
                     && running.len() < options.concurrency
                 {
@@ -288,7 +246,9 @@ impl<S: QueueStore> Worker<S> {
                             if !new.is_empty() {
                                 wake = Instant::now();
                             }
-                            held.extend(new.into_iter().map(|entry| Held::due(entry, now)));
+                            for entry in new {
+                                book.hold(entry, now);
+                            }
                         }
                         Err(error) => {
                             tracing::warn!(%error, "cannot read the queue; retrying");
@@ -296,23 +256,37 @@ impl<S: QueueStore> Worker<S> {
                         }
                     }
                 }
-                self.start_ready(&mut held, &mut running, &mut busy, &handler)
-                    .await;
-                if let Some(soonest) = held.iter().map(|h| h.next).min() {
+            }
+            // The acknowledgements due and the starts, pipelined: one round trip.
+            self.pass(&mut book, &mut running, &handler, !stopping)
+                .await;
+            if !stopping {
+                if let Some(soonest) = book.held.values().map(|h| h.next).min() {
                     wake = wake.min(soonest.max(Instant::now() + Duration::from_millis(2)));
                 }
             }
+            if let Some(soonest) = book.unacked.iter().map(|u| u.next).min() {
+                wake = wake.min(soonest);
+            }
+            if !book.finished.is_empty() {
+                // Handlers that ended at once: settled and acknowledged in the next pass, after
+                // letting the runtime's other tasks run (and looking at the shutdown).
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown, if !stopping => stopping = true,
+                    () = tokio::task::yield_now() => {}
+                }
+                continue;
+            }
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok((entry, delivery, outcome)) = done {
-                        self.settle(entry, delivery, outcome, &mut held, &mut busy).await;
-                    }
+                    book.finished.extend(done.ok());
                 }
-                () = tokio::time::sleep_until(wake), if !stopping => {}
+                () = tokio::time::sleep_until(wake) => {}
                 () = &mut shutdown, if !stopping => stopping = true,
             }
         }
-        let ids: Vec<String> = held.into_iter().map(|h| h.entry.id).collect();
+        let ids: Vec<String> = book.held.into_values().map(|h| h.entry.id).collect();
         if !ids.is_empty() {
             self.store
                 .touch(&self.consumer, &ids, options.visibility, true)
@@ -335,150 +309,192 @@ impl<S: QueueStore> Worker<S> {
         }
     }
 
-    /// Starts the held entries that are due, as far as the concurrency allows.
-    async fn start_ready<H, Fut, E>(
+    /// Acknowledges the handled entries that are due and starts the held entries that are
+    /// due (when `start`), as far as the concurrency allows: both batches at once.
+    async fn pass<H, Fut, E>(
         &self,
-        held: &mut Vec<Held>,
+        book: &mut Book,
         running: &mut JoinSet<Done>,
-        busy: &mut HashSet<String>,
         handler: &Arc<H>,
+        start: bool,
     ) where
         H: Fn(WebhookEvent) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<HandlerError> + Send + 'static,
     {
         let options = &self.options;
-        // In append order: an entry whose lane has an earlier one here, or one running here,
-        // cannot start (the store would say wait), so it is not asked about. The others (one
-        // per lane) are asked at once: the store's answers come back pipelined.
-        held.sort_by_key(|h| id_order(&h.entry.id));
         let now = Instant::now();
-        let free = options.concurrency.saturating_sub(running.len());
-        let mut blocked: HashSet<&str> = HashSet::new();
-        let mut chosen: Vec<usize> = Vec::new();
-        for (i, h) in held.iter().enumerate() {
-            if chosen.len() >= free {
-                break;
-            }
-            if let Some(lane) = &h.entry.lane {
-                if busy.contains(lane) || !blocked.insert(lane) {
-                    continue;
-                }
-            }
-            if h.next <= now {
-                chosen.push(i);
-            }
+        let (due, later): (Vec<Unacked>, Vec<Unacked>) = std::mem::take(&mut book.unacked)
+            .into_iter()
+            .partition(|u| u.next <= now);
+        book.unacked = later;
+        let chosen = if start {
+            book.ready(options.concurrency.saturating_sub(running.len()), now)
+        } else {
+            Vec::new()
+        };
+        if due.is_empty() && chosen.is_empty() {
+            return;
         }
-        let answers = futures_util::future::join_all(chosen.iter().map(|&i| {
-            self.store.start(
-                &self.consumer,
-                &held[i].entry,
-                options.visibility,
-                options.max_deliveries,
-            )
-        }))
+        let acks: Vec<&StoredEntry> = due.iter().map(|u| &u.entry).collect();
+        let starts: Vec<&StoredEntry> = chosen.iter().map(|k| &book.held[k].entry).collect();
+        let (acked, answers) = futures_util::future::join(
+            async {
+                if acks.is_empty() {
+                    Vec::new()
+                } else {
+                    self.store.ack_batch(&self.consumer, &acks).await
+                }
+            },
+            async {
+                if starts.is_empty() {
+                    Vec::new()
+                } else {
+                    self.store
+                        .start_batch(
+                            &self.consumer,
+                            &starts,
+                            options.visibility,
+                            options.max_deliveries,
+                        )
+                        .await
+                }
+            },
+        )
         .await;
+        self.acknowledged(book, due, acked);
         let now = Instant::now();
-        // From the last, so that removing one leaves the indices before it as they were.
-        for (&i, started) in chosen.iter().zip(answers).rev() {
+        let mut failed = None;
+        for (key, started) in chosen.into_iter().zip(per_entry(answers)) {
             match started {
                 Ok(Start::Go(delivery)) => {
-                    let Held { entry, due, .. } = held.remove(i);
+                    let Some(Held { entry, due, .. }) = book.held.remove(&key) else {
+                        continue;
+                    };
                     crate::metrics::queue_started();
                     if let Some(lane) = &entry.lane {
                         crate::metrics::queue_lane_wait(now.saturating_duration_since(due));
-                        busy.insert(lane.clone());
+                        book.busy.insert(lane.clone());
                     }
                     let store = Arc::clone(&self.store);
                     let handler = Arc::clone(handler);
                     let consumer = self.consumer.clone();
                     let visibility = options.visibility;
-                    // The handler and, after `Ok`, the acknowledgement run in the task: the
-                    // acknowledgements of handlers that end together are pipelined too.
-                    running.spawn(async move {
+                    let mut run = Box::pin(async move {
                         let outcome =
                             handle(&*store, &consumer, &entry, delivery, visibility, &*handler)
                                 .await;
-                        if outcome.is_ok() {
-                            acknowledge(&*store, &consumer, &entry).await;
-                        }
                         (entry, delivery, outcome)
                     });
+                    // A handler that ends at once (a filter, a quick count) ends here: no task,
+                    // and its acknowledgement goes in the next batch. Any other goes on in a
+                    // task (which polls it again at once, with its own waker).
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    match run.as_mut().poll(&mut cx) {
+                        std::task::Poll::Ready(done) => book.finished.push(done),
+                        std::task::Poll::Pending => {
+                            running.spawn(run);
+                        }
+                    }
                 }
                 Ok(Start::Wait) => {
-                    held[i].next = now + Duration::from_millis(10).max(options.poll / 5);
+                    if let Some(h) = book.held.get_mut(&key) {
+                        h.next = now + Duration::from_millis(10).max(options.poll / 5);
+                    }
                 }
                 Ok(Start::Gone) => {
-                    held.remove(i);
+                    book.held.remove(&key);
                 }
                 Ok(Start::Dead) => {
-                    let entry = held.remove(i).entry;
-                    crate::metrics::queue_dead_lettered();
-                    tracing::error!(entry = %entry.id, event_id = %entry.event_id, "event dead-lettered: its workers stopped while handling it");
+                    if let Some(Held { entry, .. }) = book.held.remove(&key) {
+                        crate::metrics::queue_dead_lettered();
+                        tracing::error!(entry = %entry.id, event_id = %entry.event_id, "event dead-lettered: its workers stopped while handling it");
+                    }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot start an entry; retrying");
-                    held[i].next = now + Duration::from_millis(250);
+                    if let Some(h) = book.held.get_mut(&key) {
+                        h.next = now + Duration::from_millis(250);
+                    }
+                    failed = Some(error);
+                }
+            }
+        }
+        if let Some(error) = failed {
+            tracing::warn!(%error, "cannot start entries; retrying");
+        }
+    }
+
+    /// Settles the handler runs that ended: the handled entries are to be acknowledged (by the
+    /// next [`pass`](Self::pass), in one batch), the others are failed.
+    async fn settle(&self, book: &mut Book) {
+        let now = Instant::now();
+        for (entry, delivery, outcome) in std::mem::take(&mut book.finished) {
+            match outcome {
+                Ok(()) => book.unacked.push(Unacked {
+                    entry,
+                    tries: 0,
+                    next: now,
+                }),
+                Err(error) => {
+                    book.free(&entry);
+                    self.fail(entry, delivery, &error, book).await;
                 }
             }
         }
     }
 
-    /// Settles a handled entry: frees its lane here; fails it when its handler failed.
-    async fn settle(
+    /// Fails an entry whose handler failed: held again for a retry after its backoff, or
+    /// dead-lettered.
+    async fn fail(&self, entry: StoredEntry, delivery: u32, error: &str, book: &mut Book) {
+        let failed = self
+            .store
+            .fail(&self.consumer, &entry, error, self.options.max_deliveries)
+            .await;
+        match failed {
+            Ok(Failed::Retry) | Err(_) => {
+                crate::metrics::queue_failed("retried");
+                tracing::warn!(entry = %entry.id, %error, "handler failed; retrying");
+                let due = Instant::now() + self.options.backoff.delay(delivery);
+                book.hold(entry, due);
+            }
+            Ok(Failed::Dead) => {
+                crate::metrics::queue_failed("dead_lettered");
+                crate::metrics::queue_dead_lettered();
+                tracing::error!(entry = %entry.id, event_id = %entry.event_id, %error, "event dead-lettered");
+            }
+            Ok(Failed::Gone) => crate::metrics::queue_failed("lost"),
+        }
+    }
+
+    /// Takes the answers to the acknowledgements of `due`: an entry whose acknowledgement
+    /// failed is tried again after a pause, three times in all (its lane stays busy here
+    /// meanwhile).
+    fn acknowledged(
         &self,
-        entry: StoredEntry,
-        delivery: u32,
-        outcome: Result<(), String>,
-        held: &mut Vec<Held>,
-        busy: &mut HashSet<String>,
+        book: &mut Book,
+        due: Vec<Unacked>,
+        answers: Vec<Result<bool, QueueError>>,
     ) {
-        if let Some(lane) = &entry.lane {
-            busy.remove(lane);
-        }
-        match outcome {
-            // Acknowledged by its task.
-            Ok(()) => {}
-            Err(error) => {
-                let failed = self
-                    .store
-                    .fail(&self.consumer, &entry, &error, self.options.max_deliveries)
-                    .await;
-                match failed {
-                    Ok(Failed::Retry) | Err(_) => {
-                        crate::metrics::queue_failed("retried");
-                        tracing::warn!(entry = %entry.id, %error, "handler failed; retrying");
-                        let due = Instant::now() + self.options.backoff.delay(delivery);
-                        held.push(Held::due(entry, due));
+        let now = Instant::now();
+        for (mut unacked, answer) in due.into_iter().zip(per_entry(answers)) {
+            let entry = &unacked.entry;
+            match answer {
+                Ok(true) => crate::metrics::queue_handled(),
+                Ok(false) => {
+                    tracing::warn!(entry = %entry.id, "handled after its lease ended; another worker may handle it again");
+                }
+                Err(error) => {
+                    if let Some(pause) = ACK_PAUSES.get(unacked.tries) {
+                        tracing::warn!(entry = %entry.id, %error, "cannot acknowledge; retrying");
+                        unacked.tries += 1;
+                        unacked.next = now + *pause;
+                        book.unacked.push(unacked);
+                        continue;
                     }
-                    Ok(Failed::Dead) => {
-                        crate::metrics::queue_failed("dead_lettered");
-                        crate::metrics::queue_dead_lettered();
-                        tracing::error!(entry = %entry.id, event_id = %entry.event_id, %error, "event dead-lettered");
-                    }
-                    Ok(Failed::Gone) => crate::metrics::queue_failed("lost"),
+                    tracing::warn!(entry = %entry.id, %error, "cannot acknowledge; another worker will handle it again after the visibility timeout");
                 }
             }
-        }
-    }
-}
-
-/// Acknowledges a handled entry, trying three times.
-async fn acknowledge<S: QueueStore>(store: &S, consumer: &str, entry: &StoredEntry) {
-    for pause in [0, 100, 400] {
-        if pause > 0 {
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-        }
-        match store.ack(consumer, entry).await {
-            Ok(true) => {
-                crate::metrics::queue_handled();
-                return;
-            }
-            Ok(false) => {
-                tracing::warn!(entry = %entry.id, "handled after its lease ended; another worker may handle it again");
-                return;
-            }
-            Err(error) => tracing::warn!(entry = %entry.id, %error, "cannot acknowledge"),
+            book.free(&unacked.entry);
         }
     }
 }

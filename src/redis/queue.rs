@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::{FromRedisValue, Script};
+use ::redis::FromRedisValue;
 
 use super::queue_scripts::{
     ACK, APPEND, FAIL, READ, RENEW, REQUEUE, START, STATS, TAKE_OVER, TOUCH,
@@ -46,6 +46,8 @@ pub struct RedisQueue {
     retention: Retention,
     seen_ttl: Duration,
     timeout: Duration,
+    /// `WAIT` after each append: for this many replicas, at most this long.
+    replicas: Option<(u32, Duration)>,
 }
 
 impl From<Failure> for QueueError {
@@ -71,6 +73,7 @@ impl RedisQueue {
             retention: Retention::default(),
             seen_ttl: DEFAULT_SEEN_TTL,
             timeout: DEFAULT_TIMEOUT,
+            replicas: None,
         }
     }
 
@@ -97,6 +100,16 @@ impl RedisQueue {
     /// Sets how long an appended event ID is remembered (default 72 hours; at least 1 ms).
     pub fn seen_ttl(mut self, ttl: Duration) -> Self {
         self.seen_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Acknowledges an append only once `replicas` replicas of the queue's master hold it
+    /// (`WAIT replicas timeout` after the append, on the same connection): an acknowledged event
+    /// then survives the master's loss and a failover. Fewer within `timeout` is
+    /// [`QueueError::Unavailable`]; the event is stored all the same (a retry finds it and waits
+    /// again). Off by default (see `docs/redis.md` for the window it closes and its cost).
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicas = (replicas > 0).then_some((replicas, timeout));
         self
     }
 
@@ -201,6 +214,97 @@ impl RedisQueue {
             .to_owned();
         Ok(within(self.timeout, command.query_async(&mut redis)).await?)
     }
+
+    /// Runs the start script on `entries` (at most [`BATCH`]), with their JSON when
+    /// `with_json`; an answer per entry (see [`START`]).
+    async fn start_chunk(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+        visibility: Duration,
+        max_deliveries: u32,
+        with_json: bool,
+    ) -> Result<Vec<i64>, QueueError> {
+        let mut invocation = START.prepare_invoke();
+        invocation
+            .key(self.stream())
+            .key(self.key(&["deliveries"]))
+            .key(self.dead());
+        for entry in entries {
+            invocation
+                .key(self.lane_key(entry.lane.as_deref()))
+                .key(self.lock_key(entry));
+        }
+        invocation
+            .arg(&*self.group)
+            .arg(consumer)
+            .arg(millis(visibility))
+            .arg(max_deliveries)
+            .arg(MAX_DEAD_LETTERS);
+        for entry in entries {
+            invocation
+                .arg(&entry.id)
+                .arg(&entry.event_id)
+                .arg(entry.lane.as_deref().unwrap_or_default())
+                .arg(if with_json { entry.json.as_str() } else { "" });
+        }
+        self.answers(invocation, entries.len()).await
+    }
+
+    /// Runs the acknowledgement script on `entries` (at most [`BATCH`]): for each, whether it
+    /// was acknowledged.
+    async fn ack_chunk(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+    ) -> Result<Vec<bool>, QueueError> {
+        let mut invocation = ACK.prepare_invoke();
+        invocation.key(self.stream()).key(self.key(&["deliveries"]));
+        for entry in entries {
+            invocation
+                .key(self.lane_key(entry.lane.as_deref()))
+                .key(self.lock_key(entry));
+        }
+        invocation.arg(&*self.group).arg(consumer);
+        for entry in entries {
+            invocation
+                .arg(&entry.id)
+                .arg(entry.lane.as_deref().unwrap_or_default());
+        }
+        let answers = self.answers(invocation, entries.len()).await?;
+        Ok(answers.into_iter().map(|answer| answer == 1).collect())
+    }
+
+    /// Runs a script that answers a number per entry: `n` of them, or an error.
+    async fn answers(
+        &self,
+        invocation: ::redis::ScriptInvocation<'_>,
+        n: usize,
+    ) -> Result<Vec<i64>, QueueError> {
+        let answers: Vec<i64> = self.run(invocation).await?;
+        if answers.len() == n {
+            Ok(answers)
+        } else {
+            Err(QueueError::store(format!(
+                "the script answered for {} entries, not {n}",
+                answers.len()
+            )))
+        }
+    }
+}
+
+/// The most entries one start or acknowledgement script handles: it bounds how long Redis runs
+/// it (every other client of the Redis waits meanwhile).
+const BATCH: usize = 64;
+
+/// A start script's answer for an entry.
+fn started(answer: i64) -> Start {
+    match answer {
+        0 => Start::Wait,
+        -2 => Start::Dead,
+        n if n > 0 => Start::Go(u32::try_from(n).unwrap_or(u32::MAX)),
+        _ => Start::Gone,
+    }
 }
 
 /// Milliseconds, at least 1.
@@ -218,15 +322,24 @@ fn now_ms() -> u64 {
 
 /// Entries flattened by a script: ID, event ID, lane, JSON, trace.
 fn entries(flat: Vec<String>) -> Vec<StoredEntry> {
-    flat.chunks_exact(5)
-        .map(|e| StoredEntry {
-            id: e[0].clone(),
-            event_id: e[1].clone(),
-            lane: Some(e[2].clone()).filter(|lane| !lane.is_empty()),
-            json: e[3].clone(),
-            trace: Some(e[4].clone()).filter(|trace| !trace.is_empty()),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(flat.len() / 5);
+    let mut fields = flat.into_iter();
+    while let (Some(id), Some(event_id), Some(lane), Some(json), Some(trace)) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) {
+        out.push(StoredEntry {
+            id,
+            event_id,
+            lane: Some(lane).filter(|lane| !lane.is_empty()),
+            json,
+            trace: Some(trace).filter(|trace| !trace.is_empty()),
+        });
+    }
+    out
 }
 
 /// The value of `name` in a stream entry's fields.
@@ -250,10 +363,6 @@ fn letter((id, fields): (String, Vec<String>)) -> DeadLetter {
     }
 }
 
-fn entry_script(script: &'static Script) -> ::redis::ScriptInvocation<'static> {
-    script.prepare_invoke()
-}
-
 impl QueueStore for RedisQueue {
     async fn append(
         &self,
@@ -275,10 +384,26 @@ impl QueueStore for RedisQueue {
             .arg(kind)
             .arg(value)
             .arg(traceparent.unwrap_or_default());
-        Ok(match self.run::<Option<String>>(invocation).await? {
+        let appended = match self.run::<Option<String>>(invocation).await? {
             Some(id) => Appended::New(id),
             None => Appended::Duplicate,
-        })
+        };
+        if let Some((replicas, timeout)) = self.replicas {
+            let mut redis = self.redis.clone();
+            let stream = self.stream();
+            let waited = redis.wait_for_replicas(&stream, replicas, timeout);
+            let acknowledged = within(self.timeout + timeout, waited).await?;
+            if acknowledged < i64::from(replicas) {
+                return Err(QueueError::Unavailable(
+                    format!(
+                        "the event reached {acknowledged} of {replicas} replicas within \
+                         {timeout:?}: a failover could lose it"
+                    )
+                    .into(),
+                ));
+            }
+        }
+        Ok(appended)
     }
 
     async fn read_new(&self, consumer: &str, max: usize) -> Result<Vec<StoredEntry>, QueueError> {
@@ -314,26 +439,45 @@ impl QueueStore for RedisQueue {
         visibility: Duration,
         max_deliveries: u32,
     ) -> Result<Start, QueueError> {
-        let mut invocation = entry_script(&START);
-        for key in self.entry_keys(entry) {
-            invocation.key(key);
+        let answers = self
+            .start_chunk(consumer, &[entry], visibility, max_deliveries, true)
+            .await?;
+        Ok(started(answers[0]))
+    }
+
+    async fn start_batch(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+        visibility: Duration,
+        max_deliveries: u32,
+    ) -> Vec<Result<Start, QueueError>> {
+        let chunks = entries.chunks(BATCH);
+        let answers = futures_util::future::join_all(
+            chunks
+                .clone()
+                .map(|chunk| self.start_chunk(consumer, chunk, visibility, max_deliveries, false)),
+        )
+        .await;
+        let mut out = Vec::with_capacity(entries.len());
+        for (chunk, answers) in chunks.zip(answers) {
+            match answers {
+                Ok(answers) => {
+                    for (entry, answer) in chunk.iter().zip(answers) {
+                        // To be dead-lettered but trimmed from the stream: again, with its JSON.
+                        out.push(match answer {
+                            -3 => {
+                                self.start(consumer, entry, visibility, max_deliveries)
+                                    .await
+                            }
+                            n => Ok(started(n)),
+                        });
+                    }
+                }
+                Err(error) => out.extend(chunk.iter().map(|_| Err(error.duplicate()))),
+            }
         }
-        invocation
-            .arg(&*self.group)
-            .arg(consumer)
-            .arg(&entry.id)
-            .arg(millis(visibility))
-            .arg(max_deliveries)
-            .arg(&entry.event_id)
-            .arg(entry.lane.as_deref().unwrap_or_default())
-            .arg(&entry.json)
-            .arg(MAX_DEAD_LETTERS);
-        Ok(match self.run::<i64>(invocation).await? {
-            0 => Start::Wait,
-            -2 => Start::Dead,
-            n if n > 0 => Start::Go(u32::try_from(n).unwrap_or(u32::MAX)),
-            _ => Start::Gone,
-        })
+        out
     }
 
     async fn renew(
@@ -376,18 +520,27 @@ impl QueueStore for RedisQueue {
     }
 
     async fn ack(&self, consumer: &str, entry: &StoredEntry) -> Result<bool, QueueError> {
-        let [stream, lane, lock, deliveries, _] = self.entry_keys(entry);
-        let mut invocation = ACK.prepare_invoke();
-        invocation
-            .key(stream)
-            .key(lane)
-            .key(lock)
-            .key(deliveries)
-            .arg(&*self.group)
-            .arg(consumer)
-            .arg(&entry.id)
-            .arg(entry.lane.as_deref().unwrap_or_default());
-        Ok(self.run::<i64>(invocation).await? == 1)
+        Ok(self.ack_chunk(consumer, &[entry]).await?[0])
+    }
+
+    async fn ack_batch(
+        &self,
+        consumer: &str,
+        entries: &[&StoredEntry],
+    ) -> Vec<Result<bool, QueueError>> {
+        let chunks = entries.chunks(BATCH);
+        let answers = futures_util::future::join_all(
+            chunks.clone().map(|chunk| self.ack_chunk(consumer, chunk)),
+        )
+        .await;
+        let mut out = Vec::with_capacity(entries.len());
+        for (chunk, answers) in chunks.zip(answers) {
+            match answers {
+                Ok(answers) => out.extend(answers.into_iter().map(Ok)),
+                Err(error) => out.extend(chunk.iter().map(|_| Err(error.duplicate()))),
+            }
+        }
+        out
     }
 
     async fn fail(

@@ -153,40 +153,59 @@ return out
     )
 });
 
-/// KEYS: stream, lane, lock, deliveries, dead. ARGV: group, consumer, entry ID, visibility ms,
-/// max deliveries, event ID, lane, JSON, max dead letters.
-/// The delivery number (go), 0 (wait), -1 (gone), -2 (dead-lettered).
+/// Starts entries (see `QueueStore::start`), one after another in one script.
+/// KEYS: stream, deliveries, dead, then for each entry its lane and its lock. ARGV: group,
+/// consumer, visibility ms, max deliveries, max dead letters, then for each entry its ID, event
+/// ID, lane and JSON ('' when not given: read from the stream when it is to be dead-lettered).
+/// For each entry: the delivery number (go), 0 (wait), -1 (gone), -2 (dead-lettered), -3 (to
+/// be dead-lettered, but no longer in the stream and its JSON not given: ask again with it).
 pub(super) static START: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
-local id = ARGV[3]
-if owner(KEYS[1], ARGV[1], id) ~= ARGV[2] then return -1 end
-local function wait()
-  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
-  return 0
-end
--- An entry no longer in its lane's list (delivered again by a group created anew) waits for
--- nothing; one trimmed away neither.
-if ARGV[7] ~= '' and redis.call('LPOS', KEYS[2], id)
-    and #redis.call('XRANGE', KEYS[1], id, id) > 0 then
-  for _ = 1, 1000 do
-    local head = redis.call('LINDEX', KEYS[2], 0)
-    if not head or head == id then break end
-    if #redis.call('XRANGE', KEYS[1], head, head) > 0 then return wait() end
-    redis.call('LPOP', KEYS[2])
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local function start(K, id, ev, lane, json)
+  if owner(stream, group, id) ~= consumer then return -1 end
+  local function wait()
+    redis.call('XCLAIM', stream, group, consumer, 0, id, 'JUSTID')
+    return 0
   end
+  -- An entry no longer in its lane's list (delivered again by a group created anew) waits
+  -- for nothing; one trimmed away neither.
+  if lane ~= '' and redis.call('LPOS', K[2], id)
+      and #redis.call('XRANGE', stream, id, id) > 0 then
+    for _ = 1, 1000 do
+      local head = redis.call('LINDEX', K[2], 0)
+      if not head or head == id then break end
+      if #redis.call('XRANGE', stream, head, head) > 0 then return wait() end
+      redis.call('LPOP', K[2])
+    end
+  end
+  local holder = redis.call('GET', K[3])
+  if holder and holder ~= consumer then return wait() end
+  local d = tonumber(redis.call('HGET', K[4], id) or '0')
+  if d >= tonumber(ARGV[4]) then
+    if json == '' then
+      local kept = redis.call('XRANGE', stream, id, id)
+      if #kept == 0 then return -3 end
+      local out = {}
+      flat(out, id, kept[1][2])
+      json = out[4]
+    end
+    bury(K, group, consumer, id, ev, lane, json,
+      'delivered ' .. d .. ' times; its workers stopped while handling it', ARGV[5])
+    return -2
+  end
+  redis.call('SET', K[3], consumer, 'PX', ARGV[3])
+  redis.call('XCLAIM', stream, group, consumer, 0, id, 'JUSTID')
+  return redis.call('HINCRBY', K[4], id, 1)
 end
-local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[2] then return wait() end
-local d = tonumber(redis.call('HGET', KEYS[4], id) or '0')
-if d >= tonumber(ARGV[5]) then
-  bury(KEYS, ARGV[1], ARGV[2], id, ARGV[6], ARGV[7], ARGV[8],
-    'delivered ' .. d .. ' times; its workers stopped while handling it', ARGV[9])
-  return -2
+local out = {}
+for i = 1, (#ARGV - 5) / 4 do
+  local a, k = 6 + (i - 1) * 4, 4 + (i - 1) * 2
+  out[i] = start({stream, KEYS[k], KEYS[k + 1], KEYS[2], KEYS[3]},
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
 end
-redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4])
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
-return redis.call('HINCRBY', KEYS[4], id, 1)
+return out
 ",
     )
 });
@@ -219,15 +238,24 @@ return 1
     )
 });
 
-/// KEYS: stream, lane, lock, deliveries. ARGV: group, consumer, entry ID, lane. 1 acked, 0 not
-/// held.
+/// Acknowledges handled entries (see `QueueStore::ack`), one after another in one script.
+/// KEYS: stream, deliveries, then for each entry its lane and its lock. ARGV: group, consumer,
+/// then for each entry its ID and lane. For each entry: 1 acked, 0 not held.
 pub(super) static ACK: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
-if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
-if owner(KEYS[1], ARGV[1], ARGV[3]) ~= ARGV[2] then return 0 end
-settle(KEYS, ARGV[1], ARGV[2], ARGV[3], ARGV[4] ~= '')
-return 1
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local out = {}
+for i = 1, (#ARGV - 2) / 2 do
+  local a, k = 3 + (i - 1) * 2, 3 + (i - 1) * 2
+  local id = ARGV[a]
+  out[i] = 0
+  if redis.call('GET', KEYS[k + 1]) == consumer and owner(stream, group, id) == consumer then
+    settle({stream, KEYS[k], KEYS[k + 1], KEYS[2]}, group, consumer, id, ARGV[a + 1] ~= '')
+    out[i] = 1
+  end
+end
+return out
 ",
     )
 });

@@ -90,6 +90,17 @@ impl RedisServer {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the running server: `STOP` freezes it as a stalled
+    /// host would, `CONT` lets it go on.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running redis-server");
+        let status = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
     /// Starts the server again on the same port (empty unless it is persistent).
     ///
     /// # Panics
@@ -160,7 +171,7 @@ impl Drop for RedisServer {
 
 /// A port of 127.0.0.1 that was free a moment ago, with its cluster bus port (10,000 above)
 /// free too.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -197,6 +208,13 @@ impl RedisCluster {
 
     /// Like [`start`](Self::start), with more arguments for every node.
     pub fn start_with(extra: impl Fn(u16, &std::path::Path) -> Vec<String>) -> RedisCluster {
+        let cluster = Self::start_nodes(extra);
+        cluster.create(&cluster.nodes(), &[]);
+        cluster
+    }
+
+    /// Starts six nodes with `cluster-enabled yes` (and `extra`), not yet joined.
+    pub fn start_nodes(extra: impl Fn(u16, &std::path::Path) -> Vec<String>) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..6)
             .map(|_| {
                 RedisServer::start_with_args(false, |port, dir| {
@@ -223,12 +241,16 @@ impl RedisCluster {
                 })
             })
             .collect();
-        let cluster = RedisCluster { nodes };
+        RedisCluster { nodes }
+    }
+
+    /// Joins the nodes at `addresses` with `redis-cli [cli_args] --cluster create …
+    /// --cluster-replicas 1` and waits until every node says the cluster is ok and each replica
+    /// holds its master's data.
+    pub fn create(&self, addresses: &[String], cli_args: &[String]) {
         let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
-        for node in &cluster.nodes {
-            create.arg(format!("127.0.0.1:{}", node.port()));
-        }
+        create.args(cli_args).arg("--cluster").arg("create");
+        create.args(addresses);
         let created = match create
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .stdin(Stdio::null())
@@ -242,20 +264,20 @@ impl RedisCluster {
         };
         assert!(
             created.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&created.stdout)
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         // Ok, and every replica holds its master's data (its link is up after the first
         // sync): a failover then loses nothing written before.
-        while !cluster
+        while !self
             .alive()
             .all(|port| cluster_ok(port) && replication_done(port))
         {
             assert!(Instant::now() < deadline, "the cluster did not become ok");
             std::thread::sleep(Duration::from_millis(100));
         }
-        cluster
     }
 
     /// The nodes' addresses, `127.0.0.1:<port>`, for `RedisConfig::cluster`.
@@ -264,6 +286,11 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect()
+    }
+
+    /// The nodes' ports, in order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(RedisServer::port).collect()
     }
 
     /// The ports of the nodes still running.
@@ -276,6 +303,25 @@ impl RedisCluster {
 
     /// The index of the node that is now the master of `key`'s hash slot.
     pub fn master_of(&self, key: &str) -> usize {
+        self.try_master_of(key)
+            .unwrap_or_else(|nodes| panic!("no master serves {key}'s slot: {nodes}"))
+    }
+
+    /// Waits until a node other than `old` is the master of `key`'s slot (a failover); its
+    /// index.
+    pub fn wait_for_new_master(&self, key: &str, old: usize, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.try_master_of(key) {
+                Ok(master) if master != old => return master,
+                _ => assert!(Instant::now() < deadline, "no replica took over from {old}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The master of `key`'s slot, or what the cluster says when none serves it.
+    fn try_master_of(&self, key: &str) -> Result<usize, String> {
         let port = self.alive().next().expect("a running node");
         let slot: u16 = cli(port, &["CLUSTER", "KEYSLOT", key])
             .trim()
@@ -301,14 +347,34 @@ impl RedisCluster {
                     .nth(1)
                     .and_then(|p| p.parse().ok())
                     .expect("a node's port");
-                return self
+                return Ok(self
                     .nodes
                     .iter()
                     .position(|n| n.port() == port)
-                    .expect("a node of this cluster");
+                    .expect("a node of this cluster"));
             }
         }
-        panic!("no master serves slot {slot}: {nodes}");
+        Err(nodes)
+    }
+
+    /// The index of a replica of the master at `master`.
+    pub fn replica_of(&self, master: usize) -> usize {
+        let id = cli(self.nodes[master].port(), &["CLUSTER", "MYID"]);
+        let nodes = cli(self.nodes[master].port(), &["CLUSTER", "NODES"]);
+        nodes
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > 3 && f[2].contains("slave") && f[3] == id.trim())
+            .find_map(|f| {
+                let port: u16 = f[1].split(['@', ':']).nth(1)?.parse().ok()?;
+                self.nodes.iter().position(|n| n.port() == port)
+            })
+            .unwrap_or_else(|| panic!("no replica of node {master}: {nodes}"))
+    }
+
+    /// Node `index`, for signals.
+    pub fn node(&self, index: usize) -> &RedisServer {
+        &self.nodes[index]
     }
 
     /// SIGKILLs node `index`, as a crash would.

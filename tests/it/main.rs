@@ -28,6 +28,8 @@ mod redis_memory;
 mod redis_server;
 #[cfg(feature = "redis")]
 mod redis_state;
+#[path = "../common/redis_tls.rs"]
+mod redis_tls;
 mod replies;
 mod send;
 mod slow_handler;

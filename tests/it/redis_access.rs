@@ -3,12 +3,11 @@
 //! a key outside the user's pattern is refused, not retried. And `rediss://`: a Redis that
 //! speaks only TLS, with a certificate of the test's own authority (rcgen).
 
-use std::path::Path;
-
 use wix_inbox::redis::{ConnectError, RedisConfig, RedisDeduplicator, RedisQueue};
 use wix_inbox::webhooks::{Claim, DedupError, Deduplicator};
 
 use crate::redis_server::{RedisCluster, RedisServer};
+use crate::redis_tls::{certificates_in, tls_args};
 
 /// `ACL SETUSER app on >s3cret-pw ~app:* ~{app-queue}:* +@all` on the node at `port`.
 fn add_user(port: u16) {
@@ -98,25 +97,6 @@ async fn an_acl_user_on_a_cluster() {
     .await;
 }
 
-/// A certificate authority and a certificate for 127.0.0.1 it issued, written to `dir`
-/// (`ca.pem`, `server.pem`, `server.key`); the authority's PEM.
-fn certificates(dir: &Path) -> String {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let ca_pem = ca.as_ref().pem();
-    std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
-    std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
-    ca_pem
-}
-
 /// A Redis that takes TLS connections on a port of its own: `rediss://` with the test's
 /// authority works; with the system's roots (which do not know it) the connection is refused.
 #[tokio::test]
@@ -128,20 +108,8 @@ async fn rediss_with_a_certificate_of_one_s_own_authority() {
         .port();
     let ca_pem = std::sync::Mutex::new(String::new());
     let _server = RedisServer::start_with_args(false, |_, dir| {
-        *ca_pem.lock().unwrap() = certificates(dir);
-        let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
-        vec![
-            "--tls-port".into(),
-            tls_port.to_string(),
-            "--tls-cert-file".into(),
-            file("server.pem"),
-            "--tls-key-file".into(),
-            file("server.key"),
-            "--tls-ca-cert-file".into(),
-            file("ca.pem"),
-            "--tls-auth-clients".into(),
-            "no".into(),
-        ]
+        *ca_pem.lock().unwrap() = certificates_in(dir);
+        tls_args(dir, tls_port)
     });
     let ca_pem = ca_pem.into_inner().unwrap();
     let url = format!("rediss://127.0.0.1:{tls_port}/");

@@ -111,3 +111,75 @@ async fn a_master_killed_mid_run_is_replaced_and_no_event_is_lost() {
         let _ = task.await;
     }
 }
+
+/// `RedisQueue::wait_for_replicas(1, …)`: an append is acknowledged only once the replica of
+/// the queue's master holds it. With the replica frozen (SIGSTOP) the append is refused
+/// (`Unavailable`) where a queue without the option acknowledges it from the master alone; the
+/// appends acknowledged with the option survive the master's SIGKILL and the failover. Prints
+/// what the option costs per append.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_wait_for_replicas_an_acknowledged_append_survives_the_master_s_death() {
+    const ACKNOWLEDGED: usize = 200;
+    let mut cluster = RedisCluster::start();
+    let config = cluster.config().timeout(Duration::from_secs(2));
+    let plain = RedisQueue::connect_with(&config).await.unwrap();
+    let waiting = RedisQueue::connect_with(&config)
+        .await
+        .unwrap()
+        .wait_for_replicas(1, Duration::from_millis(300));
+
+    // The cost: appends one after the other, alternating blocks with and without the option.
+    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let mut appended = 0;
+    for block in 0..4 {
+        for (queue, total) in [(&plain, &mut without), (&waiting, &mut with)] {
+            let started = Instant::now();
+            for i in 0..ACKNOWLEDGED / 8 {
+                let e = event(&format!("b{block}-{appended}-{i}"), "c");
+                append_event(queue, &default_lane_key(), &e).await.unwrap();
+            }
+            *total += started.elapsed();
+            appended += 1;
+        }
+    }
+    let per_block = u32::try_from(ACKNOWLEDGED / 2).unwrap();
+    eprintln!(
+        "append on a cluster, one after the other: {:.1?} without WAIT, {:.1?} with WAIT 1",
+        without / per_block,
+        with / per_block
+    );
+
+    let master = cluster.master_of("{wix-inbox:queue}:stream");
+    let replica = cluster.replica_of(master);
+    cluster.node(replica).signal("STOP");
+    let refused = append_event(&waiting, &default_lane_key(), &event("unreplicated", "c")).await;
+    let acknowledged_alone =
+        append_event(&plain, &default_lane_key(), &event("master-only", "c")).await;
+    cluster.node(replica).signal("CONT");
+    assert!(
+        matches!(refused, Err(wix_inbox::queue::QueueError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(refused.unwrap_err().to_string().contains("0 of 1 replicas"));
+    assert!(acknowledged_alone.is_ok(), "{acknowledged_alone:?}");
+
+    // The replica catches up; then what the option acknowledged is on it when the master dies.
+    for i in 0..10 {
+        let e = event(&format!("last-{i}"), "c");
+        append_event(&waiting, &default_lane_key(), &e)
+            .await
+            .unwrap();
+    }
+    let before = plain.stats().await.unwrap().length;
+    cluster.kill(master);
+    cluster.wait_for_new_master("{wix-inbox:queue}:stream", master, Duration::from_secs(30));
+    cluster.wait_ok(Duration::from_secs(30));
+    let after = RedisQueue::connect_with(&config)
+        .await
+        .unwrap()
+        .stats()
+        .await
+        .unwrap()
+        .length;
+    assert_eq!(after, before, "events acknowledged with WAIT were lost");
+}

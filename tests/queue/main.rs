@@ -6,6 +6,7 @@
 #[path = "../common/redis_server.rs"]
 mod redis_server;
 
+mod batches;
 mod cluster;
 mod lanes;
 mod receiver;

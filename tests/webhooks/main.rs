@@ -11,6 +11,8 @@ mod redis;
 #[cfg(feature = "redis")]
 #[path = "../common/redis_server.rs"]
 mod redis_server;
+#[path = "../common/redis_tls.rs"]
+mod redis_tls;
 mod trace;
 mod wix_examples;
 

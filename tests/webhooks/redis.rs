@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wix_inbox::redis::RedisDeduplicator;
+use wix_inbox::redis::{RedisConfig, RedisDeduplicator};
 use wix_inbox::webhooks::axum::{ServeOptions, WebhookReceiver};
 use wix_inbox::webhooks::{Claim, DedupError, Deduplicator, Lease};
 use wix_inbox_fake::FakeInbox;
 
 use super::redis_server::{RedisCluster, RedisServer, TestRedis};
+use super::redis_tls::TlsCluster;
 use super::verifier;
 
 fn first(claim: Claim) -> Lease {
@@ -141,6 +142,43 @@ async fn claims_on_a_cluster_behave_as_on_one_server() {
     a_thousand_claims_one_first(&cluster).await;
     the_claim_protocol(&cluster).await;
     an_ended_lease(&cluster).await;
+}
+
+/// The same claims on a cluster whose nodes speak TLS (`rediss://` with the test's authority,
+/// `tls-cluster yes`, `tls-replication yes`): redis-rs's cluster client finds every node's TLS
+/// port from the first and gives the same answers. Plain `redis://` to those ports, or TLS
+/// without the authority, connects to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_on_a_tls_cluster_behave_as_on_one_server() {
+    let cluster = TlsCluster::start();
+    a_thousand_claims_one_first(&cluster).await;
+    the_claim_protocol(&cluster).await;
+    // The keys were spread over the three masters (not all on the node first given).
+    let mut masters_used = std::collections::HashSet::new();
+    for key in [
+        "t1:event:the-event",
+        "app-a:event:evt-1",
+        "app-a:event:evt-2",
+    ] {
+        masters_used.insert(cluster.cluster().master_of(key));
+    }
+    assert!(masters_used.len() > 1, "{masters_used:?}");
+    let plain = RedisConfig::cluster(
+        cluster
+            .tls_ports()
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}")),
+    )
+    .timeout(Duration::from_secs(2));
+    assert!(plain.connect().await.is_err());
+    let unknown_authority = RedisConfig::cluster(
+        cluster
+            .tls_ports()
+            .iter()
+            .map(|port| format!("rediss://127.0.0.1:{port}")),
+    )
+    .timeout(Duration::from_secs(2));
+    assert!(unknown_authority.connect().await.is_err());
 }
 
 async fn an_ended_lease(server: &impl TestRedis) {
