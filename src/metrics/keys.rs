@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use rustc_hash::FxBuildHasher;
 
 /// Up to this many labels a key.
@@ -37,7 +37,7 @@ thread_local! {
 /// Runs `f` with the key of `name` and `labels` (at most [`MAX_LABELS`]).
 fn with_key<const N: usize, R>(
     name: &'static str,
-    labels: [(&'static str, &'static str); N],
+    labels: Labels<N>,
     f: impl FnOnce(&Key) -> R,
 ) -> R {
     const { assert!(N <= MAX_LABELS) };
@@ -78,32 +78,31 @@ const TARGET: &str = concat!(env!("CARGO_CRATE_NAME"), "::metrics");
 // The `counter!`, `gauge!` and `histogram!` macros of `metrics`, with the key kept: the
 // current recorder is asked on every record.
 
-/// The current recorder's counter of `name` with `labels`.
-pub(super) fn counter<const N: usize>(
+/// What the current recorder's `register` gives for the key of `name` with `labels`.
+fn register<const N: usize, T>(
     name: &'static str,
-    labels: [(&'static str, &'static str); N],
-) -> Counter {
+    labels: Labels<N>,
+    register: impl FnOnce(&dyn Recorder, &Key) -> T,
+) -> T {
     with_key(name, labels, |key| {
-        ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA))
+        ::metrics::with_recorder(|recorder| register(recorder, key))
     })
+}
+
+/// The labels of a record: each one's name and value.
+type Labels<const N: usize> = [(&'static str, &'static str); N];
+
+/// The current recorder's counter of `name` with `labels`.
+pub(super) fn counter<const N: usize>(name: &'static str, labels: Labels<N>) -> Counter {
+    register(name, labels, |r, key| r.register_counter(key, &METADATA))
 }
 
 /// The current recorder's gauge of `name` with `labels`.
-pub(super) fn gauge<const N: usize>(
-    name: &'static str,
-    labels: [(&'static str, &'static str); N],
-) -> Gauge {
-    with_key(name, labels, |key| {
-        ::metrics::with_recorder(|recorder| recorder.register_gauge(key, &METADATA))
-    })
+pub(super) fn gauge<const N: usize>(name: &'static str, labels: Labels<N>) -> Gauge {
+    register(name, labels, |r, key| r.register_gauge(key, &METADATA))
 }
 
 /// The current recorder's histogram of `name` with `labels`.
-pub(super) fn histogram<const N: usize>(
-    name: &'static str,
-    labels: [(&'static str, &'static str); N],
-) -> Histogram {
-    with_key(name, labels, |key| {
-        ::metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
-    })
+pub(super) fn histogram<const N: usize>(name: &'static str, labels: Labels<N>) -> Histogram {
+    register(name, labels, |r, key| r.register_histogram(key, &METADATA))
 }
