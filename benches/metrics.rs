@@ -16,7 +16,8 @@
 //! The end-to-end ratio is within the noise of a loaded machine; the recording alone is not:
 //! the bench also times what one call and one delivery record (no I/O, 100,000 calls a block,
 //! alternating blocks, medians), in ns, and states it as a share of the round trip measured
-//! above without a recorder.
+//! above without a recorder. A control row times the call without a recorder against itself:
+//! what the order of the blocks and the noise give alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -164,6 +165,21 @@ fn main() {
         }),
         ("prometheus", || {
             on();
+            loopback::get_conversation(&client)
+        }),
+    );
+
+    // The same call against itself: what the order of the blocks and the machine's noise give
+    // with nothing recorded in either.
+    println!("client, no recorder against itself (control):");
+    loopback::alternating_medians_of(
+        &rt,
+        ("no recorder", || {
+            off();
+            loopback::get_conversation(&client)
+        }),
+        ("no recorder again", || {
+            off();
             loopback::get_conversation(&client)
         }),
     );
