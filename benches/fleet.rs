@@ -12,6 +12,12 @@
 //! of these costs at most one Redis round trip more than the floor. The limit is high enough
 //! that pacing never waits: what is measured is its bookkeeping.
 //!
+//! A round trip costs more inside a call than in a loop of `PING`s (the process waits on two
+//! peers in turn), so the yardstick in the alternating blocks is a `PING` followed by the floor's
+//! call, made by hand; the bench also counts the Redis commands a call sends (`INFO
+//! commandstats`), and compares 16 concurrent reservations on the store's connection
+//! (`TCP_NODELAY`) with the same on a connection of redis-rs's defaults (Nagle's algorithm on).
+//!
 //! `cargo bench --bench fleet --features redis -- --warm-up-time 1 --measurement-time 5`
 //! (needs `redis-server`).
 
@@ -20,8 +26,9 @@ mod loopback;
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use wix_inbox::client::fleet::{FleetStore, SharedToken};
@@ -103,6 +110,28 @@ fn fleet(c: &mut Criterion) {
         }
     };
 
+    let ping_then_floor = || async {
+        round_trip().await;
+        call_floor().await
+    };
+    if !listing() {
+        rt.block_on(async {
+            commands_per_call(&connection, "paced for the fleet", call_paced_fleet).await;
+            commands_per_call(&connection, "token, Redis hit", call_redis_hit).await;
+            commands_per_call(&connection, "token, local hit", call_local_hit).await;
+        });
+        // redis-rs's defaults: Nagle's algorithm on.
+        let nagle = rt.block_on(async {
+            let manager = redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection_manager()
+                .await
+                .unwrap();
+            RedisFleet::new(RedisConnection::from(manager))
+        });
+        concurrent_reservations(&rt, &store, &nagle, &warm);
+    }
+
     let mut group = c.benchmark_group("fleet");
     group.bench_function("no_fleet", |b| b.to_async(&rt).iter(call_floor));
     group.bench_function("token_local_hit", |b| b.to_async(&rt).iter(call_local_hit));
@@ -122,6 +151,11 @@ fn fleet(c: &mut Criterion) {
     loopback::alternating_medians(
         &rt,
         ("no fleet", call_floor),
+        ("redis ping then the call", ping_then_floor),
+    );
+    loopback::alternating_medians(
+        &rt,
+        ("redis ping then the call", ping_then_floor),
         ("token redis hit", call_redis_hit),
     );
     loopback::alternating_medians(
@@ -131,8 +165,94 @@ fn fleet(c: &mut Criterion) {
     );
     loopback::alternating_medians(
         &rt,
-        ("no fleet", call_floor),
+        ("redis ping then the call", ping_then_floor),
         ("paced fleet", call_paced_fleet),
+    );
+}
+
+/// Whether criterion only lists or tests the benches.
+fn listing() -> bool {
+    std::env::args().any(|a| a == "--list" || a == "--test")
+}
+
+/// Prints how many Redis commands one `call` sends, and the time Redis spends on each (`INFO
+/// commandstats` around 100 calls; a script's inner commands are counted apart, and their time
+/// is inside the script's).
+async fn commands_per_call<F: Future>(
+    connection: &RedisConnection,
+    name: &str,
+    call: impl Fn() -> F,
+) {
+    let mut redis = connection.clone();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        call().await;
+    }
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let sent: Vec<String> = stats
+        .lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter(|line| !line.starts_with("config") && !line.starts_with("info"))
+        .filter_map(|line| {
+            let (command, rest) = line.split_once(':')?;
+            let calls: f64 = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            let server_us = rest.split("usec_per_call=").nth(1)?.split(',').next()?;
+            Some(format!(
+                "{command} {:.2} ({server_us} µs in Redis)",
+                calls / 100.0
+            ))
+        })
+        .collect();
+    println!("Redis commands per call, {name}: {sent:?}");
+}
+
+/// 16 tasks reserving 300 slots each at once, on the store's connection and on one with
+/// redis-rs's defaults, in alternating rounds: the median time per reservation of each.
+fn concurrent_reservations(
+    rt: &tokio::runtime::Runtime,
+    store: &RedisFleet,
+    nagle: &RedisFleet,
+    instance: &str,
+) {
+    let round = |store: &RedisFleet| {
+        rt.block_on(async {
+            let started = Instant::now();
+            let tasks = (0..16).map(|_| async {
+                for _ in 0..300 {
+                    store
+                        .reserve(instance, Duration::from_micros(1), Duration::from_secs(1))
+                        .await
+                        .unwrap();
+                }
+            });
+            futures_util::future::join_all(tasks).await;
+            started.elapsed() / (16 * 300)
+        })
+    };
+    let (mut nodelay_times, mut nagle_times) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        nodelay_times.push(round(store));
+        nagle_times.push(round(nagle));
+    }
+    nodelay_times.sort();
+    nagle_times.sort();
+    println!(
+        "16 concurrent reservations, median per reservation: TCP_NODELAY {:.2?}, \
+         redis-rs defaults (Nagle) {:.2?}",
+        nodelay_times[5], nagle_times[5]
     );
 }
 

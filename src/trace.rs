@@ -115,13 +115,29 @@ impl TraceContext {
     pub fn scope<F: Future>(self, work: F) -> impl Future<Output = F::Output> {
         CURRENT.scope(self, work)
     }
+
+    /// The trace ID and the span ID as lowercase hex, written only when displayed: for span
+    /// fields that no subscriber may record.
+    pub(crate) fn hex_ids(&self) -> (Hex<'_>, Hex<'_>) {
+        (Hex(&self.trace_id), Hex(&self.span_id))
+    }
+}
+
+/// Bytes shown as lowercase hex digits.
+pub(crate) struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 fn to_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
+    let _ = write!(out, "{}", Hex(bytes));
     out
 }
 

@@ -34,7 +34,7 @@ impl Backoff {
     }
 }
 
-/// How a [`Worker`] works.
+/// How a [`Worker`](super::Worker) works.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WorkerOptions {
@@ -53,7 +53,7 @@ pub struct WorkerOptions {
     /// The most entries a worker holds unstarted (waiting for their lane, in backoff;
     /// default 256).
     pub max_held: usize,
-    /// How often the worker reads the queue's state ([`QueueStore::stats`]) into the
+    /// How often the worker reads the queue's state ([`QueueStore::stats`](super::QueueStore::stats)) into the
     /// [metrics](crate::metrics)' gauges (pending, undelivered, oldest pending age, dead
     /// letters; default 5 s). It reads it once more when it stops.
     pub stats_every: Duration,

@@ -167,6 +167,10 @@ impl<S: QueueStore> Worker<S> {
     ///
     /// Entries are read, started and acknowledged in batches (with `RedisQueue`, one script
     /// for each batch): the acknowledgements of the handlers that ended together go in one.
+    /// A handler's future is first polled in the worker's loop: one that is done at once is
+    /// settled there, without a task; any other goes on in a task of its own. So do heavy
+    /// synchronous work in `tokio::task::spawn_blocking`, not before the handler's first
+    /// `.await`: it would hold up the loop.
     /// A store error is logged and retried after a pause: the worker runs through a Redis
     /// restart. An entry whose JSON is not an event is dead-lettered.
     pub async fn run<H, Fut, E>(
@@ -522,10 +526,11 @@ where
         .as_deref()
         .and_then(TraceContext::parse)
         .map_or_else(TraceContext::new_root, |parent| parent.child());
+    let (trace_id, span_id) = trace.hex_ids();
     let span = tracing::info_span!(
         "wix_inbox.queue.handle",
-        trace_id = %trace.trace_id(),
-        span_id = %trace.span_id(),
+        trace_id = %trace_id,
+        span_id = %span_id,
         event_id = %entry.event_id,
         entry = %entry.id,
         delivery,

@@ -179,10 +179,10 @@ impl RedisConfig {
     }
 }
 
-/// `TCP_NODELAY` on: each request is written at once. redis-rs leaves Nagle's algorithm on by
-/// default, and then a request written while another is still unanswered on the shared
-/// connection waits for that answer: concurrent operations lose their pipelining
-/// (`benches/fleet.rs`: 16 concurrent GCRA reservations took 3.5× as long per operation).
+/// `TCP_NODELAY` on: each request is written at once, as Redis's own clients do. redis-rs leaves
+/// Nagle's algorithm on by default, and then a request written while another is unanswered on
+/// the shared connection may wait for that answer's acknowledgement: up to a network round trip
+/// (on loopback, where the round trip is a few µs, `benches/fleet.rs` sees no difference).
 fn tcp_settings() -> ::redis::io::tcp::TcpSettings {
     ::redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }

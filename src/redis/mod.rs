@@ -32,6 +32,7 @@ mod directory;
 mod fleet;
 mod installations;
 mod queue;
+mod queue_answers;
 mod queue_scripts;
 mod sealed;
 mod state;
@@ -183,6 +184,13 @@ macro_rules! connectors {
     };
 }
 pub(crate) use connectors;
+
+/// Milliseconds, at least 1 (what Redis's `PX` and the scripts' durations take).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
 
 /// Runs `operation` within `timeout`; a timeout is a transient [`Failure`].
 pub(crate) async fn within<T>(

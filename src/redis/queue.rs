@@ -1,14 +1,15 @@
 //! [`RedisQueue`]: the event queue in a Redis Stream read by a consumer group.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ::redis::FromRedisValue;
 
+use super::queue_answers::{entries, field, letter, now_ms, started};
 use super::queue_scripts::{
     ACK, APPEND, FAIL, READ, RENEW, REQUEUE, START, STATS, TAKE_OVER, TOUCH,
 };
-use super::{connectors, within, Failure, RedisConnection, DEFAULT_TIMEOUT};
+use super::{connectors, millis, within, Failure, RedisConnection, DEFAULT_TIMEOUT};
 use crate::queue::{
     entry_ms, Appended, ConsumerStats, DeadLetter, Failed, QueueError, QueueStore, Retention,
     Start, Stats, StoredEntry, DEFAULT_SEEN_TTL, MAX_DEAD_LETTERS,
@@ -296,72 +297,6 @@ impl RedisQueue {
 /// The most entries one start or acknowledgement script handles: it bounds how long Redis runs
 /// it (every other client of the Redis waits meanwhile).
 const BATCH: usize = 64;
-
-/// A start script's answer for an entry.
-fn started(answer: i64) -> Start {
-    match answer {
-        0 => Start::Wait,
-        -2 => Start::Dead,
-        n if n > 0 => Start::Go(u32::try_from(n).unwrap_or(u32::MAX)),
-        _ => Start::Gone,
-    }
-}
-
-/// Milliseconds, at least 1.
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Entries flattened by a script: ID, event ID, lane, JSON, trace.
-fn entries(flat: Vec<String>) -> Vec<StoredEntry> {
-    let mut out = Vec::with_capacity(flat.len() / 5);
-    let mut fields = flat.into_iter();
-    while let (Some(id), Some(event_id), Some(lane), Some(json), Some(trace)) = (
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-        fields.next(),
-    ) {
-        out.push(StoredEntry {
-            id,
-            event_id,
-            lane: Some(lane).filter(|lane| !lane.is_empty()),
-            json,
-            trace: Some(trace).filter(|trace| !trace.is_empty()),
-        });
-    }
-    out
-}
-
-/// The value of `name` in a stream entry's fields.
-fn field<'a>(fields: &'a [String], name: &str) -> &'a str {
-    fields
-        .chunks_exact(2)
-        .find(|pair| pair[0] == name)
-        .map_or("", |pair| pair[1].as_str())
-}
-
-/// A dead letter from its stream entry.
-fn letter((id, fields): (String, Vec<String>)) -> DeadLetter {
-    DeadLetter {
-        id,
-        entry_id: field(&fields, "entry").to_owned(),
-        event_id: field(&fields, "id").to_owned(),
-        lane: Some(field(&fields, "lane").to_owned()).filter(|l| !l.is_empty()),
-        deliveries: field(&fields, "deliveries").parse().unwrap_or(0),
-        error: field(&fields, "error").to_owned(),
-        json: field(&fields, "event").to_owned(),
-    }
-}
 
 impl QueueStore for RedisQueue {
     async fn append(

@@ -44,11 +44,11 @@ local function trim_args(kind, value)
   end
   return kind, value
 end
--- KEYS: stream, lane, lock, deliveries, dead
-local function settle(K, group, consumer, id, has_lane)
+-- KEYS: stream, lane, lock, deliveries, dead. `locked`: the lock is known to be consumer's.
+local function settle(K, group, consumer, id, has_lane, locked)
   redis.call('XACK', K[1], group, id)
   if has_lane then redis.call('LREM', K[2], 1, id) end
-  if redis.call('GET', K[3]) == consumer then redis.call('DEL', K[3]) end
+  if locked or redis.call('GET', K[3]) == consumer then redis.call('DEL', K[3]) end
   redis.call('HDEL', K[4], id)
 end
 local function bury(K, group, consumer, id, ev, lane, json, err, max_dead)
@@ -182,8 +182,9 @@ local function start(K, id, ev, lane, json)
   end
   local holder = redis.call('GET', K[3])
   if holder and holder ~= consumer then return wait() end
-  local d = tonumber(redis.call('HGET', K[4], id) or '0')
-  if d >= tonumber(ARGV[4]) then
+  local n = redis.call('HINCRBY', K[4], id, 1)
+  if n > tonumber(ARGV[4]) then
+    local d = redis.call('HINCRBY', K[4], id, -1)
     if json == '' then
       local kept = redis.call('XRANGE', stream, id, id)
       if #kept == 0 then return -3 end
@@ -197,7 +198,7 @@ local function start(K, id, ev, lane, json)
   end
   redis.call('SET', K[3], consumer, 'PX', ARGV[3])
   redis.call('XCLAIM', stream, group, consumer, 0, id, 'JUSTID')
-  return redis.call('HINCRBY', K[4], id, 1)
+  return n
 end
 local out = {}
 for i = 1, (#ARGV - 5) / 4 do
@@ -251,7 +252,8 @@ for i = 1, (#ARGV - 2) / 2 do
   local id = ARGV[a]
   out[i] = 0
   if redis.call('GET', KEYS[k + 1]) == consumer and owner(stream, group, id) == consumer then
-    settle({stream, KEYS[k], KEYS[k + 1], KEYS[2]}, group, consumer, id, ARGV[a + 1] ~= '')
+    settle({stream, KEYS[k], KEYS[k + 1], KEYS[2]}, group, consumer, id, ARGV[a + 1] ~= '',
+      true)
     out[i] = 1
   end
 end

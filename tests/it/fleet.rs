@@ -259,3 +259,53 @@ async fn no_429_through_the_fleet(redis_url: String) {
     assert_eq!(*seen.calls.lock().unwrap(), 60);
     assert_eq!(*seen.too_many.lock().unwrap(), 0, "429s through the fleet");
 }
+
+/// The store's reading of a token's times, on one server and on a cluster: a token is read with
+/// the time left until its renewal and its expiry (the key's time to live), and not once it is
+/// due for renewal, although Redis still holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_read_until_it_is_due_for_renewal() {
+    let server = RedisServer::start();
+    a_token_due_for_renewal_is_not_read(RedisFleet::connect(&server.url()).await.unwrap()).await;
+    let cluster = RedisCluster::start();
+    let on_cluster = RedisFleet::connect_cluster(cluster.nodes()).await.unwrap();
+    a_token_due_for_renewal_is_not_read(on_cluster).await;
+}
+
+async fn a_token_due_for_renewal_is_not_read(fleet: RedisFleet) {
+    use wix_inbox::client::fleet::{FleetStore, SharedToken};
+    let token = SharedToken {
+        authorization: "tok.renewal".into(),
+        renew_in: Duration::from_millis(400),
+        expires_in: Duration::from_secs(30),
+    };
+    assert_eq!(fleet.token("inst-r").await.unwrap(), None);
+    let lease = fleet
+        .begin_fetch("inst-r", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    fleet
+        .finish_fetch("inst-r", lease, Some(&token))
+        .await
+        .unwrap();
+    let read = fleet.token("inst-r").await.unwrap().unwrap();
+    assert_eq!(read.authorization, "tok.renewal");
+    assert!(read.renew_in <= Duration::from_millis(400), "{read:?}");
+    assert!(read.renew_in > Duration::from_millis(100), "{read:?}");
+    assert!(read.expires_in > Duration::from_secs(29), "{read:?}");
+    assert!(read.expires_in <= Duration::from_secs(30), "{read:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fleet.token("inst-r").await.unwrap(),
+        None,
+        "due for renewal"
+    );
+    let mut redis = fleet.connection().clone();
+    let held: i64 = redis::cmd("EXISTS")
+        .arg("wix-inbox:token:{inst-r}")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(held, 1, "Redis still holds it");
+}

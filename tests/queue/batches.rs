@@ -100,3 +100,38 @@ async fn an_ack_batch_that_fails_half_way_answers_per_entry() {
     let stats = store.stats().await.expect("stats after the restart");
     assert_eq!(stats.pending, 2, "nothing acknowledged: {stats:?}");
 }
+
+/// An entry started the maximum number of times (its workers died while handling it) is
+/// dead-lettered by the next start of a batch, with its JSON and its count of deliveries.
+async fn a_start_batch_dead_letters_an_entry_delivered_too_often<S: QueueStore>(store: S) {
+    let read = three_read(&store).await;
+    for delivery in 1..=2 {
+        let answers = store.start_batch("a", &[&read[2]], VISIBILITY, 2).await;
+        assert!(
+            matches!(answers[..], [Ok(Start::Go(d))] if d == delivery),
+            "{answers:?}"
+        );
+    }
+    let answers = store
+        .start_batch("a", &[&read[0], &read[2]], VISIBILITY, 2)
+        .await;
+    assert!(
+        matches!(answers[..], [Ok(Start::Go(1)), Ok(Start::Dead)]),
+        "{answers:?}"
+    );
+    let dead = store.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!((dead[0].event_id.as_str(), dead[0].deliveries), ("e3", 2));
+    assert_eq!(dead[0].json, read[2].json);
+}
+
+#[tokio::test]
+async fn a_start_batch_dead_letters_an_entry_delivered_too_often_in_memory() {
+    a_start_batch_dead_letters_an_entry_delivered_too_often(InMemoryQueue::new()).await;
+}
+
+#[tokio::test]
+async fn a_start_batch_dead_letters_an_entry_delivered_too_often_in_redis() {
+    let server = RedisServer::start();
+    a_start_batch_dead_letters_an_entry_delivered_too_often(queue(&server).await).await;
+}

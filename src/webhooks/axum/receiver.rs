@@ -259,10 +259,11 @@ impl<D: Deduplicator> WebhookReceiver<D> {
             .and_then(|v| v.to_str().ok())
             .and_then(TraceContext::parse)
             .map_or_else(TraceContext::new_root, |parent| parent.child());
+        let (trace_id, span_id) = trace.hex_ids();
         let span = tracing::info_span!(
             "wix_inbox.delivery",
-            trace_id = %trace.trace_id(),
-            span_id = %trace.span_id(),
+            trace_id = %trace_id,
+            span_id = %span_id,
             event_id = tracing::field::Empty,
         );
         let handled = AssertUnwindSafe(self.handle_unguarded(request, trace, span.clone()))
