@@ -156,13 +156,14 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(loopback::get_conversation(&client));
+    let without = || {
+        off();
+        loopback::get_conversation(&client)
+    };
     println!("client (one Get Conversation, loopback HTTP):");
     let call_medians = loopback::alternating_medians_of(
         &rt,
-        ("no recorder", || {
-            off();
-            loopback::get_conversation(&client)
-        }),
+        ("no recorder", &without),
         ("prometheus", || {
             on();
             loopback::get_conversation(&client)
@@ -174,14 +175,8 @@ fn main() {
     println!("client, no recorder against itself (control):");
     loopback::alternating_medians_of(
         &rt,
-        ("no recorder", || {
-            off();
-            loopback::get_conversation(&client)
-        }),
-        ("no recorder again", || {
-            off();
-            loopback::get_conversation(&client)
-        }),
+        ("no recorder", &without),
+        ("no recorder again", &without),
     );
 
     // The recording alone, against the round trips above (without a recorder).
