@@ -89,16 +89,31 @@ pub async fn get_conversation(client: &Client) -> GetConversationResponse {
 /// work that comes and goes: this also alternates short blocks of `first` and `second` and
 /// prints the median time per call of each, and the ratio `second / first`. Nothing when
 /// criterion only lists or tests the benches.
+#[allow(dead_code)] // The metrics bench wants the medians.
 pub fn alternating_medians<F1, F2>(
     rt: &tokio::runtime::Runtime,
-    (first_name, first): (&str, impl Fn() -> F1),
-    (second_name, second): (&str, impl Fn() -> F2),
+    first: (&str, impl Fn() -> F1),
+    second: (&str, impl Fn() -> F2),
 ) where
     F1: Future,
     F2: Future,
 {
+    alternating_medians_of(rt, first, second);
+}
+
+/// [`alternating_medians`], returning the two medians (none when criterion only lists or tests
+/// the benches).
+pub fn alternating_medians_of<F1, F2>(
+    rt: &tokio::runtime::Runtime,
+    (first_name, first): (&str, impl Fn() -> F1),
+    (second_name, second): (&str, impl Fn() -> F2),
+) -> Option<(Duration, Duration)>
+where
+    F1: Future,
+    F2: Future,
+{
     if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return;
+        return None;
     }
     const ROUNDS: usize = 21;
     const CALLS: u32 = 2_000;
@@ -117,6 +132,7 @@ pub fn alternating_medians<F1, F2>(
          {second_name} {second_median:.2?}, ratio {:.3}",
         second_median.as_secs_f64() / first_median.as_secs_f64()
     );
+    Some((first_median, second_median))
 }
 
 async fn per_call<F: Future>(calls: u32, call: impl Fn() -> F) -> Duration {

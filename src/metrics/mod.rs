@@ -3,7 +3,9 @@
 //!
 //! Nothing is recorded until the application installs a recorder (`metrics`'s
 //! [`set_global_recorder`](::metrics::set_global_recorder), or [`Prometheus::install`] with the
-//! feature `prometheus`); without one, each record is a load of the unset global recorder.
+//! feature `prometheus`); without one, a record finds its key (kept per thread) and asks the
+//! unset global recorder: some tens of ns. With Prometheus's recorder a delivery's or a call's
+//! records cost a few hundred ns (`benches/README.md`, "Metrics").
 //! Labels are bounded: an operation of the spec, a status class, an outcome, a reason or kind.
 //! No label ever holds a site, instance, conversation or event ID (an app serves thousands of
 //! sites: one series per instance would not scale).
@@ -11,14 +13,15 @@
 //! `docs/metrics.md` has the table of every metric (name, type, labels, meaning) and example
 //! alerts.
 
+mod keys;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 
 use std::time::Duration;
 
-use ::metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
-};
+use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+use keys::{counter, gauge, histogram};
 
 #[cfg(feature = "prometheus")]
 pub use prometheus::{MetricsError, Prometheus};
@@ -311,20 +314,24 @@ fn status_class(status: u16) -> &'static str {
 /// One attempt of an API call: its status (`None`: no response) and the size of its body.
 pub(crate) fn client_response(operation: &'static str, status: Option<u16>, size: Option<u64>) {
     let class = status.map_or("error", status_class);
-    counter!(CLIENT_REQUESTS, "operation" => operation, "status_class" => class).increment(1);
+    counter(
+        CLIENT_REQUESTS,
+        [("operation", operation), ("status_class", class)],
+    )
+    .increment(1);
     if status == Some(429) {
-        counter!(CLIENT_RATE_LIMITED, "operation" => operation).increment(1);
+        counter(CLIENT_RATE_LIMITED, [("operation", operation)]).increment(1);
     }
     if let Some(size) = size {
-        histogram!(CLIENT_RESPONSE_SIZE, "operation" => operation).record(size as f64);
+        histogram(CLIENT_RESPONSE_SIZE, [("operation", operation)]).record(size as f64);
     }
 }
 
 /// A retry after `wait`; `asked` when the wait is the server's `Retry-After`.
 pub(crate) fn client_retry(operation: &'static str, wait: Duration, asked: bool) {
-    counter!(CLIENT_RETRIES, "operation" => operation).increment(1);
+    counter(CLIENT_RETRIES, [("operation", operation)]).increment(1);
     if asked {
-        histogram!(CLIENT_RETRY_AFTER_WAIT, "operation" => operation).record(wait.as_secs_f64());
+        histogram(CLIENT_RETRY_AFTER_WAIT, [("operation", operation)]).record(wait.as_secs_f64());
     }
 }
 
@@ -339,12 +346,12 @@ pub(crate) fn token_request(status: Option<u16>, token_read: bool) {
         Some(400..=499) => "4xx",
         Some(_) => "5xx",
     };
-    counter!(CLIENT_TOKEN_REQUESTS, "outcome" => outcome).increment(1);
+    counter(CLIENT_TOKEN_REQUESTS, [("outcome", outcome)]).increment(1);
 }
 
 /// A wait for a site's or instance's turn.
 pub(crate) fn pacing_wait(wait: Duration) {
-    histogram!(CLIENT_PACING_WAIT).record(wait.as_secs_f64());
+    histogram(CLIENT_PACING_WAIT, []).record(wait.as_secs_f64());
 }
 
 /// A delivery answered `status` for `reason`.
@@ -361,76 +368,76 @@ pub(crate) fn delivery(status: u16, reason: &'static str) {
         503 => "503",
         _ => "other",
     };
-    counter!(WEBHOOK_DELIVERIES, "status" => status, "reason" => reason).increment(1);
+    counter(WEBHOOK_DELIVERIES, [("status", status), ("reason", reason)]).increment(1);
 }
 
 /// An event answered 200 `age` after its `eventTime` (0 for an `eventTime` in the future).
 // Recorded by the webhook receiver (feature `axum`).
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn event_age(age: Duration) {
-    histogram!(WEBHOOK_EVENT_AGE).record(age.as_secs_f64());
+    histogram(WEBHOOK_EVENT_AGE, []).record(age.as_secs_f64());
 }
 
 /// A claim on an event ID came to `result`.
 // Recorded by the webhook receiver (feature `axum`).
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn claim(result: &'static str) {
-    counter!(WEBHOOK_CLAIMS, "result" => result).increment(1);
+    counter(WEBHOOK_CLAIMS, [("result", result)]).increment(1);
 }
 
 /// The directory was given a merge that came to `result`, moving `moves` IDs.
 pub(crate) fn directory_merge(result: &'static str, moves: usize) {
-    counter!(DIRECTORY_MERGES, "result" => result).increment(1);
+    counter(DIRECTORY_MERGES, [("result", result)]).increment(1);
     if moves > 0 {
-        counter!(DIRECTORY_MOVES).increment(moves as u64);
+        counter(DIRECTORY_MOVES, []).increment(moves as u64);
     }
 }
 
 /// An event offered to the queue: appended (`true`) or refused as a duplicate.
 pub(crate) fn queue_appended(new: bool) {
     if new {
-        counter!(QUEUE_APPENDED).increment(1);
+        counter(QUEUE_APPENDED, []).increment(1);
     } else {
-        counter!(QUEUE_DUPLICATES).increment(1);
+        counter(QUEUE_DUPLICATES, []).increment(1);
     }
 }
 
 /// A handler run started on a queued event.
 pub(crate) fn queue_started() {
-    counter!(QUEUE_STARTED).increment(1);
+    counter(QUEUE_STARTED, []).increment(1);
 }
 
 /// A handler ran for `took`, successfully (`ok`) or not.
 pub(crate) fn queue_handler_ran(ok: bool, took: Duration) {
     let outcome = if ok { "ok" } else { "error" };
-    histogram!(QUEUE_HANDLER_DURATION, "outcome" => outcome).record(took.as_secs_f64());
+    histogram(QUEUE_HANDLER_DURATION, [("outcome", outcome)]).record(took.as_secs_f64());
 }
 
 /// A handled event was acknowledged.
 pub(crate) fn queue_handled() {
-    counter!(QUEUE_HANDLED).increment(1);
+    counter(QUEUE_HANDLED, []).increment(1);
 }
 
 /// A handler run failed, then `outcome` (`retried`, `dead_lettered`, `lost`).
 pub(crate) fn queue_failed(outcome: &'static str) {
-    counter!(QUEUE_FAILED, "outcome" => outcome).increment(1);
+    counter(QUEUE_FAILED, [("outcome", outcome)]).increment(1);
 }
 
 /// An event was moved to the dead letters.
 pub(crate) fn queue_dead_lettered() {
-    counter!(QUEUE_DEAD_LETTERED).increment(1);
+    counter(QUEUE_DEAD_LETTERED, []).increment(1);
 }
 
 /// A worker took over `n` events.
 pub(crate) fn queue_takeovers(n: usize) {
     if n > 0 {
-        counter!(QUEUE_TAKEOVERS).increment(n as u64);
+        counter(QUEUE_TAKEOVERS, []).increment(n as u64);
     }
 }
 
 /// An event of a lane started `wait` after it was due.
 pub(crate) fn queue_lane_wait(wait: Duration) {
-    histogram!(QUEUE_LANE_WAIT).record(wait.as_secs_f64());
+    histogram(QUEUE_LANE_WAIT, []).record(wait.as_secs_f64());
 }
 
 /// The state of the queue, read from its store: the gauges.
@@ -440,12 +447,47 @@ pub(crate) fn queue_gauges(
     oldest_pending_age: Option<Duration>,
     dead_letters: u64,
 ) {
-    gauge!(QUEUE_PENDING).set(pending as f64);
+    gauge(QUEUE_PENDING, []).set(pending as f64);
     if let Some(undelivered) = undelivered {
-        gauge!(QUEUE_UNDELIVERED).set(undelivered as f64);
+        gauge(QUEUE_UNDELIVERED, []).set(undelivered as f64);
     }
-    gauge!(QUEUE_OLDEST_PENDING_AGE).set(oldest_pending_age.unwrap_or_default().as_secs_f64());
-    gauge!(QUEUE_DEAD_LETTERS).set(dead_letters as f64);
+    gauge(QUEUE_OLDEST_PENDING_AGE, []).set(oldest_pending_age.unwrap_or_default().as_secs_f64());
+    gauge(QUEUE_DEAD_LETTERS, []).set(dead_letters as f64);
+}
+
+/// What one call or delivery records, for `benches/metrics.rs` (the recording alone, without
+/// the I/O around it). Not part of the API.
+#[doc(hidden)]
+pub mod __bench {
+    use std::time::Duration;
+
+    /// What the client records for one attempt answered `status` with a body of `size` bytes.
+    pub fn client_attempt(operation: &'static str, status: u16, size: u64) {
+        super::client_response(operation, Some(status), Some(size));
+    }
+
+    /// What the client records for a retry after a `Retry-After` of `wait`.
+    pub fn client_retry(operation: &'static str, wait: Duration) {
+        super::client_retry(operation, wait, true);
+    }
+
+    /// What the client records for a wait for a site's turn.
+    pub fn pacing_wait(wait: Duration) {
+        super::pacing_wait(wait);
+    }
+
+    /// What the receiver records for a delivery handed on `age` after its `eventTime`.
+    pub fn delivery_handed_on(age: Duration) {
+        super::claim("first");
+        super::event_age(age);
+        super::delivery(200, "handed_on");
+    }
+
+    /// What the receiver records for a duplicate delivery.
+    pub fn delivery_duplicate() {
+        super::claim("done");
+        super::delivery(200, "duplicate");
+    }
 }
 
 #[cfg(test)]
@@ -465,6 +507,51 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
         }
+    }
+
+    /// The keys are kept per thread, the recorder is not: a recorder set after the first records
+    /// (here a local one; [`Prometheus::install`] later in a process is the same), and each new
+    /// recorder after it, gets every record made while it is set, once.
+    #[cfg(feature = "prometheus")]
+    #[test]
+    fn a_recorder_set_after_the_first_records_gets_every_record() {
+        let record = || {
+            client_response("get_conversation", Some(200), Some(300));
+            client_response("get_conversation", Some(429), None);
+            client_retry("get_conversation", Duration::from_secs(2), true);
+            delivery(200, "duplicate");
+            pacing_wait(Duration::from_millis(5));
+        };
+        // No recorder: the keys are made and kept, nothing is recorded.
+        record();
+        for round in 0..3 {
+            let (recorder, prometheus) = Prometheus::recorder();
+            ::metrics::with_local_recorder(&recorder, record);
+            let text = prometheus.render();
+            for line in [
+                r#"wix_inbox_client_requests_total{operation="get_conversation",status_class="2xx"} 1"#,
+                r#"wix_inbox_client_requests_total{operation="get_conversation",status_class="4xx"} 1"#,
+                r#"wix_inbox_client_rate_limited_total{operation="get_conversation"} 1"#,
+                r#"wix_inbox_client_retries_total{operation="get_conversation"} 1"#,
+                r#"wix_inbox_client_retry_after_wait_seconds_sum{operation="get_conversation"} 2"#,
+                r#"wix_inbox_client_response_size_bytes_count{operation="get_conversation"} 1"#,
+                r#"wix_inbox_webhook_deliveries_total{status="200",reason="duplicate"} 1"#,
+                "wix_inbox_client_pacing_wait_seconds_count 1",
+            ] {
+                assert!(
+                    text.lines().any(|l| l == line),
+                    "round {round}: {line} in\n{text}"
+                );
+            }
+        }
+        // On another thread (its own keys), into a recorder set there.
+        let (recorder, prometheus) = Prometheus::recorder();
+        std::thread::spawn(move || ::metrics::with_local_recorder(&recorder, record))
+            .join()
+            .unwrap();
+        assert!(prometheus
+            .render()
+            .contains(r#"wix_inbox_webhook_deliveries_total{status="200",reason="duplicate"} 1"#));
     }
 
     #[test]
