@@ -92,6 +92,7 @@ pub mod metrics;
 pub mod paging;
 pub mod participant;
 pub mod queue;
+mod random;
 pub mod send;
 pub mod state;
 mod text;

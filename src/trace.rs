@@ -157,10 +157,8 @@ fn hex<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
 
 /// `N` random bytes, not all zero.
 fn random<const N: usize>() -> [u8; N] {
-    use aws_lc_rs::rand::SecureRandom as _;
-    let mut bytes = [0u8; N];
-    let filled = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
-    if filled.is_err() || bytes == [0; N] {
+    let mut bytes = crate::random::bytes::<N>().unwrap_or([0; N]);
+    if bytes == [0; N] {
         // Unique enough for a trace (not a secret): the standard library's random hash keys.
         use std::hash::{BuildHasher as _, Hasher as _};
         for chunk in bytes.chunks_mut(8) {

@@ -507,8 +507,5 @@ fn id_order(id: &str) -> (u64, u64) {
 
 /// 64 random bits in hex.
 fn random_suffix() -> String {
-    use aws_lc_rs::rand::SecureRandom as _;
-    let mut bytes = [0u8; 8];
-    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::hex::<8>().unwrap_or_else(|| "0".repeat(16))
 }

@@ -152,12 +152,7 @@ fn millis(duration: Duration) -> u64 {
 
 /// A token unique to one claim among all processes: 128 random bits, in hex.
 fn new_token() -> Result<String, DedupError> {
-    use aws_lc_rs::rand::SecureRandom as _;
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| DedupError::store("no random bytes for a claim token"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::random::hex::<16>().ok_or_else(|| DedupError::store("no random bytes for a claim token"))
 }
 
 impl Deduplicator for RedisDeduplicator {

@@ -135,12 +135,7 @@ impl RedisFleet {
 
 /// 128 random bits in hex: which process holds a fetch lease.
 fn lease_token() -> Result<String, FleetError> {
-    use aws_lc_rs::rand::SecureRandom as _;
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| FleetError("no random bytes for a fetch lease".into()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::random::hex::<16>().ok_or_else(|| FleetError("no random bytes for a fetch lease".into()))
 }
 
 impl FleetStore for RedisFleet {

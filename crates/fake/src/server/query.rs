@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::errors::max_violation;
-use super::spec::{parts, QueryParameter};
+use super::spec::QueryParameter;
 use crate::violation;
 use wix_inbox::types::FieldViolation;
 
@@ -26,11 +26,9 @@ pub(super) fn check(
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect();
-        let mut all = Vec::new();
-        parts(parameter.schema, &mut all);
         if given.is_empty() {
             if parameter.required {
-                let description = match allowed(&all) {
+                let description = match allowed(&parameter.schemas) {
                     Some(values) => format!("{name} is required: {}", one_of(&values)),
                     None => format!("{name} is required"),
                 };
@@ -38,15 +36,15 @@ pub(super) fn check(
             }
             continue;
         }
-        if all.iter().any(|s| s["type"] == "array") {
-            let mut items = Vec::new();
-            for schema in all.iter().filter_map(|s| s.get("items")) {
-                parts(schema, &mut items);
+        match &parameter.items {
+            Some(items) => {
+                let values = given.iter().flat_map(|v| v.split(','));
+                violations.extend(values.filter_map(|v| check_value(name, v, items)));
             }
-            let values = given.iter().flat_map(|v| v.split(','));
-            violations.extend(values.filter_map(|v| check_value(name, v, &items)));
-        } else {
-            violations.extend(given.iter().filter_map(|v| check_value(name, v, &all)));
+            None => {
+                let schemas = &parameter.schemas;
+                violations.extend(given.iter().filter_map(|v| check_value(name, v, schemas)));
+            }
         }
     }
     violations

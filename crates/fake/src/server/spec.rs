@@ -42,21 +42,35 @@ pub(super) struct Operation {
     pub(super) query: Vec<QueryParameter>,
 }
 
-/// A query parameter of an operation.
+/// A query parameter of an operation, its schema resolved once (when the routes are made).
 pub(super) struct QueryParameter {
     pub(super) name: &'static str,
     pub(super) required: bool,
-    pub(super) schema: &'static Value,
+    /// Its schema and every schema it is combined with ([`parts`]).
+    pub(super) schemas: Vec<&'static Value>,
+    /// For an array, the same of its items: each value of the list is held to them.
+    pub(super) items: Option<Vec<&'static Value>>,
 }
 
 /// The query parameters among `parameters` (an operation's or a path item's).
 fn query_parameters(parameters: &'static Value) -> impl Iterator<Item = QueryParameter> {
     let all = parameters.as_array().into_iter().flatten().map(resolve);
     all.filter(|p| p["in"] == "query").filter_map(|p| {
+        let mut schemas = Vec::new();
+        parts(&p["schema"], &mut schemas);
+        let array = schemas.iter().any(|s| s["type"] == "array");
+        let items = array.then(|| {
+            let mut items = Vec::new();
+            for schema in schemas.iter().filter_map(|s| s.get("items")) {
+                parts(schema, &mut items);
+            }
+            items
+        });
         Some(QueryParameter {
             name: p["name"].as_str()?,
             required: p["required"] == true,
-            schema: &p["schema"],
+            schemas,
+            items,
         })
     })
 }
@@ -94,7 +108,7 @@ fn resolve(schema: &'static Value) -> &'static Value {
 
 /// `schema` and every schema it is combined with (`allOf`, `anyOf`, `oneOf`), resolved: a
 /// field any of them declares is a declared field.
-pub(super) fn parts(schema: &'static Value, out: &mut Vec<&'static Value>) {
+fn parts(schema: &'static Value, out: &mut Vec<&'static Value>) {
     let schema = resolve(schema);
     out.push(schema);
     for key in ["allOf", "anyOf", "oneOf"] {
